@@ -1,0 +1,329 @@
+#!/usr/bin/env python3
+"""Generates Tavern's procedural art and the first map. Standard library only.
+
+Writes:
+  assets/tilesets/town.png   the tileset image (32x32 tiles, 5 columns)
+  assets/sprites/avatar.png  the avatar sheet (4 facings x standing/stepping, white so it can be tinted)
+  maps/town.tsx              the tileset as Tiled sees it (which tiles collide)
+  maps/town.tmx              the first map
+
+Run from the repository root: python3 assets/generate.py
+The output is deterministic, so re-running it changes nothing unless this file changed.
+"""
+
+import os
+import random
+import struct
+import zlib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+T = 32  # tile size in pixels
+
+
+def write_png(path, width, height, pixels):
+    """pixels: list of rows, each a list of (r, g, b, a)."""
+    raw = b"".join(b"\x00" + bytes(c for px in row for c in px) for row in pixels)
+
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+
+    png = b"\x89PNG\r\n\x1a\n"
+    png += chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0))
+    png += chunk(b"IDAT", zlib.compress(raw, 9))
+    png += chunk(b"IEND", b"")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(png)
+
+
+def clamp(v):
+    return max(0, min(255, int(v)))
+
+
+def noise_tile(rng, base, spread):
+    return [[tuple(clamp(c + rng.randint(-spread, spread)) for c in base) + (255,) for _ in range(T)] for _ in range(T)]
+
+
+# Each tile: (name, collides, painter)
+def grass(rng):
+    t = noise_tile(rng, (86, 140, 70), 10)
+    for _ in range(40):
+        x, y = rng.randrange(T), rng.randrange(T - 2)
+        t[y][x] = t[y + 1][x] = (60, 110, 50, 255)
+    return t
+
+
+def path(rng):
+    t = noise_tile(rng, (170, 140, 100), 12)
+    for _ in range(12):
+        x, y = rng.randrange(1, T - 1), rng.randrange(1, T - 1)
+        t[y][x] = (130, 110, 85, 255)
+    return t
+
+
+def wood(rng):
+    t = noise_tile(rng, (150, 100, 60), 6)
+    for y in range(T):
+        for x in range(T):
+            if y % 8 == 0 or (x + (y // 8) * 11) % 32 == 0:
+                t[y][x] = (105, 68, 40, 255)
+    return t
+
+
+def wall(rng):
+    t = noise_tile(rng, (120, 118, 125), 8)
+    for y in range(T):
+        for x in range(T):
+            offset = 8 if (y // 8) % 2 else 0
+            if y % 8 == 7 or (x + offset) % 16 == 15:
+                t[y][x] = (70, 68, 75, 255)
+    return t
+
+
+def water(rng):
+    t = noise_tile(rng, (60, 110, 180), 6)
+    for y in range(2, T, 7):
+        for x in range(T):
+            if (x + y) % 11 < 4:
+                t[y][x] = (150, 190, 230, 255)
+    return t
+
+
+def flowers(rng):
+    t = grass(rng)
+    for _ in range(10):
+        x, y = rng.randrange(2, T - 2), rng.randrange(2, T - 2)
+        colour = rng.choice([(235, 80, 90, 255), (250, 220, 80, 255), (240, 240, 250, 255)])
+        for dx, dy in ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)):
+            t[y + dy][x + dx] = colour
+    return t
+
+
+def tree(rng):
+    t = grass(rng)
+    for y in range(T):
+        for x in range(T):
+            dx, dy = x - 15.5, y - 13
+            if dx * dx + dy * dy < 13 * 13:
+                shade = 20 if dx + dy < 0 else -15
+                t[y][x] = (clamp(40 + shade + rng.randint(-8, 8)), clamp(105 + shade + rng.randint(-8, 8)), 45, 255)
+            elif 13 <= x <= 18 and y >= 24:
+                t[y][x] = (95, 60, 35, 255)
+    return t
+
+
+def table(rng):
+    t = wood(rng)
+    for y in range(4, 28):
+        for x in range(3, 29):
+            edge = y in (4, 27) or x in (3, 28)
+            t[y][x] = (90, 55, 30, 255) if edge else (clamp(185 + rng.randint(-5, 5)), 135, 80, 255)
+    return t
+
+
+def rug(rng):
+    t = noise_tile(rng, (150, 45, 50), 5)
+    for y in range(T):
+        for x in range(T):
+            if (x + y) % 8 == 0 or (x - y) % 8 == 0:
+                t[y][x] = (215, 170, 70, 255)
+    return t
+
+
+def stone_floor(rng):
+    t = noise_tile(rng, (165, 160, 150), 7)
+    for y in range(T):
+        for x in range(T):
+            if x % 16 == 0 or y % 16 == 0:
+                t[y][x] = (125, 120, 112, 255)
+    return t
+
+
+TILES = [
+    ("grass", False, grass),
+    ("path", False, path),
+    ("wood", False, wood),
+    ("wall", True, wall),
+    ("water", True, water),
+    ("flowers", False, flowers),
+    ("tree", True, tree),
+    ("table", True, table),
+    ("rug", False, rug),
+    ("stone", False, stone_floor),
+]
+COLUMNS = 5
+
+
+def tileset_png():
+    rng = random.Random(1)
+    rows = (len(TILES) + COLUMNS - 1) // COLUMNS
+    w, h = COLUMNS * T, rows * T
+    img = [[(0, 0, 0, 0)] * w for _ in range(h)]
+    for i, (_, _, paint) in enumerate(TILES):
+        tile = paint(rng)
+        ox, oy = (i % COLUMNS) * T, (i // COLUMNS) * T
+        for y in range(T):
+            img[oy + y][ox : ox + T] = tile[y]
+    write_png(os.path.join(ROOT, "assets/tilesets/town.png"), w, h, img)
+
+
+def avatar_png():
+    """4 columns (down, up, left, right) x 2 rows (standing, stepping), light grey so tints show."""
+    w, h = 4 * T, 2 * T
+    img = [[(0, 0, 0, 0)] * w for _ in range(h)]
+
+    def put(ox, oy, x, y, c):
+        if 0 <= x < T and 0 <= y < T:
+            img[oy + y][ox + x] = c
+
+    body, dark, skin, eye = (235, 235, 235, 255), (120, 120, 130, 255), (250, 215, 185, 255), (40, 30, 30, 255)
+    for col, facing in enumerate(["down", "up", "left", "right"]):
+        for row in range(2):
+            ox, oy = col * T, row * T
+            step = row == 1
+            # shadow
+            for x in range(9, 23):
+                put(ox, oy, x, 29, (0, 0, 0, 70))
+            # legs
+            for y in range(22, 29):
+                lift = 1 if step else 0
+                for x in (12, 13):
+                    put(ox, oy, x, y - lift, dark)
+                for x in (18, 19):
+                    put(ox, oy, x, y - (0 if step else 0), dark)
+            # body (tinted)
+            for y in range(13, 23):
+                for x in range(10, 22):
+                    put(ox, oy, x, y, body)
+            # arms
+            swing = 1 if step else 0
+            for y in range(14, 21):
+                put(ox, oy, 9, y + swing, body)
+                put(ox, oy, 22, y - swing, body)
+            # head
+            for y in range(3, 13):
+                for x in range(11, 21):
+                    dx, dy = x - 15.5, y - 7.5
+                    if dx * dx + dy * dy < 26:
+                        put(ox, oy, x, y, skin)
+            # hair / face by facing
+            for x in range(11, 21):
+                put(ox, oy, x, 3, dark)
+                put(ox, oy, x, 4, dark)
+            if facing == "down":
+                put(ox, oy, 13, 8, eye)
+                put(ox, oy, 18, 8, eye)
+            elif facing == "up":
+                for y in range(5, 11):
+                    for x in range(12, 20):
+                        put(ox, oy, x, y, dark)
+            elif facing == "left":
+                put(ox, oy, 12, 8, eye)
+            else:
+                put(ox, oy, 19, 8, eye)
+    write_png(os.path.join(ROOT, "assets/sprites/avatar.png"), w, h, img)
+
+
+# The town: '#' wall, '~' water, 'T' tree, 'f' flowers, '.' grass, ':' path, 'w' wood floor,
+# 'r' rug, 't' table, 's' stone floor, 'S' spawn (on stone).
+TOWN = [
+    "########################################",
+    "#TT....f.......::.........f.......TT...#",
+    "#T.............::..................T...#",
+    "#..#########...::....~~~~~.............#",
+    "#..#wwwwwww#...::...~~~~~~~......f.....#",
+    "#..#wrrrrrw#...::...~~~~~~~............#",
+    "#..#wrtttrw#...::....~~~~~.....#######.#",
+    "#..#wrrrrrw#...::..............#wwwww#.#",
+    "#..#wwwwwww#...::..............#wtwtw#.#",
+    "#..####w####...::..............#wwwww#.#",
+    "#......:.......::..............###w###.#",
+    "#......:::::::::::::::::::::::::::::...#",
+    "#.f............:ssssssssss:............#",
+    "#..............:ssssssssss:.........f..#",
+    "#....T.........:sssSSSSsss:............#",
+    "#..............:sssSSSSsss:......T.....#",
+    "#..............:ssssssssss:............#",
+    "#......f.......:ssssssssss:............#",
+    "#..............::::::::::::............#",
+    "#..######.######...............T.......#",
+    "#..#wwwwwwwwwww#.......f...............#",
+    "#..#wtwwwwwwwtw#.....................T.#",
+    "#..#wwwwrrwwwww#.......................#",
+    "#..#wtwwrrwwwtw#...T.......~~~.........#",
+    "#..#wwwwwwwwwww#..........~~~~~........#",
+    "#..#############...........~~~....f....#",
+    "#T.....................................#",
+    "#TT.........f.................T......TT#",
+    "#TTT.................................TTT#"[:40],
+    "########################################",
+]
+
+GROUND = {".": "grass", "T": "grass", "f": "flowers", ":": "path", "w": "wood", "r": "rug",
+          "t": "wood", "s": "stone", "S": "stone", "#": "stone", "~": "grass"}
+SOLID = {"#": "wall", "~": "water", "T": "tree", "t": "table"}
+
+
+def gid(name):
+    return 1 + [t[0] for t in TILES].index(name)
+
+
+def csv(rows):
+    return ",\n".join(",".join(str(v) for v in row) for row in rows)
+
+
+def town_tmx():
+    h, w = len(TOWN), len(TOWN[0])
+    assert all(len(r) == w for r in TOWN), [len(r) for r in TOWN]
+    ground = [[gid(GROUND[c]) for c in row] for row in TOWN]
+    solid = [[gid(SOLID[c]) if c in SOLID else 0 for c in row] for row in TOWN]
+    start = [[gid("stone") if c == "S" else 0 for c in row] for row in TOWN]
+    tmx = f"""<?xml version="1.0" encoding="UTF-8"?>
+<map version="1.10" tiledversion="1.11.0" orientation="orthogonal" renderorder="right-down" width="{w}" height="{h}" tilewidth="{T}" tileheight="{T}" infinite="0" nextlayerid="4" nextobjectid="1">
+ <tileset firstgid="1" source="town.tsx"/>
+ <layer id="1" name="ground" width="{w}" height="{h}">
+  <data encoding="csv">
+{csv(ground)}
+</data>
+ </layer>
+ <layer id="2" name="walls" width="{w}" height="{h}">
+  <data encoding="csv">
+{csv(solid)}
+</data>
+ </layer>
+ <layer id="3" name="start" width="{w}" height="{h}" visible="0">
+  <data encoding="csv">
+{csv(start)}
+</data>
+ </layer>
+</map>
+"""
+    with open(os.path.join(ROOT, "maps/town.tmx"), "w") as f:
+        f.write(tmx)
+
+
+def town_tsx():
+    rows = (len(TILES) + COLUMNS - 1) // COLUMNS
+    tiles = "\n".join(
+        f' <tile id="{i}"><properties><property name="collides" type="bool" value="true"/></properties></tile>'
+        for i, (_, collides, _) in enumerate(TILES)
+        if collides
+    )
+    tsx = f"""<?xml version="1.0" encoding="UTF-8"?>
+<tileset version="1.10" tiledversion="1.11.0" name="town" tilewidth="{T}" tileheight="{T}" tilecount="{len(TILES)}" columns="{COLUMNS}">
+ <image source="../assets/tilesets/town.png" width="{COLUMNS * T}" height="{rows * T}"/>
+{tiles}
+</tileset>
+"""
+    with open(os.path.join(ROOT, "maps/town.tsx"), "w") as f:
+        f.write(tsx)
+
+
+if __name__ == "__main__":
+    os.makedirs(os.path.join(ROOT, "maps"), exist_ok=True)
+    tileset_png()
+    avatar_png()
+    town_tsx()
+    town_tmx()
+    print("wrote assets/tilesets/town.png, assets/sprites/avatar.png, maps/town.tsx, maps/town.tmx")

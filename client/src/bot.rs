@@ -1,0 +1,295 @@
+//! Headless bot clients: each is a full client app (login, netcode, prediction,
+//! interpolation) with a brain instead of a keyboard. `tavern-bots` runs many of them
+//! in one process; tests drive them one update at a time.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use bevy::prelude::*;
+use bevy::state::app::StatesPlugin;
+use bevy_replicon_renet2::renet2::RenetClient;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use tavern_shared::avatar::{AvatarState, PlayerId};
+use tavern_shared::input::{Buttons, InputFrame, Stick};
+
+use crate::PlaySystems;
+use crate::connection::{ConnectionStatus, LocalPlayer, ServerTarget};
+use crate::interpolation::Interpolated;
+use crate::prediction::{DesiredInput, OwnAvatar, Prediction};
+
+/// What a bot does with its stick.
+#[derive(Resource, Debug)]
+pub enum Brain {
+    /// Stands still.
+    Idle,
+    /// Walks or runs in a random direction, changing every 0.5 to 2 s.
+    Wander { rng: ChaCha8Rng, ticks_left: u32, current: InputFrame },
+    /// Plays a fixed list of (ticks, input) steps, then stands still.
+    Script(VecDeque<(u32, InputFrame)>),
+}
+
+impl Brain {
+    pub fn wander(seed: u64) -> Brain {
+        Brain::Wander {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            ticks_left: 0,
+            current: InputFrame::default(),
+        }
+    }
+
+    fn next(&mut self) -> InputFrame {
+        match self {
+            Brain::Idle => InputFrame::default(),
+            Brain::Wander { rng, ticks_left, current } => {
+                if *ticks_left == 0 {
+                    *ticks_left = rng.random_range(30..120);
+                    let dir = Vec2::from_angle(rng.random_range(0.0..std::f32::consts::TAU));
+                    let magnitude = rng.random_range(0.3..=1.0);
+                    let run = rng.random_bool(0.3);
+                    *current = InputFrame {
+                        stick: Stick::from_vec(dir * magnitude),
+                        buttons: if run { Buttons::RUN } else { Buttons::NONE },
+                    };
+                }
+                *ticks_left -= 1;
+                *current
+            }
+            Brain::Script(steps) => {
+                let Some((ticks, frame)) = steps.front_mut() else {
+                    return InputFrame::default();
+                };
+                let f = *frame;
+                *ticks -= 1;
+                if *ticks == 0 {
+                    steps.pop_front();
+                }
+                f
+            }
+        }
+    }
+
+    /// Whether a script has run out (always true for other brains).
+    pub fn is_done(&self) -> bool {
+        match self {
+            Brain::Script(steps) => steps.is_empty(),
+            _ => true,
+        }
+    }
+}
+
+/// The brain only acts once the avatar is placed, so scripts start from the spawn point.
+fn think(mut brain: ResMut<Brain>, mut desired: ResMut<DesiredInput>, prediction: Res<Prediction>) {
+    desired.0 = if prediction.state.is_some() { brain.next() } else { InputFrame::default() };
+}
+
+/// One headless client.
+pub struct Bot {
+    pub app: App,
+}
+
+impl Bot {
+    /// A bot that will log in at `url` as `name` on its first update.
+    pub fn new(url: &str, name: &str, brain: Brain) -> Bot {
+        let mut app = App::new();
+        app.add_plugins((MinimalPlugins, StatesPlugin))
+            .add_plugins(crate::plugin)
+            .insert_resource(ServerTarget {
+                url: url.to_string(),
+                name: name.to_string(),
+            })
+            .insert_resource(brain)
+            .add_systems(FixedUpdate, think.in_set(PlaySystems::Input));
+        app.finish();
+        app.cleanup();
+        Bot { app }
+    }
+
+    pub fn update(&mut self) {
+        self.app.update();
+    }
+
+    pub fn status(&self) -> &ConnectionStatus {
+        self.app.world().resource::<ConnectionStatus>()
+    }
+
+    pub fn is_connected(&self) -> bool {
+        *self.status() == ConnectionStatus::Connected
+    }
+
+    pub fn client_id(&self) -> Option<u64> {
+        self.app.world().get_resource::<LocalPlayer>().map(|l| l.client_id)
+    }
+
+    pub fn prediction(&self) -> &Prediction {
+        self.app.world().resource::<Prediction>()
+    }
+
+    pub fn brain_mut(&mut self) -> Mut<'_, Brain> {
+        self.app.world_mut().resource_mut::<Brain>()
+    }
+
+    /// The server's last word on the own avatar, if it has arrived.
+    pub fn own_server_state(&mut self) -> Option<AvatarState> {
+        let mut q = self
+            .app
+            .world_mut()
+            .query_filtered::<&AvatarState, With<OwnAvatar>>();
+        q.single(self.app.world()).ok().copied()
+    }
+
+    /// Other avatars: id, last server state received, and where they are drawn.
+    pub fn others(&mut self) -> Vec<(u64, AvatarState, Option<Interpolated>)> {
+        let mut q = self.app.world_mut().query_filtered::<
+            (&PlayerId, &AvatarState, Option<&Interpolated>),
+            Without<OwnAvatar>,
+        >();
+        q.iter(self.app.world())
+            .map(|(id, s, i)| (id.0, *s, i.copied()))
+            .collect()
+    }
+
+    fn network(&self) -> Option<(f64, f64, f64)> {
+        let client = self.app.world().get_resource::<RenetClient>()?;
+        client.is_connected().then(|| {
+            let info = client.network_info();
+            (info.rtt, info.bytes_received_per_second, info.bytes_sent_per_second)
+        })
+    }
+}
+
+/// What `tavern-bots` is asked to do.
+#[derive(Debug, Clone)]
+pub struct BotOptions {
+    pub server: String,
+    pub count: usize,
+    pub duration: Duration,
+    /// Seed of the bots' wandering (bot i uses seed + i).
+    pub seed: u64,
+    /// How long a bot may take to connect before it counts as failed.
+    pub connect_timeout: Duration,
+}
+
+/// The run's result, printed as JSON by `tavern-bots --json`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BotReport {
+    pub connected: usize,
+    pub failed: usize,
+    /// Fewest other avatars any connected bot saw at the end.
+    pub min_seen_avatars: usize,
+    /// Times a replayed prediction differed from the server by more than 1 px, all bots.
+    pub corrections_total: u64,
+    pub corrections_max_per_bot: u32,
+    pub rtt_ms_mean: f64,
+    pub down_bytes_per_s_per_bot: f64,
+    pub up_bytes_per_s_per_bot: f64,
+    pub duration_s: f64,
+    /// Why bots failed, one line each.
+    pub failures: Vec<String>,
+}
+
+/// Runs `count` bots against a server for `duration` and reports.
+pub fn run_bots(options: &BotOptions) -> BotReport {
+    let mut bots: Vec<Bot> = (0..options.count)
+        .map(|i| Bot::new(&options.server, &format!("bot-{i}"), Brain::wander(options.seed + i as u64)))
+        .collect();
+    let start = Instant::now();
+    let frame = Duration::from_secs_f64(1.0 / 60.0);
+    let mut next_sample = start + Duration::from_secs(1);
+    let (mut samples, mut rtt, mut down, mut up) = (0u32, 0.0, 0.0, 0.0);
+    let mut ever_connected = vec![false; bots.len()];
+    loop {
+        let frame_start = Instant::now();
+        for (i, bot) in bots.iter_mut().enumerate() {
+            bot.update();
+            ever_connected[i] |= bot.is_connected();
+        }
+        let elapsed = start.elapsed();
+        if Instant::now() >= next_sample {
+            next_sample += Duration::from_secs(1);
+            for (r, d, u) in bots.iter().filter_map(Bot::network) {
+                samples += 1;
+                rtt += r;
+                down += d;
+                up += u;
+            }
+        }
+        let waiting = bots.iter().any(|b| {
+            !b.is_connected() && !matches!(b.status(), ConnectionStatus::Failed(_))
+        });
+        if elapsed >= options.duration && !(waiting && elapsed < options.connect_timeout) {
+            break;
+        }
+        if let Some(rest) = frame.checked_sub(frame_start.elapsed()) {
+            std::thread::sleep(rest);
+        }
+    }
+    let mut failures = Vec::new();
+    let (mut connected, mut min_seen, mut corrections_total, mut corrections_max) = (0, usize::MAX, 0u64, 0u32);
+    for (i, bot) in bots.iter_mut().enumerate() {
+        if bot.is_connected() {
+            connected += 1;
+            min_seen = min_seen.min(bot.others().len());
+        } else {
+            let why = if ever_connected[i] {
+                format!("bot-{i} lost its connection: {}", bot.status())
+            } else {
+                format!("bot-{i} did not connect: {}", bot.status())
+            };
+            failures.push(why);
+        }
+        let c = bot.prediction().corrections;
+        corrections_total += u64::from(c);
+        corrections_max = corrections_max.max(c);
+    }
+    let per = |sum: f64| if samples == 0 { 0.0 } else { sum / f64::from(samples) };
+    // Say goodbye so the server frees the slots at once.
+    for bot in &mut bots {
+        bot.app.world_mut().write_message(AppExit::Success);
+        bot.update();
+    }
+    BotReport {
+        connected,
+        failed: options.count - connected,
+        min_seen_avatars: if connected == 0 { 0 } else { min_seen },
+        corrections_total,
+        corrections_max_per_bot: corrections_max,
+        rtt_ms_mean: per(rtt) * 1000.0,
+        down_bytes_per_s_per_bot: per(down),
+        up_bytes_per_s_per_bot: per(up),
+        duration_s: start.elapsed().as_secs_f64(),
+        failures,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_play_in_order_then_stand_still() {
+        let walk = InputFrame {
+            stick: Stick::from_vec(Vec2::X),
+            buttons: Buttons::NONE,
+        };
+        let mut brain = Brain::Script(VecDeque::from([(2, walk), (1, InputFrame::default())]));
+        assert_eq!(brain.next(), walk);
+        assert_eq!(brain.next(), walk);
+        assert!(!brain.is_done());
+        assert_eq!(brain.next(), InputFrame::default());
+        assert!(brain.is_done());
+        assert_eq!(brain.next(), InputFrame::default());
+    }
+
+    #[test]
+    fn wandering_is_seeded() {
+        let run = |seed| {
+            let mut b = Brain::wander(seed);
+            (0..300).map(|_| b.next()).collect::<Vec<_>>()
+        };
+        assert_eq!(run(3), run(3));
+        assert_ne!(run(3), run(4));
+        assert!(run(3).iter().all(|f| f.stick.is_valid()));
+    }
+}

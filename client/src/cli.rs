@@ -1,0 +1,114 @@
+//! Command lines of `tavern` (the desktop game) and `tavern-bots` (the load and test bots).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::bot::{BotOptions, run_bots};
+use crate::login::normalize_url;
+
+/// Parses a server URL flag, explaining the expected form.
+fn server_url(text: &str) -> Result<String, String> {
+    normalize_url(text).map_err(|e| e.to_string())
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tavern-bots",
+    version,
+    about = "Runs headless bot players against a Tavern server and reports how the connection and prediction held up.",
+    after_help = "Each bot logs in over HTTP, connects over UDP, wanders with random analog input \
+        using the same prediction code as the game, and counts corrections (a replayed \
+        prediction that missed the server by more than 1 px). The exit code is 1 if any bot \
+        failed to connect or lost its connection.\n\n\
+        Example: tavern-bots --server http://127.0.0.1:8080 --count 10 --duration 10 --json"
+)]
+pub struct BotsArgs {
+    /// The server's HTTP API.
+    #[arg(long, value_name = "URL", value_parser = server_url, default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+    /// How many bots to run.
+    #[arg(long, value_name = "N", default_value_t = 10,
+          value_parser = clap::value_parser!(u16).range(1..=2000))]
+    pub count: u16,
+    /// How long to run, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = positive_secs)]
+    pub duration: f64,
+    /// Seconds a bot may take to connect before it counts as failed.
+    #[arg(long, value_name = "SECS", default_value_t = 15.0, value_parser = positive_secs)]
+    pub connect_timeout: f64,
+    /// Seed for the bots' wandering.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn positive_secs(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
+        _ => Err(format!("`{text}` is not a number of seconds between 0 and 86400")),
+    }
+}
+
+/// `tavern-bots`: run the bots, print the report.
+pub fn bots_main() -> ExitCode {
+    let args = BotsArgs::parse();
+    init_logging("warn");
+    let report = run_bots(&BotOptions {
+        server: args.server.clone(),
+        count: usize::from(args.count),
+        duration: Duration::from_secs_f64(args.duration),
+        seed: args.seed,
+        connect_timeout: Duration::from_secs_f64(args.connect_timeout),
+    });
+    if args.json {
+        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+    } else {
+        println!(
+            "{} connected, {} failed; fewest avatars seen {}; corrections {} (most per bot {}); \
+             RTT {:.1} ms; per bot {:.0} B/s down, {:.0} B/s up",
+            report.connected,
+            report.failed,
+            report.min_seen_avatars,
+            report.corrections_total,
+            report.corrections_max_per_bot,
+            report.rtt_ms_mean,
+            report.down_bytes_per_s_per_bot,
+            report.up_bytes_per_s_per_bot
+        );
+        for failure in &report.failures {
+            println!("  {failure}");
+        }
+    }
+    if report.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// Logging for the binaries: `RUST_LOG` if set, else `default`.
+pub fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_bots_cli_is_well_formed_and_checks_its_flags() {
+        BotsArgs::command().debug_assert();
+        let ok = BotsArgs::try_parse_from(["tavern-bots", "--server", "http://127.0.0.1:9/", "--count", "3"]).unwrap();
+        assert_eq!(ok.server, "http://127.0.0.1:9");
+        let err = BotsArgs::try_parse_from(["tavern-bots", "--server", "localhost:8080"]).unwrap_err();
+        assert!(err.to_string().contains("http://host:port"), "{err}");
+        assert!(BotsArgs::try_parse_from(["tavern-bots", "--duration", "-1"]).is_err());
+        assert!(BotsArgs::try_parse_from(["tavern-bots", "--count", "0"]).is_err());
+    }
+}

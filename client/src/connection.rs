@@ -1,0 +1,238 @@
+//! The connection to the server: login in the background, the netcode client over UDP,
+//! and reconnecting with backoff when the link drops.
+
+use std::net::UdpSocket;
+use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, TryRecvError, channel};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bevy::prelude::*;
+use bevy_replicon::prelude::*;
+use bevy_replicon_renet2::RenetChannelsExt;
+use bevy_replicon_renet2::netcode::{ClientAuthentication, NativeSocket, NetcodeClientTransport};
+use bevy_replicon_renet2::renet2::{ConnectionConfig, RenetClient};
+
+use crate::PlaySystems;
+use crate::login::{Credentials, LoginError, login};
+
+/// Attempts (login and connect) before the client gives up.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// Which server to join, and as whom.
+#[derive(Resource, Clone, Debug)]
+pub struct ServerTarget {
+    /// The server's HTTP API, `http://host:port`.
+    pub url: String,
+    pub name: String,
+}
+
+/// What the player is told about the connection.
+#[derive(Resource, Clone, Debug, Default, PartialEq, Eq)]
+pub enum ConnectionStatus {
+    #[default]
+    Idle,
+    LoggingIn,
+    Connecting,
+    Connected,
+    /// The link failed; trying again.
+    Reconnecting { attempt: u32, reason: String },
+    /// Gave up, with the reason.
+    Failed(String),
+}
+
+impl std::fmt::Display for ConnectionStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnectionStatus::Idle => write!(f, "not connected"),
+            ConnectionStatus::LoggingIn => write!(f, "logging in..."),
+            ConnectionStatus::Connecting => write!(f, "connecting..."),
+            ConnectionStatus::Connected => write!(f, "connected"),
+            ConnectionStatus::Reconnecting { attempt, reason } => {
+                write!(f, "reconnecting (attempt {attempt} of {MAX_ATTEMPTS}): {reason}")
+            }
+            ConnectionStatus::Failed(reason) => write!(f, "connection failed: {reason}"),
+        }
+    }
+}
+
+/// Who this client is on the server (known once logged in).
+#[derive(Resource, Clone, Debug, PartialEq, Eq)]
+pub struct LocalPlayer {
+    pub client_id: u64,
+    pub name: String,
+}
+
+#[derive(Resource, Default)]
+struct Attempts {
+    failed: u32,
+    retry_at: Option<f64>,
+}
+
+#[derive(Resource)]
+struct PendingLogin(Mutex<Receiver<Result<Credentials, LoginError>>>);
+
+pub fn plugin(app: &mut App) {
+    app.init_resource::<ConnectionStatus>()
+        .init_resource::<Attempts>()
+        .add_systems(
+            PreUpdate,
+            (start_login, finish_login, watch_link)
+                .chain()
+                .in_set(PlaySystems::Connection),
+        )
+        .add_systems(OnExit(ClientState::Connected), forget_world);
+}
+
+fn now(time: &Time<Real>) -> f64 {
+    time.elapsed_secs_f64()
+}
+
+fn start_login(
+    mut commands: Commands,
+    target: Option<Res<ServerTarget>>,
+    pending: Option<Res<PendingLogin>>,
+    client: Option<Res<RenetClient>>,
+    mut status: ResMut<ConnectionStatus>,
+    attempts: Res<Attempts>,
+    time: Res<Time<Real>>,
+) {
+    let Some(target) = target else { return };
+    if pending.is_some() || client.is_some() {
+        return;
+    }
+    let due = match *status {
+        ConnectionStatus::Idle => true,
+        ConnectionStatus::Reconnecting { .. } => attempts.retry_at.is_some_and(|t| now(&time) >= t),
+        _ => false,
+    };
+    if !due {
+        return;
+    }
+    let (tx, rx) = channel();
+    let (url, name) = (target.url.clone(), target.name.clone());
+    std::thread::spawn(move || {
+        let _ = tx.send(login(&url, &name));
+    });
+    commands.insert_resource(PendingLogin(Mutex::new(rx)));
+    if *status == ConnectionStatus::Idle {
+        *status = ConnectionStatus::LoggingIn;
+    }
+}
+
+fn finish_login(
+    mut commands: Commands,
+    pending: Option<Res<PendingLogin>>,
+    channels: Res<RepliconChannels>,
+    mut status: ResMut<ConnectionStatus>,
+    mut attempts: ResMut<Attempts>,
+    time: Res<Time<Real>>,
+) {
+    let Some(pending) = pending else { return };
+    let result = match pending.0.lock().map(|rx| rx.try_recv()) {
+        Ok(Err(TryRecvError::Empty)) => return,
+        Ok(Ok(result)) => result,
+        Ok(Err(TryRecvError::Disconnected)) | Err(_) => Err(LoginError::BadAnswer(
+            "the login thread ended without an answer".into(),
+        )),
+    };
+    commands.remove_resource::<PendingLogin>();
+    let creds = match result {
+        Ok(creds) => creds,
+        Err(e) if e.is_transient() => {
+            return give_up_or_retry(&mut status, &mut attempts, &time, e.to_string());
+        }
+        Err(e) => {
+            *status = ConnectionStatus::Failed(e.to_string());
+            return;
+        }
+    };
+    match open_transport(&creds, &channels) {
+        Ok((client, transport)) => {
+            commands.insert_resource(client);
+            commands.insert_resource(transport);
+            commands.insert_resource(LocalPlayer {
+                client_id: creds.client_id,
+                name: creds.name,
+            });
+            if *status == ConnectionStatus::LoggingIn {
+                *status = ConnectionStatus::Connecting;
+            }
+        }
+        Err(reason) => give_up_or_retry(&mut status, &mut attempts, &time, reason),
+    }
+}
+
+fn open_transport(
+    creds: &Credentials,
+    channels: &RepliconChannels,
+) -> Result<(RenetClient, NetcodeClientTransport), String> {
+    let client = RenetClient::new(
+        ConnectionConfig::from_channels(channels.server_configs(), channels.client_configs()),
+        false,
+    );
+    let socket = UdpSocket::bind("0.0.0.0:0").map_err(|e| format!("cannot open a UDP socket: {e}"))?;
+    let socket = NativeSocket::new(socket).map_err(|e| format!("cannot use the UDP socket: {e}"))?;
+    let current_time = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(|_| "the system clock is before 1970".to_string())?;
+    let auth = ClientAuthentication::Secure {
+        connect_token: creds.token.clone(),
+    };
+    let transport = NetcodeClientTransport::new(current_time, auth, socket)
+        .map_err(|e| format!("cannot start netcode: {e}"))?;
+    Ok((client, transport))
+}
+
+fn give_up_or_retry(
+    status: &mut ConnectionStatus,
+    attempts: &mut Attempts,
+    time: &Time<Real>,
+    reason: String,
+) {
+    attempts.failed += 1;
+    if attempts.failed >= MAX_ATTEMPTS {
+        *status = ConnectionStatus::Failed(reason);
+        attempts.retry_at = None;
+        return;
+    }
+    // 1 s, 2 s, 4 s, 8 s between attempts.
+    let delay = f64::from(1u32 << (attempts.failed - 1).min(3));
+    attempts.retry_at = Some(now(time) + delay);
+    *status = ConnectionStatus::Reconnecting {
+        attempt: attempts.failed + 1,
+        reason,
+    };
+}
+
+fn watch_link(
+    mut commands: Commands,
+    client: Option<Res<RenetClient>>,
+    transport: Option<Res<NetcodeClientTransport>>,
+    mut status: ResMut<ConnectionStatus>,
+    mut attempts: ResMut<Attempts>,
+    time: Res<Time<Real>>,
+) {
+    let Some(client) = client else { return };
+    if client.is_connected() && *status != ConnectionStatus::Connected {
+        info!("connected");
+        *status = ConnectionStatus::Connected;
+        attempts.failed = 0;
+    } else if client.is_disconnected() {
+        let reason = transport
+            .and_then(|t| t.disconnect_reason())
+            .map(|r| r.to_string())
+            .or_else(|| client.disconnect_reason().map(|r| r.to_string()))
+            .unwrap_or_else(|| "disconnected".into());
+        warn!(%reason, "lost the connection");
+        commands.remove_resource::<RenetClient>();
+        commands.remove_resource::<NetcodeClientTransport>();
+        give_up_or_retry(&mut status, &mut attempts, &time, reason);
+    }
+}
+
+/// Replicated entities belong to the connection that brought them.
+fn forget_world(mut commands: Commands, remote: Query<Entity, With<Remote>>) {
+    for entity in &remote {
+        commands.entity(entity).despawn();
+    }
+}

@@ -1,0 +1,105 @@
+//! The desktop game: window, rendering and input on top of the client plugin; with no
+//! `--server` it starts an embedded server and joins it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use bevy::prelude::*;
+use bevy::window::WindowPlugin;
+use clap::Parser;
+
+use crate::cli::init_logging;
+use crate::connection::ServerTarget;
+use crate::login::normalize_url;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tavern",
+    version,
+    about = "Tavern: walk around a shared world with other players.",
+    after_help = "With no --server, Tavern starts its own server on this machine and joins it, \
+        so you can look around at once; others can't join that one.\n\n\
+        Controls: WASD or arrow keys to move, Shift to run.\n\n\
+        Example: tavern --server http://192.0.2.10:8080 --name Ada"
+)]
+pub struct DesktopArgs {
+    /// A server's HTTP address to join, like http://host:8080.
+    #[arg(long, value_name = "URL", value_parser = |s: &str| normalize_url(s).map_err(|e| e.to_string()))]
+    pub server: Option<String>,
+    /// Your display name (1 to 24 characters).
+    #[arg(long, value_name = "NAME", value_parser = check_name)]
+    pub name: Option<String>,
+    /// The map the built-in server runs (only without --server).
+    #[arg(long, value_name = "PATH", conflicts_with = "server")]
+    pub map: Option<PathBuf>,
+}
+
+fn check_name(text: &str) -> Result<String, String> {
+    tavern_shared::avatar::validate_name(text)
+        .map(|()| text.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// `assets/` of the checkout (or next to the working directory), for Bevy's asset server.
+fn assets_dir() -> PathBuf {
+    let here = PathBuf::from("assets");
+    if here.is_dir() {
+        return std::fs::canonicalize(&here).unwrap_or(here);
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../assets")
+}
+
+/// `tavern`: parse the command line, start the embedded server if needed, play.
+pub fn main() -> ExitCode {
+    let args = DesktopArgs::parse();
+    init_logging("info,wgpu=error,naga=warn");
+    let name = args.name.clone().unwrap_or_else(|| {
+        let n = std::process::id() % 10_000;
+        format!("Player {n}")
+    });
+    #[cfg(feature = "embedded-server")]
+    let mut _embedded = None;
+    let url = match args.server.clone() {
+        Some(url) => url,
+        #[cfg(feature = "embedded-server")]
+        None => match crate::embedded::start(args.map.clone()) {
+            Ok(server) => {
+                let url = server.http_url();
+                _embedded = Some(server);
+                url
+            }
+            Err(e) => {
+                eprintln!("tavern: cannot start the built-in server: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        },
+        #[cfg(not(feature = "embedded-server"))]
+        None => {
+            eprintln!("tavern: this build has no built-in server; pass --server http://host:port");
+            return ExitCode::FAILURE;
+        }
+    };
+    App::new()
+        .add_plugins(
+            DefaultPlugins
+                .set(WindowPlugin {
+                    primary_window: Some(Window {
+                        title: "Tavern".into(),
+                        ..default()
+                    }),
+                    ..default()
+                })
+                .set(AssetPlugin {
+                    file_path: assets_dir().to_string_lossy().into_owned(),
+                    ..default()
+                })
+                .set(ImagePlugin::default_nearest())
+                .disable::<bevy::log::LogPlugin>(),
+        )
+        .insert_resource(ClearColor(Color::srgb(0.08, 0.07, 0.1)))
+        .add_plugins(crate::plugin)
+        .add_plugins(crate::render::plugin)
+        .insert_resource(ServerTarget { url, name })
+        .run();
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,60 @@
+//! Tavern's client: connection, prediction and interpolation shared by the desktop game
+//! and the headless bots, plus (feature `render`) the windowed game itself.
+
+pub mod bot;
+pub mod cli;
+pub mod connection;
+pub mod interpolation;
+pub mod login;
+pub mod prediction;
+
+#[cfg(feature = "render")]
+pub mod desktop;
+#[cfg(feature = "embedded-server")]
+pub mod embedded;
+#[cfg(feature = "render")]
+pub mod render;
+
+use bevy::prelude::*;
+use bevy_replicon::prelude::*;
+use bevy_replicon_renet2::RepliconRenetPlugins;
+use tavern_shared::movement::TICK_HZ;
+
+/// The client's system order, declared once here.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PlaySystems {
+    /// PreUpdate: log in, open and watch the link.
+    Connection,
+    /// PreUpdate: take in what the server sent (map, own state, remote states).
+    Receive,
+    /// FixedUpdate: decide this tick's input (keyboard, gamepad, bot brain).
+    Input,
+    /// FixedUpdate: predict the own avatar from that input.
+    Predict,
+    /// PostUpdate: send unacknowledged inputs.
+    Send,
+    /// Update: compute what to draw.
+    Present,
+}
+
+/// Networking and simulation of a client, without any window. Add it after the base
+/// plugins (`DefaultPlugins`, or `MinimalPlugins` with `StatesPlugin`).
+pub fn plugin(app: &mut App) {
+    app.add_plugins((RepliconPlugins, RepliconRenetPlugins))
+        .add_plugins(tavern_shared::protocol_plugin)
+        .insert_resource(Time::<Fixed>::from_hz(TICK_HZ))
+        .configure_sets(
+            PreUpdate,
+            (PlaySystems::Connection, PlaySystems::Receive)
+                .chain()
+                .after(ClientSystems::Receive),
+        )
+        .configure_sets(FixedUpdate, (PlaySystems::Input, PlaySystems::Predict).chain())
+        .configure_sets(PostUpdate, PlaySystems::Send.before(ClientSystems::Send))
+        .configure_sets(Update, PlaySystems::Present)
+        .add_plugins((
+            connection::plugin,
+            prediction::plugin,
+            interpolation::plugin,
+        ));
+}

@@ -1,0 +1,352 @@
+//! Client-side prediction: the own avatar moves at once from local input through the
+//! shared movement function; when the server's state arrives with the last input it
+//! applied, the client resets to it and replays the inputs the server has not seen yet.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use bevy::prelude::*;
+use bevy_replicon::prelude::*;
+use tavern_shared::avatar::{AvatarState, PlayerId};
+use tavern_shared::collision::CollisionWorld;
+use tavern_shared::input::{InputBatch, InputFrame, MAX_FRAMES_PER_BATCH};
+use tavern_shared::map::MapData;
+use tavern_shared::movement::{MoveState, TICK_DT, step};
+use tavern_shared::protocol::EnterMap;
+
+use crate::PlaySystems;
+use crate::connection::LocalPlayer;
+
+/// A replayed prediction further than this from the server's state counts as a correction.
+pub const CORRECTION_THRESHOLD: f32 = 1.0;
+/// A visual error larger than this is snapped instead of smoothed.
+pub const SNAP_DISTANCE: f32 = 64.0;
+/// Most inputs kept unacknowledged (10 s); past that the avatar stops until the server answers.
+const MAX_PENDING: usize = 600;
+
+/// The map the client is on, with its collision shapes.
+#[derive(Resource, Clone, Debug)]
+pub struct CurrentMap {
+    pub data: Arc<MapData>,
+    pub collision: Arc<CollisionWorld>,
+}
+
+/// Marks the replicated avatar this client controls.
+#[derive(Component, Debug)]
+pub struct OwnAvatar;
+
+/// What the player (keyboard, gamepad, bot) wants this tick. Read every fixed tick.
+#[derive(Resource, Default, Debug, Clone, Copy)]
+pub struct DesiredInput(pub InputFrame);
+
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    seq: u32,
+    frame: InputFrame,
+    /// Predicted state after applying this input.
+    after: MoveState,
+}
+
+/// The predicted own avatar and the inputs the server has not acknowledged.
+#[derive(Resource, Debug, Default)]
+pub struct Prediction {
+    /// Predicted state now; `None` until the server has placed the avatar.
+    pub state: Option<MoveState>,
+    /// State one tick earlier, for drawing between ticks.
+    pub previous: MoveState,
+    /// Last server state and the input it includes.
+    confirmed: Option<AvatarState>,
+    next_seq: u32,
+    pending: VecDeque<Pending>,
+    last_sent_idle: bool,
+    /// Times a replayed prediction missed the server by more than [`CORRECTION_THRESHOLD`].
+    pub corrections: u32,
+    /// Largest miss seen, in pixels.
+    pub worst_correction: f32,
+    /// Visual offset left by a correction, decaying to zero.
+    pub visual_offset: Vec2,
+}
+
+impl Prediction {
+    fn reset(&mut self) {
+        let corrections = self.corrections;
+        let worst = self.worst_correction;
+        *self = Prediction {
+            corrections,
+            worst_correction: worst,
+            ..Default::default()
+        };
+    }
+
+    /// Inputs sent but not yet acknowledged by the server.
+    pub fn unacknowledged(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Sequence number of the next input.
+    pub fn next_seq(&self) -> u32 {
+        self.next_seq.max(1)
+    }
+
+    /// Predicts one tick from `frame`. Returns false if the input was not needed (standing
+    /// still with nothing pressed) or the backlog is full.
+    pub fn predict(&mut self, frame: InputFrame, world: &CollisionWorld) -> bool {
+        let Some(state) = self.state else { return false };
+        let idle = frame.is_idle();
+        if idle && self.last_sent_idle && !state.moving {
+            return false;
+        }
+        if self.pending.len() >= MAX_PENDING {
+            return false;
+        }
+        let seq = self.next_seq();
+        let after = step(state, frame, TICK_DT, world);
+        self.previous = state;
+        self.state = Some(after);
+        self.pending.push_back(Pending { seq, frame, after });
+        self.next_seq = seq + 1;
+        self.last_sent_idle = idle;
+        true
+    }
+
+    /// The oldest unacknowledged inputs, as one packet.
+    pub fn batch(&self) -> Option<InputBatch> {
+        let first = self.pending.front()?;
+        Some(InputBatch {
+            first_seq: first.seq,
+            frames: self
+                .pending
+                .iter()
+                .take(MAX_FRAMES_PER_BATCH)
+                .map(|p| p.frame)
+                .collect(),
+        })
+    }
+
+    /// Takes the server's state of the own avatar: drops acknowledged inputs and, if the
+    /// server disagrees with what was predicted for that input, resets and replays.
+    pub fn reconcile(&mut self, server: AvatarState, world: &CollisionWorld) {
+        if self.confirmed.is_some_and(|c| server.last_input < c.last_input) {
+            return; // older than what we already have
+        }
+        let expected = match self.confirmed {
+            Some(c) if c.last_input == server.last_input => Some(c.motion),
+            _ => self
+                .pending
+                .iter()
+                .find(|p| p.seq == server.last_input)
+                .map(|p| p.after),
+        };
+        self.confirmed = Some(server);
+        while self.pending.front().is_some_and(|p| p.seq <= server.last_input) {
+            self.pending.pop_front();
+        }
+        let Some(current) = self.state else {
+            // First word from the server: start predicting from here.
+            self.state = Some(server.motion);
+            self.previous = server.motion;
+            self.next_seq = server.last_input + 1;
+            return;
+        };
+        if expected == Some(server.motion) {
+            return; // the prediction was exact
+        }
+        if let Some(expected) = expected {
+            let miss = expected.pos.distance(server.motion.pos);
+            if miss > CORRECTION_THRESHOLD {
+                self.corrections += 1;
+                self.worst_correction = self.worst_correction.max(miss);
+                debug!(miss, seq = server.last_input, "prediction corrected");
+            }
+        }
+        let mut state = server.motion;
+        for p in self.pending.iter_mut() {
+            state = step(state, p.frame, TICK_DT, world);
+            p.after = state;
+        }
+        self.state = Some(state);
+        self.previous = state;
+        let jump = current.pos - state.pos;
+        self.visual_offset = if (self.visual_offset + jump).length() > SNAP_DISTANCE {
+            Vec2::ZERO
+        } else {
+            self.visual_offset + jump
+        };
+    }
+}
+
+pub fn plugin(app: &mut App) {
+    app.init_resource::<Prediction>()
+        .init_resource::<DesiredInput>()
+        .add_systems(
+            PreUpdate,
+            (enter_map, mark_own_avatar, reconcile)
+                .chain()
+                .in_set(PlaySystems::Receive),
+        )
+        .add_systems(FixedUpdate, predict.in_set(PlaySystems::Predict))
+        .add_systems(PostUpdate, send_inputs.in_set(PlaySystems::Send))
+        .add_systems(Update, decay_visual_offset)
+        .add_systems(OnExit(ClientState::Connected), forget_prediction);
+}
+
+fn enter_map(
+    mut commands: Commands,
+    mut entered: MessageReader<EnterMap>,
+    mut prediction: ResMut<Prediction>,
+) {
+    let Some(EnterMap { map }) = entered.read().last() else {
+        return;
+    };
+    info!(map = %map.name, width = map.width, height = map.height, "entered map");
+    commands.insert_resource(CurrentMap {
+        collision: Arc::new(CollisionWorld::from_map(map)),
+        data: Arc::new(map.clone()),
+    });
+    prediction.reset();
+}
+
+fn mark_own_avatar(
+    mut commands: Commands,
+    added: Query<(Entity, &PlayerId), Added<PlayerId>>,
+    local: Option<Res<LocalPlayer>>,
+) {
+    let Some(local) = local else { return };
+    for (entity, id) in &added {
+        if id.0 == local.client_id {
+            commands.entity(entity).insert(OwnAvatar);
+        }
+    }
+}
+
+fn reconcile(
+    own: Query<&AvatarState, (With<OwnAvatar>, Changed<AvatarState>)>,
+    map: Option<Res<CurrentMap>>,
+    mut prediction: ResMut<Prediction>,
+) {
+    let (Ok(server), Some(map)) = (own.single(), map) else {
+        return;
+    };
+    prediction.reconcile(*server, &map.collision);
+}
+
+fn predict(
+    desired: Res<DesiredInput>,
+    map: Option<Res<CurrentMap>>,
+    mut prediction: ResMut<Prediction>,
+) {
+    if let Some(map) = map {
+        prediction.predict(desired.0, &map.collision);
+    }
+}
+
+fn send_inputs(prediction: Res<Prediction>, mut writer: MessageWriter<InputBatch>) {
+    if let Some(batch) = prediction.batch() {
+        writer.write(batch);
+    }
+}
+
+fn decay_visual_offset(time: Res<Time>, mut prediction: ResMut<Prediction>) {
+    // Halve the leftover error every 50 ms.
+    let keep = 0.5f32.powf(time.delta_secs() / 0.05);
+    prediction.visual_offset *= keep;
+    if prediction.visual_offset.length() < 0.01 {
+        prediction.visual_offset = Vec2::ZERO;
+    }
+}
+
+fn forget_prediction(mut commands: Commands, mut prediction: ResMut<Prediction>) {
+    prediction.reset();
+    commands.remove_resource::<CurrentMap>();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tavern_shared::input::{Buttons, Stick};
+
+    fn world() -> (CollisionWorld, Vec2) {
+        let map = MapData::from_ascii("t", 32, &["########", "#S.....#", "#......#", "########"]);
+        (CollisionWorld::from_map(&map), map.spawns[0])
+    }
+
+    fn right() -> InputFrame {
+        InputFrame {
+            stick: Stick::from_vec(Vec2::X),
+            buttons: Buttons::NONE,
+        }
+    }
+
+    /// The server's side of the exchange: applies inputs exactly as the server does.
+    fn server_after(start: Vec2, frames: &[InputFrame], world: &CollisionWorld) -> AvatarState {
+        let motion = frames
+            .iter()
+            .fold(MoveState::at(start), |s, f| step(s, *f, TICK_DT, world));
+        AvatarState {
+            motion,
+            last_input: frames.len() as u32,
+        }
+    }
+
+    #[test]
+    fn exact_acknowledgements_cause_no_correction() {
+        let (world, spawn) = world();
+        let mut p = Prediction::default();
+        p.reconcile(AvatarState { motion: MoveState::at(spawn), last_input: 0 }, &world);
+        let frames = vec![right(); 10];
+        for f in &frames {
+            assert!(p.predict(*f, &world));
+        }
+        p.reconcile(server_after(spawn, &frames[..4], &world), &world);
+        assert_eq!(p.unacknowledged(), 6);
+        assert_eq!(p.corrections, 0);
+        assert_eq!(p.state.unwrap(), server_after(spawn, &frames, &world).motion);
+        let batch = p.batch().unwrap();
+        assert_eq!(batch.first_seq, 5);
+        assert_eq!(batch.frames.len(), 6);
+    }
+
+    #[test]
+    fn a_server_side_push_is_corrected_and_replayed() {
+        let (world, spawn) = world();
+        let mut p = Prediction::default();
+        p.reconcile(AvatarState { motion: MoveState::at(spawn), last_input: 0 }, &world);
+        for _ in 0..10 {
+            p.predict(right(), &world);
+        }
+        // The server moved the avatar 20 px down (something the client could not know).
+        let mut server = server_after(spawn, &[right(); 4], &world);
+        server.motion.pos.y += 20.0;
+        p.reconcile(server, &world);
+        assert_eq!(p.corrections, 1);
+        let replayed = (0..6).fold(server.motion, |s, _| step(s, right(), TICK_DT, &world));
+        assert_eq!(p.state.unwrap(), replayed);
+        assert!(p.visual_offset.length() > 19.0, "the jump is smoothed, not shown");
+    }
+
+    #[test]
+    fn standing_still_sends_nothing_after_one_idle_input() {
+        let (world, spawn) = world();
+        let mut p = Prediction::default();
+        p.reconcile(AvatarState { motion: MoveState::at(spawn), last_input: 0 }, &world);
+        assert!(p.predict(right(), &world));
+        assert!(p.predict(InputFrame::default(), &world), "the stop itself is sent");
+        assert!(!p.predict(InputFrame::default(), &world));
+        assert_eq!(p.unacknowledged(), 2);
+    }
+
+    #[test]
+    fn stale_server_states_are_ignored() {
+        let (world, spawn) = world();
+        let mut p = Prediction::default();
+        p.reconcile(AvatarState { motion: MoveState::at(spawn), last_input: 0 }, &world);
+        let frames = vec![right(); 6];
+        for f in &frames {
+            p.predict(*f, &world);
+        }
+        p.reconcile(server_after(spawn, &frames[..5], &world), &world);
+        p.reconcile(server_after(spawn, &frames[..2], &world), &world);
+        assert_eq!(p.unacknowledged(), 1);
+        assert_eq!(p.corrections, 0);
+    }
+}

@@ -1,0 +1,68 @@
+//! The connection indicator and a one-line help, top left.
+
+use bevy::prelude::*;
+use tavern_shared::avatar::PlayerId;
+
+use crate::connection::ConnectionStatus;
+
+#[derive(Component)]
+struct StatusText;
+
+pub fn plugin(app: &mut App) {
+    app.add_systems(Startup, spawn_hud).add_systems(Update, update_status);
+}
+
+fn spawn_hud(mut commands: Commands) {
+    commands
+        .spawn((
+            Node {
+                position_type: PositionType::Absolute,
+                top: px(8),
+                left: px(8),
+                padding: UiRect::all(px(6)),
+                flex_direction: FlexDirection::Column,
+                ..default()
+            },
+            BackgroundColor(Color::srgba(0.0, 0.0, 0.0, 0.55)),
+        ))
+        .with_children(|hud| {
+            hud.spawn((
+                StatusText,
+                Text::new("starting..."),
+                TextFont {
+                    font_size: FontSize::Px(16.0),
+                    ..default()
+                },
+            ));
+            hud.spawn((
+                Text::new("WASD / arrows: move    Shift: run"),
+                TextFont {
+                    font_size: FontSize::Px(13.0),
+                    ..default()
+                },
+                TextColor(Color::srgb(0.8, 0.8, 0.8)),
+            ));
+        });
+}
+
+fn update_status(
+    status: Res<ConnectionStatus>,
+    players: Query<(), With<PlayerId>>,
+    mut text: Query<(&mut Text, &mut TextColor), With<StatusText>>,
+) {
+    let Ok((mut text, mut color)) = text.single_mut() else {
+        return;
+    };
+    let (line, c) = match &*status {
+        ConnectionStatus::Connected => (
+            format!("● connected — {} here", players.iter().count()),
+            Color::srgb(0.5, 0.95, 0.5),
+        ),
+        ConnectionStatus::Failed(_) => (format!("● {}", *status), Color::srgb(1.0, 0.45, 0.4)),
+        other => (format!("● {other}"), Color::srgb(1.0, 0.85, 0.4)),
+    };
+    if text.0 != line {
+        text.0 = line;
+    }
+    color.0 = c;
+}

@@ -1,0 +1,25 @@
+//! The windowed game's presentation: map tiles, avatars with name labels, the camera,
+//! the connection indicator, and keyboard input.
+
+pub mod avatars;
+pub mod camera;
+pub mod hud;
+pub mod keyboard;
+pub mod map;
+
+use bevy::prelude::*;
+
+/// Simulation coordinates are Tiled's (y down); Bevy's world is y up.
+pub fn to_world(pos: Vec2, z: f32) -> Vec3 {
+    Vec3::new(pos.x, -pos.y, z)
+}
+
+pub fn plugin(app: &mut App) {
+    app.add_plugins((
+        map::plugin,
+        avatars::plugin,
+        camera::plugin,
+        hud::plugin,
+        keyboard::plugin,
+    ));
+}

@@ -1,0 +1,188 @@
+//! The `tavern-server` command line: flags, environment variables, logging, and the
+//! blocking run that waits for Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::{ServerConfig, default_map_path};
+use crate::keys::KEY_ENV;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tavern-server",
+    version,
+    about = "Tavern's headless game server: runs the world, accepts players over UDP, serves the login API over HTTP.",
+    long_about = "Tavern's headless game server.\n\n\
+        It simulates the world at 60 ticks per second and is the only authority: clients send \
+        inputs, never positions. Players log in over HTTP (POST /api/login) and receive a \
+        connect token, then play over UDP.\n\n\
+        Running `tavern-server` with no subcommand is the same as `tavern-server run`.",
+    args_conflicts_with_subcommands = true,
+    after_help = "Every flag can also be set with the environment variable shown. \
+        The netcode private key is read from TAVERN_NETCODE_KEY (base64, 32 bytes) if set, \
+        otherwise from DATA_DIR/netcode.key, which is created with mode 0600 on first run.\n\n\
+        Example: tavern-server --udp 0.0.0.0:5000 --public-addr 203.0.113.7:5000 --http 0.0.0.0:8080"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server (the default).
+    Run(RunArgs),
+}
+
+/// How log lines are written.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Address the game's UDP socket binds to.
+    #[arg(long, value_name = "ADDR", env = "TAVERN_UDP", default_value = "0.0.0.0:5000")]
+    pub udp: SocketAddr,
+
+    /// Address players' clients send UDP to, written into connect tokens. Set it to the
+    /// machine's public IP and port when players connect from elsewhere. [default: the
+    /// --udp address, with 0.0.0.0 replaced by 127.0.0.1]
+    #[arg(long, value_name = "ADDR", env = "TAVERN_PUBLIC_ADDR")]
+    pub public_addr: Option<SocketAddr>,
+
+    /// Address the HTTP API (login, health check) binds to.
+    #[arg(long, value_name = "ADDR", env = "TAVERN_HTTP", default_value = "0.0.0.0:8080")]
+    pub http: SocketAddr,
+
+    /// The Tiled map (TMX) to run. [default: maps/town.tmx]
+    #[arg(long, value_name = "PATH", env = "TAVERN_MAP")]
+    pub map: Option<PathBuf>,
+
+    /// Folder for the server's files (the netcode key). Created if missing.
+    #[arg(long, value_name = "DIR", env = "TAVERN_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Most players connected at once.
+    #[arg(long, value_name = "N", env = "TAVERN_MAX_CLIENTS", default_value_t = 256,
+          value_parser = clap::value_parser!(u16).range(1..=4096))]
+    pub max_clients: u16,
+
+    /// Log format.
+    #[arg(long, value_enum, env = "TAVERN_LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+impl RunArgs {
+    pub fn to_config(&self) -> ServerConfig {
+        ServerConfig {
+            udp: self.udp,
+            public_addr: self.public_addr,
+            http: self.http,
+            map: self.map.clone().unwrap_or_else(default_map_path),
+            data_dir: self.data_dir.clone(),
+            max_clients: usize::from(self.max_clients),
+            netcode_key: std::env::var(KEY_ENV).ok(),
+        }
+    }
+}
+
+/// Sets up structured logging; `RUST_LOG` refines the default `info` level.
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Parses the command line and runs until Ctrl-C or SIGTERM. Returns the exit code.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let args = match cli.command {
+        Some(Command::Run(args)) => args,
+        None => cli.run,
+    };
+    init_logging(args.log_format);
+    match run(args.to_config()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("tavern-server: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Starts the server and blocks until a shutdown signal, then stops it cleanly.
+pub fn run(config: ServerConfig) -> anyhow::Result<()> {
+    let server = crate::start(config)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let crashed = runtime.block_on(async {
+        let mut watchdog = tokio::time::interval(Duration::from_millis(500));
+        #[cfg(unix)]
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        loop {
+            #[cfg(unix)]
+            let terminated = term.recv();
+            #[cfg(not(unix))]
+            let terminated = std::future::pending::<Option<()>>();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break Ok::<bool, anyhow::Error>(false),
+                _ = terminated => break Ok(false),
+                _ = watchdog.tick() => if server.has_stopped() { break Ok(true) },
+            }
+        }
+    })?;
+    if crashed {
+        anyhow::bail!("the game loop stopped unexpectedly; see the log above");
+    }
+    tracing::info!("shutting down");
+    server.stop();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn bare_flags_and_the_run_subcommand_agree() {
+        let bare = Cli::try_parse_from(["tavern-server", "--udp", "127.0.0.1:7000"]).unwrap();
+        assert!(bare.command.is_none());
+        assert_eq!(bare.run.udp, "127.0.0.1:7000".parse().unwrap());
+        let sub = Cli::try_parse_from(["tavern-server", "run", "--udp", "127.0.0.1:7000"]).unwrap();
+        let Some(Command::Run(args)) = sub.command else {
+            panic!("expected run");
+        };
+        assert_eq!(args.udp, bare.run.udp);
+    }
+
+    #[test]
+    fn bad_flags_are_named() {
+        let err = Cli::try_parse_from(["tavern-server", "--udp", "nonsense"]).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("--udp") && text.contains("nonsense"), "{text}");
+        let err = Cli::try_parse_from(["tavern-server", "--max-clients", "0"]).unwrap_err();
+        assert!(err.to_string().contains("--max-clients"), "{err}");
+    }
+}

@@ -1,0 +1,56 @@
+//! What a server run is configured with, from flags, environment variables or code.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Everything one server run needs. The CLI fills it; tests and the desktop client's
+/// embedded server build it in code.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Where the game's UDP socket binds.
+    pub udp: SocketAddr,
+    /// The address players' clients send UDP to; goes into connect tokens.
+    /// Defaults to the bound UDP address, with `0.0.0.0` replaced by `127.0.0.1`.
+    pub public_addr: Option<SocketAddr>,
+    /// Where the HTTP API binds.
+    pub http: SocketAddr,
+    /// The map file (TMX) players walk on.
+    pub map: PathBuf,
+    /// Folder for the server's own files (the netcode key).
+    pub data_dir: PathBuf,
+    /// Most players connected at once.
+    pub max_clients: usize,
+    /// The netcode private key, base64 (32 bytes); otherwise read from or created in `data_dir`.
+    pub netcode_key: Option<String>,
+}
+
+impl ServerConfig {
+    /// A server on ephemeral loopback ports with the sample map: for tests and the
+    /// desktop client's embedded server.
+    pub fn local(data_dir: impl Into<PathBuf>) -> Self {
+        ServerConfig {
+            udp: "127.0.0.1:0".parse().expect("valid literal"),
+            public_addr: None,
+            http: "127.0.0.1:0".parse().expect("valid literal"),
+            map: default_map_path(),
+            data_dir: data_dir.into(),
+            max_clients: 64,
+            netcode_key: None,
+        }
+    }
+}
+
+/// `maps/town.tmx` under the working directory if it is there, else the repository's copy
+/// (so `cargo run` works from any folder of a checkout).
+pub fn default_map_path() -> PathBuf {
+    repo_path("maps/town.tmx")
+}
+
+/// `relative` under the working directory if it exists, else under the repository root.
+pub fn repo_path(relative: &str) -> PathBuf {
+    let here = PathBuf::from(relative);
+    if here.exists() {
+        return here;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
+}

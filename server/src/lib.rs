@@ -1,0 +1,252 @@
+//! Tavern's headless, authoritative server: the game simulation at a fixed 60 Hz, netcode
+//! over UDP, and the HTTP API, started together by [`start`].
+
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod keys;
+pub mod movement;
+pub mod net;
+pub mod players;
+pub mod world;
+
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bevy::prelude::*;
+use bevy::state::app::StatesPlugin;
+use bevy_replicon::prelude::*;
+use bevy_replicon_renet2::RepliconRenetPlugins;
+use bevy_replicon_renet2::renet2::RenetServer;
+use tavern_shared::movement::TICK_HZ;
+use tavern_shared::map::MapData;
+
+pub use config::ServerConfig;
+
+/// The server's system order, declared once here.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GameSystems {
+    /// PreUpdate, after replicon has received packets: queue players' inputs.
+    ReceiveInputs,
+    /// FixedUpdate: advance the simulation one tick.
+    Simulate,
+}
+
+/// Builds the game app around an already bound UDP socket.
+pub fn build_app(
+    map: MapData,
+    socket: UdpSocket,
+    public_addr: SocketAddr,
+    key: keys::NetcodeKey,
+    max_clients: usize,
+) -> anyhow::Result<App> {
+    let mut app = App::new();
+    app.add_plugins((
+        MinimalPlugins,
+        StatesPlugin,
+        RepliconPlugins,
+        RepliconRenetPlugins,
+    ))
+    .insert_resource(Time::<Fixed>::from_hz(TICK_HZ))
+    .add_plugins(tavern_shared::protocol_plugin)
+    .configure_sets(
+        PreUpdate,
+        GameSystems::ReceiveInputs.after(ServerSystems::Receive),
+    )
+    .insert_resource(world::WorldMap::new(map))
+    .add_plugins((players::plugin, movement::plugin));
+    net::insert_transport(&mut app, socket, public_addr, key, max_clients)?;
+    Ok(app)
+}
+
+/// A running server: the game thread and the HTTP thread. Dropping it stops both.
+#[derive(Debug)]
+pub struct RunningServer {
+    /// Where the UDP socket is bound.
+    pub udp_addr: SocketAddr,
+    /// What connect tokens tell clients to connect to.
+    pub public_addr: SocketAddr,
+    /// Where the HTTP API listens.
+    pub http_addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    game: Option<JoinHandle<()>>,
+    http: Option<JoinHandle<()>>,
+    http_stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl RunningServer {
+    /// The HTTP API's base URL, e.g. `http://127.0.0.1:8080`.
+    pub fn http_url(&self) -> String {
+        let addr = match self.http_addr {
+            SocketAddr::V4(a) if a.ip().is_unspecified() => {
+                SocketAddr::from(([127, 0, 0, 1], a.port()))
+            }
+            other => other,
+        };
+        format!("http://{addr}")
+    }
+
+    /// Whether the game thread has ended (it only does on stop or on a crash).
+    pub fn has_stopped(&self) -> bool {
+        self.game.as_ref().is_none_or(|g| g.is_finished())
+    }
+
+    /// Disconnects everyone cleanly and waits for both threads.
+    pub fn stop(mut self) {
+        self.shut_down();
+    }
+
+    fn shut_down(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(tx) = self.http_stop.take() {
+            let _ = tx.send(());
+        }
+        for handle in [self.game.take(), self.http.take()].into_iter().flatten() {
+            if handle.join().is_err() {
+                error!("a server thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.shut_down();
+    }
+}
+
+fn public_addr_for(bound: SocketAddr, given: Option<SocketAddr>) -> SocketAddr {
+    given.unwrap_or_else(|| {
+        if bound.ip().is_unspecified() {
+            SocketAddr::new([127, 0, 0, 1].into(), bound.port())
+        } else {
+            bound
+        }
+    })
+}
+
+/// Loads the map and key, binds both ports, and starts the game and HTTP threads.
+/// Every error names what was wrong (the map file, a port in use, a bad key).
+pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
+    let map = world::load_map_file(&config.map)?;
+    let key = keys::load_or_create(&config.data_dir, config.netcode_key.as_deref())?;
+    let socket = UdpSocket::bind(config.udp)
+        .with_context(|| format!("cannot bind the game's UDP socket to {} (--udp)", config.udp))?;
+    let udp_addr = socket.local_addr()?;
+    let public_addr = public_addr_for(udp_addr, config.public_addr);
+    if config.public_addr.is_none() && udp_addr.ip().is_unspecified() {
+        warn!(%public_addr, "no --public-addr given: only players on this machine can connect");
+    }
+    let listener = TcpListener::bind(config.http)
+        .with_context(|| format!("cannot bind the HTTP API to {} (--http)", config.http))?;
+    listener.set_nonblocking(true)?;
+    let http_addr = listener.local_addr()?;
+
+    let players = players::PlayerDirectory::default();
+    let api = Arc::new(http::ApiState::new(key, public_addr, players.clone()));
+    let stop = Arc::new(AtomicBool::new(false));
+    // A Bevy app cannot cross threads, so it is built on the game thread, which reports
+    // whether that worked before it starts looping.
+    let (built_tx, built_rx) = std::sync::mpsc::channel();
+    let max_clients = config.max_clients;
+    let game = std::thread::Builder::new()
+        .name("tavern-game".into())
+        .spawn({
+            let stop = stop.clone();
+            move || match build_app(map, socket, public_addr, key, max_clients) {
+                Ok(mut app) => {
+                    app.insert_resource(players);
+                    let _ = built_tx.send(Ok(()));
+                    run_game_loop(app, &stop);
+                }
+                Err(e) => {
+                    let _ = built_tx.send(Err(e));
+                }
+            }
+        })?;
+    built_rx
+        .recv()
+        .context("the game thread ended while starting")??;
+
+    let (http_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("tavern-http")
+        .enable_all()
+        .build()
+        .context("cannot start the HTTP runtime")?;
+    let http = std::thread::Builder::new()
+        .name("tavern-http".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let listener = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => l,
+                    Err(e) => return error!("HTTP listener: {e}"),
+                };
+                let serve = axum::serve(listener, http::router(api))
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    });
+                if let Err(e) = serve.await {
+                    error!("HTTP server: {e}");
+                }
+            });
+        })?;
+    info!(%udp_addr, %public_addr, %http_addr, map = %config.map.display(), "server running");
+    Ok(RunningServer {
+        udp_addr,
+        public_addr,
+        http_addr,
+        stop,
+        game: Some(game),
+        http: Some(http),
+        http_stop: Some(http_stop),
+    })
+}
+
+/// Updates the app about 60 times a second until `stop`, then disconnects everyone.
+fn run_game_loop(mut app: App, stop: &AtomicBool) {
+    app.finish();
+    app.cleanup();
+    let period = Duration::from_secs_f64(1.0 / TICK_HZ);
+    let mut next = Instant::now();
+    while !stop.load(Ordering::SeqCst) {
+        app.update();
+        next += period;
+        let now = Instant::now();
+        if next > now {
+            std::thread::sleep(next - now);
+        } else if now - next > period * 10 {
+            // Far behind (a stall): don't try to replay the lost frames all at once.
+            next = now;
+        }
+    }
+    if let Some(mut server) = app.world_mut().get_resource_mut::<RenetServer>() {
+        server.disconnect_all();
+    }
+    // Let the disconnect packets go out.
+    for _ in 0..3 {
+        app.update();
+        std::thread::sleep(period);
+    }
+    info!("game loop stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_address_defaults_to_loopback_for_wildcard_binds() {
+        let bound: SocketAddr = "0.0.0.0:5000".parse().unwrap();
+        assert_eq!(public_addr_for(bound, None), "127.0.0.1:5000".parse().unwrap());
+        let given: SocketAddr = "203.0.113.7:6000".parse().unwrap();
+        assert_eq!(public_addr_for(bound, Some(given)), given);
+        let exact: SocketAddr = "127.0.0.1:5001".parse().unwrap();
+        assert_eq!(public_addr_for(exact, None), exact);
+    }
+}

@@ -1,0 +1,225 @@
+//! Applying players' inputs: each connection's inputs are buffered by sequence number and
+//! applied in order, one per tick (two while catching up), never guessed or repeated.
+
+use std::collections::BTreeMap;
+
+use bevy::prelude::*;
+use bevy_replicon::prelude::*;
+use tavern_shared::avatar::AvatarState;
+use tavern_shared::input::{InputBatch, InputError, InputFrame, MAX_SEQ_AHEAD};
+use tavern_shared::movement::{TICK_DT, step};
+
+use crate::GameSystems;
+use crate::players::Controls;
+use crate::world::WorldMap;
+
+/// With more than this many inputs ready, a player is behind and gets two per tick.
+const CATCH_UP_AFTER: usize = 3;
+
+/// One connection's inputs waiting to be applied.
+#[derive(Component, Debug)]
+pub struct InputQueue {
+    next_seq: u32,
+    pending: BTreeMap<u32, InputFrame>,
+    /// Batches refused as malformed.
+    pub rejected: u64,
+    /// Batches that held nothing new (late duplicates of already applied inputs).
+    pub stale: u64,
+}
+
+impl Default for InputQueue {
+    fn default() -> Self {
+        InputQueue {
+            next_seq: 1,
+            pending: BTreeMap::new(),
+            rejected: 0,
+            stale: 0,
+        }
+    }
+}
+
+impl InputQueue {
+    /// Takes a batch from the network. Inputs already applied are skipped (they arrive
+    /// again by design, and out of order); malformed batches are refused whole.
+    /// Returns how many new inputs were queued.
+    pub fn push(&mut self, batch: &InputBatch) -> Result<usize, InputError> {
+        let checked = batch.validate().and_then(|()| {
+            let last = batch.first_seq + (batch.frames.len() as u32 - 1);
+            if last > self.next_seq.saturating_add(MAX_SEQ_AHEAD) {
+                Err(InputError::TooFarAhead {
+                    seq: last,
+                    expected: self.next_seq,
+                })
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = checked {
+            self.rejected += 1;
+            return Err(e);
+        }
+        let mut added = 0;
+        for (seq, frame) in batch.iter().filter(|(seq, _)| *seq >= self.next_seq) {
+            if let std::collections::btree_map::Entry::Vacant(v) = self.pending.entry(seq) {
+                v.insert(frame);
+                added += 1;
+            }
+        }
+        if added == 0 {
+            self.stale += 1;
+        }
+        Ok(added)
+    }
+
+    /// Inputs that can be applied now: consecutive from the next expected one.
+    pub fn ready(&self) -> usize {
+        self.pending
+            .keys()
+            .zip(self.next_seq..)
+            .take_while(|(have, want)| *have == want)
+            .count()
+    }
+
+    /// The inputs to apply this tick, in order: none while the next one is missing,
+    /// one normally, two while catching up on a backlog.
+    pub fn pop_for_tick(&mut self) -> Vec<(u32, InputFrame)> {
+        let n = match self.ready() {
+            0 => 0,
+            r if r > CATCH_UP_AFTER => 2,
+            _ => 1,
+        };
+        (0..n)
+            .filter_map(|_| {
+                let seq = self.next_seq;
+                let frame = self.pending.remove(&seq)?;
+                self.next_seq += 1;
+                Some((seq, frame))
+            })
+            .collect()
+    }
+
+    /// Sequence number of the last applied input (0 before any).
+    pub fn last_applied(&self) -> u32 {
+        self.next_seq - 1
+    }
+}
+
+pub fn plugin(app: &mut App) {
+    app.add_systems(PreUpdate, receive_inputs.in_set(GameSystems::ReceiveInputs))
+        .add_systems(FixedUpdate, apply_inputs.in_set(GameSystems::Simulate));
+}
+
+fn receive_inputs(
+    mut batches: MessageReader<FromClient<InputBatch>>,
+    mut queues: Query<&mut InputQueue>,
+) {
+    for batch in batches.read() {
+        let Some(client) = batch.client_id.entity() else {
+            continue;
+        };
+        let Ok(mut queue) = queues.get_mut(client) else {
+            continue;
+        };
+        if let Err(e) = queue.push(&batch.message) {
+            // The first refusal is worth a line; a flood of them is counted, not logged.
+            if queue.rejected == 1 {
+                warn!(%client, error = %e, "refused malformed input");
+            } else {
+                debug!(%client, error = %e, rejected = queue.rejected, "refused malformed input");
+            }
+        }
+    }
+}
+
+fn apply_inputs(
+    mut clients: Query<(&mut InputQueue, &Controls)>,
+    mut avatars: Query<&mut AvatarState>,
+    world: Res<WorldMap>,
+) {
+    for (mut queue, controls) in &mut clients {
+        let frames = queue.pop_for_tick();
+        if frames.is_empty() {
+            continue;
+        }
+        let Ok(mut avatar) = avatars.get_mut(controls.0) else {
+            continue;
+        };
+        let mut state = *avatar;
+        for (seq, frame) in frames {
+            state.motion = step(state.motion, frame, TICK_DT, &world.collision);
+            state.last_input = seq;
+        }
+        avatar.set_if_neq(state);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tavern_shared::input::{Buttons, Stick};
+
+    fn frame(x: i8) -> InputFrame {
+        InputFrame {
+            stick: Stick { x, y: 0 },
+            buttons: Buttons::NONE,
+        }
+    }
+
+    fn batch(first_seq: u32, xs: &[i8]) -> InputBatch {
+        InputBatch {
+            first_seq,
+            frames: xs.iter().map(|x| frame(*x)).collect(),
+        }
+    }
+
+    #[test]
+    fn inputs_are_applied_once_each_in_order() {
+        let mut q = InputQueue::default();
+        assert_eq!(q.push(&batch(1, &[1, 2])), Ok(2));
+        // Redundant resend overlapping what is queued: only the new one counts.
+        assert_eq!(q.push(&batch(1, &[1, 2, 3])), Ok(1));
+        let applied: Vec<u32> = (0..3).flat_map(|_| q.pop_for_tick()).map(|(s, _)| s).collect();
+        assert_eq!(applied, vec![1, 2, 3]);
+        assert_eq!(q.last_applied(), 3);
+        // An old packet arriving late changes nothing.
+        assert_eq!(q.push(&batch(2, &[2, 3])), Ok(0));
+        assert_eq!(q.stale, 1);
+        assert!(q.pop_for_tick().is_empty());
+    }
+
+    #[test]
+    fn a_gap_waits_for_the_missing_input() {
+        let mut q = InputQueue::default();
+        q.push(&batch(2, &[2, 3])).unwrap();
+        assert!(q.pop_for_tick().is_empty(), "input 1 has not arrived");
+        q.push(&batch(1, &[1, 2, 3])).unwrap();
+        assert_eq!(q.pop_for_tick(), vec![(1, frame(1))]);
+    }
+
+    #[test]
+    fn a_backlog_is_caught_up_two_per_tick() {
+        let mut q = InputQueue::default();
+        q.push(&batch(1, &[0; 8])).unwrap();
+        let per_tick: Vec<usize> = (0..6).map(|_| q.pop_for_tick().len()).collect();
+        assert_eq!(per_tick, vec![2, 2, 1, 1, 1, 1]);
+    }
+
+    #[test]
+    fn malformed_batches_are_refused_and_counted() {
+        let mut q = InputQueue::default();
+        let bad_stick = InputBatch {
+            first_seq: 1,
+            frames: vec![InputFrame {
+                stick: Stick { x: 127, y: 127 },
+                buttons: Buttons::NONE,
+            }],
+        };
+        assert!(q.push(&bad_stick).is_err());
+        assert!(matches!(
+            q.push(&batch(10_000, &[1])),
+            Err(InputError::TooFarAhead { .. })
+        ));
+        assert_eq!(q.rejected, 2);
+        assert_eq!(q.ready(), 0, "nothing from refused batches was queued");
+    }
+}

@@ -1,0 +1,152 @@
+//! Players joining and leaving: an avatar per authorized connection, named from the
+//! connect token, placed on a spawn point, and removed when the connection ends.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use bevy::prelude::*;
+use bevy_replicon::prelude::*;
+use bevy_replicon::shared::backend::connected_client::NetworkId;
+use bevy_replicon_renet2::netcode::NetcodeServerTransport;
+use tavern_shared::api::PlayerInfo;
+use tavern_shared::avatar::{AvatarState, DisplayName, PlayerId};
+use tavern_shared::movement::MoveState;
+use tavern_shared::protocol::EnterMap;
+
+use crate::http::name_from_user_data;
+use crate::movement::InputQueue;
+use crate::world::WorldMap;
+
+/// On a connection: the avatar it controls.
+#[derive(Component, Debug, Clone, Copy)]
+pub struct Controls(pub Entity);
+
+/// Who is connected and where they stand, shared with the HTTP API.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct PlayerDirectory(Arc<RwLock<BTreeMap<u64, PlayerInfo>>>);
+
+impl PlayerDirectory {
+    pub fn len(&self) -> usize {
+        self.0.read().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every player, ordered by client id.
+    pub fn list(&self) -> Vec<PlayerInfo> {
+        let players = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        players.values().cloned().collect()
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<u64, PlayerInfo>> {
+        self.0.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+pub fn plugin(app: &mut App) {
+    app.init_resource::<PlayerDirectory>()
+        .add_observer(spawn_avatar)
+        .add_observer(despawn_avatar)
+        .add_systems(FixedPostUpdate, publish_positions);
+}
+
+/// Copies moved avatars into the directory (only those that changed this tick).
+fn publish_positions(
+    avatars: Query<(&PlayerId, &AvatarState), Changed<AvatarState>>,
+    directory: Res<PlayerDirectory>,
+) {
+    if avatars.is_empty() {
+        return;
+    }
+    let mut players = directory.write();
+    for (id, state) in &avatars {
+        if let Some(info) = players.get_mut(&id.0) {
+            info.x = state.motion.pos.x;
+            info.y = state.motion.pos.y;
+            info.last_input = state.last_input;
+        }
+    }
+}
+
+fn spawn_avatar(
+    add: On<Add, AuthorizedClient>,
+    mut commands: Commands,
+    clients: Query<&NetworkId>,
+    transport: Option<Res<NetcodeServerTransport>>,
+    mut world: ResMut<WorldMap>,
+    directory: Res<PlayerDirectory>,
+    mut enter: MessageWriter<ToClients<EnterMap>>,
+) {
+    let client = add.entity;
+    let Ok(network_id) = clients.get(client) else {
+        return;
+    };
+    let name = transport
+        .as_ref()
+        .and_then(|t| t.user_data(network_id.get()))
+        .and_then(|data| name_from_user_data(&data));
+    let Some(name) = name else {
+        warn!(client_id = network_id.get(), "connection without a valid name in its token; disconnecting");
+        commands.entity(client).despawn();
+        return;
+    };
+    let spawn = world.take_spawn();
+    let avatar = commands
+        .spawn((
+            PlayerId(network_id.get()),
+            DisplayName(name.clone()),
+            AvatarState {
+                motion: MoveState::at(spawn),
+                last_input: 0,
+            },
+        ))
+        .id();
+    commands
+        .entity(client)
+        .insert((Controls(avatar), InputQueue::default()));
+    enter.write(ToClients {
+        targets: SendTargets::Single(ClientId::Client(client)),
+        message: EnterMap {
+            map: (*world.data).clone(),
+        },
+    });
+    let now = {
+        let mut players = directory.write();
+        players.insert(
+            network_id.get(),
+            PlayerInfo {
+                client_id: network_id.get(),
+                name: name.clone(),
+                x: spawn.x,
+                y: spawn.y,
+                last_input: 0,
+            },
+        );
+        players.len()
+    };
+    info!(client_id = network_id.get(), %name, x = spawn.x, y = spawn.y, players = now, "player joined");
+}
+
+fn despawn_avatar(
+    remove: On<Remove, ConnectedClient>,
+    mut commands: Commands,
+    clients: Query<(&Controls, Option<&NetworkId>)>,
+    names: Query<&DisplayName>,
+    directory: Res<PlayerDirectory>,
+) {
+    let Ok((controls, network_id)) = clients.get(remove.entity) else {
+        return;
+    };
+    let name = names.get(controls.0).map(|n| n.0.clone()).unwrap_or_default();
+    commands.entity(controls.0).despawn();
+    let now = {
+        let mut players = directory.write();
+        if let Some(id) = network_id {
+            players.remove(&id.get());
+        }
+        players.len()
+    };
+    info!(client_id = network_id.map(|n| n.get()), %name, players = now, "player left");
+}

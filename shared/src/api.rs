@@ -1,0 +1,38 @@
+//! The HTTP API's JSON bodies, shared so client and server cannot disagree on them.
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /api/login` body.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub name: String,
+}
+
+/// `POST /api/login` answer.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct LoginResponse {
+    /// The player's netcode client id; its avatar carries the same id.
+    pub client_id: u64,
+    pub name: String,
+    /// A netcode connect token, base64.
+    pub token: String,
+}
+
+/// Body of every API error.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub error: String,
+}
+
+/// One player in `GET /api/players`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct PlayerInfo {
+    pub client_id: u64,
+    pub name: String,
+    /// Position in map pixels.
+    pub x: f32,
+    pub y: f32,
+    /// Last input the server applied.
+    pub last_input: u32,
+}

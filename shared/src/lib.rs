@@ -1,0 +1,12 @@
+//! Tavern's shared crate: the protocol, replicated components and the deterministic
+//! simulation that the server runs and the client predicts with.
+
+pub mod api;
+pub mod avatar;
+pub mod collision;
+pub mod input;
+pub mod map;
+pub mod movement;
+pub mod protocol;
+
+pub use protocol::plugin as protocol_plugin;

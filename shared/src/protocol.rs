@@ -1,0 +1,28 @@
+//! Protocol registration: every replicated component and network message, in one order
+//! that server and client both use.
+
+use bevy::prelude::*;
+use bevy_replicon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::avatar::{AvatarState, DisplayName, PlayerId};
+use crate::input::InputBatch;
+use crate::map::MapData;
+
+/// Identifies Tavern's netcode protocol; bump when the wire format changes.
+pub const PROTOCOL_ID: u64 = 0x5441_5645_524e_0001;
+
+/// Server → client, reliable: the map the client's avatar is on. Sent on joining.
+#[derive(Message, Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EnterMap {
+    pub map: MapData,
+}
+
+/// Registers the protocol. Both apps add it after `RepliconPlugins`.
+pub fn plugin(app: &mut App) {
+    app.replicate::<PlayerId>()
+        .replicate::<DisplayName>()
+        .replicate::<AvatarState>()
+        .add_client_message::<InputBatch>(Channel::Unreliable)
+        .add_server_message::<EnterMap>(Channel::Ordered);
+}

@@ -1,0 +1,68 @@
+//! Helpers for the end-to-end tests: a real server on ephemeral loopback ports, bots
+//! pumped in the test thread, and a UDP relay that delays and drops packets.
+
+#![allow(dead_code)]
+
+pub mod relay;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use tavern_client::bot::Bot;
+use tavern_server::{RunningServer, ServerConfig};
+use tavern_shared::api::PlayerInfo;
+
+/// A fresh data directory for one test.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tavern-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Starts a server with the sample map on loopback; `public_addr` redirects clients
+/// (to a relay, say).
+pub fn start_server(name: &str, public_addr: Option<SocketAddr>) -> RunningServer {
+    let mut config = ServerConfig::local(temp_dir(name));
+    config.public_addr = public_addr;
+    tavern_server::start(config).expect("the server starts")
+}
+
+/// Updates every bot about 60 times a second until `done` or the timeout; returns
+/// whether `done` became true.
+pub fn pump_until(bots: &mut [&mut Bot], timeout: Duration, mut done: impl FnMut(&mut [&mut Bot]) -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        let frame = Instant::now();
+        for bot in bots.iter_mut() {
+            bot.update();
+        }
+        if done(bots) {
+            return true;
+        }
+        if let Some(rest) = Duration::from_millis(16).checked_sub(frame.elapsed()) {
+            std::thread::sleep(rest);
+        }
+    }
+    false
+}
+
+/// Updates every bot for `time`.
+pub fn pump_for(bots: &mut [&mut Bot], time: Duration) {
+    pump_until(bots, time, |_| false);
+}
+
+/// The server's own word on every player, from its HTTP API.
+pub fn server_players(server: &RunningServer) -> Vec<PlayerInfo> {
+    let url = format!("{}/api/players", server.http_url());
+    let mut response = ureq::get(&url).call().expect("GET /api/players");
+    serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
+}
+
+/// The server's state of one player.
+pub fn server_player(server: &RunningServer, client_id: u64) -> PlayerInfo {
+    server_players(server)
+        .into_iter()
+        .find(|p| p.client_id == client_id)
+        .expect("the player is on the server")
+}
