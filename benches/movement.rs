@@ -18,11 +18,17 @@ fn bench_step(c: &mut Criterion) {
     let frames: Vec<InputFrame> = (0..64)
         .map(|i| InputFrame {
             stick: Stick::from_vec(Vec2::from_angle(i as f32 * 0.7)),
-            buttons: if i % 3 == 0 { Buttons::RUN } else { Buttons::NONE },
+            buttons: if i % 3 == 0 {
+                Buttons::RUN
+            } else {
+                Buttons::NONE
+            },
         })
         .collect();
     c.bench_function("step 1000 avatars one tick (town)", |b| {
-        let mut states: Vec<MoveState> = (0..1000).map(|i| MoveState::at(map.spawns[i % map.spawns.len()])).collect();
+        let mut states: Vec<MoveState> = (0..1000)
+            .map(|i| MoveState::at(map.spawns[i % map.spawns.len()]))
+            .collect();
         let mut tick = 0usize;
         b.iter(|| {
             tick += 1;
@@ -37,7 +43,17 @@ fn bench_step(c: &mut Criterion) {
 fn bench_build(c: &mut Criterion) {
     // 200x200 tiles, about 40% solid, from a fixed pattern.
     let rows: Vec<String> = (0..200)
-        .map(|y| (0..200).map(|x| if (x * 7 + y * 13 + x * y) % 5 < 2 { '#' } else { '.' }).collect())
+        .map(|y| {
+            (0..200)
+                .map(|x| {
+                    if (x * 7 + y * 13 + x * y) % 5 < 2 {
+                        '#'
+                    } else {
+                        '.'
+                    }
+                })
+                .collect()
+        })
         .collect();
     let mut rows: Vec<&str> = rows.iter().map(String::as_str).collect();
     rows[0] = "S";

@@ -27,15 +27,39 @@ fn malformed_batches(round: u32) -> Vec<InputBatch> {
     let ok = InputFrame::default();
     vec![
         // Stick longer than 1.
-        InputBatch { first_seq: 1, frames: vec![InputFrame { stick: Stick { x: 127, y: 127 }, buttons: Buttons::NONE }] },
+        InputBatch {
+            first_seq: 1,
+            frames: vec![InputFrame {
+                stick: Stick { x: 127, y: 127 },
+                buttons: Buttons::NONE,
+            }],
+        },
         // Too many inputs in one packet.
-        InputBatch { first_seq: 1, frames: vec![ok; 200] },
+        InputBatch {
+            first_seq: 1,
+            frames: vec![ok; 200],
+        },
         // Unknown buttons.
-        InputBatch { first_seq: 1, frames: vec![InputFrame { stick: Stick::default(), buttons: Buttons(0xF0) }] },
+        InputBatch {
+            first_seq: 1,
+            frames: vec![InputFrame {
+                stick: Stick::default(),
+                buttons: Buttons(0xF0),
+            }],
+        },
         // Far in the future, then going backwards.
-        InputBatch { first_seq: 1_000_000 + round, frames: vec![ok] },
-        InputBatch { first_seq: 0, frames: vec![ok] },
-        InputBatch { first_seq: u32::MAX, frames: vec![ok; 3] },
+        InputBatch {
+            first_seq: 1_000_000 + round,
+            frames: vec![ok],
+        },
+        InputBatch {
+            first_seq: 0,
+            frames: vec![ok],
+        },
+        InputBatch {
+            first_seq: u32::MAX,
+            frames: vec![ok; 3],
+        },
     ]
 }
 
@@ -54,10 +78,15 @@ fn two_clients_see_each_other_and_a_rogue_client_changes_nothing() {
     let mut rogue = Bot::new(&url, "Rogue", Brain::Idle);
 
     assert!(
-        pump_until(&mut [&mut walker, &mut watcher, &mut rogue], Duration::from_secs(15), |bots| {
-            bots.iter().all(|b| b.is_connected())
-        }),
-        "all three connect: {:?} / {:?} / {:?}",
+        pump_until(
+            &mut [&mut walker, &mut watcher, &mut rogue],
+            Duration::from_secs(15),
+            |bots| {
+                bots.iter_mut()
+                    .all(|b| b.is_connected() && b.own_server_state().is_some())
+            }
+        ),
+        "all three connect and get an avatar: {:?} / {:?} / {:?}",
         walker.status(),
         watcher.status(),
         rogue.status()
@@ -65,51 +94,76 @@ fn two_clients_see_each_other_and_a_rogue_client_changes_nothing() {
     let walker_id = walker.client_id().unwrap();
     let rogue_id = rogue.client_id().unwrap();
     let rogue_start = server_player(&server, rogue_id);
-    let walker_start = walker.own_server_state().expect("the walker has its avatar");
-    assert_eq!(walker_start.last_input, 0, "the script waits until the avatar is placed");
+    let walker_start = walker
+        .own_server_state()
+        .expect("the walker has its avatar");
+    assert_eq!(
+        walker_start.last_input, 0,
+        "the script waits until the avatar is placed"
+    );
 
     // While the walker walks, the rogue floods the server, and the watcher's view of
     // the walker stays within what interpolation explains.
     let mut round = 0;
     let mut worst_lag = 0.0f32;
     let mut samples = 0;
-    pump_until(&mut [&mut walker, &mut watcher, &mut rogue], Duration::from_secs(10), |bots| {
-        round += 1;
-        let world = bots[2].app.world_mut();
-        for batch in malformed_batches(round) {
-            world.write_message(batch);
-        }
-        let channels = world.resource::<bevy_replicon::prelude::RepliconChannels>().client_channels().len();
-        if let Some(mut raw) = world.get_resource_mut::<RenetClient>() {
-            for channel in 0..channels as u8 {
-                raw.send_message(channel, vec![0xFF, 0x00, 0x13, round as u8, 0x37]);
+    pump_until(
+        &mut [&mut walker, &mut watcher, &mut rogue],
+        Duration::from_secs(10),
+        |bots| {
+            round += 1;
+            let world = bots[2].app.world_mut();
+            for batch in malformed_batches(round) {
+                world.write_message(batch);
             }
-        }
-        let predicted = bots[0].prediction().state.map(|s| s.pos);
-        let seen = bots[1]
-            .others()
-            .into_iter()
-            .find(|(id, ..)| *id == walker_id)
-            .and_then(|(_, _, shown)| shown.map(|i| i.0.pos));
-        if let (Some(p), Some(s)) = (predicted, seen) {
-            worst_lag = worst_lag.max(p.distance(s));
-            samples += 1;
-        }
-        bots[0].brain_mut().is_done() && bots[0].prediction().unacknowledged() == 0
-    });
+            let channels = world
+                .resource::<bevy_replicon::prelude::RepliconChannels>()
+                .client_channels()
+                .len();
+            if let Some(mut raw) = world.get_resource_mut::<RenetClient>() {
+                for channel in 0..channels as u8 {
+                    raw.send_message(channel, vec![0xFF, 0x00, 0x13, round as u8, 0x37]);
+                }
+            }
+            let predicted = bots[0].prediction().state.map(|s| s.pos);
+            let seen = bots[1]
+                .others()
+                .into_iter()
+                .find(|(id, ..)| *id == walker_id)
+                .and_then(|(_, _, shown)| shown.map(|i| i.0.pos));
+            if let (Some(p), Some(s)) = (predicted, seen) {
+                worst_lag = worst_lag.max(p.distance(s));
+                samples += 1;
+            }
+            bots[0].brain_mut().is_done() && bots[0].prediction().unacknowledged() == 0
+        },
+    );
     // Let the last state reach everyone and interpolation settle.
-    pump_for(&mut [&mut walker, &mut watcher, &mut rogue], Duration::from_millis(600));
+    pump_for(
+        &mut [&mut walker, &mut watcher, &mut rogue],
+        Duration::from_millis(600),
+    );
 
-    assert!(walker.is_connected() && watcher.is_connected(), "honest clients stay connected");
+    assert!(
+        walker.is_connected() && watcher.is_connected(),
+        "honest clients stay connected"
+    );
     let truth = server_player(&server, walker_id);
     let truth_pos = Vec2::new(truth.x, truth.y);
-    assert_eq!(truth.last_input, walker.prediction().next_seq() - 1, "every input was applied");
+    assert_eq!(
+        truth.last_input,
+        walker.prediction().next_seq() - 1,
+        "every input was applied"
+    );
 
     // The walker predicted exactly what the server computed.
     assert_eq!(walker.prediction().state.unwrap().pos, truth_pos);
     assert_eq!(walker.prediction().corrections, 0);
     let start = walker_start.motion.pos;
-    assert!(truth_pos.distance(start) > 50.0, "the walker really moved: {start} -> {truth_pos}");
+    assert!(
+        truth_pos.distance(start) > 50.0,
+        "the walker really moved: {start} -> {truth_pos}"
+    );
 
     // The watcher sees the walker where the server says.
     let (_, replicated, shown) = watcher
@@ -123,13 +177,19 @@ fn two_clients_see_each_other_and_a_rogue_client_changes_nothing() {
     let rtt = walker.app.world().resource::<RenetClient>().rtt() as f32;
     let tolerance = RUN_SPEED * (INTERPOLATION_DELAY as f32 + rtt + 0.1);
     assert!(samples > 60, "sampled the watcher's view {samples} times");
-    assert!(worst_lag <= tolerance, "watcher lagged {worst_lag} px (allowed {tolerance})");
+    assert!(
+        worst_lag <= tolerance,
+        "watcher lagged {worst_lag} px (allowed {tolerance})"
+    );
 
     // Nothing the rogue sent moved its avatar (garbage on replicon's own channels may get
     // it disconnected, which is fine), and the server still serves the honest two.
     let players = server_players(&server);
     if let Some(rogue_now) = players.iter().find(|p| p.client_id == rogue_id) {
-        assert_eq!((rogue_now.x, rogue_now.y, rogue_now.last_input), (rogue_start.x, rogue_start.y, 0));
+        assert_eq!(
+            (rogue_now.x, rogue_now.y, rogue_now.last_input),
+            (rogue_start.x, rogue_start.y, 0)
+        );
     }
     assert!(players.iter().any(|p| p.client_id == walker_id));
     assert!(players.len() >= 2);
@@ -170,7 +230,16 @@ fn login_rejects_bad_names_and_bodies_with_reasons() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("token"));
 
-    let mut health = agent.get(format!("{}/healthz", server.http_url())).call().unwrap();
+    let mut health = agent
+        .get(format!("{}/healthz", server.http_url()))
+        .call()
+        .unwrap();
     assert_eq!(health.status().as_u16(), 200);
-    assert!(health.body_mut().read_to_string().unwrap().contains("\"ok\""));
+    assert!(
+        health
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+            .contains("\"ok\"")
+    );
 }

@@ -58,28 +58,48 @@ fn predictions_converge_without_corrections_over_a_lossy_slow_link() {
             state = next;
         }
     }
-    assert!(blocked_ticks > 100, "the path slides along walls ({blocked_ticks} blocked ticks)");
+    assert!(
+        blocked_ticks > 100,
+        "the path slides along walls ({blocked_ticks} blocked ticks)"
+    );
 
     let relay = Relay::start(Duration::from_millis(75), 0.05, 42);
     let server = start_server("reconcile", Some(relay.addr));
     relay.set_server(server.udp_addr);
     let mut bot = Bot::new(&server.http_url(), "Prober", Brain::Script(script()));
     assert!(
-        pump_until(&mut [&mut bot], Duration::from_secs(20), |b| b[0].is_connected()),
+        pump_until(&mut [&mut bot], Duration::from_secs(20), |b| b[0]
+            .is_connected()),
         "connects through the relay: {:?}",
         bot.status()
     );
     let done = pump_until(&mut [&mut bot], Duration::from_secs(40), |b| {
         b[0].brain_mut().is_done() && b[0].prediction().unacknowledged() == 0
     });
-    assert!(done, "every input acknowledged ({} waiting)", bot.prediction().unacknowledged());
+    assert!(
+        done,
+        "every input acknowledged ({} waiting)",
+        bot.prediction().unacknowledged()
+    );
     pump_for(&mut [&mut bot], Duration::from_millis(500));
 
     let truth = server_player(&server, bot.client_id().unwrap());
     let predicted = bot.prediction().state.unwrap();
-    assert_eq!(predicted.pos, Vec2::new(truth.x, truth.y), "prediction converged exactly");
-    assert_eq!(predicted.pos, state.pos, "and equals the offline replay of the script");
-    assert_eq!(bot.prediction().corrections, 0, "worst miss {}", bot.prediction().worst_correction);
+    assert_eq!(
+        predicted.pos,
+        Vec2::new(truth.x, truth.y),
+        "prediction converged exactly"
+    );
+    assert_eq!(
+        predicted.pos, state.pos,
+        "and equals the offline replay of the script"
+    );
+    assert_eq!(
+        bot.prediction().corrections,
+        0,
+        "worst miss {}",
+        bot.prediction().worst_correction
+    );
 
     // The link really was bad.
     let rtt = bot.app.world().resource::<RenetClient>().rtt();
@@ -87,5 +107,9 @@ fn predictions_converge_without_corrections_over_a_lossy_slow_link() {
     let dropped = relay.dropped.load(Ordering::Relaxed);
     let forwarded = relay.forwarded.load(Ordering::Relaxed);
     let loss = dropped as f64 / (dropped + forwarded) as f64;
-    assert!(dropped > 20 && (0.03..0.07).contains(&loss), "dropped {dropped} of {}", dropped + forwarded);
+    assert!(
+        dropped > 20 && (0.03..0.07).contains(&loss),
+        "dropped {dropped} of {}",
+        dropped + forwarded
+    );
 }

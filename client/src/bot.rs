@@ -25,7 +25,11 @@ pub enum Brain {
     /// Stands still.
     Idle,
     /// Walks or runs in a random direction, changing every 0.5 to 2 s.
-    Wander { rng: ChaCha8Rng, ticks_left: u32, current: InputFrame },
+    Wander {
+        rng: ChaCha8Rng,
+        ticks_left: u32,
+        current: InputFrame,
+    },
     /// Plays a fixed list of (ticks, input) steps, then stands still.
     Script(VecDeque<(u32, InputFrame)>),
 }
@@ -42,7 +46,11 @@ impl Brain {
     fn next(&mut self) -> InputFrame {
         match self {
             Brain::Idle => InputFrame::default(),
-            Brain::Wander { rng, ticks_left, current } => {
+            Brain::Wander {
+                rng,
+                ticks_left,
+                current,
+            } => {
                 if *ticks_left == 0 {
                     *ticks_left = rng.random_range(30..120);
                     let dir = Vec2::from_angle(rng.random_range(0.0..std::f32::consts::TAU));
@@ -81,7 +89,11 @@ impl Brain {
 
 /// The brain only acts once the avatar is placed, so scripts start from the spawn point.
 fn think(mut brain: ResMut<Brain>, mut desired: ResMut<DesiredInput>, prediction: Res<Prediction>) {
-    desired.0 = if prediction.state.is_some() { brain.next() } else { InputFrame::default() };
+    desired.0 = if prediction.state.is_some() {
+        brain.next()
+    } else {
+        InputFrame::default()
+    };
 }
 
 /// One headless client.
@@ -119,7 +131,10 @@ impl Bot {
     }
 
     pub fn client_id(&self) -> Option<u64> {
-        self.app.world().get_resource::<LocalPlayer>().map(|l| l.client_id)
+        self.app
+            .world()
+            .get_resource::<LocalPlayer>()
+            .map(|l| l.client_id)
     }
 
     pub fn prediction(&self) -> &Prediction {
@@ -141,10 +156,11 @@ impl Bot {
 
     /// Other avatars: id, last server state received, and where they are drawn.
     pub fn others(&mut self) -> Vec<(u64, AvatarState, Option<Interpolated>)> {
-        let mut q = self.app.world_mut().query_filtered::<
-            (&PlayerId, &AvatarState, Option<&Interpolated>),
-            Without<OwnAvatar>,
-        >();
+        let mut q = self
+            .app
+            .world_mut()
+            .query_filtered::<(&PlayerId, &AvatarState, Option<&Interpolated>), Without<OwnAvatar>>(
+            );
         q.iter(self.app.world())
             .map(|(id, s, i)| (id.0, *s, i.copied()))
             .collect()
@@ -154,7 +170,11 @@ impl Bot {
         let client = self.app.world().get_resource::<RenetClient>()?;
         client.is_connected().then(|| {
             let info = client.network_info();
-            (info.rtt, info.bytes_received_per_second, info.bytes_sent_per_second)
+            (
+                info.rtt,
+                info.bytes_received_per_second,
+                info.bytes_sent_per_second,
+            )
         })
     }
 }
@@ -192,7 +212,13 @@ pub struct BotReport {
 /// Runs `count` bots against a server for `duration` and reports.
 pub fn run_bots(options: &BotOptions) -> BotReport {
     let mut bots: Vec<Bot> = (0..options.count)
-        .map(|i| Bot::new(&options.server, &format!("bot-{i}"), Brain::wander(options.seed + i as u64)))
+        .map(|i| {
+            Bot::new(
+                &options.server,
+                &format!("bot-{i}"),
+                Brain::wander(options.seed + i as u64),
+            )
+        })
         .collect();
     let start = Instant::now();
     let frame = Duration::from_secs_f64(1.0 / 60.0);
@@ -215,9 +241,9 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
                 up += u;
             }
         }
-        let waiting = bots.iter().any(|b| {
-            !b.is_connected() && !matches!(b.status(), ConnectionStatus::Failed(_))
-        });
+        let waiting = bots
+            .iter()
+            .any(|b| !b.is_connected() && !matches!(b.status(), ConnectionStatus::Failed(_)));
         if elapsed >= options.duration && !(waiting && elapsed < options.connect_timeout) {
             break;
         }
@@ -226,7 +252,8 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
         }
     }
     let mut failures = Vec::new();
-    let (mut connected, mut min_seen, mut corrections_total, mut corrections_max) = (0, usize::MAX, 0u64, 0u32);
+    let (mut connected, mut min_seen, mut corrections_total, mut corrections_max) =
+        (0, usize::MAX, 0u64, 0u32);
     for (i, bot) in bots.iter_mut().enumerate() {
         if bot.is_connected() {
             connected += 1;
@@ -243,7 +270,13 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
         corrections_total += u64::from(c);
         corrections_max = corrections_max.max(c);
     }
-    let per = |sum: f64| if samples == 0 { 0.0 } else { sum / f64::from(samples) };
+    let per = |sum: f64| {
+        if samples == 0 {
+            0.0
+        } else {
+            sum / f64::from(samples)
+        }
+    };
     // Say goodbye so the server frees the slots at once.
     for bot in &mut bots {
         bot.app.world_mut().write_message(AppExit::Success);

@@ -49,7 +49,9 @@ pub struct BotsArgs {
 fn positive_secs(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
-        _ => Err(format!("`{text}` is not a number of seconds between 0 and 86400")),
+        _ => Err(format!(
+            "`{text}` is not a number of seconds between 0 and 86400"
+        )),
     }
 }
 
@@ -83,15 +85,21 @@ pub fn bots_main() -> ExitCode {
             println!("  {failure}");
         }
     }
-    if report.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if report.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 /// Logging for the binaries: `RUST_LOG` if set, else `default`.
 pub fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }
@@ -104,9 +112,17 @@ mod tests {
     #[test]
     fn the_bots_cli_is_well_formed_and_checks_its_flags() {
         BotsArgs::command().debug_assert();
-        let ok = BotsArgs::try_parse_from(["tavern-bots", "--server", "http://127.0.0.1:9/", "--count", "3"]).unwrap();
+        let ok = BotsArgs::try_parse_from([
+            "tavern-bots",
+            "--server",
+            "http://127.0.0.1:9/",
+            "--count",
+            "3",
+        ])
+        .unwrap();
         assert_eq!(ok.server, "http://127.0.0.1:9");
-        let err = BotsArgs::try_parse_from(["tavern-bots", "--server", "localhost:8080"]).unwrap_err();
+        let err =
+            BotsArgs::try_parse_from(["tavern-bots", "--server", "localhost:8080"]).unwrap_err();
         assert!(err.to_string().contains("http://host:port"), "{err}");
         assert!(BotsArgs::try_parse_from(["tavern-bots", "--duration", "-1"]).is_err());
         assert!(BotsArgs::try_parse_from(["tavern-bots", "--count", "0"]).is_err());

@@ -35,7 +35,10 @@ pub enum ConnectionStatus {
     Connecting,
     Connected,
     /// The link failed; trying again.
-    Reconnecting { attempt: u32, reason: String },
+    Reconnecting {
+        attempt: u32,
+        reason: String,
+    },
     /// Gave up, with the reason.
     Failed(String),
 }
@@ -48,7 +51,10 @@ impl std::fmt::Display for ConnectionStatus {
             ConnectionStatus::Connecting => write!(f, "connecting..."),
             ConnectionStatus::Connected => write!(f, "connected"),
             ConnectionStatus::Reconnecting { attempt, reason } => {
-                write!(f, "reconnecting (attempt {attempt} of {MAX_ATTEMPTS}): {reason}")
+                write!(
+                    f,
+                    "reconnecting (attempt {attempt} of {MAX_ATTEMPTS}): {reason}"
+                )
             }
             ConnectionStatus::Failed(reason) => write!(f, "connection failed: {reason}"),
         }
@@ -170,8 +176,10 @@ fn open_transport(
         ConnectionConfig::from_channels(channels.server_configs(), channels.client_configs()),
         false,
     );
-    let socket = UdpSocket::bind("0.0.0.0:0").map_err(|e| format!("cannot open a UDP socket: {e}"))?;
-    let socket = NativeSocket::new(socket).map_err(|e| format!("cannot use the UDP socket: {e}"))?;
+    let socket =
+        UdpSocket::bind("0.0.0.0:0").map_err(|e| format!("cannot open a UDP socket: {e}"))?;
+    let socket =
+        NativeSocket::new(socket).map_err(|e| format!("cannot use the UDP socket: {e}"))?;
     let current_time = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_err(|_| "the system clock is before 1970".to_string())?;

@@ -46,7 +46,11 @@ impl Snapshots {
         };
         let (t0, a) = self.0[i - 1];
         let (t1, b) = self.0[i];
-        let f = if t1 > t0 { ((at - t0) / (t1 - t0)) as f32 } else { 1.0 };
+        let f = if t1 > t0 {
+            ((at - t0) / (t1 - t0)) as f32
+        } else {
+            1.0
+        };
         Some(MoveState {
             pos: a.pos.lerp(b.pos, f),
             ..if f < 0.5 { a } else { b }

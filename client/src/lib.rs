@@ -49,7 +49,10 @@ pub fn plugin(app: &mut App) {
                 .chain()
                 .after(ClientSystems::Receive),
         )
-        .configure_sets(FixedUpdate, (PlaySystems::Input, PlaySystems::Predict).chain())
+        .configure_sets(
+            FixedUpdate,
+            (PlaySystems::Input, PlaySystems::Predict).chain(),
+        )
         .configure_sets(PostUpdate, PlaySystems::Send.before(ClientSystems::Send))
         .configure_sets(Update, PlaySystems::Present)
         .add_plugins((

@@ -103,7 +103,10 @@ mod tests {
 
     #[test]
     fn server_urls_are_checked() {
-        assert_eq!(normalize_url("http://127.0.0.1:8080/").unwrap(), "http://127.0.0.1:8080");
+        assert_eq!(
+            normalize_url("http://127.0.0.1:8080/").unwrap(),
+            "http://127.0.0.1:8080"
+        );
         assert!(normalize_url("127.0.0.1:8080").is_err());
         assert!(normalize_url("http://").is_err());
         assert!(normalize_url("http://host:1/path").is_err());

@@ -91,7 +91,9 @@ impl Prediction {
     /// Predicts one tick from `frame`. Returns false if the input was not needed (standing
     /// still with nothing pressed) or the backlog is full.
     pub fn predict(&mut self, frame: InputFrame, world: &CollisionWorld) -> bool {
-        let Some(state) = self.state else { return false };
+        let Some(state) = self.state else {
+            return false;
+        };
         let idle = frame.is_idle();
         if idle && self.last_sent_idle && !state.moving {
             return false;
@@ -126,7 +128,10 @@ impl Prediction {
     /// Takes the server's state of the own avatar: drops acknowledged inputs and, if the
     /// server disagrees with what was predicted for that input, resets and replays.
     pub fn reconcile(&mut self, server: AvatarState, world: &CollisionWorld) {
-        if self.confirmed.is_some_and(|c| server.last_input < c.last_input) {
+        if self
+            .confirmed
+            .is_some_and(|c| server.last_input < c.last_input)
+        {
             return; // older than what we already have
         }
         let expected = match self.confirmed {
@@ -138,7 +143,11 @@ impl Prediction {
                 .map(|p| p.after),
         };
         self.confirmed = Some(server);
-        while self.pending.front().is_some_and(|p| p.seq <= server.last_input) {
+        while self
+            .pending
+            .front()
+            .is_some_and(|p| p.seq <= server.last_input)
+        {
             self.pending.pop_front();
         }
         let Some(current) = self.state else {
@@ -292,7 +301,13 @@ mod tests {
     fn exact_acknowledgements_cause_no_correction() {
         let (world, spawn) = world();
         let mut p = Prediction::default();
-        p.reconcile(AvatarState { motion: MoveState::at(spawn), last_input: 0 }, &world);
+        p.reconcile(
+            AvatarState {
+                motion: MoveState::at(spawn),
+                last_input: 0,
+            },
+            &world,
+        );
         let frames = vec![right(); 10];
         for f in &frames {
             assert!(p.predict(*f, &world));
@@ -300,7 +315,10 @@ mod tests {
         p.reconcile(server_after(spawn, &frames[..4], &world), &world);
         assert_eq!(p.unacknowledged(), 6);
         assert_eq!(p.corrections, 0);
-        assert_eq!(p.state.unwrap(), server_after(spawn, &frames, &world).motion);
+        assert_eq!(
+            p.state.unwrap(),
+            server_after(spawn, &frames, &world).motion
+        );
         let batch = p.batch().unwrap();
         assert_eq!(batch.first_seq, 5);
         assert_eq!(batch.frames.len(), 6);
@@ -310,7 +328,13 @@ mod tests {
     fn a_server_side_push_is_corrected_and_replayed() {
         let (world, spawn) = world();
         let mut p = Prediction::default();
-        p.reconcile(AvatarState { motion: MoveState::at(spawn), last_input: 0 }, &world);
+        p.reconcile(
+            AvatarState {
+                motion: MoveState::at(spawn),
+                last_input: 0,
+            },
+            &world,
+        );
         for _ in 0..10 {
             p.predict(right(), &world);
         }
@@ -321,16 +345,28 @@ mod tests {
         assert_eq!(p.corrections, 1);
         let replayed = (0..6).fold(server.motion, |s, _| step(s, right(), TICK_DT, &world));
         assert_eq!(p.state.unwrap(), replayed);
-        assert!(p.visual_offset.length() > 19.0, "the jump is smoothed, not shown");
+        assert!(
+            p.visual_offset.length() > 19.0,
+            "the jump is smoothed, not shown"
+        );
     }
 
     #[test]
     fn standing_still_sends_nothing_after_one_idle_input() {
         let (world, spawn) = world();
         let mut p = Prediction::default();
-        p.reconcile(AvatarState { motion: MoveState::at(spawn), last_input: 0 }, &world);
+        p.reconcile(
+            AvatarState {
+                motion: MoveState::at(spawn),
+                last_input: 0,
+            },
+            &world,
+        );
         assert!(p.predict(right(), &world));
-        assert!(p.predict(InputFrame::default(), &world), "the stop itself is sent");
+        assert!(
+            p.predict(InputFrame::default(), &world),
+            "the stop itself is sent"
+        );
         assert!(!p.predict(InputFrame::default(), &world));
         assert_eq!(p.unacknowledged(), 2);
     }
@@ -339,7 +375,13 @@ mod tests {
     fn stale_server_states_are_ignored() {
         let (world, spawn) = world();
         let mut p = Prediction::default();
-        p.reconcile(AvatarState { motion: MoveState::at(spawn), last_input: 0 }, &world);
+        p.reconcile(
+            AvatarState {
+                motion: MoveState::at(spawn),
+                last_input: 0,
+            },
+            &world,
+        );
         let frames = vec![right(); 6];
         for f in &frames {
             p.predict(*f, &world);

@@ -51,7 +51,12 @@ pub enum LogFormat {
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
     /// Address the game's UDP socket binds to.
-    #[arg(long, value_name = "ADDR", env = "TAVERN_UDP", default_value = "0.0.0.0:5000")]
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "TAVERN_UDP",
+        default_value = "0.0.0.0:5000"
+    )]
     pub udp: SocketAddr,
 
     /// Address players' clients send UDP to, written into connect tokens. Set it to the
@@ -61,7 +66,12 @@ pub struct RunArgs {
     pub public_addr: Option<SocketAddr>,
 
     /// Address the HTTP API (login, health check) binds to.
-    #[arg(long, value_name = "ADDR", env = "TAVERN_HTTP", default_value = "0.0.0.0:8080")]
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "TAVERN_HTTP",
+        default_value = "0.0.0.0:8080"
+    )]
     pub http: SocketAddr,
 
     /// The Tiled map (TMX) to run. [default: maps/town.tmx]
@@ -69,7 +79,12 @@ pub struct RunArgs {
     pub map: Option<PathBuf>,
 
     /// Folder for the server's files (the netcode key). Created if missing.
-    #[arg(long, value_name = "DIR", env = "TAVERN_DATA_DIR", default_value = "data")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "TAVERN_DATA_DIR",
+        default_value = "data"
+    )]
     pub data_dir: PathBuf,
 
     /// Most players connected at once.
@@ -100,7 +115,11 @@ impl RunArgs {
 pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
@@ -119,7 +138,6 @@ pub fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
-            eprintln!("tavern-server: {e:#}");
             std::process::ExitCode::FAILURE
         }
     }
@@ -181,7 +199,10 @@ mod tests {
     fn bad_flags_are_named() {
         let err = Cli::try_parse_from(["tavern-server", "--udp", "nonsense"]).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("--udp") && text.contains("nonsense"), "{text}");
+        assert!(
+            text.contains("--udp") && text.contains("nonsense"),
+            "{text}"
+        );
         let err = Cli::try_parse_from(["tavern-server", "--max-clients", "0"]).unwrap_err();
         assert!(err.to_string().contains("--max-clients"), "{err}");
     }

@@ -172,7 +172,10 @@ mod tests {
     #[test]
     fn names_survive_the_trip_through_user_data() {
         for name in ["Ada", "Zoë the Bard 🎻", &"x".repeat(24)] {
-            assert_eq!(name_from_user_data(&name_to_user_data(name)).as_deref(), Some(name));
+            assert_eq!(
+                name_from_user_data(&name_to_user_data(name)).as_deref(),
+                Some(name)
+            );
         }
         let mut bad = name_to_user_data("Ada");
         bad[0] = 0;

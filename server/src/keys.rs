@@ -50,12 +50,17 @@ pub fn load_or_create(data_dir: &Path, from_env: Option<&str>) -> anyhow::Result
             })
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => create(&path),
-        Err(e) => Err(e).with_context(|| format!("{}: cannot read the netcode key", path.display())),
+        Err(e) => {
+            Err(e).with_context(|| format!("{}: cannot read the netcode key", path.display()))
+        }
     }
 }
 
 fn create(path: &Path) -> anyhow::Result<NetcodeKey> {
-    let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(PathBuf::new);
+    let dir = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(PathBuf::new);
     fs::create_dir_all(&dir)
         .with_context(|| format!("{}: cannot create the data directory", dir.display()))?;
     let key: NetcodeKey = generate_random_bytes();
@@ -107,7 +112,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(dir.join(KEY_FILE)).unwrap().permissions().mode();
+            let mode = fs::metadata(dir.join(KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         fs::remove_dir_all(&dir).unwrap();
@@ -119,14 +127,20 @@ mod tests {
         fs::create_dir_all(&dir).unwrap();
         fs::write(dir.join(KEY_FILE), b"short").unwrap();
         let err = load_or_create(&dir, None).unwrap_err().to_string();
-        assert!(err.contains("netcode.key") && err.contains("5 bytes"), "{err}");
+        assert!(
+            err.contains("netcode.key") && err.contains("5 bytes"),
+            "{err}"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn keys_from_the_environment_are_checked() {
         let key = STANDARD.encode([7u8; 32]);
-        assert_eq!(load_or_create(Path::new("/nonexistent"), Some(&key)).unwrap(), [7u8; 32]);
+        assert_eq!(
+            load_or_create(Path::new("/nonexistent"), Some(&key)).unwrap(),
+            [7u8; 32]
+        );
         let err = decode_key("AAAA").unwrap_err().to_string();
         assert!(err.contains("3 bytes"), "{err}");
         assert!(decode_key("not base64!").is_err());

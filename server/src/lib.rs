@@ -22,8 +22,8 @@ use bevy::state::app::StatesPlugin;
 use bevy_replicon::prelude::*;
 use bevy_replicon_renet2::RepliconRenetPlugins;
 use bevy_replicon_renet2::renet2::RenetServer;
-use tavern_shared::movement::TICK_HZ;
 use tavern_shared::map::MapData;
+use tavern_shared::movement::TICK_HZ;
 
 pub use config::ServerConfig;
 
@@ -134,8 +134,12 @@ fn public_addr_for(bound: SocketAddr, given: Option<SocketAddr>) -> SocketAddr {
 pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let map = world::load_map_file(&config.map)?;
     let key = keys::load_or_create(&config.data_dir, config.netcode_key.as_deref())?;
-    let socket = UdpSocket::bind(config.udp)
-        .with_context(|| format!("cannot bind the game's UDP socket to {} (--udp)", config.udp))?;
+    let socket = UdpSocket::bind(config.udp).with_context(|| {
+        format!(
+            "cannot bind the game's UDP socket to {} (--udp)",
+            config.udp
+        )
+    })?;
     let udp_addr = socket.local_addr()?;
     let public_addr = public_addr_for(udp_addr, config.public_addr);
     if config.public_addr.is_none() && udp_addr.ip().is_unspecified() {
@@ -187,8 +191,8 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                     Ok(l) => l,
                     Err(e) => return error!("HTTP listener: {e}"),
                 };
-                let serve = axum::serve(listener, http::router(api))
-                    .with_graceful_shutdown(async {
+                let serve =
+                    axum::serve(listener, http::router(api)).with_graceful_shutdown(async {
                         let _ = stopped.await;
                     });
                 if let Err(e) = serve.await {
@@ -243,7 +247,10 @@ mod tests {
     #[test]
     fn public_address_defaults_to_loopback_for_wildcard_binds() {
         let bound: SocketAddr = "0.0.0.0:5000".parse().unwrap();
-        assert_eq!(public_addr_for(bound, None), "127.0.0.1:5000".parse().unwrap());
+        assert_eq!(
+            public_addr_for(bound, None),
+            "127.0.0.1:5000".parse().unwrap()
+        );
         let given: SocketAddr = "203.0.113.7:6000".parse().unwrap();
         assert_eq!(public_addr_for(bound, Some(given)), given);
         let exact: SocketAddr = "127.0.0.1:5001".parse().unwrap();

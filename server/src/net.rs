@@ -40,8 +40,8 @@ pub fn insert_transport(
         socket_addresses: vec![vec![public_addr]],
     };
     let socket = NativeSocket::new(socket).context("cannot use the UDP socket")?;
-    let transport =
-        NetcodeServerTransport::new(config, socket).context("cannot start the netcode transport")?;
+    let transport = NetcodeServerTransport::new(config, socket)
+        .context("cannot start the netcode transport")?;
     app.insert_resource(server).insert_resource(transport);
     Ok(())
 }

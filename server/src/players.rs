@@ -88,7 +88,10 @@ fn spawn_avatar(
         .and_then(|t| t.user_data(network_id.get()))
         .and_then(|data| name_from_user_data(&data));
     let Some(name) = name else {
-        warn!(client_id = network_id.get(), "connection without a valid name in its token; disconnecting");
+        warn!(
+            client_id = network_id.get(),
+            "connection without a valid name in its token; disconnecting"
+        );
         commands.entity(client).despawn();
         return;
     };
@@ -139,7 +142,10 @@ fn despawn_avatar(
     let Ok((controls, network_id)) = clients.get(remove.entity) else {
         return;
     };
-    let name = names.get(controls.0).map(|n| n.0.clone()).unwrap_or_default();
+    let name = names
+        .get(controls.0)
+        .map(|n| n.0.clone())
+        .unwrap_or_default();
     commands.entity(controls.0).despawn();
     let now = {
         let mut players = directory.write();

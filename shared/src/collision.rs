@@ -174,7 +174,10 @@ pub fn merge_solid_cells(
         }
         let mut next_open = Vec::with_capacity(runs.len());
         for (x0, x1) in runs {
-            if let Some(i) = open.iter().position(|(min, max)| min.x == x0 && max.x == x1) {
+            if let Some(i) = open
+                .iter()
+                .position(|(min, max)| min.x == x0 && max.x == x1)
+            {
                 let (min, mut max) = open.swap_remove(i);
                 max.y = y + 1;
                 next_open.push((min, max));

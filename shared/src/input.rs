@@ -136,7 +136,11 @@ impl InputBatch {
         if self.first_seq == 0 {
             return Err(InputError::ZeroSeq);
         }
-        if self.first_seq.checked_add(self.frames.len() as u32).is_none() {
+        if self
+            .first_seq
+            .checked_add(self.frames.len() as u32)
+            .is_none()
+        {
             return Err(InputError::SeqOverflow);
         }
         for (seq, frame) in self.iter() {
@@ -188,9 +192,15 @@ mod tests {
         let ok = InputFrame::default();
         let batch = |first_seq, frames: Vec<InputFrame>| InputBatch { first_seq, frames };
         assert_eq!(batch(1, vec![]).validate(), Err(InputError::Empty));
-        assert_eq!(batch(1, vec![ok; 33]).validate(), Err(InputError::TooMany(33)));
+        assert_eq!(
+            batch(1, vec![ok; 33]).validate(),
+            Err(InputError::TooMany(33))
+        );
         assert_eq!(batch(0, vec![ok]).validate(), Err(InputError::ZeroSeq));
-        assert_eq!(batch(u32::MAX, vec![ok; 2]).validate(), Err(InputError::SeqOverflow));
+        assert_eq!(
+            batch(u32::MAX, vec![ok; 2]).validate(),
+            Err(InputError::SeqOverflow)
+        );
         let long = InputFrame {
             stick: Stick { x: 127, y: 127 },
             buttons: Buttons::NONE,

@@ -238,7 +238,8 @@ pub fn load_tmx(
                         };
                         let i = (y * width + x) as usize;
                         tiles[i] = tilesets[t.tileset_index()].first_gid + t.id();
-                        if layer_collides || solid_tiles.contains_key(&(t.tileset_index(), t.id())) {
+                        if layer_collides || solid_tiles.contains_key(&(t.tileset_index(), t.id()))
+                        {
                             solid[i] = true;
                         }
                         if is_start {
@@ -266,12 +267,9 @@ pub fn load_tmx(
                     let class = obj.user_type.as_str();
                     let is_spawn = class == "spawn" || prop_bool(&obj.properties, "start");
                     let rect = match obj.shape {
-                        ObjectShape::Rect { width, height } => Some(Rect::new(
-                            obj.x,
-                            obj.y,
-                            obj.x + width,
-                            obj.y + height,
-                        )),
+                        ObjectShape::Rect { width, height } => {
+                            Some(Rect::new(obj.x, obj.y, obj.x + width, obj.y + height))
+                        }
                         _ => None,
                     };
                     if is_spawn {
@@ -317,7 +315,11 @@ pub fn load_tmx(
     if data.spawns.is_empty() {
         return Err(MapError::NoSpawn { file });
     }
-    if let Some(s) = data.spawns.iter().find(|s| data.is_solid_cell(data.cell_at(**s))) {
+    if let Some(s) = data
+        .spawns
+        .iter()
+        .find(|s| data.is_solid_cell(data.cell_at(**s)))
+    {
         return Err(MapError::SpawnInWall {
             file,
             x: s.x,
@@ -387,7 +389,12 @@ mod tests {
     #[test]
     fn a_map_without_spawn_is_rejected_with_its_file_named() {
         let err = load(&tmx("1,1,1,\n1,1,1", "")).unwrap_err();
-        assert_eq!(err, MapError::NoSpawn { file: "maps/test.tmx".into() });
+        assert_eq!(
+            err,
+            MapError::NoSpawn {
+                file: "maps/test.tmx".into()
+            }
+        );
         assert!(err.to_string().contains("maps/test.tmx"));
     }
 
@@ -414,7 +421,10 @@ mod tests {
         let m = MapData::from_ascii("a", 16, &["###", "#S#", "###"]);
         assert!(m.is_solid_cell(IVec2::new(0, 0)));
         assert!(!m.is_solid_cell(IVec2::new(1, 1)));
-        assert!(m.is_solid_cell(IVec2::new(-1, 1)), "outside the map is solid");
+        assert!(
+            m.is_solid_cell(IVec2::new(-1, 1)),
+            "outside the map is solid"
+        );
         assert_eq!(m.spawns, vec![Vec2::new(24.0, 24.0)]);
     }
 }

@@ -64,7 +64,11 @@ pub fn step(state: MoveState, input: InputFrame, dt: f32, world: &CollisionWorld
         };
     }
     let facing = if stick.x.abs() > stick.y.abs() {
-        if stick.x > 0.0 { Facing::Right } else { Facing::Left }
+        if stick.x > 0.0 {
+            Facing::Right
+        } else {
+            Facing::Left
+        }
     } else if stick.y > 0.0 {
         Facing::Down
     } else {
@@ -114,9 +118,15 @@ mod tests {
     fn full_stick_walks_and_runs_at_the_set_speeds() {
         let (world, spawn) = open_room();
         let walked = walk(&world, spawn, frame(Vec2::X, false), 30);
-        assert!((walked.pos.x - spawn.x - WALK_SPEED * 0.5).abs() < 0.01, "{walked:?}");
+        assert!(
+            (walked.pos.x - spawn.x - WALK_SPEED * 0.5).abs() < 0.01,
+            "{walked:?}"
+        );
         let ran = walk(&world, spawn, frame(Vec2::X, true), 30);
-        assert!((ran.pos.x - spawn.x - RUN_SPEED * 0.5).abs() < 0.01, "{ran:?}");
+        assert!(
+            (ran.pos.x - spawn.x - RUN_SPEED * 0.5).abs() < 0.01,
+            "{ran:?}"
+        );
         assert!(ran.running && ran.moving && ran.facing == Facing::Right);
     }
 
@@ -155,12 +165,24 @@ mod tests {
         // Push into the top wall at 45 degrees: stop at the wall, keep sliding right.
         let s = walk(&world, spawn, frame(Vec2::new(1.0, -1.0), false), 60);
         let wall_bottom = 32.0;
-        assert!((s.pos.y - (wall_bottom + AVATAR_RADIUS)).abs() < 0.1, "{s:?}");
-        assert!(s.pos.x > spawn.x + 100.0, "kept sliding along the wall: {s:?}");
+        assert!(
+            (s.pos.y - (wall_bottom + AVATAR_RADIUS)).abs() < 0.1,
+            "{s:?}"
+        );
+        assert!(
+            s.pos.x > spawn.x + 100.0,
+            "kept sliding along the wall: {s:?}"
+        );
         // Running into a corner ends in the corner, not through it.
         let corner = walk(&world, spawn, frame(Vec2::new(1.0, -1.0), true), 400);
-        assert!((corner.pos.x - (19.0 * 32.0 - AVATAR_RADIUS)).abs() < 0.1, "{corner:?}");
-        assert!((corner.pos.y - (32.0 + AVATAR_RADIUS)).abs() < 0.1, "{corner:?}");
+        assert!(
+            (corner.pos.x - (19.0 * 32.0 - AVATAR_RADIUS)).abs() < 0.1,
+            "{corner:?}"
+        );
+        assert!(
+            (corner.pos.y - (32.0 + AVATAR_RADIUS)).abs() < 0.1,
+            "{corner:?}"
+        );
     }
 
     #[test]
@@ -179,9 +201,15 @@ mod tests {
         let mut s = MoveState::at(start);
         for _ in 0..120 {
             s = step(s, fast, dt * 1000.0 / RUN_SPEED, &world);
-            assert!(s.pos.x <= 4.0 * 16.0 - AVATAR_RADIUS + 0.01, "went through: {s:?}");
+            assert!(
+                s.pos.x <= 4.0 * 16.0 - AVATAR_RADIUS + 0.01,
+                "went through: {s:?}"
+            );
         }
-        assert!(s.pos.x > 4.0 * 16.0 - AVATAR_RADIUS - 0.1, "reached the wall: {s:?}");
+        assert!(
+            s.pos.x > 4.0 * 16.0 - AVATAR_RADIUS - 0.1,
+            "reached the wall: {s:?}"
+        );
     }
 
     #[test]

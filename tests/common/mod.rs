@@ -30,7 +30,11 @@ pub fn start_server(name: &str, public_addr: Option<SocketAddr>) -> RunningServe
 
 /// Updates every bot about 60 times a second until `done` or the timeout; returns
 /// whether `done` became true.
-pub fn pump_until(bots: &mut [&mut Bot], timeout: Duration, mut done: impl FnMut(&mut [&mut Bot]) -> bool) -> bool {
+pub fn pump_until(
+    bots: &mut [&mut Bot],
+    timeout: Duration,
+    mut done: impl FnMut(&mut [&mut Bot]) -> bool,
+) -> bool {
     let start = Instant::now();
     while start.elapsed() < timeout {
         let frame = Instant::now();

@@ -43,8 +43,12 @@ impl Relay {
         let stop = Arc::new(AtomicBool::new(false));
         let server = Arc::new(Mutex::new(None::<SocketAddr>));
         let thread = std::thread::spawn({
-            let (forwarded, dropped, stop, server) =
-                (forwarded.clone(), dropped.clone(), stop.clone(), server.clone());
+            let (forwarded, dropped, stop, server) = (
+                forwarded.clone(),
+                dropped.clone(),
+                stop.clone(),
+                server.clone(),
+            );
             move || {
                 let mut rng = ChaCha8Rng::seed_from_u64(seed);
                 let mut clients: Vec<(SocketAddr, UdpSocket)> = Vec::new();
@@ -80,7 +84,9 @@ impl Relay {
                     while queue.peek().is_some_and(|Reverse((due, ..))| *due <= now) {
                         let Reverse((_, _, dest, data)) = queue.pop().unwrap();
                         let sent = match (dest, target) {
-                            (Dest::Server(i), Some(server)) => clients[i].1.send_to(&data, server).is_ok(),
+                            (Dest::Server(i), Some(server)) => {
+                                clients[i].1.send_to(&data, server).is_ok()
+                            }
                             (Dest::Server(_), None) => false,
                             (Dest::Client(i), _) => front.send_to(&data, clients[i].0).is_ok(),
                         };

@@ -20,7 +20,12 @@ const FRAME: u32 = 32;
 struct NameLabel;
 
 pub fn plugin(app: &mut App) {
-    app.add_systems(Update, (dress_avatars, place_avatars).chain().after(PlaySystems::Present));
+    app.add_systems(
+        Update,
+        (dress_avatars, place_avatars)
+            .chain()
+            .after(PlaySystems::Present),
+    );
 }
 
 /// A stable colour per player, so everyone sees the same tint.
@@ -39,22 +44,36 @@ fn dress_avatars(
     for (entity, id, name, own) in &new {
         let layout = layout
             .get_or_insert_with(|| {
-                layouts.add(TextureAtlasLayout::from_grid(UVec2::splat(FRAME), 4, 2, None, None))
+                layouts.add(TextureAtlasLayout::from_grid(
+                    UVec2::splat(FRAME),
+                    4,
+                    2,
+                    None,
+                    None,
+                ))
             })
             .clone();
-        let mut sprite = Sprite::from_atlas_image(assets.load(SHEET), TextureAtlas { layout, index: 0 });
+        let mut sprite =
+            Sprite::from_atlas_image(assets.load(SHEET), TextureAtlas { layout, index: 0 });
         sprite.color = tint(id.0);
-        let label_color = if own { Color::srgb(1.0, 0.95, 0.6) } else { Color::WHITE };
-        commands.entity(entity).insert((sprite, Transform::default(), Visibility::default())).with_child((
-            NameLabel,
-            Text2d::new(name.0.clone()),
-            TextFont {
-                font_size: FontSize::Px(12.0),
-                ..default()
-            },
-            TextColor(label_color),
-            Transform::from_xyz(0.0, 24.0, 1.0),
-        ));
+        let label_color = if own {
+            Color::srgb(1.0, 0.95, 0.6)
+        } else {
+            Color::WHITE
+        };
+        commands
+            .entity(entity)
+            .insert((sprite, Transform::default(), Visibility::default()))
+            .with_child((
+                NameLabel,
+                Text2d::new(name.0.clone()),
+                TextFont {
+                    font_size: FontSize::Px(12.0),
+                    ..default()
+                },
+                TextColor(label_color),
+                Transform::from_xyz(0.0, 24.0, 1.0),
+            ));
     }
 }
 
@@ -71,7 +90,13 @@ fn frame_index(state: &MoveState, time: f32) -> usize {
 }
 
 fn place_avatars(
-    mut avatars: Query<(&AvatarState, Option<&Interpolated>, Has<OwnAvatar>, &mut Transform, &mut Sprite)>,
+    mut avatars: Query<(
+        &AvatarState,
+        Option<&Interpolated>,
+        Has<OwnAvatar>,
+        &mut Transform,
+        &mut Sprite,
+    )>,
     prediction: Res<Prediction>,
     fixed: Res<Time<Fixed>>,
     time: Res<Time>,

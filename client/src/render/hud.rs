@@ -9,7 +9,8 @@ use crate::connection::ConnectionStatus;
 struct StatusText;
 
 pub fn plugin(app: &mut App) {
-    app.add_systems(Startup, spawn_hud).add_systems(Update, update_status);
+    app.add_systems(Startup, spawn_hud)
+        .add_systems(Update, update_status);
 }
 
 fn spawn_hud(mut commands: Commands) {
@@ -55,11 +56,11 @@ fn update_status(
     };
     let (line, c) = match &*status {
         ConnectionStatus::Connected => (
-            format!("● connected — {} here", players.iter().count()),
+            format!("connected - {} on this map", players.iter().count()),
             Color::srgb(0.5, 0.95, 0.5),
         ),
-        ConnectionStatus::Failed(_) => (format!("● {}", *status), Color::srgb(1.0, 0.45, 0.4)),
-        other => (format!("● {other}"), Color::srgb(1.0, 0.85, 0.4)),
+        ConnectionStatus::Failed(_) => (status.to_string(), Color::srgb(1.0, 0.45, 0.4)),
+        other => (other.to_string(), Color::srgb(1.0, 0.85, 0.4)),
     };
     if text.0 != line {
         text.0 = line;

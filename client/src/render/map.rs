@@ -17,7 +17,10 @@ const ABOVE_Z: f32 = 20.0;
 struct MapTile;
 
 pub fn plugin(app: &mut App) {
-    app.add_systems(Update, draw_map.run_if(resource_changed::<CurrentMap>));
+    app.add_systems(
+        Update,
+        draw_map.run_if(resource_exists_and_changed::<CurrentMap>),
+    );
 }
 
 fn draw_map(
@@ -44,7 +47,10 @@ fn draw_map(
                 None,
                 None,
             );
-            Some((assets.load(format!("tilesets/{image}")), layouts.add(layout)))
+            Some((
+                assets.load(format!("tilesets/{image}")),
+                layouts.add(layout),
+            ))
         })
         .collect();
     let tile = Vec2::new(data.tile_width as f32, data.tile_height as f32);
@@ -55,7 +61,10 @@ fn draw_map(
                 continue;
             };
             let ts = &data.tilesets[ts_index];
-            let cell = Vec2::new((i as u32 % data.width) as f32, (i as u32 / data.width) as f32);
+            let cell = Vec2::new(
+                (i as u32 % data.width) as f32,
+                (i as u32 / data.width) as f32,
+            );
             let centre = cell * tile + tile / 2.0;
             let mut sprite = match &sheets[ts_index] {
                 Some((image, layout)) => Sprite::from_atlas_image(
@@ -67,12 +76,20 @@ fn draw_map(
                 ),
                 // A tileset without an image (maps built in code): plain colours.
                 None => Sprite::from_color(
-                    if data.solid[i] { Color::srgb(0.35, 0.3, 0.3) } else { Color::srgb(0.45, 0.6, 0.4) },
+                    if data.solid[i] {
+                        Color::srgb(0.35, 0.3, 0.3)
+                    } else {
+                        Color::srgb(0.45, 0.6, 0.4)
+                    },
                     tile,
                 ),
             };
             sprite.color = sprite.color.with_alpha(layer.opacity);
-            commands.spawn((MapTile, sprite, Transform::from_translation(to_world(centre, z))));
+            commands.spawn((
+                MapTile,
+                sprite,
+                Transform::from_translation(to_world(centre, z)),
+            ));
         }
     }
 }
