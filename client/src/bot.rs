@@ -26,7 +26,7 @@ pub enum Brain {
     Idle,
     /// Walks or runs in a random direction, changing every 0.5 to 2 s.
     Wander {
-        rng: ChaCha8Rng,
+        rng: Box<ChaCha8Rng>,
         ticks_left: u32,
         current: InputFrame,
     },
@@ -37,7 +37,7 @@ pub enum Brain {
 impl Brain {
     pub fn wander(seed: u64) -> Brain {
         Brain::Wander {
-            rng: ChaCha8Rng::seed_from_u64(seed),
+            rng: Box::new(ChaCha8Rng::seed_from_u64(seed)),
             ticks_left: 0,
             current: InputFrame::default(),
         }

@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 use base64::Engine;
@@ -57,10 +57,7 @@ pub fn load_or_create(data_dir: &Path, from_env: Option<&str>) -> anyhow::Result
 }
 
 fn create(path: &Path) -> anyhow::Result<NetcodeKey> {
-    let dir = path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(PathBuf::new);
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     fs::create_dir_all(&dir)
         .with_context(|| format!("{}: cannot create the data directory", dir.display()))?;
     let key: NetcodeKey = generate_random_bytes();
@@ -96,6 +93,7 @@ fn warn_if_readable_by_others(path: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("tavern-keys-{name}-{}", std::process::id()));

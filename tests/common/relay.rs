@@ -75,8 +75,8 @@ impl Relay {
                         });
                         schedule(&mut queue, now, Dest::Server(idx), &buf[..n]);
                     }
-                    for idx in 0..clients.len() {
-                        while let Ok((n, _)) = clients[idx].1.recv_from(&mut buf) {
+                    for (idx, (_, back)) in clients.iter().enumerate() {
+                        while let Ok((n, _)) = back.recv_from(&mut buf) {
                             schedule(&mut queue, now, Dest::Client(idx), &buf[..n]);
                         }
                     }
