@@ -286,6 +286,17 @@ mod tests {
         }
     }
 
+    /// A prediction the server has just placed at `spawn`.
+    fn placed_at(spawn: Vec2, world: &CollisionWorld) -> Prediction {
+        let mut p = Prediction::default();
+        let first = AvatarState {
+            motion: MoveState::at(spawn),
+            last_input: 0,
+        };
+        p.reconcile(first, world);
+        p
+    }
+
     /// The server's side of the exchange: applies inputs exactly as the server does.
     fn server_after(start: Vec2, frames: &[InputFrame], world: &CollisionWorld) -> AvatarState {
         let motion = frames
@@ -300,14 +311,7 @@ mod tests {
     #[test]
     fn exact_acknowledgements_cause_no_correction() {
         let (world, spawn) = world();
-        let mut p = Prediction::default();
-        p.reconcile(
-            AvatarState {
-                motion: MoveState::at(spawn),
-                last_input: 0,
-            },
-            &world,
-        );
+        let mut p = placed_at(spawn, &world);
         let frames = vec![right(); 10];
         for f in &frames {
             assert!(p.predict(*f, &world));
@@ -327,14 +331,7 @@ mod tests {
     #[test]
     fn a_server_side_push_is_corrected_and_replayed() {
         let (world, spawn) = world();
-        let mut p = Prediction::default();
-        p.reconcile(
-            AvatarState {
-                motion: MoveState::at(spawn),
-                last_input: 0,
-            },
-            &world,
-        );
+        let mut p = placed_at(spawn, &world);
         for _ in 0..10 {
             p.predict(right(), &world);
         }
@@ -354,14 +351,7 @@ mod tests {
     #[test]
     fn standing_still_sends_nothing_after_one_idle_input() {
         let (world, spawn) = world();
-        let mut p = Prediction::default();
-        p.reconcile(
-            AvatarState {
-                motion: MoveState::at(spawn),
-                last_input: 0,
-            },
-            &world,
-        );
+        let mut p = placed_at(spawn, &world);
         assert!(p.predict(right(), &world));
         assert!(
             p.predict(InputFrame::default(), &world),
@@ -374,14 +364,7 @@ mod tests {
     #[test]
     fn stale_server_states_are_ignored() {
         let (world, spawn) = world();
-        let mut p = Prediction::default();
-        p.reconcile(
-            AvatarState {
-                motion: MoveState::at(spawn),
-                last_input: 0,
-            },
-            &world,
-        );
+        let mut p = placed_at(spawn, &world);
         let frames = vec![right(); 6];
         for f in &frames {
             p.predict(*f, &world);
