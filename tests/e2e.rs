@@ -73,7 +73,8 @@ fn two_clients_see_each_other_and_a_rogue_client_changes_nothing() {
         (45, walk(Vec2::new(-0.6, -0.6), false)),
         (1, InputFrame::default()),
     ]);
-    let mut walker = Bot::new(&url, "Walker", Brain::Script(script));
+    // The walker stands still until everyone is in, so its start is known.
+    let mut walker = Bot::new(&url, "Walker", Brain::Idle);
     let mut watcher = Bot::new(&url, "Watcher", Brain::Idle);
     let mut rogue = Bot::new(&url, "Rogue", Brain::Idle);
 
@@ -97,10 +98,7 @@ fn two_clients_see_each_other_and_a_rogue_client_changes_nothing() {
     let walker_start = walker
         .own_server_state()
         .expect("the walker has its avatar");
-    assert_eq!(
-        walker_start.last_input, 0,
-        "the script waits until the avatar is placed"
-    );
+    *walker.brain_mut() = Brain::Script(script);
 
     // While the walker walks, the rogue floods the server, and the watcher's view of
     // the walker stays within what interpolation explains.
@@ -176,6 +174,9 @@ fn two_clients_see_each_other_and_a_rogue_client_changes_nothing() {
     // While walking, the watcher lagged by about the interpolation delay plus the trip.
     let rtt = walker.app.world().resource::<RenetClient>().rtt() as f32;
     let tolerance = RUN_SPEED * (INTERPOLATION_DELAY as f32 + rtt + 0.1);
+    eprintln!(
+        "watcher lag: worst {worst_lag:.1} px over {samples} samples, allowed {tolerance:.1} px"
+    );
     assert!(samples > 60, "sampled the watcher's view {samples} times");
     assert!(
         worst_lag <= tolerance,
