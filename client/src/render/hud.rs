@@ -21,6 +21,7 @@ fn spawn_hud(mut commands: Commands) {
                 top: px(8),
                 left: px(8),
                 padding: UiRect::all(px(6)),
+                max_width: px(560),
                 flex_direction: FlexDirection::Column,
                 ..default()
             },
@@ -59,7 +60,10 @@ fn update_status(
             format!("connected - {} on this map", players.iter().count()),
             Color::srgb(0.5, 0.95, 0.5),
         ),
-        ConnectionStatus::Failed(_) => (status.to_string(), Color::srgb(1.0, 0.45, 0.4)),
+        ConnectionStatus::Failed(_) => (
+            format!("{} - restart Tavern to try again", *status),
+            Color::srgb(1.0, 0.45, 0.4),
+        ),
         other => (other.to_string(), Color::srgb(1.0, 0.85, 0.4)),
     };
     if text.0 != line {
