@@ -15,12 +15,17 @@ use crate::world::WorldMap;
 
 /// With more than this many inputs ready, a player is behind and gets two per tick.
 const CATCH_UP_AFTER: usize = 3;
+/// Ticks of waiting a player can bank for catching up later. Each tick earns one
+/// credit and each applied input spends one, so a client that sends inputs faster than
+/// real time cannot move faster than real time (beyond this small bank).
+const MAX_CREDITS: u32 = 20;
 
 /// One connection's inputs waiting to be applied.
 #[derive(Component, Debug)]
 pub struct InputQueue {
     next_seq: u32,
     pending: BTreeMap<u32, InputFrame>,
+    credits: u32,
     /// Batches refused as malformed.
     pub rejected: u64,
     /// Batches that held nothing new (late duplicates of already applied inputs).
@@ -32,6 +37,7 @@ impl Default for InputQueue {
         InputQueue {
             next_seq: 1,
             pending: BTreeMap::new(),
+            credits: 0,
             rejected: 0,
             stale: 0,
         }
@@ -81,13 +87,16 @@ impl InputQueue {
     }
 
     /// The inputs to apply this tick, in order: none while the next one is missing,
-    /// one normally, two while catching up on a backlog.
+    /// one normally, two while catching up on a backlog with time banked for it.
     pub fn pop_for_tick(&mut self) -> Vec<(u32, InputFrame)> {
-        let n = match self.ready() {
+        self.credits = (self.credits + 1).min(MAX_CREDITS);
+        let wanted = match self.ready() {
             0 => 0,
             r if r > CATCH_UP_AFTER => 2,
             _ => 1,
         };
+        let n = wanted.min(self.credits);
+        self.credits -= n;
         (0..n)
             .filter_map(|_| {
                 let seq = self.next_seq;
@@ -200,11 +209,29 @@ mod tests {
     }
 
     #[test]
-    fn a_backlog_is_caught_up_two_per_tick() {
+    fn a_backlog_after_waiting_is_caught_up_two_per_tick() {
         let mut q = InputQueue::default();
-        q.push(&batch(1, &[0; 8])).unwrap();
-        let per_tick: Vec<usize> = (0..6).map(|_| q.pop_for_tick().len()).collect();
-        assert_eq!(per_tick, vec![2, 2, 2, 1, 1, 0]);
+        // Ten ticks waiting for input 1 bank ten ticks of credit.
+        q.push(&batch(2, &[0; 8])).unwrap();
+        for _ in 0..10 {
+            assert!(q.pop_for_tick().is_empty());
+        }
+        q.push(&batch(1, &[0])).unwrap();
+        let per_tick: Vec<usize> = (0..7).map(|_| q.pop_for_tick().len()).collect();
+        assert_eq!(per_tick, vec![2, 2, 2, 1, 1, 1, 0]);
+    }
+
+    #[test]
+    fn sending_faster_than_real_time_does_not_move_faster() {
+        let mut q = InputQueue::default();
+        let mut applied = 0;
+        // A client sending two inputs per tick for ten seconds.
+        for tick in 0..600u32 {
+            q.push(&batch(1 + tick * 2, &[0, 0])).unwrap();
+            applied += q.pop_for_tick().len();
+        }
+        assert!(applied <= 600 + MAX_CREDITS as usize, "{applied} inputs in 600 ticks");
+        assert!(applied >= 600, "one per tick is always allowed: {applied}");
     }
 
     #[test]
