@@ -230,7 +230,10 @@ mod tests {
             q.push(&batch(1 + tick * 2, &[0, 0])).unwrap();
             applied += q.pop_for_tick().len();
         }
-        assert!(applied <= 600 + MAX_CREDITS as usize, "{applied} inputs in 600 ticks");
+        assert!(
+            applied <= 600 + MAX_CREDITS as usize,
+            "{applied} inputs in 600 ticks"
+        );
         assert!(applied >= 600, "one per tick is always allowed: {applied}");
     }
 
