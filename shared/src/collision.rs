@@ -12,7 +12,7 @@ use bevy_rapier2d::rapier::prelude::{
     ColliderBuilder, ColliderSet, Pose, QueryFilter, QueryPipeline, RigidBodySet,
 };
 
-use crate::map::MapData;
+use crate::map::{MapData, SolidShape};
 
 /// Gap kept between an avatar and a wall, in pixels, so sliding never starts in contact.
 const SKIN: f32 = 0.01;
@@ -40,18 +40,42 @@ impl std::fmt::Debug for CollisionWorld {
 impl CollisionWorld {
     /// Builds the world from axis-aligned solid rectangles (pixels, y down).
     pub fn from_rects(rects: impl IntoIterator<Item = Rect>) -> Self {
+        Self::from_shapes(rects.into_iter().map(SolidShape::Rect))
+    }
+
+    /// Builds the world from solid shapes (pixels, y down). Concave polygons are split
+    /// into triangles; degenerate shapes (no area) are skipped.
+    pub fn from_shapes(shapes: impl IntoIterator<Item = SolidShape>) -> Self {
         let mut colliders = ColliderSet::new();
         let mut aabbs = Vec::new();
-        for r in rects {
-            let half = r.half_size();
-            if half.x <= 0.0 || half.y <= 0.0 {
-                continue;
-            }
-            let collider = ColliderBuilder::cuboid(half.x, half.y)
-                .translation(r.center())
-                .build();
+        let mut add = |collider: bevy_rapier2d::rapier::geometry::Collider| {
             aabbs.push(collider.compute_aabb());
             colliders.insert(collider);
+        };
+        for shape in shapes {
+            match shape {
+                SolidShape::Rect(r) => {
+                    let half = r.half_size();
+                    if half.x > 0.0 && half.y > 0.0 {
+                        add(ColliderBuilder::cuboid(half.x, half.y)
+                            .translation(r.center())
+                            .build());
+                    }
+                }
+                SolidShape::Circle { center, radius } if radius > 0.0 => {
+                    add(ColliderBuilder::ball(radius).translation(center).build());
+                }
+                SolidShape::Circle { .. } => {}
+                SolidShape::Polygon(points) => {
+                    for [a, b, c] in triangulate(&points) {
+                        add(ColliderBuilder::triangle(a, b, c).build());
+                    }
+                }
+                SolidShape::Polyline(points) if points.len() >= 2 => {
+                    add(ColliderBuilder::polyline(points, None).build());
+                }
+                SolidShape::Polyline(_) => {}
+            }
         }
         // Collider handles are handed out in insertion order, so leaf i is collider i.
         let bvh = Bvh::from_leaves(BvhBuildStrategy::default(), &aabbs);
@@ -80,7 +104,46 @@ impl CollisionWorld {
             min: min.as_vec2() * tile,
             max: max.as_vec2() * tile,
         });
-        Self::from_rects(tiles.chain(map.solid_rects.iter().copied()).chain(edges))
+        Self::from_shapes(
+            tiles
+                .chain(edges)
+                .map(SolidShape::Rect)
+                .chain(map.solid_shapes.iter().cloned()),
+        )
+    }
+
+    /// The free spot nearest to `pos` for a circle of `radius`: `pos` itself if free,
+    /// otherwise the closest free cell centre (searched ring by ring), so an avatar left
+    /// inside a wall after a map edit can walk again. `None` if the map has no free cell.
+    pub fn nearest_free(&self, map: &MapData, pos: Vec2, radius: f32) -> Option<Vec2> {
+        if self.is_free(pos, radius) {
+            return Some(pos);
+        }
+        let start = map.cell_at(pos);
+        let max_ring = map.width.max(map.height) as i32;
+        for ring in 0..=max_ring {
+            let mut best: Option<(f32, Vec2)> = None;
+            for y in -ring..=ring {
+                for x in -ring..=ring {
+                    if x.abs() != ring && y.abs() != ring {
+                        continue;
+                    }
+                    let cell = start + IVec2::new(x, y);
+                    if map.is_solid_cell(cell) {
+                        continue;
+                    }
+                    let c = map.cell_center(cell);
+                    let d = c.distance_squared(pos);
+                    if self.is_free(c, radius) && best.is_none_or(|(bd, _)| d < bd) {
+                        best = Some((d, c));
+                    }
+                }
+            }
+            if let Some((_, c)) = best {
+                return Some(c);
+            }
+        }
+        None
     }
 
     /// Number of collider shapes (after merging).
@@ -192,6 +255,71 @@ pub fn merge_solid_cells(
     done
 }
 
+/// Splits a simple polygon (either winding, possibly concave) into triangles by ear
+/// clipping. Degenerate input (fewer than 3 points, zero area) gives no triangles.
+pub fn triangulate(points: &[Vec2]) -> Vec<[Vec2; 3]> {
+    let mut pts: Vec<Vec2> = points.to_vec();
+    pts.dedup();
+    if pts.len() > 1 && pts.first() == pts.last() {
+        pts.pop();
+    }
+    if pts.len() < 3 {
+        return Vec::new();
+    }
+    // Work counter-clockwise (positive signed area).
+    let signed: f32 = (0..pts.len())
+        .map(|i| pts[i].perp_dot(pts[(i + 1) % pts.len()]))
+        .sum();
+    if signed.abs() < 1.0e-6 {
+        return Vec::new();
+    }
+    if signed < 0.0 {
+        pts.reverse();
+    }
+    let mut idx: Vec<usize> = (0..pts.len()).collect();
+    let mut out = Vec::with_capacity(pts.len() - 2);
+    let mut guard = 0;
+    while idx.len() > 3 && guard < pts.len() * pts.len() {
+        guard += 1;
+        let n = idx.len();
+        let mut clipped = false;
+        for i in 0..n {
+            let (ia, ib, ic) = (idx[(i + n - 1) % n], idx[i], idx[(i + 1) % n]);
+            let (a, b, c) = (pts[ia], pts[ib], pts[ic]);
+            if (b - a).perp_dot(c - b) <= 0.0 {
+                continue; // reflex or flat corner
+            }
+            let inside = idx.iter().any(|&j| {
+                j != ia && j != ib && j != ic && point_in_triangle(pts[j], a, b, c)
+            });
+            if !inside {
+                out.push([a, b, c]);
+                idx.remove(i);
+                clipped = true;
+                break;
+            }
+        }
+        if !clipped {
+            // Self-intersecting input: drop a corner rather than loop forever.
+            idx.remove(0);
+        }
+    }
+    if idx.len() == 3 {
+        let (a, b, c) = (pts[idx[0]], pts[idx[1]], pts[idx[2]]);
+        if (b - a).perp_dot(c - b).abs() > 1.0e-6 {
+            out.push([a, b, c]);
+        }
+    }
+    out
+}
+
+fn point_in_triangle(p: Vec2, a: Vec2, b: Vec2, c: Vec2) -> bool {
+    let d1 = (b - a).perp_dot(p - a);
+    let d2 = (c - b).perp_dot(p - b);
+    let d3 = (a - c).perp_dot(p - c);
+    d1 >= 0.0 && d2 >= 0.0 && d3 >= 0.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,5 +360,73 @@ mod tests {
         let world = CollisionWorld::from_map(&map);
         assert!(world.is_free(Vec2::new(48.0, 48.0), 10.0));
         assert!(!world.is_free(Vec2::new(16.0, 16.0), 10.0));
+    }
+
+    fn polygon_area(points: &[Vec2]) -> f32 {
+        (0..points.len())
+            .map(|i| points[i].perp_dot(points[(i + 1) % points.len()]))
+            .sum::<f32>()
+            .abs()
+            / 2.0
+    }
+
+    #[test]
+    fn concave_polygons_triangulate_to_their_area() {
+        // An L shape, clockwise in screen terms, and a star-ish concave shape.
+        let l = [
+            Vec2::new(0.0, 0.0),
+            Vec2::new(30.0, 0.0),
+            Vec2::new(30.0, 10.0),
+            Vec2::new(10.0, 10.0),
+            Vec2::new(10.0, 30.0),
+            Vec2::new(0.0, 30.0),
+        ];
+        let arrow = [
+            Vec2::new(0.0, 0.0),
+            Vec2::new(20.0, 10.0),
+            Vec2::new(40.0, 0.0),
+            Vec2::new(20.0, 40.0),
+        ];
+        for shape in [&l[..], &arrow[..]] {
+            let tris = triangulate(shape);
+            assert_eq!(tris.len(), shape.len() - 2);
+            let sum: f32 = tris.iter().map(|t| polygon_area(t)).sum();
+            assert!((sum - polygon_area(shape)).abs() < 1e-3, "{sum}");
+        }
+        assert!(triangulate(&[Vec2::ZERO, Vec2::X, Vec2::X * 2.0]).is_empty());
+    }
+
+    #[test]
+    fn polygon_circle_and_line_colliders_block() {
+        let map = MapData::from_ascii("t", 32, &["S......", ".......", "......."]);
+        let mut map = map;
+        map.solid_shapes = vec![
+            SolidShape::Circle {
+                center: Vec2::new(100.0, 48.0),
+                radius: 12.0,
+            },
+            SolidShape::Polygon(vec![
+                Vec2::new(150.0, 10.0),
+                Vec2::new(200.0, 10.0),
+                Vec2::new(175.0, 60.0),
+            ]),
+            SolidShape::Polyline(vec![Vec2::new(60.0, 0.0), Vec2::new(60.0, 96.0)]),
+        ];
+        let world = CollisionWorld::from_map(&map);
+        assert!(!world.is_free(Vec2::new(100.0, 48.0), 2.0));
+        assert!(!world.is_free(Vec2::new(175.0, 25.0), 2.0));
+        // Walking right from the spawn stops at the line.
+        let end = world.move_and_slide(Vec2::new(16.0, 48.0), Vec2::new(100.0, 0.0), 10.0);
+        assert!(end.x < 50.0 + 0.1, "{end}");
+    }
+
+    #[test]
+    fn nearest_free_spot_moves_out_of_a_wall() {
+        let map = MapData::from_ascii("t", 32, &["#####", "#S..#", "#####"]);
+        let world = CollisionWorld::from_map(&map);
+        let free = world.nearest_free(&map, Vec2::new(16.0, 16.0), 10.0).unwrap();
+        assert_eq!(free, Vec2::new(48.0, 48.0));
+        let here = Vec2::new(70.0, 50.0);
+        assert_eq!(world.nearest_free(&map, here, 10.0), Some(here));
     }
 }
