@@ -11,6 +11,7 @@ Run from the repository root: python3 assets/generate.py
 The output is deterministic, so re-running it changes nothing unless this file changed.
 """
 
+import json
 import os
 import random
 import struct
@@ -273,14 +274,65 @@ def csv(rows):
     return ",\n".join(",".join(str(v) for v in row) for row in rows)
 
 
+def prop(name, kind, value):
+    return f'<property name="{name}" type="{kind}" value="{value}"/>' if kind != "string" else f'<property name="{name}" value="{value}"/>'
+
+
+def tmx_object(oid, name, cls, x, y, w=None, h=None, props=(), point=False):
+    size = "" if w is None else f' width="{w}" height="{h}"'
+    kind = f' type="{cls}"' if cls else ""
+    body = "".join(prop(*p) for p in props)
+    inner = (f"<properties>{body}</properties>" if body else "") + ("<point/>" if point else "")
+    return f'  <object id="{oid}" name="{name}"{kind} x="{x}" y="{y}"{size}>{inner}</object>'
+
+
+def cells(x0, y0, x1, y1):
+    """Pixel rectangle of tiles x0..x1, y0..y1 (inclusive)."""
+    return x0 * T, y0 * T, (x1 - x0 + 1) * T, (y1 - y0 + 1) * T
+
+
+# The town's zones: (name, class, tile rectangle or point, properties).
+TOWN_ZONES = [
+    ("Meeting room A", "area", cells(4, 4, 10, 8),
+     [("jitsiRoom", "string", "meeting-a"), ("jitsiTrigger", "string", "onenter")]),
+    ("Stand-up room", "area", cells(33, 7, 37, 9),
+     [("jitsiRoom", "string", "standup"), ("jitsiTrigger", "string", "onaction"),
+      ("jitsiTriggerMessage", "string", "Press E to join the stand-up")]),
+    ("Library", "area", cells(4, 20, 14, 24),
+     [("silent", "bool", "true"), ("playAudio", "string", "audio/library-rain.ogg"),
+      ("audioVolume", "float", "0.3"), ("audioLoop", "bool", "true")]),
+    ("Reading booth", "area", cells(8, 22, 9, 23), [("private", "bool", "true")]),
+    ("Innkeeper", "area", cells(28, 13, 31, 16),
+     [("agentId", "string", "innkeeper"), ("agentTrigger", "string", "onaction"),
+      ("triggerMessage", "string", "Press E to talk to the innkeeper")]),
+    ("Notice board", "area", cells(17, 12, 24, 12),
+     [("openWebsite", "string", "https://example.org/tavern-news"),
+      ("openWebsiteTrigger", "string", "onaction"),
+      ("openWebsiteTriggerMessage", "string", "Press E to read the notices")]),
+    ("Cellar stairs", "area", cells(37, 12, 38, 13),
+     [("exitUrl", "string", "dungeon.tmj#from-town")]),
+]
+
+
 def town_tmx():
     h, w = len(TOWN), len(TOWN[0])
     assert all(len(r) == w for r in TOWN), [len(r) for r in TOWN]
     ground = [[gid(GROUND[c]) for c in row] for row in TOWN]
     solid = [[gid(SOLID[c]) if c in SOLID else 0 for c in row] for row in TOWN]
     start = [[gid("stone") if c == "S" else 0 for c in row] for row in TOWN]
+    objects = [
+        tmx_object(i + 1, name, cls, x, y, zw, zh, props)
+        for i, (name, cls, (x, y, zw, zh), props) in enumerate(TOWN_ZONES)
+    ]
+    n = len(objects)
+    objects.append(tmx_object(n + 1, "from-dungeon", "", 35 * T + T // 2, 12 * T + T // 2,
+                              props=[("start", "bool", "true")], point=True))
+    objects = "\n".join(objects)
     tmx = f"""<?xml version="1.0" encoding="UTF-8"?>
-<map version="1.10" tiledversion="1.11.0" orientation="orthogonal" renderorder="right-down" width="{w}" height="{h}" tilewidth="{T}" tileheight="{T}" infinite="0" nextlayerid="4" nextobjectid="1">
+<map version="1.10" tiledversion="1.11.0" orientation="orthogonal" renderorder="right-down" width="{w}" height="{h}" tilewidth="{T}" tileheight="{T}" infinite="0" nextlayerid="5" nextobjectid="{n + 2}">
+ <properties>
+  <property name="mapDescription" value="The town square: meeting rooms, a quiet library, the innkeeper and the cellar stairs down to the dungeon."/>
+ </properties>
  <tileset firstgid="1" source="town.tsx"/>
  <layer id="1" name="ground" width="{w}" height="{h}">
   <data encoding="csv">
@@ -297,10 +349,117 @@ def town_tmx():
 {csv(start)}
 </data>
  </layer>
+ <objectgroup id="4" name="zones">
+{objects}
+ </objectgroup>
 </map>
 """
     with open(os.path.join(ROOT, "maps/town.tmx"), "w") as f:
         f.write(tmx)
+
+
+# The dungeon under the town: '#' wall, 's' stone floor, ':' doorway.
+DUNGEON = [
+    "##############################",
+    "#ssss#sssssssss#sssssssssssss#",
+    "#ssss#sssssssss#sssssssssssss#",
+    "#ssss:sssssssss:sssssssssssss#",
+    "#ssss#sssssssss#sssssssssssss#",
+    "#ssss#sssssssss#sssssssssssss#",
+    "###:############sssssssssssss#",
+    "#sssssssss######sssssssssssss#",
+    "#sssssssss######sssssssssssss#",
+    "#sssssssss######sssssssssssss#",
+    "##############################",
+]
+
+
+def json_props(props):
+    out = []
+    for name, kind, value in props:
+        if kind == "bool":
+            value = value == "true" if isinstance(value, str) else value
+        elif kind == "float":
+            value = float(value)
+        elif kind == "int":
+            value = int(value)
+        out.append({"name": name, "type": kind, "value": value})
+    return out
+
+
+def json_object(oid, name, cls, x, y, w=0, h=0, props=(), point=False):
+    o = {"id": oid, "name": name, "type": cls, "x": x, "y": y, "width": w, "height": h,
+         "rotation": 0, "visible": True}
+    if point:
+        o["point"] = True
+    if props:
+        o["properties"] = json_props(props)
+    return o
+
+
+DUNGEON_ZONES = [
+    ("Entrance", "area", cells(1, 1, 4, 5), [("room", "string", "entrance")]),
+    ("Back to town", "area", cells(1, 5, 4, 5), [("exitUrl", "string", "town.tmx#from-dungeon")]),
+    ("Hall", "area", cells(6, 1, 14, 5), [("room", "string", "hall")]),
+    ("Slime pit", "area", cells(8, 2, 12, 4),
+     [("enemySpawn", "string", "slime"), ("count", "int", 3), ("respawnSecs", "float", 20)]),
+    ("Hall door", "area", cells(5, 3, 5, 3), [("door", "string", "hall")]),
+    ("Store room", "area", cells(1, 7, 9, 9), [("room", "string", "store")]),
+    ("Store door", "area", cells(3, 6, 3, 6), [("door", "string", "store")]),
+    ("Lair", "area", cells(16, 1, 28, 9), [("room", "string", "lair")]),
+    ("Lair door", "area", cells(15, 3, 15, 3),
+     [("door", "string", "lair"), ("key", "string", "iron-key")]),
+]
+
+
+def dungeon_tmj():
+    import base64
+    import zlib
+    h, w = len(DUNGEON), len(DUNGEON[0])
+    assert all(len(r) == w for r in DUNGEON), [len(r) for r in DUNGEON]
+    floor_of = {"#": "stone", "s": "stone", ":": "path"}
+    ground = [gid(floor_of[c]) for row in DUNGEON for c in row]
+    walls = [gid("wall") if c == "#" else 0 for row in DUNGEON for c in row]
+    packed = base64.b64encode(zlib.compress(b"".join(v.to_bytes(4, "little") for v in walls))).decode()
+    objects = [
+        json_object(i + 1, name, cls, x, y, zw, zh, props)
+        for i, (name, cls, (x, y, zw, zh), props) in enumerate(DUNGEON_ZONES)
+    ]
+    n = len(objects)
+    half = T // 2
+    objects += [
+        json_object(n + 1, "from-town", "", 2 * T + half, 1 * T + half,
+                    props=[("start", "bool", True)], point=True),
+        json_object(n + 2, "", "spawn", 2 * T + half, 2 * T + half, point=True),
+        json_object(n + 3, "Iron chest", "", 2 * T + half, 8 * T + half,
+                    props=[("lootChest", "string", "store-chest")], point=True),
+        json_object(n + 4, "Ogre", "", 24 * T + half, 5 * T + half,
+                    props=[("boss", "string", "ogre")], point=True),
+    ]
+    doc = {
+        "type": "map", "version": "1.10", "tiledversion": "1.11.0",
+        "orientation": "orthogonal", "renderorder": "right-down",
+        "width": w, "height": h, "tilewidth": T, "tileheight": T, "infinite": False,
+        "compressionlevel": -1, "nextlayerid": 5, "nextobjectid": len(objects) + 1,
+        "properties": [{"name": "mapDescription", "type": "string",
+                        "value": "Under the town: a hall of slimes, a store room and the ogre's lair."}],
+        "tilesets": [{"firstgid": 1, "source": "town.tsx"}],
+        "layers": [
+            {"type": "group", "id": 1, "name": "floor", "opacity": 1, "visible": True, "x": 0, "y": 0,
+             "layers": [
+                 {"type": "tilelayer", "id": 2, "name": "ground", "width": w, "height": h,
+                  "x": 0, "y": 0, "opacity": 1, "visible": True, "data": ground},
+             ]},
+            {"type": "tilelayer", "id": 3, "name": "walls", "width": w, "height": h,
+             "x": 0, "y": 0, "opacity": 1, "visible": True,
+             "encoding": "base64", "compression": "zlib", "data": packed},
+            {"type": "objectgroup", "id": 4, "name": "zones", "draworder": "topdown",
+             "opacity": 1, "visible": True, "x": 0, "y": 0, "objects": objects},
+        ],
+    }
+    with open(os.path.join(ROOT, "maps/dungeon.tmj"), "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
 
 
 def town_tsx():
@@ -326,4 +485,5 @@ if __name__ == "__main__":
     avatar_png()
     town_tsx()
     town_tmx()
-    print("wrote assets/tilesets/town.png, assets/sprites/avatar.png, maps/town.tsx, maps/town.tmx")
+    dungeon_tmj()
+    print("wrote assets/tilesets/town.png, assets/sprites/avatar.png, maps/town.tsx, maps/town.tmx, maps/dungeon.tmj")

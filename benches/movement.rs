@@ -5,15 +5,15 @@ use std::hint::black_box;
 
 use bevy::math::Vec2;
 use criterion::{Criterion, criterion_group, criterion_main};
-use tavern_server::config::default_map_path;
-use tavern_server::world::load_map_file;
+use tavern_server::config::repo_path;
+use tavern_server::world::load_one;
 use tavern_shared::collision::CollisionWorld;
 use tavern_shared::input::{Buttons, InputFrame, Stick};
 use tavern_shared::map::MapData;
 use tavern_shared::movement::{MoveState, TICK_DT, step};
 
 fn bench_step(c: &mut Criterion) {
-    let map = load_map_file(&default_map_path()).expect("sample map loads");
+    let map = load_one(&repo_path("maps/town.tmx")).expect("sample map loads").data;
     let world = CollisionWorld::from_map(&map);
     let frames: Vec<InputFrame> = (0..64)
         .map(|i| InputFrame {

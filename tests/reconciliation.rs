@@ -18,8 +18,8 @@ use bevy_replicon_renet2::renet2::RenetClient;
 use common::relay::Relay;
 use common::{pump_for, pump_until, server_player, start_server};
 use tavern_client::bot::{Bot, Brain};
-use tavern_server::config::default_map_path;
-use tavern_server::world::load_map_file;
+use tavern_server::config::repo_path;
+use tavern_server::world::load_one;
 use tavern_shared::collision::CollisionWorld;
 use tavern_shared::input::{Buttons, InputFrame, Stick};
 use tavern_shared::movement::{MoveState, TICK_DT, step};
@@ -45,7 +45,7 @@ fn script() -> VecDeque<(u32, InputFrame)> {
 #[test]
 fn predictions_converge_without_corrections_over_a_lossy_slow_link() {
     // The script really runs into walls: free movement would go further.
-    let map = load_map_file(&default_map_path()).unwrap();
+    let map = load_one(&repo_path("maps/town.tmx")).unwrap().data;
     let world = CollisionWorld::from_map(&map);
     let (mut blocked_ticks, mut state) = (0, MoveState::at(map.spawns[0]));
     for (ticks, frame) in script() {

@@ -29,7 +29,7 @@ pub struct DesktopArgs {
     /// Your display name (1 to 24 characters).
     #[arg(long, value_name = "NAME", value_parser = check_name)]
     pub name: Option<String>,
-    /// The map the built-in server runs (only without --server).
+    /// A map file or folder for the built-in server to run (only without --server).
     #[arg(long, value_name = "PATH", conflicts_with = "server")]
     pub map: Option<PathBuf>,
 }

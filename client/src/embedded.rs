@@ -15,11 +15,12 @@ pub fn data_dir() -> PathBuf {
         .join("tavern")
 }
 
-/// Starts a server on ephemeral loopback ports; `map` overrides the sample map.
+/// Starts a server on ephemeral loopback ports; `map` (a map file or folder) overrides
+/// the sample world.
 pub fn start(map: Option<PathBuf>) -> anyhow::Result<RunningServer> {
     let mut config = ServerConfig::local(data_dir());
     if let Some(map) = map {
-        config.map = map;
+        config.maps = vec![map];
     }
     tavern_server::start(config)
 }

@@ -203,16 +203,22 @@ fn enter_map(
     mut commands: Commands,
     mut entered: MessageReader<EnterMap>,
     mut prediction: ResMut<Prediction>,
+    current: Option<Res<CurrentMap>>,
 ) {
     let Some(EnterMap { map }) = entered.read().last() else {
         return;
     };
-    info!(map = %map.name, width = map.width, height = map.height, "entered map");
+    // The same map again is a new version of it (the server reloaded the file): keep
+    // predicting; the server moves the avatar if the edit walled it in.
+    let reloaded = current.is_some_and(|c| c.data.name == map.name);
+    info!(map = %map.name, width = map.width, height = map.height, reloaded, "entered map");
     commands.insert_resource(CurrentMap {
         collision: Arc::new(CollisionWorld::from_map(map)),
         data: Arc::new(map.clone()),
     });
-    prediction.reset();
+    if !reloaded {
+        prediction.reset();
+    }
 }
 
 fn mark_own_avatar(

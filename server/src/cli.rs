@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::{ServerConfig, default_map_path};
+use crate::config::{ServerConfig, default_maps_path};
 use crate::keys::KEY_ENV;
 
 #[derive(Parser, Debug)]
@@ -37,6 +37,11 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (the default).
     Run(RunArgs),
+    /// Check maps and report every problem in plain words, without starting a server.
+    ///
+    /// Exits 0 when no map has errors (warnings are allowed), 1 otherwise.
+    #[command(name = "validate-map")]
+    ValidateMap(crate::validate::ValidateArgs),
 }
 
 /// How log lines are written.
@@ -74,9 +79,19 @@ pub struct RunArgs {
     )]
     pub http: SocketAddr,
 
-    /// The Tiled map (TMX) to run. [default: maps/town.tmx]
-    #[arg(long, value_name = "PATH", env = "TAVERN_MAP")]
-    pub map: Option<PathBuf>,
+    /// A Tiled map file (.tmx, .tmj, .json) or a folder of them to run; repeat for more.
+    /// Maps that exits lead to are loaded too. [default: maps/]
+    #[arg(long, value_name = "PATH", env = "TAVERN_MAP", value_delimiter = ',')]
+    pub map: Vec<PathBuf>,
+
+    /// The map players join on, by name (file name without extension). [default: town if
+    /// loaded, else the first map]
+    #[arg(long, value_name = "NAME", env = "TAVERN_START_MAP")]
+    pub start_map: Option<String>,
+
+    /// Don't reload maps when their files change.
+    #[arg(long, env = "TAVERN_NO_WATCH")]
+    pub no_watch: bool,
 
     /// Folder for the server's files (the netcode key). Created if missing.
     #[arg(
@@ -103,7 +118,13 @@ impl RunArgs {
             udp: self.udp,
             public_addr: self.public_addr,
             http: self.http,
-            map: self.map.clone().unwrap_or_else(default_map_path),
+            maps: if self.map.is_empty() {
+                vec![default_maps_path()]
+            } else {
+                self.map.clone()
+            },
+            start_map: self.start_map.clone(),
+            watch_maps: !self.no_watch,
             data_dir: self.data_dir.clone(),
             max_clients: usize::from(self.max_clients),
             netcode_key: std::env::var(KEY_ENV).ok(),
@@ -131,6 +152,7 @@ pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Command::Run(args)) => args,
+        Some(Command::ValidateMap(args)) => return crate::validate::main(&args),
         None => cli.run,
     };
     init_logging(args.log_format);
@@ -205,5 +227,24 @@ mod tests {
         );
         let err = Cli::try_parse_from(["tavern-server", "--max-clients", "0"]).unwrap_err();
         assert!(err.to_string().contains("--max-clients"), "{err}");
+    }
+
+    #[test]
+    fn maps_can_be_repeated_and_validate_map_takes_files() {
+        let cli = Cli::try_parse_from([
+            "tavern-server",
+            "--map",
+            "a.tmx",
+            "--map",
+            "b.tmj,c.tmx",
+            "--no-watch",
+        ])
+        .unwrap();
+        let config = cli.run.to_config();
+        assert_eq!(config.maps.len(), 3);
+        assert!(!config.watch_maps);
+        let v = Cli::try_parse_from(["tavern-server", "validate-map", "--json", "x.tmx"]).unwrap();
+        assert!(matches!(v.command, Some(Command::ValidateMap(a)) if a.json && a.files.len() == 1));
+        assert!(Cli::try_parse_from(["tavern-server", "validate-map"]).is_err());
     }
 }

@@ -14,8 +14,13 @@ pub struct ServerConfig {
     pub public_addr: Option<SocketAddr>,
     /// Where the HTTP API binds.
     pub http: SocketAddr,
-    /// The map file (TMX) players walk on.
-    pub map: PathBuf,
+    /// Map files and folders of map files to run (every `.tmx`/`.tmj`/`.json` in a folder).
+    /// Maps their exits lead to are loaded too.
+    pub maps: Vec<PathBuf>,
+    /// The map players join on, by name; `town` if loaded, else the first map.
+    pub start_map: Option<String>,
+    /// Reload a map when its files change.
+    pub watch_maps: bool,
     /// Folder for the server's own files (the netcode key).
     pub data_dir: PathBuf,
     /// Most players connected at once.
@@ -32,7 +37,9 @@ impl ServerConfig {
             udp: "127.0.0.1:0".parse().expect("valid literal"),
             public_addr: None,
             http: "127.0.0.1:0".parse().expect("valid literal"),
-            map: default_map_path(),
+            maps: vec![default_maps_path()],
+            start_map: None,
+            watch_maps: true,
             data_dir: data_dir.into(),
             max_clients: 64,
             netcode_key: None,
@@ -40,10 +47,10 @@ impl ServerConfig {
     }
 }
 
-/// `maps/town.tmx` under the working directory if it is there, else the repository's copy
+/// `maps/` under the working directory if it is there, else the repository's copy
 /// (so `cargo run` works from any folder of a checkout).
-pub fn default_map_path() -> PathBuf {
-    repo_path("maps/town.tmx")
+pub fn default_maps_path() -> PathBuf {
+    repo_path("maps")
 }
 
 /// `relative` under the working directory if it exists, else under the repository root.

@@ -8,6 +8,8 @@ pub mod keys;
 pub mod movement;
 pub mod net;
 pub mod players;
+pub mod reload;
+pub mod validate;
 pub mod world;
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
@@ -22,7 +24,6 @@ use bevy::state::app::StatesPlugin;
 use bevy_replicon::prelude::*;
 use bevy_replicon_renet2::RepliconRenetPlugins;
 use bevy_replicon_renet2::renet2::RenetServer;
-use tavern_shared::map::MapData;
 use tavern_shared::movement::TICK_HZ;
 
 pub use config::ServerConfig;
@@ -38,7 +39,7 @@ pub enum GameSystems {
 
 /// Builds the game app around an already bound UDP socket.
 pub fn build_app(
-    map: MapData,
+    maps: world::Maps,
     socket: UdpSocket,
     public_addr: SocketAddr,
     key: keys::NetcodeKey,
@@ -57,8 +58,8 @@ pub fn build_app(
         PreUpdate,
         GameSystems::ReceiveInputs.after(ServerSystems::Receive),
     )
-    .insert_resource(world::WorldMap::new(map))
-    .add_plugins((players::plugin, movement::plugin));
+    .insert_resource(maps)
+    .add_plugins((players::plugin, movement::plugin, reload::plugin));
     net::insert_transport(&mut app, socket, public_addr, key, max_clients)?;
     Ok(app)
 }
@@ -132,7 +133,8 @@ fn public_addr_for(bound: SocketAddr, given: Option<SocketAddr>) -> SocketAddr {
 /// Loads the map and key, binds both ports, and starts the game and HTTP threads.
 /// Every error names what was wrong (the map file, a port in use, a bad key).
 pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
-    let map = world::load_map_file(&config.map)?;
+    let maps = world::Maps::load(&config.maps, config.start_map.as_deref())?;
+    let map_names = maps.names().join(", ");
     let key = keys::load_or_create(&config.data_dir, config.netcode_key.as_deref())?;
     let socket = UdpSocket::bind(config.udp).with_context(|| {
         format!(
@@ -161,9 +163,10 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .name("tavern-game".into())
         .spawn({
             let stop = stop.clone();
-            move || match build_app(map, socket, public_addr, key, max_clients) {
+            let watch = reload::WatchMaps(config.watch_maps);
+            move || match build_app(maps, socket, public_addr, key, max_clients) {
                 Ok(mut app) => {
-                    app.insert_resource(players);
+                    app.insert_resource(players).insert_resource(watch);
                     let _ = built_tx.send(Ok(()));
                     run_game_loop(app, &stop);
                 }
@@ -200,7 +203,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                 }
             });
         })?;
-    info!(%udp_addr, %public_addr, %http_addr, map = %config.map.display(), "server running");
+    info!(%udp_addr, %public_addr, %http_addr, maps = %map_names, "server running");
     Ok(RunningServer {
         udp_addr,
         public_addr,

@@ -11,7 +11,7 @@ use tavern_shared::movement::{TICK_DT, step};
 
 use crate::GameSystems;
 use crate::players::Controls;
-use crate::world::WorldMap;
+use crate::world::{Maps, OnMap};
 
 /// With more than this many inputs ready, a player is behind and gets two per tick.
 const CATCH_UP_AFTER: usize = 3;
@@ -142,20 +142,21 @@ fn receive_inputs(
 
 fn apply_inputs(
     mut clients: Query<(&mut InputQueue, &Controls)>,
-    mut avatars: Query<&mut AvatarState>,
-    world: Res<WorldMap>,
+    mut avatars: Query<(&mut AvatarState, &OnMap)>,
+    maps: Res<Maps>,
 ) {
     for (mut queue, controls) in &mut clients {
         let frames = queue.pop_for_tick();
         if frames.is_empty() {
             continue;
         }
-        let Ok(mut avatar) = avatars.get_mut(controls.0) else {
+        let Ok((mut avatar, on)) = avatars.get_mut(controls.0) else {
             continue;
         };
+        let collision = &maps.get(on.0).collision;
         let mut state = *avatar;
         for (seq, frame) in frames {
-            state.motion = step(state.motion, frame, TICK_DT, &world.collision);
+            state.motion = step(state.motion, frame, TICK_DT, collision);
             state.last_input = seq;
         }
         avatar.set_if_neq(state);

@@ -15,7 +15,7 @@ use tavern_shared::protocol::EnterMap;
 
 use crate::http::name_from_user_data;
 use crate::movement::InputQueue;
-use crate::world::WorldMap;
+use crate::world::{Maps, OnMap};
 
 /// On a connection: the avatar it controls.
 #[derive(Component, Debug, Clone, Copy)]
@@ -75,7 +75,7 @@ fn spawn_avatar(
     mut commands: Commands,
     clients: Query<&NetworkId>,
     transport: Option<Res<NetcodeServerTransport>>,
-    mut world: ResMut<WorldMap>,
+    mut maps: ResMut<Maps>,
     directory: Res<PlayerDirectory>,
     mut enter: MessageWriter<ToClients<EnterMap>>,
 ) {
@@ -95,7 +95,8 @@ fn spawn_avatar(
         commands.entity(client).despawn();
         return;
     };
-    let spawn = world.take_spawn();
+    let start = maps.start;
+    let spawn = maps.get_mut(start).take_spawn();
     let avatar = commands
         .spawn((
             PlayerId(network_id.get()),
@@ -104,6 +105,7 @@ fn spawn_avatar(
                 motion: MoveState::at(spawn),
                 last_input: 0,
             },
+            OnMap(start),
         ))
         .id();
     commands
@@ -112,7 +114,7 @@ fn spawn_avatar(
     enter.write(ToClients {
         targets: SendTargets::Single(ClientId::Client(client)),
         message: EnterMap {
-            map: (*world.data).clone(),
+            map: (*maps.get(start).data).clone(),
         },
     });
     let now = {

@@ -1,52 +1,230 @@
-//! The map the server simulates on: loaded from disk at start, shared with movement and
-//! sent to every joining client.
+//! The maps the server runs: loaded at start (every map in the given folders and files,
+//! plus any map an exit leads to), with exits resolved between them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
 
-use anyhow::Context;
 use bevy::prelude::*;
 use tavern_shared::collision::CollisionWorld;
-use tavern_shared::map::{MapData, load_tmx, relative_to};
+use tavern_shared::map::{
+    FsFiles, MapData, MapErrors, Problem, check_exits, is_map_file, load_map, relative_to,
+};
 
-/// The loaded map and its collision shapes.
-#[derive(Resource, Clone, Debug)]
-pub struct WorldMap {
+/// Index of a map in [`Maps`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MapId(pub usize);
+
+/// The map an avatar is on (server side).
+#[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OnMap(pub MapId);
+
+/// One loaded map, its collision shapes and the files it was read from.
+#[derive(Debug)]
+pub struct LoadedMap {
+    pub path: PathBuf,
     pub data: Arc<MapData>,
     pub collision: Arc<CollisionWorld>,
-    /// Index of the spawn point the next player gets (players are spread over all of them).
+    /// Every file the map was read from (map, tilesets, templates) with its modification
+    /// time then, so a change to any of them reloads the map.
+    pub watched: Vec<(PathBuf, Option<SystemTime>)>,
     next_spawn: usize,
 }
 
-impl WorldMap {
-    pub fn new(data: MapData) -> Self {
-        let collision = Arc::new(CollisionWorld::from_map(&data));
-        WorldMap {
-            data: Arc::new(data),
-            collision,
-            next_spawn: 0,
-        }
-    }
-
-    /// The next spawn point, round robin.
+impl LoadedMap {
+    /// The next default spawn point, round robin, so players spread over all of them.
     pub fn take_spawn(&mut self) -> Vec2 {
         let spawn = self.data.spawns[self.next_spawn % self.data.spawns.len()];
         self.next_spawn = self.next_spawn.wrapping_add(1);
         spawn
     }
+
+    /// How many players were given a spawn point so far.
+    pub fn next_spawn_index(&self) -> usize {
+        self.next_spawn
+    }
+
+    /// Takes the files' current modification times as the new baseline.
+    pub fn refresh_watched(&mut self) {
+        for (path, when) in &mut self.watched {
+            *when = modified(path);
+        }
+    }
+
+    /// Whether any file the map was read from changed (or vanished) since it was loaded.
+    pub fn changed_on_disk(&self) -> bool {
+        self.watched
+            .iter()
+            .any(|(path, when)| modified(path) != *when)
+    }
 }
 
-/// Reads and parses a TMX map file, with tilesets resolved next to it.
-pub fn load_map_file(path: &Path) -> anyhow::Result<MapData> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("{}: cannot read the map file", path.display()))?;
-    let map_path = path.to_path_buf();
-    let data = load_tmx(path, move |p| {
-        if p == map_path {
-            Ok(bytes.clone())
+/// All maps of this server.
+#[derive(Resource, Debug)]
+pub struct Maps {
+    pub maps: Vec<LoadedMap>,
+    /// Where players appear when they join.
+    pub start: MapId,
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Loads one map file from disk. Warnings are logged; errors come back, every one of them.
+pub fn load_one(path: &Path) -> Result<LoadedMap, MapErrors> {
+    let mut files = FsFiles::default();
+    let loaded = load_map(path, &mut files);
+    // Remember what was read even if it failed, so fixing any of those files retries.
+    let (data, warnings) = loaded.into_result()?;
+    for w in &warnings {
+        warn!("{w}");
+    }
+    let mut watched: Vec<PathBuf> = files.read;
+    if !watched.iter().any(|p| p == path) {
+        watched.push(path.to_path_buf());
+    }
+    Ok(LoadedMap {
+        path: path.to_path_buf(),
+        collision: Arc::new(CollisionWorld::from_map(&data)),
+        data: Arc::new(data),
+        watched: watched.into_iter().map(|p| (p.clone(), modified(&p))).collect(),
+        next_spawn: 0,
+    })
+}
+
+/// The map files named by `paths`: files as given, folders' map files sorted by name.
+pub fn map_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| anyhow::anyhow!("{}: cannot list the map folder: {e}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.is_file() && is_map_file(f))
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                anyhow::bail!(
+                    "{}: the map folder has no map files (.tmx, .tmj or .json)",
+                    p.display()
+                );
+            }
+            out.extend(found);
+        } else if p.exists() {
+            out.push(p.clone());
         } else {
-            std::fs::read(p).or_else(|_| std::fs::read(relative_to(&map_path, p)))
+            anyhow::bail!("{}: no such map file or folder (--map)", p.display());
         }
-    })?;
-    Ok(data)
+    }
+    Ok(out)
+}
+
+impl Maps {
+    /// Loads every map in `paths` and every map their exits lead to, checks that each
+    /// exit's target and entry exist, and picks the start map: `start` by name, else
+    /// `town` if loaded, else the first map given.
+    pub fn load(paths: &[PathBuf], start: Option<&str>) -> anyhow::Result<Maps> {
+        let mut queue = map_files(paths)?;
+        let mut maps: Vec<LoadedMap> = Vec::new();
+        let mut problems: Vec<Problem> = Vec::new();
+        let mut i = 0;
+        while i < queue.len() {
+            let path = queue[i].clone();
+            i += 1;
+            match load_one(&path) {
+                Ok(map) => {
+                    for zone in &map.data.zones {
+                        if let Some(exit) = &zone.effects.exit {
+                            let target = relative_to(&path, Path::new(&exit.file));
+                            if target.exists() && !queue.iter().any(|q| same_file(q, &target)) {
+                                queue.push(target);
+                            }
+                        }
+                    }
+                    maps.push(map);
+                }
+                Err(errors) => problems.extend(errors.0),
+            }
+        }
+        let mut names: Vec<&str> = Vec::new();
+        for m in &maps {
+            if names.contains(&m.data.name.as_str()) {
+                problems.push(Problem::error(
+                    &m.path.display().to_string(),
+                    "",
+                    format!(
+                        "another map is also named `{}`; map names (file names without extension) must differ, exits refer to maps by name",
+                        m.data.name
+                    ),
+                ));
+            }
+            names.push(&m.data.name);
+        }
+        for m in &maps {
+            problems.extend(check_exits(&m.path, &m.data, |target| {
+                maps.iter()
+                    .find(|o| same_file(&o.path, target))
+                    .map(|o| Ok((*o.data).clone()))
+            }));
+        }
+        if problems.iter().any(Problem::is_error) {
+            return Err(MapErrors(problems).into());
+        }
+        let start = match start {
+            Some(name) => maps
+                .iter()
+                .position(|m| m.data.name == name)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--start-map `{name}` is not one of the loaded maps ({})",
+                        names.join(", ")
+                    )
+                })?,
+            None => maps.iter().position(|m| m.data.name == "town").unwrap_or(0),
+        };
+        Ok(Maps {
+            maps,
+            start: MapId(start),
+        })
+    }
+
+    pub fn get(&self, id: MapId) -> &LoadedMap {
+        &self.maps[id.0]
+    }
+
+    pub fn get_mut(&mut self, id: MapId) -> &mut LoadedMap {
+        &mut self.maps[id.0]
+    }
+
+    pub fn by_name(&self, name: &str) -> Option<MapId> {
+        self.maps.iter().position(|m| m.data.name == name).map(MapId)
+    }
+
+    /// Where an exit of map `from` leads: the target map and the arrival points there.
+    pub fn exit_target(&self, exit: &tavern_shared::map::Exit) -> Option<(MapId, &[Vec2])> {
+        let id = self.by_name(&exit.map)?;
+        Some((id, self.get(id).data.arrival_points(exit.entry.as_deref())))
+    }
+
+    /// Names of the loaded maps, start map first.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = vec![self.get(self.start).data.name.clone()];
+        names.extend(
+            self.maps
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != self.start.0)
+                .map(|(_, m)| m.data.name.clone()),
+        );
+        names
+    }
+}
+
+/// Whether two paths name the same file (by canonical path when both exist).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }

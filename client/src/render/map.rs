@@ -1,8 +1,10 @@
-//! Draws the current map's tile layers as sprites from the tileset images, in layer
-//! order, with opacity, hidden layers skipped, and `above` layers over the avatars.
+//! Draws the current map as sprites from its tilesets: tile layers and tile objects in
+//! Tiled's drawing order, with opacity, offsets, flips, hidden layers skipped, and
+//! `above` layers over the avatars. Redrawn whenever the map changes (join, reload).
 
 use bevy::prelude::*;
-use tavern_shared::map::MapData;
+use tavern_shared::map::doc::{FLIP_D, FLIP_H, FLIP_MASK, FLIP_V};
+use tavern_shared::map::{MapData, TilesetInfo};
 
 use super::to_world;
 use crate::prediction::CurrentMap;
@@ -23,6 +25,64 @@ pub fn plugin(app: &mut App) {
     );
 }
 
+/// Where a tileset's tiles come from.
+enum Sheet {
+    Atlas(Handle<Image>, Handle<TextureAtlasLayout>),
+    /// Image collection: each tile's own image, with its size.
+    Images(Vec<(u32, Handle<Image>, Vec2)>),
+    /// Maps built in code: plain colours.
+    None,
+}
+
+/// What to draw for one tile id: sprite and its size in pixels.
+fn tile_sprite(sheets: &[Sheet], data: &MapData, raw: u32, solid: bool) -> Option<(Sprite, Vec2)> {
+    let gid = raw & !FLIP_MASK;
+    let index = data.tilesets.iter().rposition(|t| t.first_gid <= gid)?;
+    let ts: &TilesetInfo = &data.tilesets[index];
+    let local = gid - ts.first_gid;
+    let tile_size = Vec2::new(ts.tile_width as f32, ts.tile_height as f32);
+    match &sheets[index] {
+        Sheet::Atlas(image, layout) => Some((
+            Sprite::from_atlas_image(
+                image.clone(),
+                TextureAtlas {
+                    layout: layout.clone(),
+                    index: local as usize,
+                },
+            ),
+            tile_size,
+        )),
+        Sheet::Images(images) => images
+            .iter()
+            .find(|(id, _, _)| *id == local)
+            .map(|(_, image, size)| (Sprite::from_image(image.clone()), *size)),
+        Sheet::None => {
+            let colour = if solid {
+                Color::srgb(0.35, 0.3, 0.3)
+            } else {
+                Color::srgb(0.45, 0.6, 0.4)
+            };
+            Some((Sprite::from_color(colour, tile_size), tile_size))
+        }
+    }
+}
+
+/// Applies Tiled's flip bits: horizontal and vertical flips are sprite flips; the
+/// diagonal flip (a transpose) is a quarter turn clockwise plus flips, worked out as
+/// V·H·T = R·Fx^v·Fy^(1-h).
+fn apply_flips(sprite: &mut Sprite, raw: u32) -> Quat {
+    let (h, v, d) = (raw & FLIP_H != 0, raw & FLIP_V != 0, raw & FLIP_D != 0);
+    if d {
+        sprite.flip_x = v;
+        sprite.flip_y = !h;
+        Quat::from_rotation_z(-std::f32::consts::FRAC_PI_2)
+    } else {
+        sprite.flip_x = h;
+        sprite.flip_y = v;
+        Quat::IDENTITY
+    }
+}
+
 fn draw_map(
     mut commands: Commands,
     map: Res<CurrentMap>,
@@ -34,62 +94,85 @@ fn draw_map(
         commands.entity(e).despawn();
     }
     let data: &MapData = &map.data;
-    let sheets: Vec<Option<(Handle<Image>, Handle<TextureAtlasLayout>)>> = data
+    let sheets: Vec<Sheet> = data
         .tilesets
         .iter()
         .map(|ts| {
-            let image = ts.image.as_ref()?;
-            let rows = ts.tile_count.div_ceil(ts.columns.max(1));
-            let layout = TextureAtlasLayout::from_grid(
-                UVec2::new(ts.tile_width, ts.tile_height),
-                ts.columns.max(1),
-                rows,
-                None,
-                None,
-            );
-            Some((
-                assets.load(format!("tilesets/{image}")),
-                layouts.add(layout),
-            ))
+            if let Some(image) = &ts.image {
+                let columns = ts.columns.max(1);
+                let rows = ts.tile_count.div_ceil(columns);
+                let layout = TextureAtlasLayout::from_grid(
+                    UVec2::new(ts.tile_width, ts.tile_height),
+                    columns,
+                    rows,
+                    Some(UVec2::splat(ts.spacing)),
+                    Some(UVec2::splat(ts.margin)),
+                );
+                Sheet::Atlas(
+                    assets.load(format!("tilesets/{image}")),
+                    layouts.add(layout),
+                )
+            } else if !ts.tile_images.is_empty() {
+                Sheet::Images(
+                    ts.tile_images
+                        .iter()
+                        .map(|t| {
+                            (
+                                t.id,
+                                assets.load(format!("tilesets/{}", t.image)),
+                                Vec2::new(t.width as f32, t.height as f32),
+                            )
+                        })
+                        .collect(),
+                )
+            } else {
+                Sheet::None
+            }
         })
         .collect();
-    let tile = Vec2::new(data.tile_width as f32, data.tile_height as f32);
-    for (li, layer) in data.layers.iter().enumerate().filter(|(_, l)| l.visible) {
-        let z = if layer.above { ABOVE_Z } else { GROUND_Z } + li as f32 * 0.01;
-        for (i, &gid) in layer.tiles.iter().enumerate().filter(|(_, g)| **g != 0) {
-            let Some(ts_index) = data.tilesets.iter().rposition(|t| t.first_gid <= gid) else {
+    let cell = Vec2::new(data.tile_width as f32, data.tile_height as f32);
+    let z_of = |above: bool, order: u32| {
+        (if above { ABOVE_Z } else { GROUND_Z }) + order as f32 * 0.01
+    };
+    let mut drawn = 0usize;
+    for layer in data.layers.iter().filter(|l| l.visible && l.opacity > 0.0) {
+        let z = z_of(layer.above, layer.order);
+        for (i, &raw) in layer.tiles.iter().enumerate().filter(|(_, g)| **g != 0) {
+            let solid = data.solid[i];
+            let Some((mut sprite, size)) = tile_sprite(&sheets, data, raw, solid) else {
                 continue;
             };
-            let ts = &data.tilesets[ts_index];
-            let cell = Vec2::new(
-                (i as u32 % data.width) as f32,
-                (i as u32 / data.width) as f32,
-            );
-            let centre = cell * tile + tile / 2.0;
-            let mut sprite = match &sheets[ts_index] {
-                Some((image, layout)) => Sprite::from_atlas_image(
-                    image.clone(),
-                    TextureAtlas {
-                        layout: layout.clone(),
-                        index: (gid - ts.first_gid) as usize,
-                    },
-                ),
-                // A tileset without an image (maps built in code): plain colours.
-                None => Sprite::from_color(
-                    if data.solid[i] {
-                        Color::srgb(0.35, 0.3, 0.3)
-                    } else {
-                        Color::srgb(0.45, 0.6, 0.4)
-                    },
-                    tile,
-                ),
-            };
+            let rotation = apply_flips(&mut sprite, raw);
             sprite.color = sprite.color.with_alpha(layer.opacity);
+            // Tiles bigger than the grid hang from their cell's bottom-left corner.
+            let at = Vec2::new((i as u32 % data.width) as f32, (i as u32 / data.width + 1) as f32);
+            let centre = at * cell + layer.offset + Vec2::new(size.x / 2.0, -size.y / 2.0);
             commands.spawn((
                 MapTile,
                 sprite,
-                Transform::from_translation(to_world(centre, z)),
+                Transform::from_translation(to_world(centre, z)).with_rotation(rotation),
             ));
+            drawn += 1;
         }
     }
+    for s in data.sprites.iter().filter(|s| s.visible && s.opacity > 0.0) {
+        let Some((mut sprite, _)) = tile_sprite(&sheets, data, s.gid, false) else {
+            continue;
+        };
+        let flip = apply_flips(&mut sprite, s.gid);
+        sprite.custom_size = Some(s.size);
+        sprite.color = sprite.color.with_alpha(s.opacity);
+        // Tile objects hang from their bottom-left corner and rotate around it.
+        let turn = Quat::from_rotation_z(-s.rotation.to_radians());
+        let half = Vec2::new(s.size.x / 2.0, -s.size.y / 2.0);
+        let offset = Vec2::new(half.x, -half.y);
+        let centre_world = to_world(s.position, z_of(s.above, s.order)) + turn * offset.extend(0.0);
+        commands.spawn((
+            MapTile,
+            sprite,
+            Transform::from_translation(centre_world).with_rotation(turn * flip),
+        ));
+        drawn += 1;
+    }
+    debug!(map = %data.name, sprites = drawn, "map drawn");
 }

@@ -308,7 +308,12 @@ fn build_map(
                 if !files.exists(Path::new(image)) {
                     report.error(&tile_place, format!("the tile image `{image}` is missing"));
                 }
-                tile_images.push((*id, file_name(image)));
+                tile_images.push(TileImage {
+                    id: *id,
+                    image: file_name(image),
+                    width: t.image_width,
+                    height: t.image_height,
+                });
             }
         }
         tilesets.push(TilesetInfo {
@@ -502,6 +507,7 @@ fn build_map(
         tile_width: doc.tile_width,
         tile_height: doc.tile_height,
         tilesets,
+        layer_count: flat.len() as u32,
         layers,
         sprites,
         solid,

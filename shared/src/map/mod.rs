@@ -30,6 +30,8 @@ pub struct MapData {
     pub tile_width: u32,
     pub tile_height: u32,
     pub tilesets: Vec<TilesetInfo>,
+    /// Number of layers of every kind in the file, groups and their children included.
+    pub layer_count: u32,
     /// Tile layers in drawing order (groups flattened).
     pub layers: Vec<TileLayerData>,
     /// Tile objects, drawn with the layers.
@@ -77,8 +79,19 @@ pub struct TilesetInfo {
     pub tile_height: u32,
     pub margin: u32,
     pub spacing: u32,
-    /// Image-collection tilesets: each tile's own image file name, by local tile id.
-    pub tile_images: Vec<(u32, String)>,
+    /// Image-collection tilesets: each tile's own image.
+    pub tile_images: Vec<TileImage>,
+}
+
+/// One tile's own image in an image-collection tileset.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TileImage {
+    /// Local tile id.
+    pub id: u32,
+    /// File name (looked up under the client's `assets/tilesets/`).
+    pub image: String,
+    pub width: u32,
+    pub height: u32,
 }
 
 /// One tile layer: a global tile id per cell, 0 where empty. Ids carry Tiled's flip bits
@@ -409,6 +422,7 @@ impl MapData {
                 order: 0,
                 tiles,
             }],
+            layer_count: 1,
             sprites: Vec::new(),
             solid,
             solid_shapes: Vec::new(),

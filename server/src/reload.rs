@@ -1,0 +1,131 @@
+//! Hot reload: when a map file (or a tileset or template it uses) changes on disk, the
+//! map is loaded again and swapped in while everyone keeps playing. Avatars left inside
+//! what became a wall are moved to the nearest free spot; a map that no longer loads
+//! keeps its old version and the errors are logged.
+
+use std::time::Duration;
+
+use bevy::prelude::*;
+use bevy_replicon::prelude::*;
+use tavern_shared::avatar::AvatarState;
+use tavern_shared::map::{Problem, check_exits};
+use tavern_shared::movement::AVATAR_RADIUS;
+use tavern_shared::protocol::EnterMap;
+
+use crate::players::Controls;
+use crate::world::{MapId, Maps, OnMap, load_one, same_file};
+
+/// How often the map files' modification times are checked.
+pub const POLL: Duration = Duration::from_millis(500);
+
+/// Whether maps are watched at all (`--no-watch` turns it off).
+#[derive(Resource, Debug, Clone, Copy)]
+pub struct WatchMaps(pub bool);
+
+#[derive(Resource)]
+struct PollTimer(Timer);
+
+pub fn plugin(app: &mut App) {
+    app.insert_resource(PollTimer(Timer::new(POLL, TimerMode::Repeating)))
+        .add_systems(
+            Update,
+            reload_changed_maps.run_if(|w: Option<Res<WatchMaps>>| w.is_none_or(|w| w.0)),
+        );
+}
+
+fn reload_changed_maps(
+    time: Res<Time<Real>>,
+    mut timer: ResMut<PollTimer>,
+    mut maps: ResMut<Maps>,
+    mut avatars: Query<(&mut AvatarState, &OnMap)>,
+    clients: Query<(Entity, &Controls)>,
+    mut enter: MessageWriter<ToClients<EnterMap>>,
+) {
+    if !timer.0.tick(time.delta()).just_finished() {
+        return;
+    }
+    let changed: Vec<MapId> = (0..maps.maps.len())
+        .map(MapId)
+        .filter(|id| maps.get(*id).changed_on_disk())
+        .collect();
+    for id in changed {
+        let path = maps.get(id).path.clone();
+        let mut fresh = match load_one(&path) {
+            Ok(fresh) => fresh,
+            Err(errors) => {
+                refuse(&mut maps, id, &errors.0);
+                continue;
+            }
+        };
+        let exit_problems = check_exits(&path, &fresh.data, |target| {
+            maps.maps
+                .iter()
+                .find(|m| same_file(&m.path, target))
+                .map(|m| Ok((*m.data).clone()))
+        });
+        if exit_problems.iter().any(Problem::is_error) {
+            refuse(&mut maps, id, &exit_problems);
+            continue;
+        }
+        // Keep spreading newcomers over the spawns where the old version left off.
+        for _ in 0..maps.get(id).next_spawn_index() {
+            fresh.take_spawn();
+        }
+        *maps.get_mut(id) = fresh;
+        let map = maps.get(id);
+        let mut moved = 0;
+        for (mut avatar, on) in &mut avatars {
+            if on.0 != id {
+                continue;
+            }
+            let pos = avatar.motion.pos;
+            let free = map
+                .collision
+                .nearest_free(&map.data, pos, AVATAR_RADIUS)
+                .unwrap_or_else(|| map.data.spawns[0]);
+            if free != pos {
+                avatar.motion.pos = free;
+                avatar.motion.moving = false;
+                moved += 1;
+            }
+        }
+        let mut told = 0;
+        for (client, controls) in &clients {
+            if avatars.get(controls.0).is_ok_and(|(_, on)| on.0 == id) {
+                enter.write(ToClients {
+                    targets: SendTargets::Single(ClientId::Client(client)),
+                    message: EnterMap {
+                        map: (*map.data).clone(),
+                    },
+                });
+                told += 1;
+            }
+        }
+        info!(
+            map = %map.data.name,
+            file = %path.display(),
+            players = told,
+            moved_out_of_walls = moved,
+            "map reloaded"
+        );
+    }
+}
+
+/// Logs why a changed map was not swapped in, and remembers the files' new times so the
+/// same broken version is reported once, not every poll.
+fn refuse(maps: &mut Maps, id: MapId, problems: &[Problem]) {
+    let map = maps.get_mut(id);
+    error!(
+        map = %map.data.name,
+        file = %map.path.display(),
+        "the changed map does not load; players keep the previous version"
+    );
+    for p in problems {
+        if p.is_error() {
+            error!("{p}");
+        } else {
+            warn!("{p}");
+        }
+    }
+    map.refresh_watched();
+}
