@@ -479,7 +479,13 @@ fn build_map(
                             }
                         }
                     }
-                    if o.class == "area" || zones::is_zone(&props) {
+                    // An object is a zone by its own properties or class; it takes its
+                    // layer's (or group's) zone properties only if it has an area, so
+                    // spawn points and markers on a zone layer stay what they are.
+                    let own = o.class == "area" || zones::is_zone(&o.properties);
+                    let inherited = zones::is_zone(&f.props)
+                        && shape.area().is_some_and(|a| a.has_extent());
+                    if own || inherited {
                         let name = if o.name.is_empty() { f.layer.name.clone() } else { o.name.clone() };
                         match shape.area() {
                             Some(area) => add_zone(report, &mut zones_out, &name, &oplace, &props, area, o.class == "area"),

@@ -248,17 +248,24 @@ pub fn is_map_file(path: &Path) -> bool {
     )
 }
 
+/// Reads what a map file says, without applying any convention: for tools and tests
+/// that need the properties themselves.
+pub fn read_doc(path: &Path, files: &mut dyn MapFiles) -> Result<doc::Doc, String> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("tmx") => tmx::read_tmx(path, files),
+        Some("tmj" | "json") => json::read_json(path, files),
+        _ => Err(format!(
+            "{}: not a Tiled map file; save it as .tmx or .tmj (.json)",
+            path.display()
+        )),
+    }
+}
+
 /// Loads a map in either format (by extension: `.tmx` is XML, `.tmj`/`.json` JSON),
 /// applies the conventions and validates it. Exits are checked by [`check_exits`].
 pub fn load_map(path: &Path, files: &mut dyn MapFiles) -> Loaded {
     let file = path.display().to_string();
-    let doc = match path.extension().and_then(|e| e.to_str()) {
-        Some("tmx") => tmx::read_tmx(path, files),
-        Some("tmj" | "json") => json::read_json(path, files),
-        _ => Err(format!(
-            "{file}: not a Tiled map file; save it as .tmx or .tmj (.json)"
-        )),
-    };
+    let doc = read_doc(path, files);
     match doc {
         Ok(doc) => build::build(path, &doc, files),
         Err(message) => Loaded {
