@@ -1,0 +1,128 @@
+//! Hot reload end to end: a server runs a copy of the sample world; the test edits the
+//! town's TMX while a client plays. The client gets the new map, the avatar the edit
+//! walled in is moved to a free spot, a broken edit is refused (old map kept, nobody
+//! disconnected), and fixing the file is picked up again.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bevy::math::IVec2;
+use common::{pump_for, pump_until, server_players, temp_dir};
+use tavern_client::bot::{Bot, Brain};
+use tavern_client::prediction::CurrentMap;
+use tavern_server::ServerConfig;
+use tavern_shared::map::MapData;
+use tavern_shared::movement::AVATAR_RADIUS;
+
+fn copy_world(into: &Path) -> PathBuf {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let maps = into.join("maps");
+    std::fs::create_dir_all(&maps).unwrap();
+    std::fs::create_dir_all(into.join("assets/tilesets")).unwrap();
+    for f in ["town.tmx", "town.tsx", "dungeon.tmj"] {
+        std::fs::copy(repo.join("maps").join(f), maps.join(f)).unwrap();
+    }
+    std::fs::copy(
+        repo.join("assets/tilesets/town.png"),
+        into.join("assets/tilesets/town.png"),
+    )
+    .unwrap();
+    maps
+}
+
+/// Sets one cell of a CSV tile layer in a TMX file's text.
+fn set_cell(tmx: &str, layer: &str, width: u32, cell: IVec2, gid: u32) -> String {
+    let at = tmx.find(&format!("name=\"{layer}\"")).expect("layer in file");
+    let open = at + tmx[at..].find("<data encoding=\"csv\">").unwrap() + "<data encoding=\"csv\">".len();
+    let close = open + tmx[open..].find("</data>").unwrap();
+    let mut values: Vec<u32> = tmx[open..close]
+        .split(',')
+        .map(|v| v.trim().parse().unwrap())
+        .collect();
+    values[(cell.y as u32 * width + cell.x as u32) as usize] = gid;
+    let rows: Vec<String> = values
+        .chunks(width as usize)
+        .map(|r| r.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(","))
+        .collect();
+    format!("{}\n{}\n{}", &tmx[..open], rows.join(",\n"), &tmx[close..])
+}
+
+fn client_map(bot: &Bot) -> Option<MapData> {
+    bot.app
+        .world()
+        .get_resource::<CurrentMap>()
+        .map(|m| (*m.data).clone())
+}
+
+/// Writes a file so its modification time surely differs from the last write's.
+fn rewrite(path: &Path, text: &str) {
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn edited_maps_reload_for_players_and_broken_edits_are_refused() {
+    let dir = temp_dir("reload");
+    let maps = copy_world(&dir);
+    let mut config = ServerConfig::local(dir.join("data"));
+    config.maps = vec![maps.clone()];
+    let server = tavern_server::start(config).expect("the server starts");
+    let mut bot = Bot::new(&server.http_url(), "Builder", Brain::Idle);
+    assert!(
+        pump_until(&mut [&mut bot], Duration::from_secs(15), |b| {
+            b[0].own_server_state().is_some() && client_map(b[0]).is_some()
+        }),
+        "the client joins: {:?}",
+        bot.status()
+    );
+    let before = client_map(&bot).unwrap();
+    let pos = bot.own_server_state().unwrap().motion.pos;
+    let cell = before.cell_at(pos);
+    assert!(!before.is_solid_cell(cell));
+
+    // Wall in the cell the avatar stands on (and stop spawning there).
+    let town = maps.join("town.tmx");
+    let original = std::fs::read_to_string(&town).unwrap();
+    let wall_gid = 4;
+    let edited = set_cell(&original, "walls", before.width, cell, wall_gid);
+    let edited = set_cell(&edited, "start", before.width, cell, 0);
+    rewrite(&town, &edited);
+
+    let reloaded = pump_until(&mut [&mut bot], Duration::from_secs(10), |b| {
+        let map_changed = client_map(b[0]).is_some_and(|m| m.is_solid_cell(cell));
+        let moved = b[0]
+            .own_server_state()
+            .is_some_and(|s| before.cell_at(s.motion.pos) != cell);
+        map_changed && moved
+    });
+    assert!(reloaded, "the client sees the new wall and the avatar is moved off it");
+    let after = client_map(&bot).unwrap();
+    let new_pos = bot.own_server_state().unwrap().motion.pos;
+    assert!(
+        new_pos.distance(pos) <= 2.0 * before.tile_width as f32,
+        "moved to a nearby spot: {pos} -> {new_pos}"
+    );
+    let world = tavern_shared::collision::CollisionWorld::from_map(&after);
+    assert!(world.is_free(new_pos, AVATAR_RADIUS), "the new spot is free");
+    assert!(bot.is_connected());
+
+    // A broken edit: the server keeps the last good version, nobody is disconnected.
+    rewrite(&town, &original.replace("<layer id=\"2\"", "<layer id=\"2\" <oops"));
+    pump_for(&mut [&mut bot], Duration::from_millis(1500));
+    assert!(bot.is_connected(), "a broken map does not disconnect anyone");
+    assert_eq!(client_map(&bot).unwrap(), after, "the client keeps the last good map");
+    assert_eq!(server_players(&server).len(), 1);
+
+    // Fixing the file is picked up: back to the original layout.
+    rewrite(&town, &original);
+    assert!(
+        pump_until(&mut [&mut bot], Duration::from_secs(10), |b| {
+            client_map(b[0]).is_some_and(|m| !m.is_solid_cell(cell))
+        }),
+        "the repaired map is loaded"
+    );
+    assert_eq!(client_map(&bot).unwrap(), before);
+    server.stop();
+}
