@@ -13,7 +13,9 @@ use tavern_shared::map::MapData;
 use tavern_shared::movement::{MoveState, TICK_DT, step};
 
 fn bench_step(c: &mut Criterion) {
-    let map = load_one(&repo_path("maps/town.tmx")).expect("sample map loads").data;
+    let map = load_one(&repo_path("maps/town.tmx"))
+        .expect("sample map loads")
+        .data;
     let world = CollisionWorld::from_map(&map);
     let frames: Vec<InputFrame> = (0..64)
         .map(|i| InputFrame {

@@ -9,9 +9,7 @@ use bevy::math::{IVec2, Rect, Vec2};
 use tavern_server::validate::validate;
 use tavern_server::world::Maps;
 use tavern_shared::map::doc::{FLIP_D, FLIP_H, FLIP_V, Prop};
-use tavern_shared::map::{
-    Area, FsFiles, Loaded, MapData, SolidShape, Trigger, load_map, read_doc,
-};
+use tavern_shared::map::{Area, FsFiles, Loaded, MapData, SolidShape, Trigger, load_map, read_doc};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -49,10 +47,30 @@ fn both(stem: &str) -> MapData {
 fn every_encoding_decodes_to_the_same_tiles_with_flips() {
     let map = both("encodings");
     let expected: Vec<u32> = vec![
-        1, 1, 1, 1, 1, 1, //
-        1, 2, 1, 1, 4, 1, //
-        1, 1, 1, 3 | FLIP_H, 1, 1, //
-        1 | FLIP_V | FLIP_D, 1, 1, 1, 1, 1,
+        1,
+        1,
+        1,
+        1,
+        1,
+        1, //
+        1,
+        2,
+        1,
+        1,
+        4,
+        1, //
+        1,
+        1,
+        1,
+        3 | FLIP_H,
+        1,
+        1, //
+        1 | FLIP_V | FLIP_D,
+        1,
+        1,
+        1,
+        1,
+        1,
     ];
     let names: Vec<&str> = map.layers.iter().map(|l| l.name.as_str()).collect();
     assert_eq!(names, ["csv", "base64", "zlib", "gzip", "zstd", "start"]);
@@ -76,7 +94,11 @@ fn infinite_maps_become_the_area_their_chunks_cover() {
     assert!(map.is_solid_cell(IVec2::new(2, 1)));
     assert_eq!(map.spawns, vec![Vec2::new(24.0, 24.0)]);
     let gate = map.entries.iter().find(|e| e.name == "gate").unwrap();
-    assert_eq!(gate.points, vec![Vec2::new(8.0, 8.0)], "objects move with the tiles");
+    assert_eq!(
+        gate.points,
+        vec![Vec2::new(8.0, 8.0)],
+        "objects move with the tiles"
+    );
 }
 
 #[test]
@@ -87,7 +109,10 @@ fn nested_groups_pass_offsets_opacity_visibility_and_properties_down() {
     assert!((deep.opacity - 0.25).abs() < 1e-6);
     assert!(!deep.visible, "a hidden group hides its layers");
     let roof = map.layers.iter().find(|l| l.name == "roof").unwrap();
-    assert!(roof.above, "layers in a group named `above` are drawn over avatars");
+    assert!(
+        roof.above,
+        "layers in a group named `above` are drawn over avatars"
+    );
     assert!(!map.layers[0].above);
     // The collides tile at (0, 0) of `deep` is offset by a whole tile each way.
     assert!(map.is_solid_cell(IVec2::new(1, 1)));
@@ -119,21 +144,34 @@ fn every_object_shape_templates_and_tile_objects() {
             radius: 16.0
         }
     );
-    assert!(matches!(&map.solid_shapes[2], SolidShape::Polygon(p) if p.len() == 5 && p[1] == Vec2::new(32.0, 80.0)));
-    assert!(matches!(&map.solid_shapes[3], SolidShape::Polyline(p) if p == &vec![Vec2::new(96.0, 64.0), Vec2::new(96.0, 112.0)]));
+    assert!(
+        matches!(&map.solid_shapes[2], SolidShape::Polygon(p) if p.len() == 5 && p[1] == Vec2::new(32.0, 80.0))
+    );
+    assert!(
+        matches!(&map.solid_shapes[3], SolidShape::Polyline(p) if p == &vec![Vec2::new(96.0, 64.0), Vec2::new(96.0, 112.0)])
+    );
 
     let zone = |name: &str| map.zones.iter().find(|z| z.name == name).unwrap();
     let pond = zone("pond");
     assert_eq!(pond.effects.jitsi.as_ref().unwrap().room, "pond");
-    assert_eq!(pond.effects.jitsi.as_ref().unwrap().trigger, Trigger::OnEnter);
-    assert!(matches!(pond.area, Area::Ellipse { center, radii } if center == Vec2::new(80.0, 104.0) && radii == Vec2::new(16.0, 8.0)));
+    assert_eq!(
+        pond.effects.jitsi.as_ref().unwrap().trigger,
+        Trigger::OnEnter
+    );
+    assert!(
+        matches!(pond.area, Area::Ellipse { center, radii } if center == Vec2::new(80.0, 104.0) && radii == Vec2::new(16.0, 8.0))
+    );
     assert!(zone("nook").effects.silent);
     assert!(zone("nook").area.contains(Vec2::new(128.0, 8.0)));
     // Rotated 90° clockwise around its top-left corner (40, 40).
     let turned = zone("turned");
     assert!(turned.effects.private);
     let b = turned.area.bounds();
-    assert!((b.min - Vec2::new(24.0, 40.0)).length() < 1e-3 && (b.max - Vec2::new(40.0, 56.0)).length() < 1e-3, "{b:?}");
+    assert!(
+        (b.min - Vec2::new(24.0, 40.0)).length() < 1e-3
+            && (b.max - Vec2::new(40.0, 56.0)).length() < 1e-3,
+        "{b:?}"
+    );
     // A template instance: the template's class and property, the instance's name and place.
     let chest = zone("gold chest");
     assert_eq!(chest.effects.loot_chest.as_deref(), Some("small-chest"));
@@ -149,7 +187,10 @@ fn every_object_shape_templates_and_tile_objects() {
     assert_eq!(map.sprites[1].size, Vec2::new(16.0, 24.0));
     assert_eq!(icons.tile_images.len(), 2);
     assert_eq!(icons.tile_images[1].image, "icon-b.png");
-    assert_eq!((icons.tile_images[1].width, icons.tile_images[1].height), (16, 24));
+    assert_eq!(
+        (icons.tile_images[1].width, icons.tile_images[1].height),
+        (16, 24)
+    );
     assert_eq!(map.sprites[2].gid, 4);
     assert_eq!(map.sprites[2].position, Vec2::new(144.0, 48.0));
 }
@@ -175,7 +216,10 @@ fn typed_properties_of_every_kind_are_read_from_both_formats() {
         // Layer class and properties, object class, tileset tile properties.
         let layer = &doc.layers[1];
         assert_eq!(layer.class, "props-layer", "{file}");
-        assert_eq!(layer.properties["note"], Prop::String("layer property".into()));
+        assert_eq!(
+            layer.properties["note"],
+            Prop::String("layer property".into())
+        );
         let tiledoc::DocLayerKind::Objects(objects) = &layer.kind else {
             panic!("{file}: shapes is an object layer");
         };
@@ -207,25 +251,49 @@ fn assert_one(errors: &[String], needle: &str) {
 #[test]
 fn each_kind_of_problem_is_reported_in_plain_words_with_its_place() {
     let e = errors_of("bad/no_spawn.tmj");
-    assert_one(&e, "bad/no_spawn.tmj: the map has no spawn point; add a tile layer named `start`");
+    assert_one(
+        &e,
+        "bad/no_spawn.tmj: the map has no spawn point; add a tile layer named `start`",
+    );
 
     let e = errors_of("bad/spawn_in_wall.tmj");
-    assert_one(&e, "layer `start`: spawn point at (8, 8) px is inside a solid tile");
+    assert_one(
+        &e,
+        "layer `start`: spawn point at (8, 8) px is inside a solid tile",
+    );
 
     let e = errors_of("bad/bad_types.tmj");
     assert_eq!(e.len(), 3, "{e:#?}");
-    assert_one(&e, "object `library` (id 1): property `audioVolume` should be a float, but it is a string (\"loud\")");
-    assert_one(&e, "object `library` (id 1): property `silent` should be a bool, but it is a string (\"yes\")");
-    assert_one(&e, "object `npc` (id 2): property `agentTrigger` should be `onenter` or `onaction`, not `sometimes`");
+    assert_one(
+        &e,
+        "object `library` (id 1): property `audioVolume` should be a float, but it is a string (\"loud\")",
+    );
+    assert_one(
+        &e,
+        "object `library` (id 1): property `silent` should be a bool, but it is a string (\"yes\")",
+    );
+    assert_one(
+        &e,
+        "object `npc` (id 2): property `agentTrigger` should be `onenter` or `onaction`, not `sometimes`",
+    );
 
     let e = errors_of("bad/zone_no_area.tmj");
     assert_one(&e, "object `meeting` (id 1): zone (jitsi) has no area");
-    assert_one(&e, "object `gate` (id 2): a zone must have an area; a polyline encloses nothing");
+    assert_one(
+        &e,
+        "object `gate` (id 2): a zone must have an area; a polyline encloses nothing",
+    );
 
     let e = errors_of("bad/exits.tmj");
     assert_eq!(e.len(), 2, "the good exit is not reported: {e:#?}");
-    assert_one(&e, "object `nowhere` (id 1): exit leads to `missing.tmj`, but there is no such file");
-    assert_one(&e, "object `wrong entry` (id 2): exit leads to entry `cellar` in `../infinite.tmj`, which has no such entry point (it has: start, gate)");
+    assert_one(
+        &e,
+        "object `nowhere` (id 1): exit leads to `missing.tmj`, but there is no such file",
+    );
+    assert_one(
+        &e,
+        "object `wrong entry` (id 2): exit leads to entry `cellar` in `../infinite.tmj`, which has no such entry point (it has: start, gate)",
+    );
 
     let e = errors_of("bad/missing_image.tmj");
     assert_one(&e, "tileset `fixture`");
@@ -233,7 +301,10 @@ fn each_kind_of_problem_is_reported_in_plain_words_with_its_place() {
     assert_one(&e, "nowhere.png` is missing");
 
     let e = errors_of("bad/broken.tmj");
-    assert_one(&e, "bad/broken.tmj: not valid Tiled JSON at `layers`: EOF while parsing");
+    assert_one(
+        &e,
+        "bad/broken.tmj: not valid Tiled JSON at `layers`: EOF while parsing",
+    );
 
     let e = errors_of("bad/isometric.tmx");
     assert_one(&e, "isometric maps are not supported");
@@ -265,10 +336,21 @@ fn the_sample_world_validates_and_reports_its_zones_and_exits() {
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|z| z["kinds"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_string()))
+        .flat_map(|z| {
+            z["kinds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k.as_str().unwrap().to_string())
+        })
         .collect();
-    for kind in ["jitsi", "silent", "audio", "agent", "private", "exit", "website"] {
-        assert!(kinds.iter().any(|k| k == kind), "town has a {kind} zone: {kinds:?}");
+    for kind in [
+        "jitsi", "silent", "audio", "agent", "private", "exit", "website",
+    ] {
+        assert!(
+            kinds.iter().any(|k| k == kind),
+            "town has a {kind} zone: {kinds:?}"
+        );
     }
     let dungeon = json
         .as_array()
@@ -280,10 +362,19 @@ fn the_sample_world_validates_and_reports_its_zones_and_exits() {
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|z| z["kinds"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_string()))
+        .flat_map(|z| {
+            z["kinds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k.as_str().unwrap().to_string())
+        })
         .collect();
     for kind in ["room", "enemySpawn", "door", "lootChest", "boss", "exit"] {
-        assert!(kinds.iter().any(|k| k == kind), "dungeon has a {kind} zone: {kinds:?}");
+        assert!(
+            kinds.iter().any(|k| k == kind),
+            "dungeon has a {kind} zone: {kinds:?}"
+        );
     }
 }
 
@@ -301,7 +392,11 @@ fn exits_resolve_between_the_sample_maps_in_both_directions() {
         .unwrap();
     let (target, points) = maps.exit_target(&exit).unwrap();
     assert_eq!(maps.get(target).data.name, "dungeon");
-    assert_eq!(points, &[Vec2::new(80.0, 48.0)], "the dungeon's `from-town` entry");
+    assert_eq!(
+        points,
+        &[Vec2::new(80.0, 48.0)],
+        "the dungeon's `from-town` entry"
+    );
     let dungeon = maps.get(target);
     let back = dungeon
         .data
@@ -311,21 +406,44 @@ fn exits_resolve_between_the_sample_maps_in_both_directions() {
         .unwrap();
     let (home, points) = maps.exit_target(&back).unwrap();
     assert_eq!(home, maps.start);
-    assert_eq!(points, &[Vec2::new(1136.0, 400.0)], "the town's `from-dungeon` entry");
+    assert_eq!(
+        points,
+        &[Vec2::new(1136.0, 400.0)],
+        "the town's `from-dungeon` entry"
+    );
     // Arriving never lands inside the exit that leads straight back.
     for (map, exit_zone) in [(town, "Cellar stairs"), (dungeon, "Back to town")] {
         let zone = map.data.zones.iter().find(|z| z.name == exit_zone).unwrap();
-        let other = if map.data.name == "town" { dungeon } else { town };
-        for p in other.data.arrival_points(Some(if map.data.name == "town" { "from-town" } else { "from-dungeon" })) {
+        let other = if map.data.name == "town" {
+            dungeon
+        } else {
+            town
+        };
+        for p in other.data.arrival_points(Some(if map.data.name == "town" {
+            "from-town"
+        } else {
+            "from-dungeon"
+        })) {
             assert!(!zone.area.contains(*p));
-            assert!(other.collision.is_free(*p, tavern_shared::movement::AVATAR_RADIUS));
+            assert!(
+                other
+                    .collision
+                    .is_free(*p, tavern_shared::movement::AVATAR_RADIUS)
+            );
         }
     }
     // Start map by name, and a clear error for one that is not there.
     let maps = Maps::load(&[repo("maps")], Some("dungeon")).unwrap();
     assert_eq!(maps.get(maps.start).data.name, "dungeon");
-    let err = Maps::load(&[repo("maps")], Some("moon")).unwrap_err().to_string();
-    assert!(err.contains("--start-map `moon`") && err.contains("town"), "{err}");
-    let err = Maps::load(&[fixture("bad/exits.tmj")], None).unwrap_err().to_string();
+    let err = Maps::load(&[repo("maps")], Some("moon"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("--start-map `moon`") && err.contains("town"),
+        "{err}"
+    );
+    let err = Maps::load(&[fixture("bad/exits.tmj")], None)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("missing.tmj"), "{err}");
 }

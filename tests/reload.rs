@@ -34,8 +34,11 @@ fn copy_world(into: &Path) -> PathBuf {
 
 /// Sets one cell of a CSV tile layer in a TMX file's text.
 fn set_cell(tmx: &str, layer: &str, width: u32, cell: IVec2, gid: u32) -> String {
-    let at = tmx.find(&format!("name=\"{layer}\"")).expect("layer in file");
-    let open = at + tmx[at..].find("<data encoding=\"csv\">").unwrap() + "<data encoding=\"csv\">".len();
+    let at = tmx
+        .find(&format!("name=\"{layer}\""))
+        .expect("layer in file");
+    let open =
+        at + tmx[at..].find("<data encoding=\"csv\">").unwrap() + "<data encoding=\"csv\">".len();
     let close = open + tmx[open..].find("</data>").unwrap();
     let mut values: Vec<u32> = tmx[open..close]
         .split(',')
@@ -44,7 +47,12 @@ fn set_cell(tmx: &str, layer: &str, width: u32, cell: IVec2, gid: u32) -> String
     values[(cell.y as u32 * width + cell.x as u32) as usize] = gid;
     let rows: Vec<String> = values
         .chunks(width as usize)
-        .map(|r| r.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(","))
+        .map(|r| {
+            r.iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
         .collect();
     format!("{}\n{}\n{}", &tmx[..open], rows.join(",\n"), &tmx[close..])
 }
@@ -97,7 +105,10 @@ fn edited_maps_reload_for_players_and_broken_edits_are_refused() {
             .is_some_and(|s| before.cell_at(s.motion.pos) != cell);
         map_changed && moved
     });
-    assert!(reloaded, "the client sees the new wall and the avatar is moved off it");
+    assert!(
+        reloaded,
+        "the client sees the new wall and the avatar is moved off it"
+    );
     let after = client_map(&bot).unwrap();
     let new_pos = bot.own_server_state().unwrap().motion.pos;
     assert!(
@@ -105,14 +116,27 @@ fn edited_maps_reload_for_players_and_broken_edits_are_refused() {
         "moved to a nearby spot: {pos} -> {new_pos}"
     );
     let world = tavern_shared::collision::CollisionWorld::from_map(&after);
-    assert!(world.is_free(new_pos, AVATAR_RADIUS), "the new spot is free");
+    assert!(
+        world.is_free(new_pos, AVATAR_RADIUS),
+        "the new spot is free"
+    );
     assert!(bot.is_connected());
 
     // A broken edit: the server keeps the last good version, nobody is disconnected.
-    rewrite(&town, &original.replace("<layer id=\"2\"", "<layer id=\"2\" <oops"));
+    rewrite(
+        &town,
+        &original.replace("<layer id=\"2\"", "<layer id=\"2\" <oops"),
+    );
     pump_for(&mut [&mut bot], Duration::from_millis(1500));
-    assert!(bot.is_connected(), "a broken map does not disconnect anyone");
-    assert_eq!(client_map(&bot).unwrap(), after, "the client keeps the last good map");
+    assert!(
+        bot.is_connected(),
+        "a broken map does not disconnect anyone"
+    );
+    assert_eq!(
+        client_map(&bot).unwrap(),
+        after,
+        "the client keeps the last good map"
+    );
     assert_eq!(server_players(&server).len(), 1);
 
     // Fixing the file is picked up: back to the original layout.

@@ -84,8 +84,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH", env = "TAVERN_MAP", value_delimiter = ',')]
     pub map: Vec<PathBuf>,
 
-    /// The map players join on, by name (file name without extension). [default: town if
-    /// loaded, else the first map]
+    /// The map players join on, by name (file name without extension). [default: the
+    /// first --map if it is a file, else town if loaded, else the first map found]
     #[arg(long, value_name = "NAME", env = "TAVERN_START_MAP")]
     pub start_map: Option<String>,
 

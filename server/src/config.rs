@@ -17,7 +17,8 @@ pub struct ServerConfig {
     /// Map files and folders of map files to run (every `.tmx`/`.tmj`/`.json` in a folder).
     /// Maps their exits lead to are loaded too.
     pub maps: Vec<PathBuf>,
-    /// The map players join on, by name; `town` if loaded, else the first map.
+    /// The map players join on, by name; by default the first path if it is a file, else
+    /// `town` if loaded, else the first map found.
     pub start_map: Option<String>,
     /// Reload a map when its files change.
     pub watch_maps: bool,

@@ -88,7 +88,10 @@ pub fn load_one(path: &Path) -> Result<LoadedMap, MapErrors> {
         path: path.to_path_buf(),
         collision: Arc::new(CollisionWorld::from_map(&data)),
         data: Arc::new(data),
-        watched: watched.into_iter().map(|p| (p.clone(), modified(&p))).collect(),
+        watched: watched
+            .into_iter()
+            .map(|p| (p.clone(), modified(&p)))
+            .collect(),
         next_spawn: 0,
     })
 }
@@ -122,8 +125,8 @@ pub fn map_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 
 impl Maps {
     /// Loads every map in `paths` and every map their exits lead to, checks that each
-    /// exit's target and entry exist, and picks the start map: `start` by name, else
-    /// `town` if loaded, else the first map given.
+    /// exit's target and entry exist, and picks the start map: `start` by name, else the
+    /// first path if it is a file, else `town` if loaded, else the first map found.
     pub fn load(paths: &[PathBuf], start: Option<&str>) -> anyhow::Result<Maps> {
         let mut queue = map_files(paths)?;
         let mut maps: Vec<LoadedMap> = Vec::new();
@@ -181,6 +184,8 @@ impl Maps {
                         names.join(", ")
                     )
                 })?,
+            // A map file given first is where players start; with a folder, the town.
+            None if paths.first().is_some_and(|p| p.is_file()) => 0,
             None => maps.iter().position(|m| m.data.name == "town").unwrap_or(0),
         };
         Ok(Maps {
@@ -198,7 +203,10 @@ impl Maps {
     }
 
     pub fn by_name(&self, name: &str) -> Option<MapId> {
-        self.maps.iter().position(|m| m.data.name == name).map(MapId)
+        self.maps
+            .iter()
+            .position(|m| m.data.name == name)
+            .map(MapId)
     }
 
     /// Where an exit of map `from` leads: the target map and the arrival points there.

@@ -289,9 +289,9 @@ pub fn triangulate(points: &[Vec2]) -> Vec<[Vec2; 3]> {
             if (b - a).perp_dot(c - b) <= 0.0 {
                 continue; // reflex or flat corner
             }
-            let inside = idx.iter().any(|&j| {
-                j != ia && j != ib && j != ic && point_in_triangle(pts[j], a, b, c)
-            });
+            let inside = idx
+                .iter()
+                .any(|&j| j != ia && j != ib && j != ic && point_in_triangle(pts[j], a, b, c));
             if !inside {
                 out.push([a, b, c]);
                 idx.remove(i);
@@ -424,7 +424,9 @@ mod tests {
     fn nearest_free_spot_moves_out_of_a_wall() {
         let map = MapData::from_ascii("t", 32, &["#####", "#S..#", "#####"]);
         let world = CollisionWorld::from_map(&map);
-        let free = world.nearest_free(&map, Vec2::new(16.0, 16.0), 10.0).unwrap();
+        let free = world
+            .nearest_free(&map, Vec2::new(16.0, 16.0), 10.0)
+            .unwrap();
         assert_eq!(free, Vec2::new(48.0, 48.0));
         let here = Vec2::new(70.0, 50.0);
         assert_eq!(world.nearest_free(&map, here, 10.0), Some(here));

@@ -131,9 +131,8 @@ fn draw_map(
         })
         .collect();
     let cell = Vec2::new(data.tile_width as f32, data.tile_height as f32);
-    let z_of = |above: bool, order: u32| {
-        (if above { ABOVE_Z } else { GROUND_Z }) + order as f32 * 0.01
-    };
+    let z_of =
+        |above: bool, order: u32| (if above { ABOVE_Z } else { GROUND_Z }) + order as f32 * 0.01;
     let mut drawn = 0usize;
     for layer in data.layers.iter().filter(|l| l.visible && l.opacity > 0.0) {
         let z = z_of(layer.above, layer.order);
@@ -145,7 +144,10 @@ fn draw_map(
             let rotation = apply_flips(&mut sprite, raw);
             sprite.color = sprite.color.with_alpha(layer.opacity);
             // Tiles bigger than the grid hang from their cell's bottom-left corner.
-            let at = Vec2::new((i as u32 % data.width) as f32, (i as u32 / data.width + 1) as f32);
+            let at = Vec2::new(
+                (i as u32 % data.width) as f32,
+                (i as u32 / data.width + 1) as f32,
+            );
             let centre = at * cell + layer.offset + Vec2::new(size.x / 2.0, -size.y / 2.0);
             commands.spawn((
                 MapTile,

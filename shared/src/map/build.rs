@@ -61,7 +61,8 @@ struct Report {
 
 impl Report {
     fn error(&mut self, place: &str, message: impl Into<String>) {
-        self.problems.push(Problem::error(&self.file, place, message));
+        self.problems
+            .push(Problem::error(&self.file, place, message));
     }
 
     fn warning(&mut self, place: &str, message: impl Into<String>) {
@@ -125,7 +126,12 @@ fn rect_outline(min: Vec2, size: Vec2, pivot: Vec2, rotation: f32) -> Outline {
     if rotation == 0.0 {
         return Outline::Rect(r);
     }
-    let corners = vec![r.min, Vec2::new(r.max.x, r.min.y), r.max, Vec2::new(r.min.x, r.max.y)];
+    let corners = vec![
+        r.min,
+        Vec2::new(r.max.x, r.min.y),
+        r.max,
+        Vec2::new(r.min.x, r.max.y),
+    ];
     Outline::Polygon(rotate(corners, pivot, rotation))
 }
 
@@ -346,7 +352,8 @@ fn build_map(
         let place = layer_place(&f.path);
         check_flags(report, &place, &f.layer.properties);
         let layer_collides = is_true(&f.props, "collides");
-        let is_entry = is_true(&f.layer.properties, "start") || is_true(&f.layer.properties, "startLayer");
+        let is_entry =
+            is_true(&f.layer.properties, "start") || is_true(&f.layer.properties, "startLayer");
         match &f.layer.kind {
             DocLayerKind::Tiles(doc_cells) => {
                 let shift_cells = (f.offset / tile).round();
@@ -386,7 +393,9 @@ fn build_map(
                 if bad_ids > 0 {
                     report.warning(
                         &place,
-                        format!("{bad_ids} tiles refer to no tile of any tileset; they are left empty"),
+                        format!(
+                            "{bad_ids} tiles refer to no tile of any tileset; they are left empty"
+                        ),
                     );
                 }
                 for p in &points {
@@ -412,7 +421,15 @@ fn build_map(
                     })
                     .collect();
                     let area = Area::Rects(rects);
-                    add_zone(report, &mut zones_out, &f.layer.name, &place, &f.props, area, false);
+                    add_zone(
+                        report,
+                        &mut zones_out,
+                        &f.layer.name,
+                        &place,
+                        &f.props,
+                        area,
+                        false,
+                    );
                 }
                 layers.push(TileLayerData {
                     name: f.layer.name.clone(),
@@ -435,10 +452,9 @@ fn build_map(
                         Shape::Rect { width, height } if *width > 0.0 && *height > 0.0 => {
                             Vec2::new(*width, *height)
                         }
-                        _ => doc
-                            .tilesets
-                            .get(t.tileset)
-                            .map_or(tile, |ts| Vec2::new(ts.tile_width as f32, ts.tile_height as f32)),
+                        _ => doc.tilesets.get(t.tileset).map_or(tile, |ts| {
+                            Vec2::new(ts.tile_width as f32, ts.tile_height as f32)
+                        }),
                     });
                     let shape = outline(o, at, tile_size);
                     if let (Some(t), Some(size)) = (o.tile, tile_size)
@@ -455,7 +471,8 @@ fn build_map(
                             order: f.order,
                         });
                     }
-                    if o.class == "collider" || layer_collides || is_true(&o.properties, "collides") {
+                    if o.class == "collider" || layer_collides || is_true(&o.properties, "collides")
+                    {
                         match shape.solid() {
                             Ok(s) => solid_shapes.push(s),
                             Err(why) => report.error(&oplace, why),
@@ -483,10 +500,14 @@ fn build_map(
                     // layer's (or group's) zone properties only if it has an area, so
                     // spawn points and markers on a zone layer stay what they are.
                     let own = o.class == "area" || zones::is_zone(&o.properties);
-                    let inherited = zones::is_zone(&f.props)
-                        && shape.area().is_some_and(|a| a.has_extent());
+                    let inherited =
+                        zones::is_zone(&f.props) && shape.area().is_some_and(|a| a.has_extent());
                     if own || inherited {
-                        let name = if o.name.is_empty() { f.layer.name.clone() } else { o.name.clone() };
+                        let name = if o.name.is_empty() {
+                            f.layer.name.clone()
+                        } else {
+                            o.name.clone()
+                        };
                         match shape.area() {
                             Some(area) => add_zone(report, &mut zones_out, &name, &oplace, &props, area, o.class == "area"),
                             None => report.error(&oplace, "a zone must have an area; a polyline encloses nothing (draw a rectangle, ellipse or polygon)"),
@@ -531,7 +552,10 @@ fn build_map(
     let mut in_wall: Vec<(String, Vec<Vec2>)> = Vec::new();
     for (p, place) in spawn_places {
         let blocked = data.is_solid_cell(data.cell_at(p))
-            || data.solid_shapes.iter().any(|s| matches!(s, SolidShape::Rect(r) if r.contains(p)));
+            || data
+                .solid_shapes
+                .iter()
+                .any(|s| matches!(s, SolidShape::Rect(r) if r.contains(p)));
         if blocked {
             match in_wall.iter_mut().find(|(pl, _)| *pl == place) {
                 Some((_, ps)) => ps.push(p),

@@ -152,21 +152,25 @@ pub struct DocObject {
 }
 
 /// An object's shape, relative to the object's `(x, y)`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub enum Shape {
-    Rect { width: f32, height: f32 },
-    Ellipse { width: f32, height: f32 },
+    Rect {
+        width: f32,
+        height: f32,
+    },
+    Ellipse {
+        width: f32,
+        height: f32,
+    },
+    #[default]
     Point,
     Polygon(Vec<Vec2>),
     Polyline(Vec<Vec2>),
     /// Text objects, capsules and anything else that is drawn but has no area for us.
-    Other { width: f32, height: f32 },
-}
-
-impl Default for Shape {
-    fn default() -> Self {
-        Shape::Point
-    }
+    Other {
+        width: f32,
+        height: f32,
+    },
 }
 
 /// Splits a raw global id into the id without flip bits and the flip bits.

@@ -191,7 +191,10 @@ fn parse<T: for<'de> Deserialize<'de>>(path: &Path, bytes: &[u8]) -> Result<T, S
         if at == "." || at.is_empty() {
             format!("{}: not valid Tiled JSON: {inner}", path.display())
         } else {
-            format!("{}: not valid Tiled JSON at `{at}`: {inner}", path.display())
+            format!(
+                "{}: not valid Tiled JSON at `{at}`: {inner}",
+                path.display()
+            )
         }
     })
 }
@@ -312,9 +315,10 @@ impl Reader<'_> {
             "tilelayer" => {
                 let mut cells = Vec::new();
                 if l.chunks.is_empty() {
-                    let data = l.data.as_ref().ok_or_else(|| {
-                        format!("{file}: tile layer `{}` has no `data`", l.name)
-                    })?;
+                    let data = l
+                        .data
+                        .as_ref()
+                        .ok_or_else(|| format!("{file}: tile layer `{}` has no `data`", l.name))?;
                     let raw = decode(data, l, &file)?;
                     let width = l.width.max(1);
                     push_cells(&mut cells, &raw, IVec2::ZERO, width, gids);
@@ -403,7 +407,11 @@ impl Reader<'_> {
         Ok(DocObject {
             id: o.id.unwrap_or(0),
             name: o.name.clone().unwrap_or_default(),
-            class: o.class.clone().or_else(|| o.kind.clone()).unwrap_or_default(),
+            class: o
+                .class
+                .clone()
+                .or_else(|| o.kind.clone())
+                .unwrap_or_default(),
             x: o.x.unwrap_or(0.0),
             y: o.y.unwrap_or(0.0),
             rotation: o.rotation.unwrap_or(0.0),
@@ -475,7 +483,13 @@ fn override_object(base: JObject, inst: JObject) -> JObject {
     }
 }
 
-fn push_cells(cells: &mut Vec<(IVec2, TileRef)>, raw: &[u32], origin: IVec2, width: u32, gids: &Gids) {
+fn push_cells(
+    cells: &mut Vec<(IVec2, TileRef)>,
+    raw: &[u32],
+    origin: IVec2,
+    width: u32,
+    gids: &Gids,
+) {
     for (i, &g) in raw.iter().enumerate() {
         if let Some(t) = gids.tile(g) {
             let at = IVec2::new((i as u32 % width) as i32, (i as u32 / width) as i32);
@@ -505,8 +519,8 @@ fn decode(data: &Value, l: &JLayer, file: &str) -> Result<Vec<u32>, String> {
             let packed = base64::engine::general_purpose::STANDARD
                 .decode(text.trim())
                 .map_err(|e| bad(format!("bad base64 data: {e}")))?;
-            let bytes = decompress(&packed, l.compression.as_deref().unwrap_or(""))
-                .map_err(|e| bad(e))?;
+            let bytes =
+                decompress(&packed, l.compression.as_deref().unwrap_or("")).map_err(&bad)?;
             if bytes.len() % 4 != 0 {
                 return Err(bad(format!(
                     "decoded data is {} bytes, not a whole number of 4-byte tile ids",
@@ -549,7 +563,11 @@ fn zstd_decode(_packed: &[u8]) -> Result<Vec<u8>, String> {
 }
 
 fn tileset(t: &JTileset, source: &Path) -> DocTileset {
-    let resolve = |img: &str| relative_to(source, Path::new(img)).to_string_lossy().replace('\\', "/");
+    let resolve = |img: &str| {
+        relative_to(source, Path::new(img))
+            .to_string_lossy()
+            .replace('\\', "/")
+    };
     DocTileset {
         name: t.name.clone(),
         source: source.to_string_lossy().into_owned(),
@@ -582,7 +600,16 @@ fn tileset(t: &JTileset, source: &Path) -> DocTileset {
 
 fn props(list: &[JProp]) -> Props {
     list.iter()
-        .map(|p| (p.name.clone(), prop(p.kind.as_deref().unwrap_or("string"), &p.propertytype, &p.value)))
+        .map(|p| {
+            (
+                p.name.clone(),
+                prop(
+                    p.kind.as_deref().unwrap_or("string"),
+                    &p.propertytype,
+                    &p.value,
+                ),
+            )
+        })
         .collect()
 }
 

@@ -58,7 +58,10 @@ pub struct Entry {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum SolidShape {
     Rect(Rect),
-    Circle { center: Vec2, radius: f32 },
+    Circle {
+        center: Vec2,
+        radius: f32,
+    },
     /// Closed, possibly concave; split into triangles for collision.
     Polygon(Vec<Vec2>),
     /// An open line that blocks movement across it.
@@ -206,9 +209,7 @@ impl Loaded {
     /// The map, or every problem if there was an error.
     pub fn into_result(self) -> Result<(MapData, Vec<Problem>), MapErrors> {
         match self.map {
-            Some(map) if !self.problems.iter().any(Problem::is_error) => {
-                Ok((map, self.problems))
-            }
+            Some(map) if !self.problems.iter().any(Problem::is_error) => Ok((map, self.problems)),
             _ => Err(MapErrors(self.problems)),
         }
     }

@@ -25,7 +25,8 @@ impl MapFiles for MemFiles {
     }
 
     fn exists(&mut self, path: &Path) -> bool {
-        self.0.contains_key(&path.to_string_lossy().replace('\\', "/"))
+        self.0
+            .contains_key(&path.to_string_lossy().replace('\\', "/"))
     }
 }
 
@@ -88,7 +89,10 @@ fn a_map_without_spawn_is_rejected_with_its_file_named() {
     let loaded = load(&tmx("1,1,1,\n1,1,1", ""));
     let errs = errors(&loaded);
     assert_eq!(errs.len(), 1, "{errs:?}");
-    assert!(errs[0].starts_with("error: maps/test.tmx: the map has no spawn point"), "{errs:?}");
+    assert!(
+        errs[0].starts_with("error: maps/test.tmx: the map has no spawn point"),
+        "{errs:?}"
+    );
     assert!(loaded.into_result().is_err());
 }
 
@@ -108,7 +112,10 @@ fn a_missing_tileset_names_the_file() {
     let bad = tmx("1,1,1,\n1,1,1", "").replace("t.tsx", "missing.tsx");
     let errs = errors(&load(&bad));
     assert_eq!(errs.len(), 1, "{errs:?}");
-    assert!(errs[0].contains("maps/test.tmx") && errs[0].contains("missing.tsx"), "{errs:?}");
+    assert!(
+        errs[0].contains("maps/test.tmx") && errs[0].contains("missing.tsx"),
+        "{errs:?}"
+    );
 }
 
 #[test]

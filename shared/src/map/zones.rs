@@ -10,7 +10,10 @@ use super::doc::{Prop, Props};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Area {
     Rect(Rect),
-    Ellipse { center: Vec2, radii: Vec2 },
+    Ellipse {
+        center: Vec2,
+        radii: Vec2,
+    },
     /// A closed polygon (possibly concave) in map pixels.
     Polygon(Vec<Vec2>),
     /// The union of rectangles (a tile layer's non-empty tiles, merged).
@@ -73,9 +76,7 @@ pub fn bounds_of(points: impl Iterator<Item = Vec2>) -> Rect {
     let Some(&first) = points.peek() else {
         return Rect::default();
     };
-    points.fold(Rect::from_corners(first, first), |r, p| {
-        r.union_point(p)
-    })
+    points.fold(Rect::from_corners(first, first), |r, p| r.union_point(p))
 }
 
 /// Even-odd rule, the one Tiled draws polygons with.
@@ -371,8 +372,10 @@ pub fn effects(props: &Props) -> (Effects, Vec<String>) {
     if let Some(config) = jitsi.as_ref().and_then(|j| j.config.as_deref())
         && serde_json::from_str::<serde_json::Value>(config).is_err()
     {
-        r.errors
-            .push("property `jitsiConfig` should be JSON text, like {\"startWithAudioMuted\": true}".into());
+        r.errors.push(
+            "property `jitsiConfig` should be JSON text, like {\"startWithAudioMuted\": true}"
+                .into(),
+        );
     }
     let audio = r.text("playAudio").map(|track| {
         let volume = r.float("audioVolume").unwrap_or(1.0);
@@ -411,8 +414,9 @@ pub fn effects(props: &Props) -> (Effects, Vec<String>) {
     let enemy_spawn = r.text("enemySpawn").map(|enemy| {
         let count = r.int("count").unwrap_or(1);
         if count < 1 {
-            r.errors
-                .push(format!("property `count` should be at least 1, not {count}"));
+            r.errors.push(format!(
+                "property `count` should be at least 1, not {count}"
+            ));
         }
         let respawn = r.float("respawnSecs").unwrap_or(30.0);
         if respawn < 0.0 {
@@ -528,9 +532,19 @@ mod tests {
             ("agentTrigger", Prop::String("sometimes".into())),
         ]));
         assert_eq!(errors.len(), 3, "{errors:?}");
-        assert!(errors[0].contains("`audioVolume` should be a float, but it is a string (\"loud\")"));
-        assert!(errors.iter().any(|e| e.contains("`agentTrigger` should be `onenter` or `onaction`")));
-        assert!(errors.iter().any(|e| e.contains("`silent` should be a bool")));
+        assert!(
+            errors[0].contains("`audioVolume` should be a float, but it is a string (\"loud\")")
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("`agentTrigger` should be `onenter` or `onaction`"))
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("`silent` should be a bool"))
+        );
     }
 
     #[test]
