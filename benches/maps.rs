@@ -45,7 +45,13 @@ fn bench_load(c: &mut Criterion) {
     let mut group = c.benchmark_group("200x200 map, 40% solid");
     group.sample_size(20);
     group.bench_function("load + validate (JSON)", |b| {
-        b.iter(|| black_box(load_map(&path, &mut FsFiles::default()).into_result().unwrap()))
+        b.iter(|| {
+            black_box(
+                load_map(&path, &mut FsFiles::default())
+                    .into_result()
+                    .unwrap(),
+            )
+        })
     });
     let (map, _) = load_map(&path, &mut FsFiles::default())
         .into_result()

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use serde::Serialize;
-use tavern_shared::map::{FsFiles, MapData, Problem, check_exits, is_map_file, load_map};
+use tavern_shared::map::{FsFiles, MapData, Problem, check_exits, load_map};
 
 #[derive(Args, Debug)]
 pub struct ValidateArgs {
@@ -95,13 +95,7 @@ fn expand(paths: &[PathBuf], reports: &mut Vec<MapReport>) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
-                .into_iter()
-                .flatten()
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.is_file() && is_map_file(f))
-                .collect();
-            found.sort();
+            let found = crate::world::maps_in_folder(p).unwrap_or_default();
             if found.is_empty() {
                 let problem = Problem::error(
                     &p.display().to_string(),

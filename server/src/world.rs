@@ -96,17 +96,23 @@ pub fn load_one(path: &Path) -> Result<LoadedMap, MapErrors> {
     })
 }
 
+/// The map files in a folder, sorted by name.
+pub fn maps_in_folder(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|f| f.is_file() && is_map_file(f))
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
 /// The map files named by `paths`: files as given, folders' map files sorted by name.
 pub fn map_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|e| anyhow::anyhow!("{}: cannot list the map folder: {e}", p.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.is_file() && is_map_file(f))
-                .collect();
-            found.sort();
+            let found = maps_in_folder(p)
+                .map_err(|e| anyhow::anyhow!("{}: cannot list the map folder: {e}", p.display()))?;
             if found.is_empty() {
                 anyhow::bail!(
                     "{}: the map folder has no map files (.tmx, .tmj or .json)",
