@@ -148,5 +148,23 @@ fn edited_maps_reload_for_players_and_broken_edits_are_refused() {
         "the repaired map is loaded"
     );
     assert_eq!(client_map(&bot).unwrap(), before);
+
+    // An edit may add an exit to a brand-new map file: the server loads that map too.
+    std::fs::copy(maps.join("dungeon.tmj"), maps.join("cave.tmj")).unwrap();
+    let with_exit = original.replace(
+        " </objectgroup>",
+        "  <object id=\"90\" name=\"Crack\" type=\"area\" x=\"32\" y=\"32\" width=\"32\" height=\"32\"><properties><property name=\"exitUrl\" value=\"cave.tmj#from-town\"/></properties></object>\n </objectgroup>",
+    );
+    rewrite(&town, &with_exit);
+    assert!(
+        pump_until(&mut [&mut bot], Duration::from_secs(10), |b| {
+            client_map(b[0]).is_some_and(|m| {
+                m.zones
+                    .iter()
+                    .any(|z| z.effects.exit.as_ref().is_some_and(|e| e.map == "cave"))
+            })
+        }),
+        "the edit with an exit to a new map is accepted"
+    );
     server.stop();
 }

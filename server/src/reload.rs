@@ -3,12 +3,13 @@
 //! what became a wall are moved to the nearest free spot; a map that no longer loads
 //! keeps its old version and the errors are logged.
 
+use std::path::Path;
 use std::time::Duration;
 
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;
 use tavern_shared::avatar::AvatarState;
-use tavern_shared::map::{Problem, check_exits};
+use tavern_shared::map::{MapData, Problem, check_exits, relative_to};
 use tavern_shared::movement::AVATAR_RADIUS;
 use tavern_shared::protocol::EnterMap;
 
@@ -57,11 +58,17 @@ fn reload_changed_maps(
                 continue;
             }
         };
+        load_new_exit_targets(&mut maps, &path, &fresh.data);
         let exit_problems = check_exits(&path, &fresh.data, |target| {
             maps.maps
                 .iter()
                 .find(|m| same_file(&m.path, target))
                 .map(|m| Ok((*m.data).clone()))
+                .or_else(|| {
+                    target
+                        .is_file()
+                        .then(|| Err("its errors are logged above".to_string()))
+                })
         });
         if exit_problems.iter().any(Problem::is_error) {
             refuse(&mut maps, id, &exit_problems);
@@ -108,6 +115,31 @@ fn reload_changed_maps(
             moved_out_of_walls = moved,
             "map reloaded"
         );
+    }
+}
+
+/// An edit may add an exit to a map file the server doesn't run yet: load it, so the
+/// exit leads somewhere (a target that doesn't load is reported by the exit check).
+fn load_new_exit_targets(maps: &mut Maps, path: &Path, data: &MapData) {
+    for exit in data.zones.iter().filter_map(|z| z.effects.exit.as_ref()) {
+        let target = relative_to(path, Path::new(&exit.file));
+        if !target.is_file() || maps.maps.iter().any(|m| same_file(&m.path, &target)) {
+            continue;
+        }
+        if maps.by_name(&exit.map).is_some() {
+            continue;
+        }
+        match load_one(&target) {
+            Ok(map) => {
+                info!(map = %map.data.name, file = %target.display(), "new map loaded for an exit");
+                maps.maps.push(map);
+            }
+            Err(errors) => {
+                for p in &errors.0 {
+                    error!("{p}");
+                }
+            }
+        }
     }
 }
 

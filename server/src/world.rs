@@ -175,6 +175,11 @@ impl Maps {
                 maps.iter()
                     .find(|o| same_file(&o.path, target))
                     .map(|o| Ok((*o.data).clone()))
+                    .or_else(|| {
+                        target
+                            .is_file()
+                            .then(|| Err("its errors are listed too".to_string()))
+                    })
             }));
         }
         if problems.iter().any(Problem::is_error) {
