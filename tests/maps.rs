@@ -311,6 +311,9 @@ fn each_kind_of_problem_is_reported_in_plain_words_with_its_place() {
 
     let e = errors_of("bad/missing_tileset.tmx");
     assert_one(&e, "gone.tsx");
+
+    let e = errors_of("bad/tsj_in_tmx.tmx");
+    assert_one(&e, "fixture.tsj); a TMX map needs its tilesets in TSX");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use crate::input::InputBatch;
 use crate::map::MapData;
 
 /// Identifies Tavern's netcode protocol; bump when the wire format changes.
-pub const PROTOCOL_ID: u64 = 0x5441_5645_524e_0001;
+pub const PROTOCOL_ID: u64 = 0x5441_5645_524e_0002;
 
 /// Server → client, reliable: the map the client's avatar is on. Sent on joining.
 #[derive(Message, Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -158,3 +158,115 @@ fn relative_paths_fold_parent_directories() {
         PathBuf::from("/w/maps/a/b.tsx")
     );
 }
+
+/// A 4x3 JSON map with an embedded tileset (tile 2 collides), a start tile at (0, 0),
+/// and the given object layer objects and extra layers.
+fn json_map(objects: &str, extra_layers: &str) -> String {
+    format!(
+        r#"{{"type":"map","orientation":"orthogonal","width":4,"height":3,"tilewidth":16,"tileheight":16,"infinite":false,
+ "tilesets":[{{"firstgid":1,"name":"t","tilewidth":16,"tileheight":16,"tilecount":2,"columns":2,"image":"t.png",
+   "tiles":[{{"id":1,"properties":[{{"name":"collides","type":"bool","value":true}}]}}]}}],
+ "layers":[{{"type":"tilelayer","id":1,"name":"ground","width":4,"height":3,"data":[1,1,1,1,1,1,1,1,1,1,1,1]}},
+  {{"type":"tilelayer","id":2,"name":"start","width":4,"height":3,"visible":false,"data":[1,0,0,0,0,0,0,0,0,0,0,0]}}
+  {extra_layers},
+  {{"type":"objectgroup","id":3,"name":"objs","objects":[{objects}]}}]}}"#
+    )
+}
+
+fn load_json(text: &str) -> Loaded {
+    let mut files = MemFiles::default()
+        .with("maps/j.tmj", text)
+        .with("maps/t.png", "png");
+    load_map(Path::new("maps/j.tmj"), &mut files)
+}
+
+fn messages(loaded: &Loaded) -> Vec<String> {
+    loaded.problems.iter().map(|p| p.to_string()).collect()
+}
+
+#[test]
+fn designers_are_warned_about_areas_that_do_nothing_and_odd_offsets() {
+    let loaded = load_json(&json_map(
+        r#"{"id":1,"name":"plaza","type":"area","x":16,"y":16,"width":32,"height":16}"#,
+        r#",{"type":"tilelayer","id":4,"name":"shifted","width":4,"height":3,"offsetx":8,"offsety":0,"data":[0,0,0,0,0,1,0,0,0,0,0,0]}"#,
+    ));
+    let all = messages(&loaded);
+    assert!(loaded.problems.iter().all(|p| !p.is_error()), "{all:#?}");
+    assert!(
+        all.iter().any(|m| m.starts_with("warning: maps/j.tmj: layer `objs`, object `plaza` (id 1): this `area` has none of the zone properties")),
+        "{all:#?}"
+    );
+    assert!(
+        all.iter()
+            .any(|m| m
+                .contains("layer `shifted`: the layer is offset by (8, 0) px, not whole tiles")),
+        "{all:#?}"
+    );
+    let (map, warnings) = loaded.into_result().unwrap();
+    assert_eq!(warnings.len(), 2);
+    assert!(map.zones.is_empty());
+}
+
+#[test]
+fn colliders_and_entries_that_cannot_work_are_errors() {
+    let loaded = load_json(&json_map(
+        r#"{"id":1,"name":"post","type":"collider","x":40,"y":40,"point":true},
+           {"id":2,"name":"","x":24,"y":24,"point":true,"properties":[{"name":"start","type":"bool","value":true}]},
+           {"id":3,"name":"door","x":8,"y":8,"point":true,"properties":[{"name":"start","type":"string","value":"yes"}]}"#,
+        "",
+    ));
+    let all = messages(&loaded);
+    assert!(
+        all.iter().any(|m| m.contains(
+            "object `post` (id 1): a collider must have an area; a point blocks nothing"
+        )),
+        "{all:#?}"
+    );
+    assert!(
+        all.iter()
+            .any(|m| m.contains("object id 2: an entry point (`start: true`) needs a name")),
+        "{all:#?}"
+    );
+    assert!(
+        all.iter().any(|m| m.contains(
+            "object `door` (id 3): property `start` should be a bool, but it is a string (\"yes\")"
+        )),
+        "{all:#?}"
+    );
+    assert!(loaded.into_result().is_err());
+}
+
+#[test]
+fn collider_shapes_and_layer_collides_make_things_solid() {
+    let (map, _) = load_json(&json_map(
+        r#"{"id":1,"name":"rock","type":"collider","x":32,"y":16,"width":16,"height":16,"ellipse":true},
+           {"id":2,"name":"wedge","type":"collider","x":0,"y":32,"polygon":[{"x":0,"y":0},{"x":16,"y":0},{"x":0,"y":16}]}"#,
+        r#",{"type":"tilelayer","id":5,"name":"cliffs","width":4,"height":3,"properties":[{"name":"collides","type":"bool","value":true}],"data":[0,0,0,1,0,0,0,0,0,0,0,0]}"#,
+    ))
+    .into_result()
+    .unwrap();
+    assert!(
+        map.is_solid_cell(IVec2::new(3, 0)),
+        "a collides layer makes its tiles solid"
+    );
+    assert!(!map.is_solid_cell(IVec2::new(2, 0)));
+    assert_eq!(
+        map.solid_shapes[0],
+        SolidShape::Circle {
+            center: Vec2::new(40.0, 24.0),
+            radius: 8.0
+        }
+    );
+    assert_eq!(
+        map.solid_shapes[1],
+        SolidShape::Polygon(vec![
+            Vec2::new(0.0, 32.0),
+            Vec2::new(16.0, 32.0),
+            Vec2::new(0.0, 48.0)
+        ])
+    );
+    let world = crate::collision::CollisionWorld::from_map(&map);
+    assert!(!world.is_free(Vec2::new(40.0, 24.0), 1.0));
+    assert!(!world.is_free(Vec2::new(4.0, 36.0), 1.0));
+    assert!(world.is_free(Vec2::new(24.0, 40.0), 1.0));
+}

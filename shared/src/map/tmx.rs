@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::io::Cursor;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bevy::math::{IVec2, Vec2};
@@ -14,22 +14,48 @@ use tiled::{
 use super::MapFiles;
 use super::doc::*;
 
-/// Hands the `tiled` crate files through [`MapFiles`] instead of the filesystem.
-struct Reader<'a>(&'a mut dyn MapFiles);
+/// Hands the `tiled` crate files through [`MapFiles`] instead of the filesystem, and
+/// remembers the last file it asked for, so a parse error can say which file it was in.
+struct Reader<'a> {
+    files: &'a mut dyn MapFiles,
+    last: Option<PathBuf>,
+}
 
 impl ResourceReader for Reader<'_> {
     type Resource = Cursor<Vec<u8>>;
     type Error = std::io::Error;
 
     fn read_from(&mut self, path: &Path) -> Result<Self::Resource, Self::Error> {
-        self.0.read(path).map(Cursor::new)
+        self.last = Some(path.to_path_buf());
+        self.files.read(path).map(Cursor::new)
     }
+}
+
+/// The `tiled` crate's error, with the file it happened in when it doesn't say.
+fn explain(error: tiled::Error, reader: &Reader<'_>, top: &Path) -> String {
+    let text = error.to_string();
+    let Some(last) = reader.last.as_deref() else {
+        return text;
+    };
+    if text.contains(&*last.to_string_lossy()) || last == top {
+        return text;
+    }
+    let hint = match last.extension().and_then(|e| e.to_str()) {
+        Some("tsj" | "json") => {
+            "; a TMX map needs its tilesets in TSX (in Tiled: open the tileset, File > Export As, .tsx)"
+        }
+        Some("tj") => "; a TMX map needs its templates in TX (in Tiled: save the template as .tx)",
+        _ => "",
+    };
+    format!("{text} (in {}){hint}", last.display())
 }
 
 /// Reads a TMX map into a [`Doc`]. Errors are the `tiled` crate's, which name the file.
 pub fn read_tmx(path: &Path, files: &mut dyn MapFiles) -> Result<Doc, String> {
-    let mut loader = Loader::with_reader(Reader(files));
-    let map = loader.load_tmx_map(path).map_err(|e| e.to_string())?;
+    let mut loader = Loader::with_reader(Reader { files, last: None });
+    let map = loader
+        .load_tmx_map(path)
+        .map_err(|e| explain(e, loader.reader(), path))?;
     let mut tilesets = Tilesets::default();
     for ts in map.tilesets() {
         tilesets.index_of(ts);
@@ -51,8 +77,10 @@ pub fn read_tmx(path: &Path, files: &mut dyn MapFiles) -> Result<Doc, String> {
 
 /// Reads an external TSX tileset (used by JSON maps that refer to one).
 pub fn read_tsx(path: &Path, files: &mut dyn MapFiles) -> Result<DocTileset, String> {
-    let mut loader = Loader::with_reader(Reader(files));
-    let ts = loader.load_tsx_tileset(path).map_err(|e| e.to_string())?;
+    let mut loader = Loader::with_reader(Reader { files, last: None });
+    let ts = loader
+        .load_tsx_tileset(path)
+        .map_err(|e| explain(e, loader.reader(), path))?;
     Ok(tileset(&ts))
 }
 
