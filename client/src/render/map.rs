@@ -178,3 +178,62 @@ fn draw_map(
     }
     debug!(map = %data.name, sprites = drawn, "map drawn");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The texture point Tiled shows at `p` (tile-local, 0..1, y down) for these flips:
+    /// the image is transposed (D) first, then mirrored horizontally, then vertically.
+    fn tiled_sample(p: Vec2, raw: u32) -> Vec2 {
+        let mut q = p;
+        if raw & FLIP_V != 0 {
+            q.y = 1.0 - q.y;
+        }
+        if raw & FLIP_H != 0 {
+            q.x = 1.0 - q.x;
+        }
+        if raw & FLIP_D != 0 {
+            q = Vec2::new(q.y, q.x);
+        }
+        q
+    }
+
+    /// The texture point Bevy shows at `p` for a sprite with these flips, rotated by `turn`.
+    fn bevy_sample(p: Vec2, sprite: &Sprite, turn: Quat) -> Vec2 {
+        let world = Vec3::new(p.x - 0.5, 0.5 - p.y, 0.0);
+        let local = turn.inverse() * world;
+        let mut uv = Vec2::new(local.x + 0.5, 0.5 - local.y);
+        if sprite.flip_x {
+            uv.x = 1.0 - uv.x;
+        }
+        if sprite.flip_y {
+            uv.y = 1.0 - uv.y;
+        }
+        uv
+    }
+
+    #[test]
+    fn every_flip_combination_shows_what_tiled_shows() {
+        let points = [
+            Vec2::new(0.1, 0.2),
+            Vec2::new(0.9, 0.3),
+            Vec2::new(0.25, 0.8),
+        ];
+        for bits in 0..8u32 {
+            let raw = 5
+                | if bits & 1 != 0 { FLIP_H } else { 0 }
+                | if bits & 2 != 0 { FLIP_V } else { 0 }
+                | if bits & 4 != 0 { FLIP_D } else { 0 };
+            let mut sprite = Sprite::default();
+            let turn = apply_flips(&mut sprite, raw);
+            for p in points {
+                let (want, got) = (tiled_sample(p, raw), bevy_sample(p, &sprite, turn));
+                assert!(
+                    want.distance(got) < 1e-5,
+                    "flips {bits:03b} at {p}: Tiled shows {want}, we show {got}"
+                );
+            }
+        }
+    }
+}
