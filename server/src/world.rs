@@ -96,14 +96,31 @@ pub fn load_one(path: &Path) -> Result<LoadedMap, MapErrors> {
     })
 }
 
-/// The map files in a folder, sorted by name.
+/// The map files in a folder, sorted by name. `.json` files count only if they are
+/// maps (Tiled also saves tilesets and templates as `.json`).
 pub fn maps_in_folder(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|f| f.is_file() && is_map_file(f))
+        .filter(|f| f.extension().is_none_or(|e| e != "json") || is_json_map(f))
         .collect();
     found.sort();
     Ok(found)
+}
+
+fn is_json_map(path: &Path) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Kind {
+        #[serde(rename = "type")]
+        kind: Option<String>,
+    }
+    // Anything that isn't clearly a tileset or template is loaded, so a broken map file
+    // is reported rather than skipped.
+    let kind = std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Kind>(&b).ok())
+        .and_then(|k| k.kind);
+    !matches!(kind.as_deref(), Some("tileset" | "template"))
 }
 
 /// The map files named by `paths`: files as given, folders' map files sorted by name.
@@ -245,5 +262,38 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_list_maps_but_not_json_tilesets_or_templates() {
+        let dir = std::env::temp_dir().join(format!("tavern-maps-folder-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in [
+            ("a.tmx", "<map/>"),
+            ("b.tmj", "{}"),
+            ("c.json", r#"{"type": "map"}"#),
+            ("kit.json", r#"{"type": "tileset"}"#),
+            ("chest.json", r#"{"type": "template"}"#),
+            ("broken.json", "{ not json"),
+            ("town.tsx", "<tileset/>"),
+            ("notes.txt", "hi"),
+        ] {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        let names: Vec<String> = maps_in_folder(&dir)
+            .unwrap()
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["a.tmx", "b.tmj", "broken.json", "c.json"]);
+        let err = map_files(&[dir.join("nope")]).unwrap_err().to_string();
+        assert!(err.contains("no such map file or folder (--map)"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -17,6 +17,9 @@ use super::{MapFiles, relative_to};
 #[derive(Deserialize)]
 #[serde(rename_all = "lowercase")]
 struct JMap {
+    /// `map`; tilesets say `tileset` and templates `template`.
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
     #[serde(default)]
     orientation: String,
     #[serde(default)]
@@ -239,6 +242,12 @@ struct Reader<'a> {
 pub fn read_json(path: &Path, files: &mut dyn MapFiles) -> Result<Doc, String> {
     let bytes = read(files, path, "the map")?;
     let map: JMap = parse(path, &bytes)?;
+    if let Some(kind) = map.kind.as_deref().filter(|k| *k != "map") {
+        return Err(format!(
+            "{}: this file is a Tiled {kind}, not a map",
+            path.display()
+        ));
+    }
     let mut reader = Reader {
         files,
         map_path: path,

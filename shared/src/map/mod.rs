@@ -444,9 +444,13 @@ impl MapData {
 /// Resolves `relative` against the folder of `base`, as Tiled does for tileset sources,
 /// folding `dir/..` so the same file always gets the same path.
 pub fn relative_to(base: &Path, relative: &Path) -> PathBuf {
-    let joined = base.parent().unwrap_or(Path::new("")).join(relative);
+    normalize(&base.parent().unwrap_or(Path::new("")).join(relative))
+}
+
+/// Folds `.` and `dir/..` out of a path without touching the filesystem.
+pub fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
-    for part in joined.components() {
+    for part in path.components() {
         match part {
             Component::ParentDir
                 if matches!(out.components().next_back(), Some(Component::Normal(_))) =>

@@ -104,7 +104,7 @@ impl Tilesets {
 }
 
 fn path_string(p: &Path) -> String {
-    p.to_string_lossy().replace('\\', "/")
+    super::normalize(p).to_string_lossy().replace('\\', "/")
 }
 
 fn tileset(ts: &Tileset) -> DocTileset {
