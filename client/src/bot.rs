@@ -166,6 +166,22 @@ impl Bot {
             .collect()
     }
 
+    /// Players the server says are near this bot.
+    pub fn nearby(&self) -> &crate::proximity::NearbyPlayers {
+        self.app
+            .world()
+            .resource::<crate::proximity::NearbyPlayers>()
+    }
+
+    /// The zones (indices into the map's zone list) the server says the own avatar is in.
+    pub fn own_zones(&mut self) -> Option<Vec<u16>> {
+        let mut q = self
+            .app
+            .world_mut()
+            .query_filtered::<&tavern_shared::avatar::InZones, With<OwnAvatar>>();
+        q.single(self.app.world()).ok().map(|z| z.0.clone())
+    }
+
     fn network(&self) -> Option<(f64, f64, f64)> {
         let client = self.app.world().get_resource::<RenetClient>()?;
         client.is_connected().then(|| {
@@ -205,6 +221,8 @@ pub struct BotReport {
     pub down_bytes_per_s_per_bot: f64,
     pub up_bytes_per_s_per_bot: f64,
     pub duration_s: f64,
+    /// Proximity enter/leave messages the bots received, all bots.
+    pub near_events: u64,
     /// Why bots failed, one line each.
     pub failures: Vec<String>,
 }
@@ -254,6 +272,7 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
     let mut failures = Vec::new();
     let (mut connected, mut min_seen, mut corrections_total, mut corrections_max) =
         (0, usize::MAX, 0u64, 0u32);
+    let near_events = bots.iter().map(|b| b.nearby().events).sum();
     for (i, bot) in bots.iter_mut().enumerate() {
         if bot.is_connected() {
             connected += 1;
@@ -292,6 +311,7 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
         down_bytes_per_s_per_bot: per(down),
         up_bytes_per_s_per_bot: per(up),
         duration_s: start.elapsed().as_secs_f64(),
+        near_events,
         failures,
     }
 }

@@ -7,6 +7,7 @@ pub mod connection;
 pub mod interpolation;
 pub mod login;
 pub mod prediction;
+pub mod proximity;
 
 #[cfg(feature = "render")]
 pub mod desktop;
@@ -59,5 +60,6 @@ pub fn plugin(app: &mut App) {
             connection::plugin,
             prediction::plugin,
             interpolation::plugin,
+            proximity::plugin,
         ));
 }

@@ -89,6 +89,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME", env = "TAVERN_START_MAP")]
     pub start_map: Option<String>,
 
+    /// Players within this many pixels of each other are near: they hear each other's
+    /// proximity chat and are told when someone comes or goes.
+    #[arg(long, value_name = "PX", env = "TAVERN_PROXIMITY_RADIUS", default_value_t = 100,
+          value_parser = clap::value_parser!(u16).range(1..=5000))]
+    pub proximity_radius: u16,
+
     /// Don't reload maps when their files change.
     #[arg(long, env = "TAVERN_NO_WATCH")]
     pub no_watch: bool,
@@ -125,6 +131,7 @@ impl RunArgs {
             },
             start_map: self.start_map.clone(),
             watch_maps: !self.no_watch,
+            proximity_radius: f32::from(self.proximity_radius),
             data_dir: self.data_dir.clone(),
             max_clients: usize::from(self.max_clients),
             netcode_key: std::env::var(KEY_ENV).ok(),

@@ -22,6 +22,8 @@ pub struct ServerConfig {
     pub start_map: Option<String>,
     /// Reload a map when its files change.
     pub watch_maps: bool,
+    /// Players within this many pixels of each other are near (proximity chat).
+    pub proximity_radius: f32,
     /// Folder for the server's own files (the netcode key).
     pub data_dir: PathBuf,
     /// Most players connected at once.
@@ -41,6 +43,7 @@ impl ServerConfig {
             maps: vec![default_maps_path()],
             start_map: None,
             watch_maps: true,
+            proximity_radius: tavern_shared::proximity::DEFAULT_RADIUS,
             data_dir: data_dir.into(),
             max_clients: 64,
             netcode_key: None,

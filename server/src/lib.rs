@@ -8,9 +8,11 @@ pub mod keys;
 pub mod movement;
 pub mod net;
 pub mod players;
+pub mod proximity;
 pub mod reload;
 pub mod validate;
 pub mod world;
+pub mod zones;
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::sync::Arc;
@@ -35,6 +37,9 @@ pub enum GameSystems {
     ReceiveInputs,
     /// FixedUpdate: advance the simulation one tick.
     Simulate,
+    /// FixedUpdate, after the simulation: zones, visibility and proximity from the new
+    /// positions.
+    Track,
 }
 
 /// Builds the game app around an already bound UDP socket.
@@ -58,8 +63,15 @@ pub fn build_app(
         PreUpdate,
         GameSystems::ReceiveInputs.after(ServerSystems::Receive),
     )
+    .configure_sets(FixedUpdate, GameSystems::Track.after(GameSystems::Simulate))
     .insert_resource(maps)
-    .add_plugins((players::plugin, movement::plugin, reload::plugin));
+    .add_plugins((
+        players::plugin,
+        movement::plugin,
+        reload::plugin,
+        zones::plugin,
+        proximity::plugin,
+    ));
     net::insert_transport(&mut app, socket, public_addr, key, max_clients)?;
     Ok(app)
 }
@@ -164,9 +176,12 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .spawn({
             let stop = stop.clone();
             let watch = reload::WatchMaps(config.watch_maps);
+            let radius = proximity::ProximityRadius(config.proximity_radius);
             move || match build_app(maps, socket, public_addr, key, max_clients) {
                 Ok(mut app) => {
-                    app.insert_resource(players).insert_resource(watch);
+                    app.insert_resource(players)
+                        .insert_resource(watch)
+                        .insert_resource(radius);
                     let _ = built_tx.send(Ok(()));
                     run_game_loop(app, &stop);
                 }

@@ -9,13 +9,14 @@ use bevy_replicon::prelude::*;
 use bevy_replicon::shared::backend::connected_client::NetworkId;
 use bevy_replicon_renet2::netcode::NetcodeServerTransport;
 use tavern_shared::api::PlayerInfo;
-use tavern_shared::avatar::{AvatarState, DisplayName, PlayerId};
+use tavern_shared::avatar::{AvatarState, DisplayName, InZones, PlayerId};
 use tavern_shared::movement::MoveState;
 use tavern_shared::protocol::EnterMap;
 
 use crate::http::name_from_user_data;
 use crate::movement::InputQueue;
 use crate::world::{Maps, OnMap};
+use crate::zones::{Owner, Presence};
 
 /// On a connection: the avatar it controls.
 #[derive(Component, Debug, Clone, Copy)]
@@ -97,6 +98,10 @@ fn spawn_avatar(
     };
     let start = maps.start;
     let spawn = maps.get_mut(start).take_spawn();
+    let presence = Presence {
+        map: start,
+        private: None,
+    };
     let avatar = commands
         .spawn((
             PlayerId(network_id.get()),
@@ -106,11 +111,14 @@ fn spawn_avatar(
                 last_input: 0,
             },
             OnMap(start),
+            InZones::default(),
+            Owner(client),
+            presence,
         ))
         .id();
     commands
         .entity(client)
-        .insert((Controls(avatar), InputQueue::default()));
+        .insert((Controls(avatar), InputQueue::default(), presence));
     enter.write(ToClients {
         targets: SendTargets::Single(ClientId::Client(client)),
         message: EnterMap {

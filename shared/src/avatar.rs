@@ -27,6 +27,12 @@ pub struct AvatarState {
     pub last_input: u32,
 }
 
+/// The zones of its map an avatar stands in (indices into the map's zone list), as the
+/// server sees it. The client shows prompts and plays audio from this, never from its
+/// own idea of where the avatar is.
+#[derive(Component, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InZones(pub Vec<u16>);
+
 /// Why a display name is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {

@@ -8,5 +8,6 @@ pub mod input;
 pub mod map;
 pub mod movement;
 pub mod protocol;
+pub mod proximity;
 
 pub use protocol::plugin as protocol_plugin;

@@ -5,7 +5,7 @@ use bevy::prelude::*;
 use bevy_replicon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::avatar::{AvatarState, DisplayName, PlayerId};
+use crate::avatar::{AvatarState, DisplayName, InZones, PlayerId};
 use crate::input::InputBatch;
 use crate::map::MapData;
 
@@ -18,11 +18,22 @@ pub struct EnterMap {
     pub map: MapData,
 }
 
+/// Server → client, reliable: another player came within the proximity radius
+/// (`near: true`) or left it. Sent only to the two players concerned.
+#[derive(Message, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Nearby {
+    /// The other player's client id (their avatar's [`PlayerId`]).
+    pub player: u64,
+    pub near: bool,
+}
+
 /// Registers the protocol. Both apps add it after `RepliconPlugins`.
 pub fn plugin(app: &mut App) {
     app.replicate::<PlayerId>()
         .replicate::<DisplayName>()
         .replicate::<AvatarState>()
+        .replicate::<InZones>()
         .add_client_message::<InputBatch>(Channel::Unreliable)
-        .add_server_message::<EnterMap>(Channel::Ordered);
+        .add_server_message::<EnterMap>(Channel::Ordered)
+        .add_server_message::<Nearby>(Channel::Ordered);
 }

@@ -1,9 +1,10 @@
 //! The connection indicator and a one-line help, top left.
 
 use bevy::prelude::*;
-use tavern_shared::avatar::PlayerId;
+use tavern_shared::avatar::{DisplayName, PlayerId};
 
 use crate::connection::ConnectionStatus;
+use crate::proximity::NearbyPlayers;
 
 #[derive(Component)]
 struct StatusText;
@@ -49,17 +50,34 @@ fn spawn_hud(mut commands: Commands) {
 
 fn update_status(
     status: Res<ConnectionStatus>,
-    players: Query<(), With<PlayerId>>,
+    players: Query<(&PlayerId, &DisplayName)>,
+    nearby: Res<NearbyPlayers>,
     mut text: Query<(&mut Text, &mut TextColor), With<StatusText>>,
 ) {
     let Ok((mut text, mut color)) = text.single_mut() else {
         return;
     };
     let (line, c) = match &*status {
-        ConnectionStatus::Connected => (
-            format!("connected - {} on this map", players.iter().count()),
-            Color::srgb(0.5, 0.95, 0.5),
-        ),
+        ConnectionStatus::Connected => {
+            let mut near: Vec<&str> = players
+                .iter()
+                .filter(|(id, _)| nearby.near.contains(&id.0))
+                .map(|(_, name)| name.0.as_str())
+                .collect();
+            near.sort_unstable();
+            let near = if near.is_empty() {
+                "nobody near".to_string()
+            } else {
+                format!("near you: {}", near.join(", "))
+            };
+            (
+                format!(
+                    "connected - {} on this map - {near}",
+                    players.iter().count()
+                ),
+                Color::srgb(0.5, 0.95, 0.5),
+            )
+        }
         ConnectionStatus::Failed(_) => (
             format!("{} - restart Tavern to try again", *status),
             Color::srgb(1.0, 0.45, 0.4),

@@ -1,0 +1,80 @@
+//! Who is near whom, every tick, with a spatial hash: each player is told when someone
+//! comes within the proximity radius or leaves it (only the two players concerned hear
+//! of it). Chat uses the same sets.
+
+use std::collections::HashMap;
+
+use bevy::prelude::*;
+use bevy_replicon::prelude::*;
+use tavern_shared::avatar::{AvatarState, PlayerId};
+use tavern_shared::protocol::Nearby;
+use tavern_shared::proximity::{Placed, SpatialHash, changes, near_sets};
+
+use crate::GameSystems;
+use crate::world::OnMap;
+use crate::zones::Owner;
+
+/// The proximity radius in pixels (`--proximity-radius`).
+#[derive(Resource, Debug, Clone, Copy)]
+pub struct ProximityRadius(pub f32);
+
+/// Each player's neighbours (sorted client ids) as of the last tick.
+#[derive(Resource, Debug, Default)]
+pub struct NearSets(pub HashMap<u64, Vec<u64>>);
+
+impl NearSets {
+    pub fn of(&self, player: u64) -> &[u64] {
+        self.0.get(&player).map_or(&[], Vec::as_slice)
+    }
+}
+
+#[derive(Resource, Default)]
+struct Grid {
+    hash: Option<SpatialHash>,
+    placed: Vec<Placed>,
+}
+
+pub fn plugin(app: &mut App) {
+    app.init_resource::<NearSets>()
+        .init_resource::<Grid>()
+        .add_systems(FixedUpdate, update_near_sets.in_set(GameSystems::Track));
+}
+
+fn update_near_sets(
+    radius: Option<Res<ProximityRadius>>,
+    mut grid: ResMut<Grid>,
+    mut sets: ResMut<NearSets>,
+    avatars: Query<(&PlayerId, &AvatarState, &OnMap, &Owner)>,
+    mut nearby: MessageWriter<ToClients<Nearby>>,
+) {
+    let radius = radius.map_or(tavern_shared::proximity::DEFAULT_RADIUS, |r| r.0);
+    let grid = &mut *grid;
+    grid.placed.clear();
+    let mut owners = HashMap::new();
+    for (id, state, on, owner) in &avatars {
+        grid.placed.push((id.0, on.0.0 as u16, state.motion.pos));
+        owners.insert(id.0, owner.0);
+    }
+    let hash = grid.hash.get_or_insert_with(|| SpatialHash::new(radius));
+    let now = near_sets(hash, &grid.placed, radius);
+    for (player, near) in &now {
+        let (entered, left) = changes(sets.of(*player), near);
+        let Some(&client) = owners.get(player) else {
+            continue;
+        };
+        for (other, is_near) in entered
+            .iter()
+            .map(|o| (o, true))
+            .chain(left.iter().map(|o| (o, false)))
+        {
+            nearby.write(ToClients {
+                targets: SendTargets::Single(ClientId::Client(client)),
+                message: Nearby {
+                    player: *other,
+                    near: is_near,
+                },
+            });
+        }
+    }
+    sets.0 = now;
+}

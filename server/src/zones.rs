@@ -1,0 +1,112 @@
+//! Which zones each avatar stands in, from the server's own positions (never the
+//! client's word), replicated as [`InZones`]; and who can see whom: avatars are only
+//! replicated to players on the same map, and an avatar in a `private` zone only to
+//! players in that same zone.
+
+use bevy::prelude::*;
+use bevy_replicon::prelude::*;
+use tavern_shared::avatar::{AvatarState, InZones};
+use tavern_shared::map::MapData;
+
+use crate::GameSystems;
+use crate::world::{MapId, Maps, OnMap};
+
+/// On an avatar: the connection that controls it.
+#[derive(Component, Debug, Clone, Copy)]
+pub struct Owner(pub Entity);
+
+/// Where an avatar is, for visibility: on the avatar, and the same value on its owner's
+/// connection (the viewer's side of the check).
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
+#[component(immutable)]
+pub struct Presence {
+    pub map: MapId,
+    /// The `private` zone the avatar is in (the first one, if zones overlap).
+    pub private: Option<u16>,
+}
+
+impl VisibilityFilter for Presence {
+    type ClientComponent = Presence;
+    type Scope = Entity;
+
+    fn is_visible(&self, _client: Entity, viewer: Option<&Presence>) -> bool {
+        viewer.is_some_and(|v| can_see(v, self))
+    }
+}
+
+/// Whether a player at `viewer` receives an avatar at `seen`.
+pub fn can_see(viewer: &Presence, seen: &Presence) -> bool {
+    viewer.map == seen.map && (seen.private.is_none() || viewer.private == seen.private)
+}
+
+/// The zones of `map` that contain `pos`, and the first private one among them.
+pub fn zones_at(map: &MapData, pos: Vec2) -> (Vec<u16>, Option<u16>) {
+    let mut inside = Vec::new();
+    let mut private = None;
+    for (i, zone) in map.zones.iter().enumerate() {
+        if zone.area.contains(pos) {
+            inside.push(i as u16);
+            if zone.effects.private && private.is_none() {
+                private = Some(i as u16);
+            }
+        }
+    }
+    (inside, private)
+}
+
+pub fn plugin(app: &mut App) {
+    app.add_visibility_filter::<Presence>()
+        .add_systems(FixedUpdate, track_zones.in_set(GameSystems::Track));
+}
+
+fn track_zones(
+    mut commands: Commands,
+    maps: Res<Maps>,
+    avatars: Query<(Entity, &AvatarState, &OnMap, &InZones, &Presence, &Owner)>,
+) {
+    for (avatar, state, on, zones, presence, owner) in &avatars {
+        let map = &maps.get(on.0).data;
+        let (inside, private) = zones_at(map, state.motion.pos);
+        if inside != zones.0 {
+            for i in inside.iter().filter(|i| !zones.0.contains(i)) {
+                debug!(zone = %map.zones[*i as usize].name, ?avatar, "entered zone");
+            }
+            commands.entity(avatar).insert(InZones(inside));
+        }
+        let now = Presence { map: on.0, private };
+        if now != *presence {
+            commands.entity(avatar).insert(now);
+            if let Ok(mut owner) = commands.get_entity(owner.0) {
+                owner.insert(now);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_zones_hide_avatars_from_everyone_outside_them() {
+        let at = |map, private| Presence {
+            map: MapId(map),
+            private,
+        };
+        assert!(can_see(&at(0, None), &at(0, None)));
+        assert!(
+            !can_see(&at(1, None), &at(0, None)),
+            "other maps are not replicated"
+        );
+        assert!(
+            !can_see(&at(0, None), &at(0, Some(3))),
+            "outside looking in"
+        );
+        assert!(
+            can_see(&at(0, Some(3)), &at(0, Some(3))),
+            "inside the same booth"
+        );
+        assert!(!can_see(&at(0, Some(4)), &at(0, Some(3))), "another booth");
+        assert!(can_see(&at(0, Some(3)), &at(0, None)), "inside looking out");
+    }
+}

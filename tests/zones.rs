@@ -1,0 +1,186 @@
+//! Zones and proximity, enforced by the server, checked on what clients actually
+//! receive: a map with a private booth; one player walks into it and the others stop
+//! receiving its avatar at all, and players are told who comes near and who leaves.
+
+mod common;
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::time::Duration;
+
+use bevy::prelude::*;
+use common::{pump_for, pump_until, temp_dir};
+use serde_json::json;
+use tavern_client::bot::{Bot, Brain};
+use tavern_server::ServerConfig;
+use tavern_shared::input::{Buttons, InputFrame, Stick};
+
+const W: usize = 20;
+const H: usize = 8;
+
+/// A walled 20x8 room of 32 px tiles. Spawns at (2..4, 3); a private booth over cells
+/// (12..15, 2..5); a silent corner at (0..2, 6).
+fn write_room(dir: &Path) -> std::path::PathBuf {
+    let mut ground = vec![1u32; W * H];
+    for x in 0..W {
+        ground[x] = 2;
+        ground[(H - 1) * W + x] = 2;
+    }
+    for y in 0..H {
+        ground[y * W] = 2;
+        ground[y * W + W - 1] = 2;
+    }
+    let mut start = vec![0u32; W * H];
+    for x in 2..5 {
+        start[3 * W + x] = 1;
+    }
+    let map = json!({
+        "type": "map", "orientation": "orthogonal", "width": W, "height": H,
+        "tilewidth": 32, "tileheight": 32, "infinite": false,
+        "tilesets": [{"firstgid": 1, "name": "plain", "tilewidth": 32, "tileheight": 32,
+            "tilecount": 2, "columns": 2,
+            "tiles": [{"id": 1, "properties": [{"name": "collides", "type": "bool", "value": true}]}]}],
+        "layers": [
+            {"type": "tilelayer", "id": 1, "name": "ground", "width": W, "height": H, "data": ground},
+            {"type": "tilelayer", "id": 2, "name": "start", "width": W, "height": H, "visible": false, "data": start},
+            {"type": "objectgroup", "id": 3, "name": "zones", "objects": [
+                {"id": 1, "name": "booth", "type": "area", "x": 384, "y": 64, "width": 128, "height": 128,
+                 "properties": [{"name": "private", "type": "bool", "value": true}]},
+                {"id": 2, "name": "corner", "type": "area", "x": 32, "y": 192, "width": 64, "height": 32,
+                 "properties": [{"name": "silent", "type": "bool", "value": true}]}
+            ]}
+        ]
+    });
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("room.tmj");
+    std::fs::write(&path, serde_json::to_vec_pretty(&map).unwrap()).unwrap();
+    path
+}
+
+fn walk(dir: Vec2, ticks: u32) -> (u32, InputFrame) {
+    (
+        ticks,
+        InputFrame {
+            stick: Stick::from_vec(dir),
+            buttons: Buttons::NONE,
+        },
+    )
+}
+
+fn sees(bot: &mut Bot, id: u64) -> bool {
+    bot.others().iter().any(|(other, ..)| *other == id)
+}
+
+#[test]
+fn private_booths_hide_avatars_and_proximity_is_reported_to_both_players() {
+    let dir = temp_dir("zones");
+    let map = write_room(&dir.join("maps"));
+    let mut config = ServerConfig::local(dir.join("data"));
+    config.maps = vec![map];
+    let server = tavern_server::start(config).expect("the server starts");
+    let url = server.http_url();
+    let mut alice = Bot::new(&url, "Alice", Brain::Idle);
+    let mut bob = Bot::new(&url, "Bob", Brain::Idle);
+    assert!(
+        pump_until(&mut [&mut alice, &mut bob], Duration::from_secs(15), |b| {
+            b.iter_mut().all(|b| b.own_server_state().is_some())
+        }),
+        "both join"
+    );
+    let (a, b) = (alice.client_id().unwrap(), bob.client_id().unwrap());
+    // They spawn a tile apart: each is told the other is near.
+    assert!(
+        pump_until(
+            &mut [&mut alice, &mut bob],
+            Duration::from_secs(5),
+            |bots| { bots[0].nearby().near.contains(&b) && bots[1].nearby().near.contains(&a) }
+        ),
+        "spawned side by side, both hear of each other"
+    );
+    assert!(sees(&mut bob, a));
+
+    // Alice walks into the private booth.
+    *alice.brain_mut() = Brain::Script(VecDeque::from([
+        walk(Vec2::X, 140),
+        (1, InputFrame::default()),
+    ]));
+    assert!(
+        pump_until(
+            &mut [&mut alice, &mut bob],
+            Duration::from_secs(10),
+            |bots| { bots[0].own_zones().is_some_and(|z| z == vec![0]) }
+        ),
+        "the server puts Alice in the booth (zone 0): {:?}",
+        alice.own_server_state()
+    );
+    assert!(
+        pump_until(
+            &mut [&mut alice, &mut bob],
+            Duration::from_secs(5),
+            |bots| { !sees(bots[1], a) && !bots[1].nearby().near.contains(&a) }
+        ),
+        "Bob no longer has Alice's avatar, and she left his proximity"
+    );
+    assert!(
+        !alice.nearby().near.contains(&b),
+        "the leave went to Alice too"
+    );
+    // While she stays inside, Bob never receives her again; she still has herself and Bob.
+    let mut leaked = false;
+    pump_until(
+        &mut [&mut alice, &mut bob],
+        Duration::from_secs(1),
+        |bots| {
+            leaked |= sees(bots[1], a);
+            false
+        },
+    );
+    assert!(
+        !leaked,
+        "a hidden avatar is never sent to a player outside the booth"
+    );
+    assert!(alice.own_server_state().is_some());
+    assert!(sees(&mut alice, b), "from inside, the outside is visible");
+
+    // A third player joining now does not get her either.
+    let mut carol = Bot::new(&url, "Carol", Brain::Idle);
+    assert!(pump_until(
+        &mut [&mut alice, &mut bob, &mut carol],
+        Duration::from_secs(15),
+        |bots| { bots[2].own_server_state().is_some() && sees(bots[2], b) }
+    ));
+    pump_for(
+        &mut [&mut alice, &mut bob, &mut carol],
+        Duration::from_millis(500),
+    );
+    assert!(
+        !sees(&mut carol, a),
+        "a newcomer outside the booth never receives her"
+    );
+
+    // She walks out and back to the others: seen again, and near again.
+    *alice.brain_mut() = Brain::Script(VecDeque::from([
+        walk(-Vec2::X, 140),
+        (1, InputFrame::default()),
+    ]));
+    assert!(
+        pump_until(
+            &mut [&mut alice, &mut bob, &mut carol],
+            Duration::from_secs(10),
+            |bots| {
+                sees(bots[1], a)
+                    && sees(bots[2], a)
+                    && bots[1].nearby().near.contains(&a)
+                    && bots[0].nearby().near.contains(&b)
+            }
+        ),
+        "out of the booth, she is replicated and near again"
+    );
+    assert_eq!(alice.own_zones(), Some(vec![]));
+    assert!(
+        bob.nearby().events >= 3,
+        "enter, leave, enter: {}",
+        bob.nearby().events
+    );
+    server.stop();
+}
