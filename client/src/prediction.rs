@@ -78,6 +78,16 @@ impl Prediction {
         };
     }
 
+    /// The avatar was moved to another map: drop the inputs predicted on the old one and
+    /// go on from `at`, keeping the input numbering the server expects.
+    pub fn arrive(&mut self, at: Vec2) {
+        let next_seq = self.next_seq;
+        self.reset();
+        self.next_seq = next_seq;
+        self.state = Some(MoveState::at(at));
+        self.previous = MoveState::at(at);
+    }
+
     /// Inputs sent but not yet acknowledged by the server.
     pub fn unacknowledged(&self) -> usize {
         self.pending.len()
@@ -205,19 +215,23 @@ fn enter_map(
     mut prediction: ResMut<Prediction>,
     current: Option<Res<CurrentMap>>,
 ) {
-    let Some(EnterMap { map }) = entered.read().last() else {
+    let Some(EnterMap { map, arrival }) = entered.read().last() else {
         return;
     };
     // The same map again is a new version of it (the server reloaded the file): keep
     // predicting; the server moves the avatar if the edit walled it in.
+    let current_exists = current.is_some();
     let reloaded = current.is_some_and(|c| c.data.name == map.name);
     info!(map = %map.name, width = map.width, height = map.height, reloaded, "entered map");
     commands.insert_resource(CurrentMap {
         collision: Arc::new(CollisionWorld::from_map(map)),
         data: Arc::new(map.clone()),
     });
-    if !reloaded {
-        prediction.reset();
+    match (reloaded, arrival, current_exists) {
+        (true, _, _) => {}
+        // Through an exit: carry on predicting from the arrival point, numbering inputs on.
+        (false, Some(at), true) => prediction.arrive(*at),
+        _ => prediction.reset(),
     }
 }
 

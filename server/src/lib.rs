@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod exits;
 pub mod http;
 pub mod keys;
 pub mod movement;
@@ -70,6 +71,7 @@ pub fn build_app(
         movement::plugin,
         reload::plugin,
         zones::plugin,
+        exits::plugin,
         proximity::plugin,
     ));
     net::insert_transport(&mut app, socket, public_addr, key, max_clients)?;

@@ -55,15 +55,20 @@ pub fn plugin(app: &mut App) {
 
 /// Copies moved avatars into the directory (only those that changed this tick).
 fn publish_positions(
-    avatars: Query<(&PlayerId, &AvatarState), Changed<AvatarState>>,
+    avatars: Query<(&PlayerId, &AvatarState, &OnMap), Changed<AvatarState>>,
+    maps: Res<Maps>,
     directory: Res<PlayerDirectory>,
 ) {
     if avatars.is_empty() {
         return;
     }
     let mut players = directory.write();
-    for (id, state) in &avatars {
+    for (id, state, on) in &avatars {
         if let Some(info) = players.get_mut(&id.0) {
+            let map = &maps.get(on.0).data.name;
+            if info.map != *map {
+                info.map.clone_from(map);
+            }
             info.x = state.motion.pos.x;
             info.y = state.motion.pos.y;
             info.last_input = state.last_input;
@@ -123,6 +128,7 @@ fn spawn_avatar(
         targets: SendTargets::Single(ClientId::Client(client)),
         message: EnterMap {
             map: (*maps.get(start).data).clone(),
+            arrival: None,
         },
     });
     let now = {
@@ -132,6 +138,7 @@ fn spawn_avatar(
             PlayerInfo {
                 client_id: network_id.get(),
                 name: name.clone(),
+                map: maps.get(start).data.name.clone(),
                 x: spawn.x,
                 y: spawn.y,
                 last_input: 0,

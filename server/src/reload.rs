@@ -103,6 +103,7 @@ fn reload_changed_maps(
                     targets: SendTargets::Single(ClientId::Client(client)),
                     message: EnterMap {
                         map: (*map.data).clone(),
+                        arrival: None,
                     },
                 });
                 told += 1;

@@ -54,22 +54,68 @@ pub fn zones_at(map: &MapData, pos: Vec2) -> (Vec<u16>, Option<u16>) {
     (inside, private)
 }
 
+/// An avatar entered or left a zone (server-side message, read by the zone effects).
+#[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZoneChange {
+    pub avatar: Entity,
+    pub map: MapId,
+    /// Index into the map's zones.
+    pub zone: u16,
+    pub entered: bool,
+}
+
 pub fn plugin(app: &mut App) {
     app.add_visibility_filter::<Presence>()
+        .add_message::<ZoneChange>()
         .add_systems(FixedUpdate, track_zones.in_set(GameSystems::Track));
 }
 
-fn track_zones(
+/// Moves an avatar's zones and visibility to a new place at once (after a map change),
+/// without reporting the zones at the arrival point as entered.
+pub fn place(
+    commands: &mut Commands,
+    avatar: Entity,
+    owner: Entity,
+    map: &MapData,
+    id: MapId,
+    pos: Vec2,
+) {
+    let (inside, private) = zones_at(map, pos);
+    let presence = Presence { map: id, private };
+    commands.entity(avatar).insert((InZones(inside), presence));
+    if let Ok(mut owner) = commands.get_entity(owner) {
+        owner.insert(presence);
+    }
+}
+
+/// Recomputes each avatar's zones and visibility from its position.
+pub fn track_zones(
     mut commands: Commands,
     maps: Res<Maps>,
     avatars: Query<(Entity, &AvatarState, &OnMap, &InZones, &Presence, &Owner)>,
+    mut changes: MessageWriter<ZoneChange>,
 ) {
     for (avatar, state, on, zones, presence, owner) in &avatars {
         let map = &maps.get(on.0).data;
         let (inside, private) = zones_at(map, state.motion.pos);
         if inside != zones.0 {
-            for i in inside.iter().filter(|i| !zones.0.contains(i)) {
-                debug!(zone = %map.zones[*i as usize].name, ?avatar, "entered zone");
+            let entered = inside
+                .iter()
+                .filter(|i| !zones.0.contains(i))
+                .map(|i| (*i, true));
+            let left = zones
+                .0
+                .iter()
+                .filter(|i| !inside.contains(i))
+                .map(|i| (*i, false));
+            for (zone, entered) in entered.chain(left) {
+                debug!(zone = %map.zones[zone as usize].name, ?avatar, entered, "zone change");
+                changes.write(ZoneChange {
+                    avatar,
+                    map: on.0,
+                    zone,
+                    entered,
+                });
             }
             commands.entity(avatar).insert(InZones(inside));
         }

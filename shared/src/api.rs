@@ -30,6 +30,8 @@ pub struct ApiError {
 pub struct PlayerInfo {
     pub client_id: u64,
     pub name: String,
+    /// The map the player is on.
+    pub map: String,
     /// Position in map pixels.
     pub x: f32,
     pub y: f32,

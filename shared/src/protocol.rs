@@ -12,10 +12,13 @@ use crate::map::MapData;
 /// Identifies Tavern's netcode protocol; bump when the wire format changes.
 pub const PROTOCOL_ID: u64 = 0x5441_5645_524e_0002;
 
-/// Server → client, reliable: the map the client's avatar is on. Sent on joining.
+/// Server → client, reliable: the map the client's avatar is on. Sent on joining, when
+/// the avatar takes an exit to another map, and when the map file was edited.
 #[derive(Message, Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EnterMap {
     pub map: MapData,
+    /// Where the avatar arrives, when it came through an exit.
+    pub arrival: Option<Vec2>,
 }
 
 /// Server → client, reliable: another player came within the proximity radius

@@ -1,0 +1,77 @@
+//! Exits: an avatar that walks into a zone with `exitUrl`/`exitMap` is moved to the
+//! target map's entry point (another map instance on this server). Its client gets the
+//! new map; its name, connection and inputs carry over.
+
+use bevy::prelude::*;
+use bevy_replicon::prelude::*;
+use tavern_shared::avatar::AvatarState;
+use tavern_shared::movement::{AVATAR_RADIUS, MoveState};
+use tavern_shared::protocol::EnterMap;
+
+use crate::GameSystems;
+use crate::world::{Maps, OnMap};
+use crate::zones::{Owner, ZoneChange, place, track_zones};
+
+pub fn plugin(app: &mut App) {
+    app.add_systems(
+        FixedUpdate,
+        take_exits.in_set(GameSystems::Track).after(track_zones),
+    );
+}
+
+fn take_exits(
+    mut commands: Commands,
+    mut changes: MessageReader<ZoneChange>,
+    maps: Res<Maps>,
+    mut avatars: Query<(&mut AvatarState, &mut OnMap, &Owner)>,
+    mut enter: MessageWriter<ToClients<EnterMap>>,
+    mut arrivals: Local<usize>,
+) {
+    for change in changes.read().filter(|c| c.entered) {
+        let Ok((mut state, mut on, owner)) = avatars.get_mut(change.avatar) else {
+            continue;
+        };
+        if on.0 != change.map {
+            continue; // already moved this tick
+        }
+        let from = maps.get(change.map);
+        let Some(exit) = from
+            .data
+            .zones
+            .get(change.zone as usize)
+            .and_then(|z| z.effects.exit.clone())
+        else {
+            continue;
+        };
+        let from_name = from.data.name.clone();
+        let Some((target, points)) = maps.exit_target(&exit) else {
+            warn!(map = %from_name, target = %exit.map, "exit to a map that is not loaded");
+            continue;
+        };
+        let to = maps.get(target);
+        let wanted = points[*arrivals % points.len()];
+        *arrivals += 1;
+        let arrival = to
+            .collision
+            .nearest_free(&to.data, wanted, AVATAR_RADIUS)
+            .unwrap_or(wanted);
+        state.motion = MoveState::at(arrival);
+        on.0 = target;
+        place(
+            &mut commands,
+            change.avatar,
+            owner.0,
+            &to.data,
+            target,
+            arrival,
+        );
+        enter.write(ToClients {
+            targets: SendTargets::Single(ClientId::Client(owner.0)),
+            message: EnterMap {
+                map: (*to.data).clone(),
+                arrival: Some(arrival),
+            },
+        });
+        info!(from = %from_name, to = %to.data.name, entry = ?exit.entry, x = arrival.x, y = arrival.y, "player took an exit");
+    }
+}

@@ -1,0 +1,118 @@
+//! Exits between the two sample maps, end to end: a player walks from the town plaza into
+//! the cellar stairs, arrives at the dungeon's `from-town` entry, can walk there, leaves
+//! the town player's view, and comes back through the dungeon's exit.
+
+mod common;
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use bevy::prelude::*;
+use common::{pump_until, server_player, start_server};
+use tavern_client::bot::{Bot, Brain};
+use tavern_client::prediction::CurrentMap;
+use tavern_shared::input::{Buttons, InputFrame, Stick};
+
+fn walk(dir: Vec2, ticks: u32) -> (u32, InputFrame) {
+    (
+        ticks,
+        InputFrame {
+            stick: Stick::from_vec(dir),
+            buttons: Buttons::NONE,
+        },
+    )
+}
+
+fn map_name(bot: &Bot) -> Option<String> {
+    bot.app
+        .world()
+        .get_resource::<CurrentMap>()
+        .map(|m| m.data.name.clone())
+}
+
+fn sees(bot: &mut Bot, id: u64) -> bool {
+    bot.others().iter().any(|(other, ..)| *other == id)
+}
+
+#[test]
+fn a_player_walks_to_the_dungeon_and_back() {
+    let server = start_server("exits", None);
+    let url = server.http_url();
+    let mut traveller = Bot::new(&url, "Traveller", Brain::Idle);
+    let mut stayer = Bot::new(&url, "Stayer", Brain::Idle);
+    assert!(pump_until(
+        &mut [&mut traveller, &mut stayer],
+        Duration::from_secs(15),
+        |b| b.iter_mut().all(|b| b.own_server_state().is_some())
+    ));
+    let t = traveller.client_id().unwrap();
+    assert!(pump_until(
+        &mut [&mut traveller, &mut stayer],
+        Duration::from_secs(5),
+        |b| sees(b[1], t)
+    ));
+    let start = traveller.own_server_state().unwrap().motion.pos;
+    assert_eq!(start, Vec2::new(624.0, 464.0), "the first plaza spawn");
+
+    // East along the plaza row to the cellar stairs, then a step north into them.
+    *traveller.brain_mut() = Brain::Script(VecDeque::from([
+        walk(Vec2::X, 220),
+        walk(-Vec2::Y, 30),
+        (1, InputFrame::default()),
+    ]));
+    assert!(
+        pump_until(
+            &mut [&mut traveller, &mut stayer],
+            Duration::from_secs(15),
+            |b| { map_name(b[0]).as_deref() == Some("dungeon") }
+        ),
+        "the traveller reaches the dungeon: {:?}",
+        traveller.own_server_state()
+    );
+    assert!(
+        pump_until(
+            &mut [&mut traveller, &mut stayer],
+            Duration::from_secs(5),
+            |b| {
+                b[0].own_server_state()
+                    .is_some_and(|s| s.motion.pos == Vec2::new(80.0, 48.0))
+                    && !sees(b[1], t)
+            }
+        ),
+        "arrived at the dungeon's `from-town` entry, out of the town player's view"
+    );
+    assert_eq!(server_player(&server, t).map, "dungeon");
+    assert_eq!(
+        traveller.own_zones(),
+        Some(vec![0]),
+        "inside the dungeon's entrance room"
+    );
+
+    // Down the entrance room into the way back to town.
+    *traveller.brain_mut() = Brain::Script(VecDeque::from([
+        walk(Vec2::Y, 60),
+        (1, InputFrame::default()),
+    ]));
+    assert!(
+        pump_until(
+            &mut [&mut traveller, &mut stayer],
+            Duration::from_secs(10),
+            |b| { map_name(b[0]).as_deref() == Some("town") && sees(b[1], t) }
+        ),
+        "back in town and seen again: {:?}",
+        traveller.own_server_state()
+    );
+    let back = server_player(&server, t);
+    assert_eq!(back.map, "town");
+    assert_eq!(
+        (back.x, back.y),
+        (1136.0, 400.0),
+        "the town's `from-dungeon` entry"
+    );
+    assert_eq!(
+        traveller.prediction().corrections,
+        0,
+        "map changes are not mispredictions"
+    );
+    server.stop();
+}
