@@ -2,7 +2,8 @@
 # Installs the Debian packages Tavern needs to build and run (Bevy's audio, input and
 # windowing libraries) plus rustfmt and clippy. Safe to run again.
 set -euo pipefail
-packages=(pkg-config libasound2-dev libudev-dev libwayland-dev libxkbcommon-dev libx11-dev)
+# postgresql: the chat store tests start a throwaway PostgreSQL server of their own.
+packages=(pkg-config libasound2-dev libudev-dev libwayland-dev libxkbcommon-dev libx11-dev postgresql)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -2,14 +2,12 @@
 //! it where the server says. A third client sends malformed inputs and garbage packets,
 //! and neither the server nor the honest clients notice.
 
-mod common;
-
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use crate::common::{pump_for, pump_until, server_player, server_players, start_server};
 use bevy::prelude::*;
 use bevy_replicon_renet2::renet2::RenetClient;
-use common::{pump_for, pump_until, server_player, server_players, start_server};
 use tavern_client::bot::{Bot, Brain};
 use tavern_client::interpolation::INTERPOLATION_DELAY;
 use tavern_shared::input::{Buttons, InputBatch, InputFrame, Stick};
@@ -65,6 +63,7 @@ fn malformed_batches(round: u32) -> Vec<InputBatch> {
 
 #[test]
 fn two_clients_see_each_other_and_a_rogue_client_changes_nothing() {
+    let _turn = crate::common::serial();
     let server = start_server("e2e", None);
     let url = server.http_url();
     let script = VecDeque::from([
@@ -199,6 +198,7 @@ fn two_clients_see_each_other_and_a_rogue_client_changes_nothing() {
 
 #[test]
 fn login_rejects_bad_names_and_bodies_with_reasons() {
+    let _turn = crate::common::serial();
     let server = start_server("login", None);
     let url = format!("{}/api/login", server.http_url());
     let agent = ureq::Agent::config_builder()

@@ -2,13 +2,11 @@
 //! the cellar stairs, arrives at the dungeon's `from-town` entry, can walk there, leaves
 //! the town player's view, and comes back through the dungeon's exit.
 
-mod common;
-
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use crate::common::{pump_until, server_player, start_server};
 use bevy::prelude::*;
-use common::{pump_until, server_player, start_server};
 use tavern_client::bot::{Bot, Brain};
 use tavern_client::prediction::CurrentMap;
 use tavern_shared::input::{Buttons, InputFrame, Stick};
@@ -36,6 +34,7 @@ fn sees(bot: &mut Bot, id: u64) -> bool {
 
 #[test]
 fn a_player_walks_to_the_dungeon_and_back() {
+    let _turn = crate::common::serial();
     let server = start_server("exits", None);
     let url = server.http_url();
     let mut traveller = Bot::new(&url, "Traveller", Brain::Idle);

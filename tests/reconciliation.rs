@@ -7,16 +7,14 @@
 //! Delay and loss only postpone acknowledgements; nothing server-side is unknown to
 //! the client, so any correction here would be a bug.
 
-mod common;
-
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use crate::common::relay::Relay;
+use crate::common::{pump_for, pump_until, server_player, start_server};
 use bevy::prelude::*;
 use bevy_replicon_renet2::renet2::RenetClient;
-use common::relay::Relay;
-use common::{pump_for, pump_until, server_player, start_server};
 use tavern_client::bot::{Bot, Brain};
 use tavern_server::config::repo_path;
 use tavern_server::world::load_one;
@@ -44,6 +42,7 @@ fn script() -> VecDeque<(u32, InputFrame)> {
 
 #[test]
 fn predictions_converge_without_corrections_over_a_lossy_slow_link() {
+    let _turn = crate::common::serial();
     // The script really runs into walls: free movement would go further.
     let map = load_one(&repo_path("maps/town.tmx")).unwrap().data;
     let world = CollisionWorld::from_map(&map);

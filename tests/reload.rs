@@ -3,13 +3,11 @@
 //! walled in is moved to a free spot, a broken edit is refused (old map kept, nobody
 //! disconnected), and fixing the file is picked up again.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::common::{pump_for, pump_until, server_players, temp_dir};
 use bevy::math::IVec2;
-use common::{pump_for, pump_until, server_players, temp_dir};
 use tavern_client::bot::{Bot, Brain};
 use tavern_client::prediction::CurrentMap;
 use tavern_server::ServerConfig;
@@ -72,6 +70,7 @@ fn rewrite(path: &Path, text: &str) {
 
 #[test]
 fn edited_maps_reload_for_players_and_broken_edits_are_refused() {
+    let _turn = crate::common::serial();
     let dir = temp_dir("reload");
     let maps = copy_world(&dir);
     let mut config = ServerConfig::local(dir.join("data"));

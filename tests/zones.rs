@@ -2,14 +2,12 @@
 //! receive: a map with a private booth; one player walks into it and the others stop
 //! receiving its avatar at all, and players are told who comes near and who leaves.
 
-mod common;
-
 use std::collections::VecDeque;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::common::{pump_for, pump_until, temp_dir};
 use bevy::prelude::*;
-use common::{pump_for, pump_until, temp_dir};
 use serde_json::json;
 use tavern_client::bot::{Bot, Brain};
 use tavern_server::ServerConfig;
@@ -73,6 +71,7 @@ fn sees(bot: &mut Bot, id: u64) -> bool {
 
 #[test]
 fn private_booths_hide_avatars_and_proximity_is_reported_to_both_players() {
+    let _turn = crate::common::serial();
     let dir = temp_dir("zones");
     let map = write_room(&dir.join("maps"));
     let mut config = ServerConfig::local(dir.join("data"));

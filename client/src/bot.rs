@@ -166,6 +166,24 @@ impl Bot {
             .collect()
     }
 
+    /// Sends a chat line.
+    pub fn say(&mut self, channel: tavern_shared::chat::ChatChannel, text: &str) {
+        crate::chat::say(self.app.world_mut(), channel, text);
+    }
+
+    /// The chat this bot has seen.
+    pub fn chat(&self) -> &crate::chat::ChatLog {
+        self.app.world().resource::<crate::chat::ChatLog>()
+    }
+
+    /// The token for the HTTP API, once logged in.
+    pub fn api_token(&self) -> Option<String> {
+        self.app
+            .world()
+            .get_resource::<LocalPlayer>()
+            .map(|l| l.api_token.clone())
+    }
+
     /// Players the server says are near this bot.
     pub fn nearby(&self) -> &crate::proximity::NearbyPlayers {
         self.app

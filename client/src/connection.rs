@@ -66,6 +66,8 @@ impl std::fmt::Display for ConnectionStatus {
 pub struct LocalPlayer {
     pub client_id: u64,
     pub name: String,
+    /// For the HTTP API (chat history).
+    pub api_token: String,
 }
 
 #[derive(Resource, Default)]
@@ -159,6 +161,7 @@ fn finish_login(
             commands.insert_resource(LocalPlayer {
                 client_id: creds.client_id,
                 name: creds.name,
+                api_token: creds.api_token,
             });
             if *status == ConnectionStatus::LoggingIn {
                 *status = ConnectionStatus::Connecting;

@@ -2,6 +2,7 @@
 //! and the headless bots, plus (feature `render`) the windowed game itself.
 
 pub mod bot;
+pub mod chat;
 pub mod cli;
 pub mod connection;
 pub mod interpolation;
@@ -61,5 +62,6 @@ pub fn plugin(app: &mut App) {
             prediction::plugin,
             interpolation::plugin,
             proximity::plugin,
+            chat::plugin,
         ));
 }

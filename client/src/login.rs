@@ -33,6 +33,8 @@ pub struct Credentials {
     pub client_id: u64,
     pub name: String,
     pub token: ConnectToken,
+    /// For the HTTP API (chat history).
+    pub api_token: String,
 }
 
 /// Checks and normalizes a server URL (`http://host:port`, no trailing slash).
@@ -94,6 +96,7 @@ pub fn login(url: &str, name: &str) -> Result<Credentials, LoginError> {
         client_id: answer.client_id,
         name: answer.name,
         token,
+        api_token: answer.api_token,
     })
 }
 

@@ -95,6 +95,20 @@ pub struct RunArgs {
           value_parser = clap::value_parser!(u16).range(1..=5000))]
     pub proximity_radius: u16,
 
+    /// Chat database: postgres://USER:PASSWORD@HOST/DB, or sqlite://FILE.
+    /// [default: a SQLite file, DATA_DIR/tavern.db]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "TAVERN_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+
+    /// A text file of words to mask with `*` in chat, one per line (# starts a comment).
+    #[arg(long, value_name = "FILE", env = "TAVERN_CHAT_FILTER")]
+    pub chat_filter: Option<PathBuf>,
+
     /// Don't reload maps when their files change.
     #[arg(long, env = "TAVERN_NO_WATCH")]
     pub no_watch: bool,
@@ -132,6 +146,8 @@ impl RunArgs {
             start_map: self.start_map.clone(),
             watch_maps: !self.no_watch,
             proximity_radius: f32::from(self.proximity_radius),
+            database_url: self.database_url.clone(),
+            chat_filter: Vec::new(),
             data_dir: self.data_dir.clone(),
             max_clients: usize::from(self.max_clients),
             netcode_key: std::env::var(KEY_ENV).ok(),
@@ -163,13 +179,39 @@ pub fn main() -> std::process::ExitCode {
         None => cli.run,
     };
     init_logging(args.log_format);
-    match run(args.to_config()) {
+    let config = match args.chat_filter.as_deref().map(read_word_list).transpose() {
+        Ok(words) => ServerConfig {
+            chat_filter: words.unwrap_or_default(),
+            ..args.to_config()
+        },
+        Err(e) => {
+            tracing::error!("{e:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match run(config) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Reads a word list: one word per line, blank lines and `#` comments skipped.
+pub fn read_word_list(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: cannot read the chat filter (--chat-filter): {e}",
+            path.display()
+        )
+    })?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect())
 }
 
 /// Starts the server and blocks until a shutdown signal, then stops it cleanly.

@@ -24,6 +24,11 @@ pub struct ServerConfig {
     pub watch_maps: bool,
     /// Players within this many pixels of each other are near (proximity chat).
     pub proximity_radius: f32,
+    /// Chat database: `sqlite://...` or `postgres://...`; a SQLite file in `data_dir`
+    /// when `None`.
+    pub database_url: Option<String>,
+    /// Words masked with `*` in chat.
+    pub chat_filter: Vec<String>,
     /// Folder for the server's own files (the netcode key).
     pub data_dir: PathBuf,
     /// Most players connected at once.
@@ -44,6 +49,8 @@ impl ServerConfig {
             start_map: None,
             watch_maps: true,
             proximity_radius: tavern_shared::proximity::DEFAULT_RADIUS,
+            database_url: None,
+            chat_filter: Vec::new(),
             data_dir: data_dir.into(),
             max_clients: 64,
             netcode_key: None,

@@ -1,13 +1,15 @@
-//! The HTTP API: guest login that mints netcode connect tokens, and a health check.
+//! The HTTP API: guest login that mints netcode connect tokens (and an API token), the
+//! player list, chat history, and a health check.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -21,6 +23,7 @@ use tavern_shared::protocol::PROTOCOL_ID;
 
 use crate::keys::NetcodeKey;
 use crate::players::PlayerDirectory;
+use crate::store::ChatStore;
 
 /// Largest login body accepted, in bytes.
 const MAX_BODY: usize = 4096;
@@ -38,6 +41,10 @@ pub struct ApiState {
     next_client_id: AtomicU64,
     /// Players connected right now, kept up to date by the game.
     pub players: PlayerDirectory,
+    /// API tokens handed out at login, and whose they are.
+    tokens: Mutex<HashMap<String, String>>,
+    /// Chat history, when the server keeps it.
+    pub store: Option<ChatStore>,
 }
 
 impl ApiState {
@@ -50,8 +57,39 @@ impl ApiState {
             public_addr,
             next_client_id: AtomicU64::new(start.max(1)),
             players,
+            tokens: Mutex::new(HashMap::new()),
+            store: None,
         }
     }
+
+    /// Who presented `headers`' bearer token, or the error to answer with.
+    fn caller(&self, headers: &HeaderMap) -> Result<String, Box<Response>> {
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                Box::new(error(
+                    StatusCode::UNAUTHORIZED,
+                    "send the api_token from POST /api/login as `Authorization: Bearer TOKEN`",
+                ))
+            })?;
+        let tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        tokens.get(token.trim()).cloned().ok_or_else(|| {
+            Box::new(error(
+                StatusCode::UNAUTHORIZED,
+                "unknown API token; log in again with POST /api/login",
+            ))
+        })
+    }
+}
+
+/// Query of `GET /api/chat/sessions/{id}/messages`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Page {
+    before: Option<i64>,
+    limit: Option<i64>,
 }
 
 /// The API's routes.
@@ -59,6 +97,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
     Router::new()
         .route("/api/login", post(login))
         .route("/api/players", get(list_players))
+        .route("/api/chat/sessions", get(chat_sessions))
+        .route("/api/chat/sessions/{id}/messages", get(chat_messages))
         .route("/healthz", get(healthz))
         .fallback(not_found)
         .with_state(state)
@@ -71,7 +111,7 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 async fn not_found() -> Response {
     error(
         StatusCode::NOT_FOUND,
-        "no such endpoint; the API has POST /api/login, GET /api/players and GET /healthz",
+        "no such endpoint; the API has POST /api/login, GET /api/players, GET /api/chat/sessions, GET /api/chat/sessions/{id}/messages and GET /healthz",
     )
 }
 
@@ -85,6 +125,73 @@ async fn healthz(State(state): State<Arc<ApiState>>) -> Response {
 
 async fn list_players(State(state): State<Arc<ApiState>>) -> Response {
     axum::Json(state.players.list()).into_response()
+}
+
+async fn chat_sessions(State(state): State<Arc<ApiState>>, headers: HeaderMap) -> Response {
+    let user = match state.caller(&headers) {
+        Ok(u) => u,
+        Err(r) => return *r,
+    };
+    let Some(store) = &state.store else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this server keeps no chat history",
+        );
+    };
+    match store.sessions(&user).await {
+        Ok(list) => axum::Json(list).into_response(),
+        Err(e) => {
+            tracing::error!("chat sessions for {user}: {e}");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the chat history cannot be read right now",
+            )
+        }
+    }
+}
+
+async fn chat_messages(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    page: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let user = match state.caller(&headers) {
+        Ok(u) => u,
+        Err(r) => return *r,
+    };
+    let Ok(Query(page)) = page else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "the query may have `before` (a message id) and `limit` (1 to 200), both integers",
+        );
+    };
+    if page.limit.is_some_and(|l| !(1..=200).contains(&l)) {
+        return error(StatusCode::BAD_REQUEST, "`limit` must be between 1 and 200");
+    }
+    let Some(store) = &state.store else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this server keeps no chat history",
+        );
+    };
+    match store
+        .messages(id, &user, page.before, page.limit.unwrap_or(50))
+        .await
+    {
+        Ok(Some(lines)) => axum::Json(lines).into_response(),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            format!("no chat session {id} of yours"),
+        ),
+        Err(e) => {
+            tracing::error!("chat messages of session {id} for {user}: {e}");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the chat history cannot be read right now",
+            )
+        }
+    }
 }
 
 /// Packs a display name into netcode user data: a length byte, then UTF-8.
@@ -157,10 +264,18 @@ async fn login(State(state): State<Arc<ApiState>>, headers: HeaderMap, body: Byt
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("token: {e}")),
     }
     tracing::info!(client_id, name = %request.name, "guest login");
+    let api_token = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(bevy_replicon_renet2::netcode::generate_random_bytes::<32>());
+    state
+        .tokens
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(api_token.clone(), request.name.clone());
     axum::Json(LoginResponse {
         client_id,
         name: request.name,
         token: STANDARD.encode(bytes),
+        api_token,
     })
     .into_response()
 }

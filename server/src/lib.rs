@@ -1,6 +1,7 @@
 //! Tavern's headless, authoritative server: the game simulation at a fixed 60 Hz, netcode
 //! over UDP, and the HTTP API, started together by [`start`].
 
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod exits;
@@ -11,6 +12,7 @@ pub mod net;
 pub mod players;
 pub mod proximity;
 pub mod reload;
+pub mod store;
 pub mod validate;
 pub mod world;
 pub mod zones;
@@ -73,6 +75,7 @@ pub fn build_app(
         zones::plugin,
         exits::plugin,
         proximity::plugin,
+        chat::plugin,
     ));
     net::insert_transport(&mut app, socket, public_addr, key, max_clients)?;
     Ok(app)
@@ -166,8 +169,22 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     listener.set_nonblocking(true)?;
     let http_addr = listener.local_addr()?;
 
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("tavern-io")
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let database_url = config
+        .database_url
+        .clone()
+        .unwrap_or_else(|| store::default_url(&config.data_dir));
+    let chat_store = runtime.block_on(store::ChatStore::open(&database_url))?;
+    let worker = chat::spawn_worker(runtime.handle(), chat_store.clone());
     let players = players::PlayerDirectory::default();
-    let api = Arc::new(http::ApiState::new(key, public_addr, players.clone()));
+    let mut api_state = http::ApiState::new(key, public_addr, players.clone());
+    api_state.store = Some(chat_store);
+    let api = Arc::new(api_state);
     let stop = Arc::new(AtomicBool::new(false));
     // A Bevy app cannot cross threads, so it is built on the game thread, which reports
     // whether that worked before it starts looping.
@@ -179,11 +196,14 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             let stop = stop.clone();
             let watch = reload::WatchMaps(config.watch_maps);
             let radius = proximity::ProximityRadius(config.proximity_radius);
+            let filter = chat::ChatFilter(config.chat_filter.clone());
             move || match build_app(maps, socket, public_addr, key, max_clients) {
                 Ok(mut app) => {
                     app.insert_resource(players)
                         .insert_resource(watch)
-                        .insert_resource(radius);
+                        .insert_resource(radius)
+                        .insert_resource(filter)
+                        .insert_resource(worker);
                     let _ = built_tx.send(Ok(()));
                     run_game_loop(app, &stop);
                 }
@@ -197,12 +217,6 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .context("the game thread ended while starting")??;
 
     let (http_stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("tavern-http")
-        .enable_all()
-        .build()
-        .context("cannot start the HTTP runtime")?;
     let http = std::thread::Builder::new()
         .name("tavern-http".into())
         .spawn(move || {
@@ -220,7 +234,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                 }
             });
         })?;
-    info!(%udp_addr, %public_addr, %http_addr, maps = %map_names, "server running");
+    info!(%udp_addr, %public_addr, %http_addr, maps = %map_names, database = %store::redact(&database_url), "server running");
     Ok(RunningServer {
         udp_addr,
         public_addr,

@@ -17,6 +17,8 @@ pub struct LoginResponse {
     pub name: String,
     /// A netcode connect token, base64.
     pub token: String,
+    /// For the HTTP API (chat history): send as `Authorization: Bearer TOKEN`.
+    pub api_token: String,
 }
 
 /// Body of every API error.

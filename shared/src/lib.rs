@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod avatar;
+pub mod chat;
 pub mod collision;
 pub mod input;
 pub mod map;

@@ -6,6 +6,7 @@ use bevy_replicon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::avatar::{AvatarState, DisplayName, InZones, PlayerId};
+use crate::chat::{ChatDelivery, ChatRejected, ChatSend};
 use crate::input::InputBatch;
 use crate::map::MapData;
 
@@ -38,5 +39,8 @@ pub fn plugin(app: &mut App) {
         .replicate::<InZones>()
         .add_client_message::<InputBatch>(Channel::Unreliable)
         .add_server_message::<EnterMap>(Channel::Ordered)
-        .add_server_message::<Nearby>(Channel::Ordered);
+        .add_server_message::<Nearby>(Channel::Ordered)
+        .add_client_message::<ChatSend>(Channel::Ordered)
+        .add_server_message::<ChatDelivery>(Channel::Ordered)
+        .add_server_message::<ChatRejected>(Channel::Ordered);
 }

@@ -13,6 +13,14 @@ use tavern_client::bot::Bot;
 use tavern_server::{RunningServer, ServerConfig};
 use tavern_shared::api::PlayerInfo;
 
+/// Networked tests share one binary; they take turns, so each has the machine's two
+/// cores to itself as it did when every test file was its own binary.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A fresh data directory for one test.
 pub fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tavern-test-{name}-{}", std::process::id()));

@@ -1,0 +1,426 @@
+//! Chat on the server: every line is checked (rate, length, spam, word filter), its
+//! recipients are worked out from the server's own state (proximity sets, silent zones,
+//! meeting zones, maps, names), it is stored, and only then delivered. A line that cannot
+//! be stored reaches nobody and the sender is told why. Storage runs on the async
+//! runtime, so the game loop never waits for the database.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, Sender};
+
+use bevy::prelude::*;
+use bevy_replicon::prelude::*;
+use tavern_shared::avatar::{DisplayName, InZones, PlayerId};
+use tavern_shared::chat::{
+    ChatChannel, ChatDelivery, ChatLine, ChatRejected, ChatSend, RateLimiter, check_text,
+};
+use tavern_shared::map::MapData;
+
+use crate::GameSystems;
+use crate::players::Controls;
+use crate::proximity::NearSets;
+use crate::store::{ChatStore, NewMessage};
+use crate::world::{MapId, Maps, OnMap};
+use crate::zones::Owner;
+
+/// Lines of history sent on joining: this many sessions, this many lines each.
+pub const HISTORY_SESSIONS: usize = 5;
+pub const HISTORY_LINES: i64 = 20;
+
+/// The configured word filter (`--chat-filter`).
+#[derive(Resource, Debug, Clone, Default)]
+pub struct ChatFilter(pub Vec<String>);
+
+/// Work for the storage task.
+#[derive(Debug)]
+pub enum Job {
+    Store {
+        sender: Entity,
+        recipients: Vec<Entity>,
+        message: NewMessage,
+    },
+    History {
+        client: Entity,
+        user: String,
+    },
+}
+
+/// What the storage task answers.
+#[derive(Debug)]
+pub enum Done {
+    Stored {
+        sender: Entity,
+        recipients: Vec<Entity>,
+        text: String,
+        result: Result<ChatLine, String>,
+    },
+    History {
+        client: Entity,
+        lines: Vec<ChatLine>,
+    },
+}
+
+/// The game side of the storage task.
+#[derive(Resource)]
+pub struct ChatWorker {
+    jobs: tokio::sync::mpsc::UnboundedSender<Job>,
+    done: Mutex<Receiver<Done>>,
+}
+
+/// Starts the storage task on `runtime` and returns the game's handle to it.
+pub fn spawn_worker(runtime: &tokio::runtime::Handle, store: ChatStore) -> ChatWorker {
+    let (jobs, mut incoming) = tokio::sync::mpsc::unbounded_channel::<Job>();
+    let (done_tx, done_rx): (Sender<Done>, Receiver<Done>) = std::sync::mpsc::channel();
+    runtime.spawn(async move {
+        while let Some(job) = incoming.recv().await {
+            let done = match job {
+                Job::Store {
+                    sender,
+                    recipients,
+                    message,
+                } => Done::Stored {
+                    sender,
+                    recipients,
+                    text: message.text.clone(),
+                    result: store.store(&message).await.map_err(|e| e.to_string()),
+                },
+                Job::History { client, user } => Done::History {
+                    client,
+                    lines: match store.recent(&user, HISTORY_SESSIONS, HISTORY_LINES).await {
+                        Ok(lines) => lines,
+                        Err(e) => {
+                            error!(%user, "cannot read chat history: {e}");
+                            Vec::new()
+                        }
+                    },
+                },
+            };
+            if done_tx.send(done).is_err() {
+                break; // the game has stopped
+            }
+        }
+    });
+    ChatWorker {
+        jobs,
+        done: Mutex::new(done_rx),
+    }
+}
+
+/// On a connection: its chat rate limit.
+#[derive(Component, Debug, Default)]
+pub struct ChatLimiter(pub RateLimiter);
+
+pub fn plugin(app: &mut App) {
+    app.init_resource::<ChatFilter>()
+        .add_observer(send_history)
+        .add_systems(
+            PreUpdate,
+            (receive_chat, deliver_chat)
+                .chain()
+                .after(GameSystems::ReceiveInputs),
+        );
+}
+
+/// What the chat needs to know about one avatar.
+struct Speaker {
+    client: Entity,
+    name: String,
+    map: MapId,
+    zones: Vec<u16>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The silent zones among `zones`: proximity chat only crosses between equal sets.
+fn silent(map: &MapData, zones: &[u16]) -> Vec<u16> {
+    zones
+        .iter()
+        .copied()
+        .filter(|z| map.zones.get(*z as usize).is_some_and(|z| z.effects.silent))
+        .collect()
+}
+
+/// Who hears a line on `channel` from `from` (the sender included), and the session it
+/// is stored under, or why it goes nowhere.
+fn route(
+    channel: &ChatChannel,
+    from: &Speaker,
+    from_id: u64,
+    speakers: &HashMap<u64, Speaker>,
+    near: &NearSets,
+    maps: &Maps,
+) -> Result<(Vec<u64>, String, String), String> {
+    let map = &maps.get(from.map).data;
+    let mut to: Vec<u64> = match channel {
+        ChatChannel::Proximity => {
+            let quiet = silent(map, &from.zones);
+            let heard: Vec<u64> = near
+                .of(from_id)
+                .iter()
+                .copied()
+                .filter(|id| {
+                    speakers
+                        .get(id)
+                        .is_some_and(|s| silent(map, &s.zones) == quiet)
+                })
+                .collect();
+            if heard.is_empty() {
+                return Err(if quiet.is_empty() && !near.of(from_id).is_empty() {
+                    "the people near you are in a quiet zone and cannot hear you".into()
+                } else if !quiet.is_empty() && !near.of(from_id).is_empty() {
+                    "you are in a quiet zone: only people in it can hear you, and none is near"
+                        .into()
+                } else {
+                    "nobody is near enough to hear you".into()
+                });
+            }
+            heard
+        }
+        ChatChannel::Zone => {
+            let Some(zone) = from
+                .zones
+                .iter()
+                .find(|z| map.zones[**z as usize].effects.jitsi.is_some())
+            else {
+                return Err("you are not in a meeting zone".into());
+            };
+            speakers
+                .iter()
+                .filter(|(_, s)| s.map == from.map && s.zones.contains(zone))
+                .map(|(id, _)| *id)
+                .collect()
+        }
+        ChatChannel::Map => speakers
+            .iter()
+            .filter(|(_, s)| s.map == from.map)
+            .map(|(id, _)| *id)
+            .collect(),
+        ChatChannel::Whisper(name) => {
+            let Some((id, _)) = speakers.iter().find(|(_, s)| s.name == *name) else {
+                return Err(format!("nobody called {name} is here"));
+            };
+            if *id == from_id {
+                return Err("whispering to yourself reaches nobody".into());
+            }
+            vec![*id]
+        }
+        ChatChannel::System => return Err("only the server speaks on the system channel".into()),
+    };
+    to.push(from_id);
+    to.sort_unstable();
+    to.dedup();
+    let mut names: Vec<&str> = to
+        .iter()
+        .filter_map(|id| speakers.get(id))
+        .map(|s| s.name.as_str())
+        .collect();
+    names.sort_unstable();
+    let (key, title) = match channel {
+        ChatChannel::Proximity => (
+            format!("proximity:{}:{}", map.name, names.join(",")),
+            format!("Near {}: {}", map.name, names.join(", ")),
+        ),
+        ChatChannel::Zone => {
+            let zone = from
+                .zones
+                .iter()
+                .map(|z| &map.zones[*z as usize])
+                .find(|z| z.effects.jitsi.is_some())
+                .map_or("meeting", |z| z.name.as_str());
+            (format!("zone:{}:{zone}", map.name), zone.to_string())
+        }
+        ChatChannel::Map => (format!("map:{}", map.name), map.name.clone()),
+        _ => (format!("whisper:{}", names.join("|")), names.join(" and ")),
+    };
+    Ok((to, key, title))
+}
+
+fn receive_chat(
+    mut commands: Commands,
+    mut incoming: MessageReader<FromClient<ChatSend>>,
+    mut limiters: Query<(&Controls, Option<&mut ChatLimiter>)>,
+    avatars: Query<(&PlayerId, &DisplayName, &OnMap, &InZones, &Owner)>,
+    near: Res<NearSets>,
+    maps: Res<Maps>,
+    filter: Res<ChatFilter>,
+    worker: Option<Res<ChatWorker>>,
+    time: Res<Time<Real>>,
+    mut rejected: MessageWriter<ToClients<ChatRejected>>,
+) {
+    let Some(worker) = worker else {
+        return;
+    };
+    let mut speakers: Option<HashMap<u64, Speaker>> = None;
+    for FromClient { client_id, message } in incoming.read() {
+        let Some(client) = client_id.entity() else {
+            continue;
+        };
+        let reject = |rejected: &mut MessageWriter<ToClients<ChatRejected>>, reason: String| {
+            rejected.write(ToClients {
+                targets: SendTargets::Single(ClientId::Client(client)),
+                message: ChatRejected {
+                    text: message.text.chars().take(80).collect(),
+                    reason,
+                },
+            });
+        };
+        let Ok((controls, limiter)) = limiters.get_mut(client) else {
+            continue;
+        };
+        let allowed = match limiter {
+            Some(mut l) => l.0.allow(time.elapsed_secs_f64()),
+            None => {
+                let mut l = RateLimiter::default();
+                let first = l.allow(time.elapsed_secs_f64());
+                commands.entity(client).insert(ChatLimiter(l));
+                first
+            }
+        };
+        let text = match allowed.and_then(|()| check_text(&message.text, &filter.0)) {
+            Ok(text) => text,
+            Err(e) => {
+                reject(&mut rejected, e.to_string());
+                continue;
+            }
+        };
+        let Ok((id, ..)) = avatars.get(controls.0) else {
+            continue;
+        };
+        let speakers = speakers.get_or_insert_with(|| {
+            avatars
+                .iter()
+                .map(|(id, name, on, zones, owner)| {
+                    (
+                        id.0,
+                        Speaker {
+                            client: owner.0,
+                            name: name.0.clone(),
+                            map: on.0,
+                            zones: zones.0.clone(),
+                        },
+                    )
+                })
+                .collect()
+        });
+        let Some(me) = speakers.get(&id.0) else {
+            continue;
+        };
+        match route(&message.channel, me, id.0, speakers, &near, &maps) {
+            Ok((to, key, title)) => {
+                let participants = to
+                    .iter()
+                    .filter_map(|id| speakers.get(id))
+                    .map(|s| s.name.clone())
+                    .collect();
+                let job = Job::Store {
+                    sender: client,
+                    recipients: to
+                        .iter()
+                        .filter_map(|id| speakers.get(id))
+                        .map(|s| s.client)
+                        .collect(),
+                    message: NewMessage {
+                        channel: message.channel.clone(),
+                        key,
+                        title,
+                        sender: me.name.clone(),
+                        participants,
+                        text,
+                        at_ms: now_ms(),
+                    },
+                };
+                if worker.jobs.send(job).is_err() {
+                    reject(
+                        &mut rejected,
+                        "chat storage is not running; nobody received the message".into(),
+                    );
+                }
+            }
+            Err(reason) => reject(&mut rejected, reason),
+        }
+    }
+}
+
+fn deliver_chat(
+    worker: Option<Res<ChatWorker>>,
+    connected: Query<(), With<ConnectedClient>>,
+    mut delivery: MessageWriter<ToClients<ChatDelivery>>,
+    mut rejected: MessageWriter<ToClients<ChatRejected>>,
+) {
+    let Some(worker) = worker else {
+        return;
+    };
+    let done: Vec<Done> = match worker.done.lock() {
+        Ok(rx) => rx.try_iter().collect(),
+        Err(_) => return,
+    };
+    for d in done {
+        match d {
+            Done::Stored {
+                recipients,
+                result: Ok(line),
+                ..
+            } => {
+                for to in recipients.into_iter().filter(|e| connected.contains(*e)) {
+                    delivery.write(ToClients {
+                        targets: SendTargets::Single(ClientId::Client(to)),
+                        message: ChatDelivery {
+                            lines: vec![line.clone()],
+                            history: false,
+                        },
+                    });
+                }
+            }
+            Done::Stored {
+                sender,
+                text,
+                result: Err(e),
+                ..
+            } => {
+                error!("a chat line could not be stored, so it was not delivered: {e}");
+                if connected.contains(sender) {
+                    rejected.write(ToClients {
+                        targets: SendTargets::Single(ClientId::Client(sender)),
+                        message: ChatRejected {
+                            text: text.chars().take(80).collect(),
+                            reason: "the message could not be saved, so nobody received it; try again later".into(),
+                        },
+                    });
+                }
+            }
+            Done::History { client, lines } => {
+                if connected.contains(client) && !lines.is_empty() {
+                    delivery.write(ToClients {
+                        targets: SendTargets::Single(ClientId::Client(client)),
+                        message: ChatDelivery {
+                            lines,
+                            history: true,
+                        },
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// A player (re)joined: send them the recent lines of their conversations.
+fn send_history(
+    add: On<Add, Controls>,
+    controls: Query<&Controls>,
+    names: Query<&DisplayName>,
+    worker: Option<Res<ChatWorker>>,
+) {
+    let (Some(worker), Ok(c)) = (worker, controls.get(add.entity)) else {
+        return;
+    };
+    if let Ok(name) = names.get(c.0) {
+        let _ = worker.jobs.send(Job::History {
+            client: add.entity,
+            user: name.0.clone(),
+        });
+    }
+}

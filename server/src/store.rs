@@ -1,0 +1,289 @@
+//! Chat persistence with sqlx: a SQLite file in the data dir by default, PostgreSQL with
+//! `--database-url postgres://...`. The same queries run on both (through sqlx's `Any`
+//! driver); the migrations in `server/migrations/` run at start.
+
+use std::path::Path;
+
+use anyhow::Context;
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Row};
+use tavern_shared::chat::{ChatChannel, ChatLine};
+
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The chat database.
+#[derive(Debug, Clone)]
+pub struct ChatStore {
+    pool: AnyPool,
+}
+
+/// A line to store: the session it belongs to (created on first use) and who takes part.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMessage {
+    pub channel: ChatChannel,
+    /// Identifies the conversation: `map:town`, `whisper:Ada|Bo`, ...
+    pub key: String,
+    /// What the conversation is called in lists: "town", "Ada and Bo", ...
+    pub title: String,
+    pub sender: String,
+    /// Everyone the line goes to, the sender included.
+    pub participants: Vec<String>,
+    pub text: String,
+    pub at_ms: i64,
+}
+
+/// One conversation in a player's list.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SessionInfo {
+    pub id: i64,
+    pub kind: String,
+    pub title: String,
+    pub last_message_at: i64,
+}
+
+/// The SQLite database a server uses when no `--database-url` is given.
+pub fn default_url(data_dir: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", data_dir.join("tavern.db").display())
+}
+
+fn channel_text(channel: &ChatChannel) -> String {
+    match channel {
+        ChatChannel::Whisper(to) => format!("whisper:{to}"),
+        other => other.kind().to_string(),
+    }
+}
+
+fn channel_from(text: &str) -> ChatChannel {
+    match text {
+        "proximity" => ChatChannel::Proximity,
+        "zone" => ChatChannel::Zone,
+        "map" => ChatChannel::Map,
+        "system" => ChatChannel::System,
+        other => ChatChannel::Whisper(other.strip_prefix("whisper:").unwrap_or(other).to_string()),
+    }
+}
+
+/// Hides a URL's password for logs and error messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl ChatStore {
+    /// Connects and brings the schema up to date. `url` is `sqlite://...` or `postgres://...`.
+    pub async fn open(url: &str) -> anyhow::Result<ChatStore> {
+        install_default_drivers();
+        let shown = redact(url);
+        let migrator = if url.starts_with("sqlite:") {
+            &SQLITE
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            &POSTGRES
+        } else {
+            anyhow::bail!("--database-url `{shown}` is neither sqlite://... nor postgres://...");
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(if url.starts_with("sqlite:") { 1 } else { 8 })
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .connect(url)
+            .await
+            .with_context(|| format!("cannot open the chat database {shown}"))?;
+        migrator
+            .run(&pool)
+            .await
+            .with_context(|| format!("cannot bring the chat database {shown} up to date"))?;
+        Ok(ChatStore { pool })
+    }
+
+    async fn user_id(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        name: &str,
+        now: i64,
+    ) -> Result<i64, sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO users (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query("SELECT id FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get(0)
+    }
+
+    /// Stores a line (and its session and participants) in one transaction. Only once
+    /// this returns may the line be delivered.
+    pub async fn store(&self, m: &NewMessage) -> Result<ChatLine, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let session: i64 = sqlx::query(
+            "INSERT INTO chat_sessions (kind, key, title, created_at, last_message_at) \
+             VALUES ($1, $2, $3, $4, $4) \
+             ON CONFLICT (key) DO UPDATE SET last_message_at = excluded.last_message_at \
+             RETURNING id",
+        )
+        .bind(m.channel.kind())
+        .bind(&m.key)
+        .bind(&m.title)
+        .bind(m.at_ms)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        let sender = Self::user_id(&mut tx, &m.sender, m.at_ms).await?;
+        for name in &m.participants {
+            let user = Self::user_id(&mut tx, name, m.at_ms).await?;
+            sqlx::query(
+                "INSERT INTO participants (session_id, user_id) VALUES ($1, $2) \
+                 ON CONFLICT (session_id, user_id) DO NOTHING",
+            )
+            .bind(session)
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let id: i64 = sqlx::query(
+            "INSERT INTO messages (session_id, sender_id, channel, body, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(session)
+        .bind(sender)
+        .bind(channel_text(&m.channel))
+        .bind(&m.text)
+        .bind(m.at_ms)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        tx.commit().await?;
+        Ok(ChatLine {
+            id,
+            session,
+            channel: m.channel.clone(),
+            from: m.sender.clone(),
+            text: m.text.clone(),
+            at_ms: m.at_ms,
+        })
+    }
+
+    /// The sessions `user` takes part in, newest first.
+    pub async fn sessions(&self, user: &str) -> Result<Vec<SessionInfo>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT s.id, s.kind, s.title, s.last_message_at FROM chat_sessions s \
+             JOIN participants p ON p.session_id = s.id JOIN users u ON u.id = p.user_id \
+             WHERE u.name = $1 ORDER BY s.last_message_at DESC, s.id DESC",
+        )
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SessionInfo {
+                    id: r.try_get(0)?,
+                    kind: r.try_get(1)?,
+                    title: r.try_get(2)?,
+                    last_message_at: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
+    /// A page of a session's lines, oldest first: up to `limit` lines with ids below
+    /// `before` (the newest when `None`). `None` if `user` is not a participant.
+    pub async fn messages(
+        &self,
+        session: i64,
+        user: &str,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Option<Vec<ChatLine>>, sqlx::Error> {
+        let member = sqlx::query(
+            "SELECT 1 FROM participants p JOIN users u ON u.id = p.user_id \
+             WHERE p.session_id = $1 AND u.name = $2",
+        )
+        .bind(session)
+        .bind(user)
+        .fetch_optional(&self.pool)
+        .await?;
+        if member.is_none() {
+            return Ok(None);
+        }
+        let rows = sqlx::query(
+            "SELECT m.id, m.session_id, m.channel, u.name, m.body, m.created_at \
+             FROM messages m JOIN users u ON u.id = m.sender_id \
+             WHERE m.session_id = $1 AND m.id < $2 ORDER BY m.id DESC LIMIT $3",
+        )
+        .bind(session)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit.clamp(1, 200))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut lines = rows
+            .iter()
+            .map(|r| {
+                Ok(ChatLine {
+                    id: r.try_get(0)?,
+                    session: r.try_get(1)?,
+                    channel: channel_from(&r.try_get::<String, _>(2)?),
+                    from: r.try_get(3)?,
+                    text: r.try_get(4)?,
+                    at_ms: r.try_get(5)?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        lines.reverse();
+        Ok(Some(lines))
+    }
+
+    /// What a player sees again on (re)joining: the last `per_session` lines of their
+    /// `sessions` newest sessions, oldest first.
+    pub async fn recent(
+        &self,
+        user: &str,
+        sessions: usize,
+        per_session: i64,
+    ) -> Result<Vec<ChatLine>, sqlx::Error> {
+        let mut lines = Vec::new();
+        for s in self.sessions(user).await?.into_iter().take(sessions) {
+            lines.extend(
+                self.messages(s.id, user, None, per_session)
+                    .await?
+                    .unwrap_or_default(),
+            );
+        }
+        lines.sort_by_key(|l| (l.at_ms, l.id));
+        Ok(lines)
+    }
+
+    /// Runs raw SQL: for tests that need to break the database on purpose.
+    pub async fn execute_raw(&self, sql: &str) -> Result<(), sqlx::Error> {
+        sqlx::raw_sql(sql).execute(&self.pool).await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_kept_out_of_messages() {
+        assert_eq!(
+            redact("postgres://tavern:s3cret@db:5432/tavern"),
+            "postgres://tavern:***@db:5432/tavern"
+        );
+        assert_eq!(redact("sqlite://data/tavern.db"), "sqlite://data/tavern.db");
+        assert_eq!(
+            channel_from(&channel_text(&ChatChannel::Whisper("Bo".into()))),
+            ChatChannel::Whisper("Bo".into())
+        );
+        assert_eq!(channel_from("map"), ChatChannel::Map);
+    }
+}

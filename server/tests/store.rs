@@ -1,0 +1,285 @@
+//! The chat store on both databases it supports: SQLite (a temp file) and a real
+//! PostgreSQL server started here on loopback (Debian's `postgresql`, installed by
+//! setup.sh). The PostgreSQL half is skipped, with the reason printed, only if no
+//! PostgreSQL binaries are installed.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::Command;
+
+use tavern_server::store::{ChatStore, NewMessage};
+use tavern_shared::chat::ChatChannel;
+
+fn message(
+    channel: ChatChannel,
+    key: &str,
+    sender: &str,
+    to: &[&str],
+    text: &str,
+    at_ms: i64,
+) -> NewMessage {
+    NewMessage {
+        channel,
+        key: key.into(),
+        title: key.into(),
+        sender: sender.into(),
+        participants: to.iter().map(|s| s.to_string()).collect(),
+        text: text.into(),
+        at_ms,
+    }
+}
+
+async fn round_trip(store: &ChatStore) {
+    let map = |text: &str, at| {
+        message(
+            ChatChannel::Map,
+            "map:town",
+            "Ada",
+            &["Ada", "Bo", "Cy"],
+            text,
+            at,
+        )
+    };
+    let first = store.store(&map("one", 1_000)).await.unwrap();
+    let second = store.store(&map("two", 2_000)).await.unwrap();
+    let third = store.store(&map("three", 3_000)).await.unwrap();
+    assert_eq!(first.session, third.session, "one session per key");
+    assert!(first.id < second.id && second.id < third.id);
+    let whisper = store
+        .store(&message(
+            ChatChannel::Whisper("Bo".into()),
+            "whisper:Ada|Bo",
+            "Ada",
+            &["Ada", "Bo"],
+            "psst",
+            4_000,
+        ))
+        .await
+        .unwrap();
+    assert_ne!(whisper.session, first.session);
+
+    // Sessions, newest first; Cy was never whispered to.
+    let ada: Vec<i64> = store
+        .sessions("Ada")
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(ada, vec![whisper.session, first.session]);
+    let cy = store.sessions("Cy").await.unwrap();
+    assert_eq!(cy.len(), 1);
+    assert_eq!(cy[0].kind, "map");
+
+    // Paging backwards two at a time, each page oldest first.
+    let page = store
+        .messages(first.session, "Cy", None, 2)
+        .await
+        .unwrap()
+        .unwrap();
+    let texts: Vec<&str> = page.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(texts, ["two", "three"]);
+    let older = store
+        .messages(first.session, "Cy", Some(page[0].id), 2)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(older.len(), 1);
+    assert_eq!(older[0].text, "one");
+    assert_eq!(older[0].from, "Ada");
+    assert_eq!(older[0].at_ms, 1_000);
+
+    // Only participants read a session.
+    assert!(
+        store
+            .messages(whisper.session, "Cy", None, 10)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let w = store
+        .messages(whisper.session, "Bo", None, 10)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(w[0].channel, ChatChannel::Whisper("Bo".into()));
+
+    // What Bo gets back on rejoining: both conversations, in time order.
+    let recent: Vec<String> = store
+        .recent("Bo", 5, 20)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.text)
+        .collect();
+    assert_eq!(recent, ["one", "two", "three", "psst"]);
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn sqlite_round_trip() {
+    let dir = std::env::temp_dir().join(format!("tavern-store-sqlite-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = tavern_server::store::default_url(&dir);
+    runtime().block_on(async {
+        let store = ChatStore::open(&url).await.unwrap();
+        round_trip(&store).await;
+        let again = ChatStore::open(&url).await.unwrap();
+        assert_eq!(
+            again.sessions("Ada").await.unwrap().len(),
+            2,
+            "kept across restarts"
+        );
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A throwaway PostgreSQL cluster on a free loopback port, stopped and deleted on drop.
+struct Postgres {
+    bin: PathBuf,
+    dir: PathBuf,
+    as_postgres: bool,
+    port: u16,
+}
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{cmd:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+impl Postgres {
+    fn command(&self, tool: &str) -> Command {
+        let exe = self.bin.join(tool);
+        if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(exe);
+            c
+        } else {
+            Command::new(exe)
+        }
+    }
+
+    fn start() -> Result<Postgres, String> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .map_err(|_| {
+                "PostgreSQL is not installed (no /usr/lib/postgresql); run ./setup.sh".to_string()
+            })?
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .filter(|b| b.join("initdb").exists())
+            .max()
+            .ok_or("no initdb under /usr/lib/postgresql/*/bin")?;
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| o.stdout == b"0\n")
+            .unwrap_or(false);
+        let dir = std::env::temp_dir().join(format!("tavern-pg-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        if root {
+            run(Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&dir))?;
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let pg = Postgres {
+            bin,
+            dir: dir.clone(),
+            as_postgres: root,
+            port,
+        };
+        let data = dir.join("data");
+        run(pg
+            .command("initdb")
+            .args(["-A", "trust", "-U", "tavern", "-E", "UTF8", "-D"])
+            .arg(&data))?;
+        run(pg
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&data)
+            .arg("-l")
+            .arg(dir.join("log"))
+            .arg("-o")
+            .arg(format!(
+                "-p {port} -k {} -c listen_addresses=127.0.0.1",
+                dir.display()
+            ))
+            .args(["-w", "start"]))?;
+        Ok(pg)
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://tavern@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = run(self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", "immediate", "stop"]));
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn postgres_round_trip() {
+    let pg = match Postgres::start() {
+        Ok(pg) => pg,
+        Err(why) => {
+            println!("SKIPPED postgres_round_trip: {why}");
+            return;
+        }
+    };
+    runtime().block_on(async {
+        let store = ChatStore::open(&pg.url()).await.unwrap();
+        round_trip(&store).await;
+        let again = ChatStore::open(&pg.url()).await.unwrap();
+        assert_eq!(
+            again.sessions("Ada").await.unwrap().len(),
+            2,
+            "kept across restarts"
+        );
+    });
+}
+
+#[test]
+fn bad_database_urls_are_named_without_their_password() {
+    let err = runtime()
+        .block_on(ChatStore::open("mysql://root:hunter2@db/x"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("neither sqlite://... nor postgres://...") && !err.contains("hunter2"),
+        "{err}"
+    );
+    let err = runtime()
+        .block_on(ChatStore::open("postgres://tavern:hunter2@127.0.0.1:1/x"))
+        .unwrap_err();
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("cannot open the chat database postgres://tavern:***@127.0.0.1:1/x"),
+        "{text}"
+    );
+    assert!(!text.contains("hunter2"), "{text}");
+}

@@ -1,0 +1,13 @@
+//! Tavern's end-to-end and integration tests, built as one test binary (one link of the
+//! whole game instead of one per file): real servers on loopback, real clients over UDP,
+//! map fixtures in Tiled's formats, chat storage.
+
+mod common;
+
+mod chat;
+mod e2e;
+mod exits;
+mod maps;
+mod reconciliation;
+mod reload;
+mod zones;
