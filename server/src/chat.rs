@@ -424,3 +424,137 @@ fn send_history(
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bevy::math::Rect;
+    use tavern_shared::map::zones::Jitsi;
+    use tavern_shared::map::{Area, Effects, Trigger, Zone};
+
+    fn zone(name: &str, effects: Effects) -> Zone {
+        Zone {
+            name: name.into(),
+            place: String::new(),
+            area: Area::Rect(Rect::new(0.0, 0.0, 10.0, 10.0)),
+            effects,
+        }
+    }
+
+    /// A map with a silent library (zone 0), a meeting room (zone 1) and a second silent
+    /// room (zone 2); positions don't matter, speakers say which zones they are in.
+    fn world() -> Maps {
+        let mut map = MapData::from_ascii("town", 32, &["S..."]);
+        map.zones = vec![
+            zone(
+                "library",
+                Effects {
+                    silent: true,
+                    ..Default::default()
+                },
+            ),
+            zone(
+                "meeting",
+                Effects {
+                    jitsi: Some(Jitsi {
+                        room: "m".into(),
+                        trigger: Trigger::OnEnter,
+                        url: None,
+                        config: None,
+                        message: None,
+                    }),
+                    ..Default::default()
+                },
+            ),
+            zone(
+                "study",
+                Effects {
+                    silent: true,
+                    ..Default::default()
+                },
+            ),
+        ];
+        Maps {
+            maps: vec![crate::world::LoadedMap::in_memory(map)],
+            start: MapId(0),
+        }
+    }
+
+    fn speakers(list: &[(u64, &str, &[u16])]) -> HashMap<u64, Speaker> {
+        list.iter()
+            .map(|(id, name, zones)| {
+                (
+                    *id,
+                    Speaker {
+                        client: Entity::PLACEHOLDER,
+                        name: name.to_string(),
+                        map: MapId(0),
+                        zones: zones.to_vec(),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn near_all(ids: &[u64]) -> NearSets {
+        NearSets(
+            ids.iter()
+                .map(|id| (*id, ids.iter().copied().filter(|o| o != id).collect()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn proximity_chat_does_not_cross_a_silent_zone_boundary() {
+        let maps = world();
+        // 1 and 2 in the library, 3 outside, 4 in the other silent room; all near.
+        let s = speakers(&[
+            (1, "Ada", &[0]),
+            (2, "Bo", &[0]),
+            (3, "Cy", &[]),
+            (4, "Di", &[2]),
+        ]);
+        let near = near_all(&[1, 2, 3, 4]);
+        let heard = |from: u64| route(&ChatChannel::Proximity, &s[&from], from, &s, &near, &maps);
+        assert_eq!(
+            heard(1).unwrap().0,
+            vec![1, 2],
+            "inside the library, only the library hears"
+        );
+        let outside = heard(3).unwrap_err();
+        assert!(outside.contains("quiet zone"), "{outside}");
+        assert_eq!(
+            heard(4).unwrap_err(),
+            "you are in a quiet zone: only people in it can hear you, and none is near"
+        );
+        let (_, key, title) = heard(2).unwrap();
+        assert_eq!(key, "proximity:town:Ada,Bo");
+        assert_eq!(title, "Near town: Ada, Bo");
+    }
+
+    #[test]
+    fn zone_map_and_whisper_recipients() {
+        let maps = world();
+        let s = speakers(&[(1, "Ada", &[1]), (2, "Bo", &[1, 0]), (3, "Cy", &[])]);
+        let near = near_all(&[]);
+        let go = |from: u64, ch: ChatChannel| route(&ch, &s[&from], from, &s, &near, &maps);
+        let (to, key, title) = go(1, ChatChannel::Zone).unwrap();
+        assert_eq!(
+            (to, key.as_str(), title.as_str()),
+            (vec![1, 2], "zone:town:meeting", "meeting")
+        );
+        assert_eq!(
+            go(3, ChatChannel::Zone).unwrap_err(),
+            "you are not in a meeting zone"
+        );
+        assert_eq!(go(3, ChatChannel::Map).unwrap().0, vec![1, 2, 3]);
+        let (to, key, _) = go(3, ChatChannel::Whisper("Ada".into())).unwrap();
+        assert_eq!((to, key.as_str()), (vec![1, 3], "whisper:Ada|Cy"));
+        assert!(go(3, ChatChannel::Whisper("Cy".into())).is_err());
+        assert_eq!(
+            go(3, ChatChannel::Proximity).unwrap_err(),
+            "nobody is near enough to hear you"
+        );
+        assert!(go(3, ChatChannel::System).is_err());
+    }
+}

@@ -32,6 +32,17 @@ pub struct LoadedMap {
 }
 
 impl LoadedMap {
+    /// A map built in code (tests), watching no files.
+    pub fn in_memory(data: MapData) -> Self {
+        LoadedMap {
+            path: PathBuf::from(format!("{}.tmj", data.name)),
+            collision: Arc::new(CollisionWorld::from_map(&data)),
+            data: Arc::new(data),
+            watched: Vec::new(),
+            next_spawn: 0,
+        }
+    }
+
     /// The next default spawn point, round robin, so players spread over all of them.
     pub fn take_spawn(&mut self) -> Vec2 {
         let spawn = self.data.spawns[self.next_spawn % self.data.spawns.len()];
