@@ -12,6 +12,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use tavern_shared::avatar::{AvatarState, PlayerId};
+use tavern_shared::chat::ChatChannel;
 use tavern_shared::input::{Buttons, InputFrame, Stick};
 
 use crate::PlaySystems;
@@ -223,6 +224,22 @@ pub struct BotOptions {
     pub seed: u64,
     /// How long a bot may take to connect before it counts as failed.
     pub connect_timeout: Duration,
+    /// Chat lines each bot sends over the run.
+    pub chat_lines: u32,
+}
+
+/// Shortest gap between a bot's chat lines: keeps it under the rate limit.
+pub const CHAT_GAP: Duration = Duration::from_millis(2100);
+
+/// When bot `index` sends its chat lines: spread over the run, never closer than
+/// [`CHAT_GAP`], staggered between bots so they don't all speak at once.
+pub fn chat_schedule(index: usize, lines: u32, run: Duration) -> Vec<Duration> {
+    if lines == 0 {
+        return Vec::new();
+    }
+    let gap = (run / (lines + 1)).max(CHAT_GAP);
+    let offset = Duration::from_millis(1000 + (index as u64 * 137) % 1000);
+    (0..lines).map(|i| offset + gap * i).collect()
 }
 
 /// The run's result, printed as JSON by `tavern-bots --json`.
@@ -241,6 +258,10 @@ pub struct BotReport {
     pub duration_s: f64,
     /// Proximity enter/leave messages the bots received, all bots.
     pub near_events: u64,
+    /// Chat lines the bots sent, received live (their own included) and had refused.
+    pub chat_sent: u64,
+    pub chat_received: u64,
+    pub chat_rejected: u64,
     /// Why bots failed, one line each.
     pub failures: Vec<String>,
 }
@@ -261,11 +282,29 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
     let mut next_sample = start + Duration::from_secs(1);
     let (mut samples, mut rtt, mut down, mut up) = (0u32, 0.0, 0.0, 0.0);
     let mut ever_connected = vec![false; bots.len()];
+    let mut chat: Vec<VecDeque<Duration>> = (0..bots.len())
+        .map(|i| chat_schedule(i, options.chat_lines, options.duration).into())
+        .collect();
+    let mut said = vec![0u32; bots.len()];
+    let mut connected_at: Vec<Option<Instant>> = vec![None; bots.len()];
     loop {
         let frame_start = Instant::now();
         for (i, bot) in bots.iter_mut().enumerate() {
             bot.update();
             ever_connected[i] |= bot.is_connected();
+            if bot.is_connected() {
+                let since = *connected_at[i].get_or_insert_with(Instant::now);
+                if chat[i].front().is_some_and(|at| since.elapsed() >= *at) {
+                    chat[i].pop_front();
+                    let channel = if said[i].is_multiple_of(2) {
+                        ChatChannel::Proximity
+                    } else {
+                        ChatChannel::Map
+                    };
+                    said[i] += 1;
+                    bot.say(channel, &format!("bot-{i} line {}", said[i]));
+                }
+            }
         }
         let elapsed = start.elapsed();
         if Instant::now() >= next_sample {
@@ -291,6 +330,9 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
     let (mut connected, mut min_seen, mut corrections_total, mut corrections_max) =
         (0, usize::MAX, 0u64, 0u32);
     let near_events = bots.iter().map(|b| b.nearby().events).sum();
+    let chat_sent = bots.iter().map(|b| b.chat().sent).sum();
+    let chat_received = bots.iter().map(|b| b.chat().received).sum();
+    let chat_rejected = bots.iter().map(|b| b.chat().rejections.len() as u64).sum();
     for (i, bot) in bots.iter_mut().enumerate() {
         if bot.is_connected() {
             connected += 1;
@@ -330,6 +372,9 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
         up_bytes_per_s_per_bot: per(up),
         duration_s: start.elapsed().as_secs_f64(),
         near_events,
+        chat_sent,
+        chat_received,
+        chat_rejected,
         failures,
     }
 }
@@ -351,6 +396,20 @@ mod tests {
         assert_eq!(brain.next(), InputFrame::default());
         assert!(brain.is_done());
         assert_eq!(brain.next(), InputFrame::default());
+    }
+
+    #[test]
+    fn chat_lines_stay_within_the_rate_limit() {
+        use tavern_shared::chat::{RATE_LIMIT, RATE_WINDOW_SECS};
+        let at = chat_schedule(3, 12, Duration::from_secs(10));
+        assert_eq!(at.len(), 12);
+        for w in at.windows(RATE_LIMIT + 1) {
+            assert!(
+                (w[RATE_LIMIT] - w[0]).as_secs_f64() >= RATE_WINDOW_SECS,
+                "{w:?}"
+            );
+        }
+        assert!(chat_schedule(0, 0, Duration::from_secs(5)).is_empty());
     }
 
     #[test]

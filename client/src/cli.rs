@@ -41,6 +41,11 @@ pub struct BotsArgs {
     /// Seed for the bots' wandering.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Chat lines each bot sends during the run, alternating proximity and map chat,
+    /// spaced to stay within the rate limit (5 per 10 s).
+    #[arg(long, value_name = "N", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub chat: u32,
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -65,13 +70,15 @@ pub fn bots_main() -> ExitCode {
         duration: Duration::from_secs_f64(args.duration),
         seed: args.seed,
         connect_timeout: Duration::from_secs_f64(args.connect_timeout),
+        chat_lines: args.chat,
     });
     if args.json {
         println!("{}", serde_json::to_string(&report).unwrap_or_default());
     } else {
         println!(
             "{} connected, {} failed; fewest avatars seen {}; corrections {} (most per bot {}); \
-             RTT {:.1} ms; per bot {:.0} B/s down, {:.0} B/s up",
+             RTT {:.1} ms; per bot {:.0} B/s down, {:.0} B/s up; chat {} sent, {} received, \
+             {} rejected; {} proximity changes",
             report.connected,
             report.failed,
             report.min_seen_avatars,
@@ -79,7 +86,11 @@ pub fn bots_main() -> ExitCode {
             report.corrections_max_per_bot,
             report.rtt_ms_mean,
             report.down_bytes_per_s_per_bot,
-            report.up_bytes_per_s_per_bot
+            report.up_bytes_per_s_per_bot,
+            report.chat_sent,
+            report.chat_received,
+            report.chat_rejected,
+            report.near_events
         );
         for failure in &report.failures {
             println!("  {failure}");
