@@ -63,7 +63,13 @@ fn a_player_walks_to_the_dungeon_and_back() {
         pump_until(
             &mut [&mut traveller, &mut stayer],
             Duration::from_secs(15),
-            |b| { map_name(b[0]).as_deref() == Some("dungeon") }
+            |b| {
+                let there = map_name(b[0]).as_deref() == Some("dungeon");
+                if there {
+                    *b[0].brain_mut() = Brain::Idle; // stop walking once through
+                }
+                there
+            }
         ),
         "the traveller reaches the dungeon: {:?}",
         traveller.own_server_state()
@@ -74,7 +80,7 @@ fn a_player_walks_to_the_dungeon_and_back() {
             Duration::from_secs(5),
             |b| {
                 b[0].own_server_state()
-                    .is_some_and(|s| s.motion.pos == Vec2::new(80.0, 48.0))
+                    .is_some_and(|s| s.motion.pos.distance(Vec2::new(80.0, 48.0)) < 8.0)
                     && !sees(b[1], t)
             }
         ),
@@ -96,17 +102,24 @@ fn a_player_walks_to_the_dungeon_and_back() {
         pump_until(
             &mut [&mut traveller, &mut stayer],
             Duration::from_secs(10),
-            |b| { map_name(b[0]).as_deref() == Some("town") && sees(b[1], t) }
+            |b| {
+                let there = map_name(b[0]).as_deref() == Some("town");
+                if there {
+                    *b[0].brain_mut() = Brain::Idle;
+                }
+                there && sees(b[1], t)
+            }
         ),
         "back in town and seen again: {:?}",
         traveller.own_server_state()
     );
     let back = server_player(&server, t);
     assert_eq!(back.map, "town");
-    assert_eq!(
-        (back.x, back.y),
-        (1136.0, 400.0),
-        "the town's `from-dungeon` entry"
+    // Within a few pixels: inputs sent after arriving (before the bot stood still) count.
+    let entry = Vec2::new(1136.0, 400.0);
+    assert!(
+        Vec2::new(back.x, back.y).distance(entry) < 8.0,
+        "at the town's `from-dungeon` entry: {back:?}"
     );
     assert_eq!(
         traveller.prediction().corrections,

@@ -79,11 +79,12 @@ impl Prediction {
     }
 
     /// The avatar was moved to another map: drop the inputs predicted on the old one and
-    /// go on from `at`, keeping the input numbering the server expects.
+    /// go on from `at`, numbering on [`ARRIVAL_SEQ_GAP`] further, so the server can tell
+    /// new inputs from old-map ones still in flight.
     pub fn arrive(&mut self, at: Vec2) {
-        let next_seq = self.next_seq;
+        let next_seq = self.next_seq();
         self.reset();
-        self.next_seq = next_seq;
+        self.next_seq = next_seq + tavern_shared::input::ARRIVAL_SEQ_GAP;
         self.state = Some(MoveState::at(at));
         self.previous = MoveState::at(at);
     }

@@ -9,6 +9,7 @@ use tavern_shared::movement::{AVATAR_RADIUS, MoveState};
 use tavern_shared::protocol::EnterMap;
 
 use crate::GameSystems;
+use crate::movement::InputQueue;
 use crate::world::{Maps, OnMap};
 use crate::zones::{Owner, ZoneChange, place, track_zones};
 
@@ -24,6 +25,7 @@ fn take_exits(
     mut changes: MessageReader<ZoneChange>,
     maps: Res<Maps>,
     mut avatars: Query<(&mut AvatarState, &mut OnMap, &Owner)>,
+    mut queues: Query<&mut InputQueue>,
     mut enter: MessageWriter<ToClients<EnterMap>>,
     mut arrivals: Local<usize>,
 ) {
@@ -57,6 +59,9 @@ fn take_exits(
             .unwrap_or(wanted);
         state.motion = MoveState::at(arrival);
         on.0 = target;
+        if let Ok(mut queue) = queues.get_mut(owner.0) {
+            queue.arrive();
+        }
         place(
             &mut commands,
             change.avatar,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;
 use tavern_shared::avatar::AvatarState;
-use tavern_shared::input::{InputBatch, InputError, InputFrame, MAX_SEQ_AHEAD};
+use tavern_shared::input::{ARRIVAL_SEQ_GAP, InputBatch, InputError, InputFrame, MAX_SEQ_AHEAD};
 use tavern_shared::movement::{TICK_DT, step};
 
 use crate::GameSystems;
@@ -30,6 +30,11 @@ pub struct InputQueue {
     pub rejected: u64,
     /// Batches that held nothing new (late duplicates of already applied inputs).
     pub stale: u64,
+    /// Highest sequence number received in a valid batch.
+    highest_seen: u32,
+    /// After a map change: inputs below this were meant for the old map and are dropped;
+    /// the first one at or above it restarts the sequence.
+    resync_from: Option<u32>,
 }
 
 impl Default for InputQueue {
@@ -40,6 +45,8 @@ impl Default for InputQueue {
             credits: 0,
             rejected: 0,
             stale: 0,
+            highest_seen: 0,
+            resync_from: None,
         }
     }
 }
@@ -49,12 +56,18 @@ impl InputQueue {
     /// again by design, and out of order); malformed batches are refused whole.
     /// Returns how many new inputs were queued.
     pub fn push(&mut self, batch: &InputBatch) -> Result<usize, InputError> {
+        let expected = self.resync_from.unwrap_or(self.next_seq);
+        let ahead = if self.resync_from.is_some() {
+            ARRIVAL_SEQ_GAP
+        } else {
+            MAX_SEQ_AHEAD
+        };
         let checked = batch.validate().and_then(|()| {
             let last = batch.first_seq + (batch.frames.len() as u32 - 1);
-            if last > self.next_seq.saturating_add(MAX_SEQ_AHEAD) {
+            if last > expected.saturating_add(ahead) {
                 Err(InputError::TooFarAhead {
                     seq: last,
-                    expected: self.next_seq,
+                    expected,
                 })
             } else {
                 Ok(())
@@ -63,6 +76,16 @@ impl InputQueue {
         if let Err(e) = checked {
             self.rejected += 1;
             return Err(e);
+        }
+        let last = batch.first_seq + (batch.frames.len() as u32 - 1);
+        self.highest_seen = self.highest_seen.max(last);
+        if let Some(from) = self.resync_from {
+            if last < from {
+                self.stale += 1;
+                return Ok(0); // meant for the map the avatar has left
+            }
+            self.next_seq = batch.first_seq.max(from);
+            self.resync_from = None;
         }
         let mut added = 0;
         for (seq, frame) in batch.iter().filter(|(seq, _)| *seq >= self.next_seq) {
@@ -105,6 +128,17 @@ impl InputQueue {
                 Some((seq, frame))
             })
             .collect()
+    }
+
+    /// The avatar was moved to another map: drop the inputs queued for the old one, and
+    /// any still on their way (the client skips [`ARRIVAL_SEQ_GAP`] numbers on arrival).
+    pub fn arrive(&mut self) {
+        self.pending.clear();
+        self.resync_from = Some(
+            self.highest_seen
+                .max(self.next_seq.saturating_sub(1))
+                .saturating_add(1 + ARRIVAL_SEQ_GAP),
+        );
     }
 
     /// Sequence number of the last applied input (0 before any).
@@ -255,5 +289,28 @@ mod tests {
         ));
         assert_eq!(q.rejected, 2);
         assert_eq!(q.ready(), 0, "nothing from refused batches was queued");
+    }
+
+    #[test]
+    fn inputs_meant_for_the_old_map_are_dropped_after_an_exit() {
+        let mut q = InputQueue::default();
+        q.push(&batch(1, &[10, 10, 10])).unwrap();
+        assert_eq!(q.pop_for_tick().len(), 1);
+        q.arrive();
+        assert!(
+            q.pop_for_tick().is_empty(),
+            "queued old-map inputs are gone"
+        );
+        // Old-map inputs still on their way are dropped.
+        assert_eq!(q.push(&batch(4, &[10, 10])).unwrap(), 0);
+        // The client continues ARRIVAL_SEQ_GAP further on.
+        let first = 4 + ARRIVAL_SEQ_GAP;
+        assert_eq!(q.push(&batch(first, &[20, 20])).unwrap(), 2);
+        let applied: Vec<u32> = (0..4)
+            .flat_map(|_| q.pop_for_tick())
+            .map(|(s, _)| s)
+            .collect();
+        assert_eq!(applied, vec![first, first + 1]);
+        assert_eq!(q.last_applied(), first + 1);
     }
 }

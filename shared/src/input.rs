@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 pub const MAX_FRAMES_PER_BATCH: usize = 32;
 /// How far past the next expected input a batch may reach (10 s of inputs).
 pub const MAX_SEQ_AHEAD: u32 = 600;
+/// After the avatar is moved to another map, the client skips this many sequence numbers,
+/// so the server can tell inputs meant for the old map (still in flight) from new ones.
+/// Larger than the most inputs a client ever has unacknowledged.
+pub const ARRIVAL_SEQ_GAP: u32 = 1000;
 
 /// An analog stick quantized to one signed byte per axis, in map directions (+y is down).
 ///
