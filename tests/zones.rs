@@ -45,7 +45,9 @@ fn write_room(dir: &Path) -> std::path::PathBuf {
                 {"id": 1, "name": "booth", "type": "area", "x": 384, "y": 64, "width": 128, "height": 128,
                  "properties": [{"name": "private", "type": "bool", "value": true}]},
                 {"id": 2, "name": "corner", "type": "area", "x": 32, "y": 192, "width": 64, "height": 32,
-                 "properties": [{"name": "silent", "type": "bool", "value": true}]}
+                 "properties": [{"name": "silent", "type": "bool", "value": true}]},
+                {"id": 3, "name": "huddle", "type": "area", "x": 224, "y": 64, "width": 64, "height": 128,
+                 "properties": [{"name": "jitsiRoom", "type": "string", "value": "Stand Up"}]}
             ]}
         ]
     });
@@ -76,6 +78,11 @@ fn private_booths_hide_avatars_and_proximity_is_reported_to_both_players() {
     let map = write_room(&dir.join("maps"));
     let mut config = ServerConfig::local(dir.join("data"));
     config.maps = vec![map];
+    config.jitsi = tavern_server::meetings::JitsiConfig {
+        domain: "meet.example.org".into(),
+        app_id: Some("tavern".into()),
+        secret: Some("test-secret".into()),
+    };
     let server = tavern_server::start(config).expect("the server starts");
     let url = server.http_url();
     let mut alice = Bot::new(&url, "Alice", Brain::Idle);
@@ -111,6 +118,34 @@ fn private_booths_hide_avatars_and_proximity_is_reported_to_both_players() {
         ),
         "the server puts Alice in the booth (zone 0): {:?}",
         alice.own_server_state()
+    );
+    // On the way she crossed the huddle (a meeting zone): invited on entering, with a
+    // room-scoped token, and hung up on leaving.
+    assert!(
+        pump_until(
+            &mut [&mut alice, &mut bob],
+            Duration::from_secs(2),
+            |bots| { bots[0].meetings().hangups == 1 }
+        ),
+        "{:?}",
+        alice.meetings()
+    );
+    let m = alice.meetings();
+    assert_eq!(m.invites, 1);
+    assert!(m.current.is_none(), "hung up");
+    let invite = m.last.clone().unwrap();
+    assert_eq!(invite.room, "room-stand-up");
+    assert!(
+        invite
+            .url
+            .starts_with("https://meet.example.org/room-stand-up?jwt="),
+        "{}",
+        invite.url
+    );
+    assert_eq!(
+        bob.meetings().invites,
+        0,
+        "only the player who entered is invited"
     );
     assert!(
         pump_until(

@@ -172,6 +172,11 @@ impl Bot {
         crate::chat::say(self.app.world_mut(), channel, text);
     }
 
+    /// Meetings the server invited this bot to.
+    pub fn meetings(&self) -> &crate::meetings::Meetings {
+        self.app.world().resource::<crate::meetings::Meetings>()
+    }
+
     /// The chat this bot has seen.
     pub fn chat(&self) -> &crate::chat::ChatLog {
         self.app.world().resource::<crate::chat::ChatLog>()

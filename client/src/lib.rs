@@ -7,6 +7,7 @@ pub mod cli;
 pub mod connection;
 pub mod interpolation;
 pub mod login;
+pub mod meetings;
 pub mod prediction;
 pub mod proximity;
 
@@ -63,5 +64,6 @@ pub fn plugin(app: &mut App) {
             interpolation::plugin,
             proximity::plugin,
             chat::plugin,
+            meetings::plugin,
         ));
 }

@@ -36,7 +36,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the server (the default).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Check maps and report every problem in plain words, without starting a server.
     ///
     /// Exits 0 when no map has errors (warnings are allowed), 1 otherwise.
@@ -109,6 +109,34 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE", env = "TAVERN_CHAT_FILTER")]
     pub chat_filter: Option<PathBuf>,
 
+    /// The Jitsi server for meeting zones.
+    #[arg(
+        long,
+        value_name = "DOMAIN",
+        env = "TAVERN_JITSI_DOMAIN",
+        default_value = "meet.jit.si"
+    )]
+    pub jitsi_domain: String,
+
+    /// App id for meeting tokens (JWT); needs --jitsi-secret.
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "TAVERN_JITSI_APP_ID",
+        requires = "jitsi_secret"
+    )]
+    pub jitsi_app_id: Option<String>,
+
+    /// Secret that signs meeting tokens (HS256, room-scoped, 2 h); needs --jitsi-app-id.
+    #[arg(
+        long,
+        value_name = "SECRET",
+        env = "TAVERN_JITSI_SECRET",
+        hide_env_values = true,
+        requires = "jitsi_app_id"
+    )]
+    pub jitsi_secret: Option<String>,
+
     /// Don't reload maps when their files change.
     #[arg(long, env = "TAVERN_NO_WATCH")]
     pub no_watch: bool,
@@ -148,6 +176,11 @@ impl RunArgs {
             proximity_radius: f32::from(self.proximity_radius),
             database_url: self.database_url.clone(),
             chat_filter: Vec::new(),
+            jitsi: crate::meetings::JitsiConfig {
+                domain: self.jitsi_domain.clone(),
+                app_id: self.jitsi_app_id.clone(),
+                secret: self.jitsi_secret.clone(),
+            },
             data_dir: self.data_dir.clone(),
             max_clients: usize::from(self.max_clients),
             netcode_key: std::env::var(KEY_ENV).ok(),
@@ -174,7 +207,7 @@ pub fn init_logging(format: LogFormat) {
 pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let args = match cli.command {
-        Some(Command::Run(args)) => args,
+        Some(Command::Run(args)) => *args,
         Some(Command::ValidateMap(args)) => return crate::validate::main(&args),
         None => cli.run,
     };

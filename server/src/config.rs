@@ -29,6 +29,8 @@ pub struct ServerConfig {
     pub database_url: Option<String>,
     /// Words masked with `*` in chat.
     pub chat_filter: Vec<String>,
+    /// Video meetings for `jitsiRoom` zones.
+    pub jitsi: crate::meetings::JitsiConfig,
     /// Folder for the server's own files (the netcode key).
     pub data_dir: PathBuf,
     /// Most players connected at once.
@@ -51,6 +53,7 @@ impl ServerConfig {
             proximity_radius: tavern_shared::proximity::DEFAULT_RADIUS,
             database_url: None,
             chat_filter: Vec::new(),
+            jitsi: crate::meetings::JitsiConfig::default(),
             data_dir: data_dir.into(),
             max_clients: 64,
             netcode_key: None,

@@ -7,6 +7,7 @@ pub mod config;
 pub mod exits;
 pub mod http;
 pub mod keys;
+pub mod meetings;
 pub mod movement;
 pub mod net;
 pub mod players;
@@ -76,6 +77,7 @@ pub fn build_app(
         exits::plugin,
         proximity::plugin,
         chat::plugin,
+        meetings::plugin,
     ));
     net::insert_transport(&mut app, socket, public_addr, key, max_clients)?;
     Ok(app)
@@ -197,12 +199,14 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             let watch = reload::WatchMaps(config.watch_maps);
             let radius = proximity::ProximityRadius(config.proximity_radius);
             let filter = chat::ChatFilter(config.chat_filter.clone());
+            let jitsi = config.jitsi.clone();
             move || match build_app(maps, socket, public_addr, key, max_clients) {
                 Ok(mut app) => {
                     app.insert_resource(players)
                         .insert_resource(watch)
                         .insert_resource(radius)
                         .insert_resource(filter)
+                        .insert_resource(jitsi)
                         .insert_resource(worker);
                     let _ = built_tx.send(Ok(()));
                     run_game_loop(app, &stop);

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;
 use tavern_shared::avatar::AvatarState;
-use tavern_shared::input::{ARRIVAL_SEQ_GAP, InputBatch, InputError, InputFrame, MAX_SEQ_AHEAD};
+use tavern_shared::input::{
+    ARRIVAL_SEQ_GAP, Buttons, InputBatch, InputError, InputFrame, MAX_SEQ_AHEAD,
+};
 use tavern_shared::movement::{TICK_DT, step};
 
 use crate::GameSystems;
@@ -32,6 +34,8 @@ pub struct InputQueue {
     pub stale: u64,
     /// Highest sequence number received in a valid batch.
     highest_seen: u32,
+    /// Whether the action key was held in the last applied input.
+    action_held: bool,
     /// After a map change: inputs below this were meant for the old map and are dropped;
     /// the first one at or above it restarts the sequence.
     resync_from: Option<u32>,
@@ -46,6 +50,7 @@ impl Default for InputQueue {
             rejected: 0,
             stale: 0,
             highest_seen: 0,
+            action_held: false,
             resync_from: None,
         }
     }
@@ -149,6 +154,7 @@ impl InputQueue {
 
 pub fn plugin(app: &mut App) {
     app.add_systems(PreUpdate, receive_inputs.in_set(GameSystems::ReceiveInputs))
+        .add_message::<ActionPressed>()
         .add_systems(FixedUpdate, apply_inputs.in_set(GameSystems::Simulate));
 }
 
@@ -174,10 +180,17 @@ fn receive_inputs(
     }
 }
 
+/// The player pressed the action key (E) this tick (server-side message).
+#[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActionPressed {
+    pub avatar: Entity,
+}
+
 fn apply_inputs(
     mut clients: Query<(&mut InputQueue, &Controls)>,
     mut avatars: Query<(&mut AvatarState, &OnMap)>,
     maps: Res<Maps>,
+    mut actions: MessageWriter<ActionPressed>,
 ) {
     for (mut queue, controls) in &mut clients {
         let frames = queue.pop_for_tick();
@@ -192,6 +205,11 @@ fn apply_inputs(
         for (seq, frame) in frames {
             state.motion = step(state.motion, frame, TICK_DT, collision);
             state.last_input = seq;
+            let held = frame.buttons.0 & Buttons::INTERACT.0 != 0;
+            if held && !queue.action_held {
+                actions.write(ActionPressed { avatar: controls.0 });
+            }
+            queue.action_held = held;
         }
         avatar.set_if_neq(state);
     }

@@ -31,6 +31,24 @@ pub struct Nearby {
     pub near: bool,
 }
 
+/// Server → client, reliable: join a video meeting (the player entered a `jitsiRoom`
+/// zone, or pressed the action key in one with `jitsiTrigger: onaction`).
+#[derive(Message, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeetingInvite {
+    /// Index of the zone in the current map.
+    pub zone: u16,
+    /// The Jitsi room, `<map>-<jitsiRoom>`.
+    pub room: String,
+    /// The meeting URL, with its JWT when the server has a Jitsi secret.
+    pub url: String,
+}
+
+/// Server → client, reliable: the player left the meeting's zone; hang up.
+#[derive(Message, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeetingHangUp {
+    pub zone: u16,
+}
+
 /// Registers the protocol. Both apps add it after `RepliconPlugins`.
 pub fn plugin(app: &mut App) {
     app.replicate::<PlayerId>()
@@ -42,5 +60,7 @@ pub fn plugin(app: &mut App) {
         .add_server_message::<Nearby>(Channel::Ordered)
         .add_client_message::<ChatSend>(Channel::Ordered)
         .add_server_message::<ChatDelivery>(Channel::Ordered)
-        .add_server_message::<ChatRejected>(Channel::Ordered);
+        .add_server_message::<ChatRejected>(Channel::Ordered)
+        .add_server_message::<MeetingInvite>(Channel::Ordered)
+        .add_server_message::<MeetingHangUp>(Channel::Ordered);
 }

@@ -6,6 +6,7 @@ pub mod camera;
 pub mod hud;
 pub mod keyboard;
 pub mod map;
+pub mod meeting;
 
 use bevy::prelude::*;
 
@@ -21,5 +22,6 @@ pub fn plugin(app: &mut App) {
         camera::plugin,
         hud::plugin,
         keyboard::plugin,
+        meeting::plugin,
     ));
 }
