@@ -316,6 +316,26 @@ fn each_kind_of_problem_is_reported_in_plain_words_with_its_place() {
     assert_one(&e, "fixture.tsj); a TMX map needs its tilesets in TSX");
 }
 
+/// One map's report out of `validate-map --json` output.
+fn report_named<'a>(json: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    json.as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap()
+}
+
+/// Every zone kind a map report lists.
+fn zone_kinds(report: &serde_json::Value) -> Vec<String> {
+    report["zones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|z| z["kinds"].as_array().unwrap().iter())
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect()
+}
+
 #[test]
 fn the_sample_world_validates_and_reports_its_zones_and_exits() {
     let reports = validate(&[repo("maps")]);
@@ -325,28 +345,12 @@ fn the_sample_world_validates_and_reports_its_zones_and_exits() {
         assert!(r.warnings.is_empty(), "{}: {:#?}", r.file, r.warnings);
     }
     let json = serde_json::to_value(&reports).unwrap();
-    let town = json
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "town")
-        .unwrap();
+    let town = report_named(&json, "town");
     assert_eq!(town["size"], serde_json::json!([40, 30]));
     assert_eq!(town["tile_size"], serde_json::json!([32, 32]));
     assert_eq!(town["exits"][0]["map"], "dungeon");
     assert_eq!(town["exits"][0]["entry"], "from-town");
-    let kinds: Vec<String> = town["zones"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|z| {
-            z["kinds"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|k| k.as_str().unwrap().to_string())
-        })
-        .collect();
+    let kinds = zone_kinds(town);
     for kind in [
         "jitsi", "silent", "audio", "agent", "private", "exit", "website",
     ] {
@@ -355,24 +359,8 @@ fn the_sample_world_validates_and_reports_its_zones_and_exits() {
             "town has a {kind} zone: {kinds:?}"
         );
     }
-    let dungeon = json
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "dungeon")
-        .unwrap();
-    let kinds: Vec<String> = dungeon["zones"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|z| {
-            z["kinds"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|k| k.as_str().unwrap().to_string())
-        })
-        .collect();
+    let dungeon = report_named(&json, "dungeon");
+    let kinds = zone_kinds(dungeon);
     for kind in ["room", "enemySpawn", "door", "lootChest", "boss", "exit"] {
         assert!(
             kinds.iter().any(|k| k == kind),

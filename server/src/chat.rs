@@ -239,6 +239,17 @@ fn route(
     Ok((to, key, title))
 }
 
+/// Tells `client` why its line (quoted, shortened) went nowhere.
+fn rejection(client: Entity, text: &str, reason: String) -> ToClients<ChatRejected> {
+    ToClients {
+        targets: SendTargets::Single(ClientId::Client(client)),
+        message: ChatRejected {
+            text: text.chars().take(80).collect(),
+            reason,
+        },
+    }
+}
+
 fn receive_chat(
     mut commands: Commands,
     mut incoming: MessageReader<FromClient<ChatSend>>,
@@ -260,13 +271,7 @@ fn receive_chat(
             continue;
         };
         let reject = |rejected: &mut MessageWriter<ToClients<ChatRejected>>, reason: String| {
-            rejected.write(ToClients {
-                targets: SendTargets::Single(ClientId::Client(client)),
-                message: ChatRejected {
-                    text: message.text.chars().take(80).collect(),
-                    reason,
-                },
-            });
+            rejected.write(rejection(client, &message.text, reason));
         };
         let Ok((controls, limiter)) = limiters.get_mut(client) else {
             continue;
@@ -383,13 +388,12 @@ fn deliver_chat(
             } => {
                 error!("a chat line could not be stored, so it was not delivered: {e}");
                 if connected.contains(sender) {
-                    rejected.write(ToClients {
-                        targets: SendTargets::Single(ClientId::Client(sender)),
-                        message: ChatRejected {
-                            text: text.chars().take(80).collect(),
-                            reason: "the message could not be saved, so nobody received it; try again later".into(),
-                        },
-                    });
+                    rejected.write(rejection(
+                        sender,
+                        &text,
+                        "the message could not be saved, so nobody received it; try again later"
+                            .into(),
+                    ));
                 }
             }
             Done::History { client, lines } => {

@@ -59,25 +59,12 @@ fn reload_changed_maps(
             }
         };
         load_new_exit_targets(&mut maps, &path, &fresh.data);
-        let exit_problems = check_exits(&path, &fresh.data, |target| {
-            maps.maps
-                .iter()
-                .find(|m| same_file(&m.path, target))
-                .map(|m| Ok((*m.data).clone()))
-                .or_else(|| {
-                    target
-                        .is_file()
-                        .then(|| Err("its errors are logged above".to_string()))
-                })
-        });
+        let exit_problems = check_exits(&path, &fresh.data, |target| maps.loaded_at(target));
         if exit_problems.iter().any(Problem::is_error) {
             refuse(&mut maps, id, &exit_problems);
             continue;
         }
-        // Keep spreading newcomers over the spawns where the old version left off.
-        for _ in 0..maps.get(id).next_spawn_index() {
-            fresh.take_spawn();
-        }
+        fresh.continue_spawns_from(maps.get(id));
         *maps.get_mut(id) = fresh;
         let map = maps.get(id);
         let mut moved = 0;

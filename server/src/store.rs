@@ -139,9 +139,12 @@ impl ChatStore {
         .fetch_one(&mut *tx)
         .await?
         .try_get(0)?;
-        let sender = Self::user_id(&mut tx, &m.sender, m.at_ms).await?;
+        let mut sender = None;
         for name in &m.participants {
             let user = Self::user_id(&mut tx, name, m.at_ms).await?;
+            if *name == m.sender {
+                sender = Some(user);
+            }
             sqlx::query(
                 "INSERT INTO participants (session_id, user_id) VALUES ($1, $2) \
                  ON CONFLICT (session_id, user_id) DO NOTHING",
@@ -151,6 +154,10 @@ impl ChatStore {
             .execute(&mut *tx)
             .await?;
         }
+        let sender = match sender {
+            Some(id) => id,
+            None => Self::user_id(&mut tx, &m.sender, m.at_ms).await?,
+        };
         let id: i64 = sqlx::query(
             "INSERT INTO messages (session_id, sender_id, channel, body, created_at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING id",

@@ -50,9 +50,10 @@ impl LoadedMap {
         spawn
     }
 
-    /// How many players were given a spawn point so far.
-    pub fn next_spawn_index(&self) -> usize {
-        self.next_spawn
+    /// Goes on spreading newcomers over the spawns where `older` (a previous version of
+    /// this map) left off.
+    pub fn continue_spawns_from(&mut self, older: &LoadedMap) {
+        self.next_spawn = older.next_spawn;
     }
 
     /// Takes the files' current modification times as the new baseline.
@@ -200,14 +201,7 @@ impl Maps {
         }
         for m in &maps {
             problems.extend(check_exits(&m.path, &m.data, |target| {
-                maps.iter()
-                    .find(|o| same_file(&o.path, target))
-                    .map(|o| Ok((*o.data).clone()))
-                    .or_else(|| {
-                        target
-                            .is_file()
-                            .then(|| Err("its errors are listed too".to_string()))
-                    })
+                loaded_at(&maps, target)
             }));
         }
         if problems.iter().any(Problem::is_error) {
@@ -241,6 +235,12 @@ impl Maps {
         &mut self.maps[id.0]
     }
 
+    /// For [`check_exits`]: the loaded map at `target`; an error if the file is there
+    /// but did not load (its own errors are reported with it); `None` if there is no file.
+    pub fn loaded_at(&self, target: &Path) -> Option<Result<MapData, String>> {
+        loaded_at(&self.maps, target)
+    }
+
     pub fn by_name(&self, name: &str) -> Option<MapId> {
         self.maps
             .iter()
@@ -266,6 +266,17 @@ impl Maps {
         );
         names
     }
+}
+
+fn loaded_at(maps: &[LoadedMap], target: &Path) -> Option<Result<MapData, String>> {
+    maps.iter()
+        .find(|m| same_file(&m.path, target))
+        .map(|m| Ok((*m.data).clone()))
+        .or_else(|| {
+            target
+                .is_file()
+                .then(|| Err("its own errors are reported with it".to_string()))
+        })
 }
 
 /// Whether two paths name the same file (by canonical path when both exist).

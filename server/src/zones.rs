@@ -41,17 +41,20 @@ pub fn can_see(viewer: &Presence, seen: &Presence) -> bool {
 
 /// The zones of `map` that contain `pos`, and the first private one among them.
 pub fn zones_at(map: &MapData, pos: Vec2) -> (Vec<u16>, Option<u16>) {
-    let mut inside = Vec::new();
-    let mut private = None;
-    for (i, zone) in map.zones.iter().enumerate() {
-        if zone.area.contains(pos) {
-            inside.push(i as u16);
-            if zone.effects.private && private.is_none() {
-                private = Some(i as u16);
-            }
-        }
+    let private = map
+        .zones_at(pos)
+        .find(|(_, z)| z.effects.private)
+        .map(|(i, _)| i);
+    (map.zones_at(pos).map(|(i, _)| i).collect(), private)
+}
+
+/// Gives an avatar and its owner's connection the same [`Presence`] (both sides of the
+/// visibility check).
+fn set_presence(commands: &mut Commands, avatar: Entity, owner: Entity, presence: Presence) {
+    commands.entity(avatar).insert(presence);
+    if let Ok(mut owner) = commands.get_entity(owner) {
+        owner.insert(presence);
     }
-    (inside, private)
 }
 
 /// An avatar entered or left a zone (server-side message, read by the zone effects).
@@ -81,11 +84,8 @@ pub fn place(
     pos: Vec2,
 ) {
     let (inside, private) = zones_at(map, pos);
-    let presence = Presence { map: id, private };
-    commands.entity(avatar).insert((InZones(inside), presence));
-    if let Ok(mut owner) = commands.get_entity(owner) {
-        owner.insert(presence);
-    }
+    commands.entity(avatar).insert(InZones(inside));
+    set_presence(commands, avatar, owner, Presence { map: id, private });
 }
 
 /// Recomputes each avatar's zones and visibility from its position.
@@ -121,10 +121,7 @@ pub fn track_zones(
         }
         let now = Presence { map: on.0, private };
         if now != *presence {
-            commands.entity(avatar).insert(now);
-            if let Ok(mut owner) = commands.get_entity(owner.0) {
-                owner.insert(now);
-            }
+            set_presence(&mut commands, avatar, owner.0, now);
         }
     }
 }

@@ -209,6 +209,7 @@ fn read(files: &mut dyn MapFiles, path: &Path, what: &str) -> Result<Vec<u8>, St
 }
 
 /// Tilesets by global id, as the map (and its templates) numbered them.
+#[derive(Clone)]
 struct Gids {
     /// `(first_gid, tileset index)` sorted by first gid.
     ranges: Vec<(u32, usize)>,
@@ -434,11 +435,8 @@ impl Reader<'_> {
     fn template(&mut self, source: &str) -> Result<(JObject, Option<Gids>), String> {
         let path = relative_to(self.map_path, Path::new(source));
         let key = path.to_string_lossy().into_owned();
-        if let Some((obj, gids)) = self.templates.get(&key) {
-            let gids = gids.as_ref().map(|g| Gids {
-                ranges: g.ranges.clone(),
-            });
-            return Ok((obj.clone(), gids));
+        if let Some(cached) = self.templates.get(&key) {
+            return Ok(cached.clone());
         }
         if !source.ends_with(".tj") && !source.ends_with(".json") {
             return Err(format!(
@@ -452,19 +450,14 @@ impl Reader<'_> {
             Some(r) => Some(self.tileset_refs(&path, std::slice::from_ref(r))?),
             None => None,
         };
-        let copy = gids.as_ref().map(|g| Gids {
-            ranges: g.ranges.clone(),
-        });
-        self.templates.insert(key, (t.object.clone(), copy));
-        Ok((t.object, gids))
+        let template = (t.object, gids);
+        self.templates.insert(key, template.clone());
+        Ok(template)
     }
 }
 
 fn override_object(base: JObject, inst: JObject) -> JObject {
-    let mut props: Vec<JProp> = Vec::new();
-    for p in base.properties.into_iter().flatten() {
-        props.push(p);
-    }
+    let mut props: Vec<JProp> = base.properties.unwrap_or_default();
     for p in inst.properties.into_iter().flatten() {
         props.retain(|q| q.name != p.name);
         props.push(p);

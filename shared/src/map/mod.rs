@@ -374,9 +374,13 @@ impl MapData {
             .unwrap_or(&self.spawns)
     }
 
-    /// The zones that contain `pos`.
-    pub fn zones_at(&self, pos: Vec2) -> impl Iterator<Item = &Zone> {
-        self.zones.iter().filter(move |z| z.area.contains(pos))
+    /// The zones that contain `pos`, with their indices in [`MapData::zones`].
+    pub fn zones_at(&self, pos: Vec2) -> impl Iterator<Item = (u16, &Zone)> {
+        self.zones
+            .iter()
+            .enumerate()
+            .filter(move |(_, z)| z.area.contains(pos))
+            .map(|(i, z)| (i as u16, z))
     }
 
     /// A map built in code: `rows` uses `#` for a wall, `S` for a spawn, anything else for floor.
