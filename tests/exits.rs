@@ -37,7 +37,13 @@ fn a_player_walks_to_the_dungeon_and_back() {
     let _turn = crate::common::serial();
     let server = start_server("exits", None);
     let url = server.http_url();
+    // The traveller joins first, so it gets the first spawn point.
     let mut traveller = Bot::new(&url, "Traveller", Brain::Idle);
+    assert!(pump_until(
+        &mut [&mut traveller],
+        Duration::from_secs(15),
+        |b| b[0].own_server_state().is_some()
+    ));
     let mut stayer = Bot::new(&url, "Stayer", Brain::Idle);
     assert!(pump_until(
         &mut [&mut traveller, &mut stayer],

@@ -85,7 +85,13 @@ fn private_booths_hide_avatars_and_proximity_is_reported_to_both_players() {
     };
     let server = tavern_server::start(config).expect("the server starts");
     let url = server.http_url();
+    // Alice joins first, so she gets the first spawn and her walk ends inside the booth.
     let mut alice = Bot::new(&url, "Alice", Brain::Idle);
+    assert!(pump_until(
+        &mut [&mut alice],
+        Duration::from_secs(15),
+        |b| { b[0].own_server_state().is_some() }
+    ));
     let mut bob = Bot::new(&url, "Bob", Brain::Idle);
     assert!(
         pump_until(&mut [&mut alice, &mut bob], Duration::from_secs(15), |b| {
