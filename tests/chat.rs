@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::common::{pump_for, pump_until, temp_dir};
+use crate::common::{api_get, pump_for, pump_until, temp_dir};
 use bevy::prelude::*;
 use tavern_client::bot::{Bot, Brain};
 use tavern_server::ServerConfig;
@@ -24,19 +24,6 @@ fn last_rejection(bot: &Bot) -> String {
         .last()
         .map(|r| r.reason.clone())
         .unwrap_or_default()
-}
-
-fn get(url: &str, token: &str) -> (u16, String) {
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    let mut r = agent
-        .get(url)
-        .header("Authorization", &format!("Bearer {token}"))
-        .call()
-        .unwrap();
-    (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
 }
 
 #[test]
@@ -160,18 +147,18 @@ fn chat_reaches_the_right_people_is_stored_first_and_comes_back() {
 
     // History over HTTP, for participants only, paged.
     let ada_token = ada.api_token().unwrap();
-    let (status, body) = get(&format!("{url}/api/chat/sessions"), &ada_token);
+    let (status, body) = api_get(&format!("{url}/api/chat/sessions"), &ada_token);
     assert_eq!(status, 200, "{body}");
     let sessions: Vec<SessionInfo> = serde_json::from_str(&body).unwrap();
     let kinds: Vec<&str> = sessions.iter().map(|s| s.kind.as_str()).collect();
     assert_eq!(kinds, ["whisper", "map", "proximity"], "newest first");
     let whisper = sessions[0].id;
-    let (status, body) = get(
+    let (status, body) = api_get(
         &format!("{url}/api/chat/sessions/{whisper}/messages?limit=10"),
         &bo.api_token().unwrap(),
     );
     assert_eq!(status, 404, "Bo is not in Ada's whisper to Cy: {body}");
-    let (status, body) = get(
+    let (status, body) = api_get(
         &format!("{url}/api/chat/sessions/{whisper}/messages?limit=10"),
         &cy.api_token().unwrap(),
     );
@@ -179,9 +166,9 @@ fn chat_reaches_the_right_people_is_stored_first_and_comes_back() {
     let lines: Vec<ChatLine> = serde_json::from_str(&body).unwrap();
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0].text, "psst, Cy");
-    let (status, body) = get(&format!("{url}/api/chat/sessions"), "not-a-token");
+    let (status, body) = api_get(&format!("{url}/api/chat/sessions"), "not-a-token");
     assert_eq!(status, 401, "{body}");
-    let (status, _) = get(
+    let (status, _) = api_get(
         &format!("{url}/api/chat/sessions/{whisper}/messages?limit=0"),
         &ada_token,
     );

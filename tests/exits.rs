@@ -5,31 +5,17 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::common::{pump_until, server_player, start_server};
+use crate::common::{pump_until, sees, server_player, start_server, walk};
 use bevy::prelude::*;
 use tavern_client::bot::{Bot, Brain};
 use tavern_client::prediction::CurrentMap;
-use tavern_shared::input::{Buttons, InputFrame, Stick};
-
-fn walk(dir: Vec2, ticks: u32) -> (u32, InputFrame) {
-    (
-        ticks,
-        InputFrame {
-            stick: Stick::from_vec(dir),
-            buttons: Buttons::NONE,
-        },
-    )
-}
+use tavern_shared::input::InputFrame;
 
 fn map_name(bot: &Bot) -> Option<String> {
     bot.app
         .world()
         .get_resource::<CurrentMap>()
         .map(|m| m.data.name.clone())
-}
-
-fn sees(bot: &mut Bot, id: u64) -> bool {
-    bot.others().iter().any(|(other, ..)| *other == id)
 }
 
 #[test]

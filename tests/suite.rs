@@ -4,6 +4,7 @@
 
 mod common;
 
+mod agents;
 mod chat;
 mod e2e;
 mod exits;

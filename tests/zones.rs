@@ -6,12 +6,12 @@ use std::collections::VecDeque;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::common::{pump_for, pump_until, temp_dir};
+use crate::common::{pump_for, pump_until, sees, temp_dir, walk};
 use bevy::prelude::*;
 use serde_json::json;
 use tavern_client::bot::{Bot, Brain};
 use tavern_server::ServerConfig;
-use tavern_shared::input::{Buttons, InputFrame, Stick};
+use tavern_shared::input::InputFrame;
 
 const W: usize = 20;
 const H: usize = 8;
@@ -55,20 +55,6 @@ fn write_room(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("room.tmj");
     std::fs::write(&path, serde_json::to_vec_pretty(&map).unwrap()).unwrap();
     path
-}
-
-fn walk(dir: Vec2, ticks: u32) -> (u32, InputFrame) {
-    (
-        ticks,
-        InputFrame {
-            stick: Stick::from_vec(dir),
-            buttons: Buttons::NONE,
-        },
-    )
-}
-
-fn sees(bot: &mut Bot, id: u64) -> bool {
-    bot.others().iter().any(|(other, ..)| *other == id)
 }
 
 #[test]

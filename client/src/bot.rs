@@ -182,6 +182,22 @@ impl Bot {
         self.app.world().resource::<crate::chat::ChatLog>()
     }
 
+    /// The NPC conversation as this bot knows it.
+    pub fn conversation(&self) -> &crate::agents::Conversation {
+        self.app.world().resource::<crate::agents::Conversation>()
+    }
+
+    /// NPCs this bot has received.
+    pub fn npcs(&mut self) -> Vec<tavern_shared::agent::Npc> {
+        let mut q = self.app.world_mut().query::<&tavern_shared::agent::Npc>();
+        q.iter(self.app.world()).cloned().collect()
+    }
+
+    /// Says goodbye to the NPC this bot is talking to.
+    pub fn leave_conversation(&mut self) {
+        crate::agents::leave(self.app.world_mut());
+    }
+
     /// The token for the HTTP API, once logged in.
     pub fn api_token(&self) -> Option<String> {
         self.app

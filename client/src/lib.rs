@@ -1,6 +1,7 @@
 //! Tavern's client: connection, prediction and interpolation shared by the desktop game
 //! and the headless bots, plus (feature `render`) the windowed game itself.
 
+pub mod agents;
 pub mod bot;
 pub mod chat;
 pub mod cli;
@@ -65,5 +66,6 @@ pub fn plugin(app: &mut App) {
             proximity::plugin,
             chat::plugin,
             meetings::plugin,
+            agents::plugin,
         ));
 }

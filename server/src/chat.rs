@@ -17,6 +17,7 @@ use tavern_shared::chat::{
 use tavern_shared::map::MapData;
 
 use crate::GameSystems;
+use crate::agents::AgentSay;
 use crate::players::Controls;
 use crate::proximity::NearSets;
 use crate::store::{ChatStore, NewMessage};
@@ -129,7 +130,7 @@ struct Speaker {
     zones: Vec<u16>,
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
@@ -209,6 +210,7 @@ fn route(
             vec![*id]
         }
         ChatChannel::System => return Err("only the server speaks on the system channel".into()),
+        ChatChannel::Agent(_) => return Err("lines to an NPC go to its conversation".into()),
     };
     to.push(from_id);
     to.sort_unstable();
@@ -240,7 +242,7 @@ fn route(
 }
 
 /// Tells `client` why its line (quoted, shortened) went nowhere.
-fn rejection(client: Entity, text: &str, reason: String) -> ToClients<ChatRejected> {
+pub(crate) fn rejection(client: Entity, text: &str, reason: String) -> ToClients<ChatRejected> {
     ToClients {
         targets: SendTargets::Single(ClientId::Client(client)),
         message: ChatRejected {
@@ -250,7 +252,7 @@ fn rejection(client: Entity, text: &str, reason: String) -> ToClients<ChatReject
     }
 }
 
-fn receive_chat(
+pub(crate) fn receive_chat(
     mut commands: Commands,
     mut incoming: MessageReader<FromClient<ChatSend>>,
     mut limiters: Query<(&Controls, Option<&mut ChatLimiter>)>,
@@ -261,6 +263,7 @@ fn receive_chat(
     worker: Option<Res<ChatWorker>>,
     time: Res<Time<Real>>,
     mut rejected: MessageWriter<ToClients<ChatRejected>>,
+    mut to_agents: MessageWriter<AgentSay>,
 ) {
     let Some(worker) = worker else {
         return;
@@ -292,6 +295,14 @@ fn receive_chat(
                 continue;
             }
         };
+        if let ChatChannel::Agent(agent) = &message.channel {
+            to_agents.write(AgentSay {
+                client,
+                agent: agent.clone(),
+                text,
+            });
+            continue;
+        }
         let Ok((id, ..)) = avatars.get(controls.0) else {
             continue;
         };

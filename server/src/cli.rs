@@ -137,6 +137,21 @@ pub struct RunArgs {
     )]
     pub jitsi_secret: Option<String>,
 
+    /// NPC scripts: what each agentId says when there is no --agent-webhook.
+    /// [default: assets/agents.toml, if it is there]
+    #[arg(long, value_name = "FILE", env = "TAVERN_AGENTS")]
+    pub agents: Option<PathBuf>,
+
+    /// NPC replies from this HTTP endpoint instead of the scripts: it is POSTed
+    /// {"agent_id", "user", "message", "history"} and answers {"reply": "..."}.
+    #[arg(long, value_name = "URL", env = "TAVERN_AGENT_WEBHOOK", value_parser = parse_http_url)]
+    pub agent_webhook: Option<String>,
+
+    /// How long the agent webhook may take to answer before the player is told it failed.
+    #[arg(long, value_name = "SECS", env = "TAVERN_AGENT_TIMEOUT", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=120))]
+    pub agent_timeout: u64,
+
     /// Don't reload maps when their files change.
     #[arg(long, env = "TAVERN_NO_WATCH")]
     pub no_watch: bool,
@@ -160,7 +175,40 @@ pub struct RunArgs {
     pub log_format: LogFormat,
 }
 
+/// Accepts `http://...` and `https://...` URLs with a host.
+fn parse_http_url(text: &str) -> Result<String, String> {
+    let rest = text
+        .strip_prefix("http://")
+        .or_else(|| text.strip_prefix("https://"))
+        .ok_or_else(|| format!("`{text}` is not an http:// or https:// URL"))?;
+    if rest.is_empty() || rest.starts_with('/') || text.chars().any(char::is_whitespace) {
+        return Err(format!("`{text}` has no host or contains spaces"));
+    }
+    Ok(text.to_string())
+}
+
 impl RunArgs {
+    /// Where NPC replies come from: the webhook if given; the scripts from --agents, or
+    /// from assets/agents.toml when that exists. A scripts file that is given or present
+    /// but broken is an error.
+    pub fn agent_config(&self) -> anyhow::Result<crate::agents::AgentConfig> {
+        use crate::agents::{AgentConfig, Scripts, default_scripts_path};
+        let path = match &self.agents {
+            Some(path) => Some(path.clone()),
+            None => Some(default_scripts_path()).filter(|p| p.exists()),
+        };
+        let scripts = match &path {
+            Some(path) => Scripts::load(path).map_err(|e| anyhow::anyhow!(e))?,
+            None => Scripts::default(),
+        };
+        Ok(AgentConfig {
+            webhook: self.agent_webhook.clone(),
+            timeout: Duration::from_secs(self.agent_timeout),
+            scripts,
+            scripts_file: path,
+        })
+    }
+
     pub fn to_config(&self) -> ServerConfig {
         ServerConfig {
             udp: self.udp,
@@ -181,6 +229,7 @@ impl RunArgs {
                 app_id: self.jitsi_app_id.clone(),
                 secret: self.jitsi_secret.clone(),
             },
+            agents: crate::agents::AgentConfig::default(),
             data_dir: self.data_dir.clone(),
             max_clients: usize::from(self.max_clients),
             netcode_key: std::env::var(KEY_ENV).ok(),
@@ -212,9 +261,16 @@ pub fn main() -> std::process::ExitCode {
         None => cli.run,
     };
     init_logging(args.log_format);
-    let config = match args.chat_filter.as_deref().map(read_word_list).transpose() {
-        Ok(words) => ServerConfig {
+    let loaded = args
+        .chat_filter
+        .as_deref()
+        .map(read_word_list)
+        .transpose()
+        .and_then(|words| Ok((words, args.agent_config()?)));
+    let config = match loaded {
+        Ok((words, agents)) => ServerConfig {
             chat_filter: words.unwrap_or_default(),
+            agents,
             ..args.to_config()
         },
         Err(e) => {

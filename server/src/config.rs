@@ -31,6 +31,8 @@ pub struct ServerConfig {
     pub chat_filter: Vec<String>,
     /// Video meetings for `jitsiRoom` zones.
     pub jitsi: crate::meetings::JitsiConfig,
+    /// Where NPCs' replies come from.
+    pub agents: crate::agents::AgentConfig,
     /// Folder for the server's own files (the netcode key).
     pub data_dir: PathBuf,
     /// Most players connected at once.
@@ -54,6 +56,7 @@ impl ServerConfig {
             database_url: None,
             chat_filter: Vec::new(),
             jitsi: crate::meetings::JitsiConfig::default(),
+            agents: crate::agents::AgentConfig::sample(),
             data_dir: data_dir.into(),
             max_clients: 64,
             netcode_key: None,

@@ -1,6 +1,7 @@
 //! Tavern's headless, authoritative server: the game simulation at a fixed 60 Hz, netcode
 //! over UDP, and the HTTP API, started together by [`start`].
 
+pub mod agents;
 pub mod chat;
 pub mod cli;
 pub mod config;
@@ -78,6 +79,7 @@ pub fn build_app(
         proximity::plugin,
         chat::plugin,
         meetings::plugin,
+        agents::plugin,
     ));
     net::insert_transport(&mut app, socket, public_addr, key, max_clients)?;
     Ok(app)
@@ -183,6 +185,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .unwrap_or_else(|| store::default_url(&config.data_dir));
     let chat_store = runtime.block_on(store::ChatStore::open(&database_url))?;
     let worker = chat::spawn_worker(runtime.handle(), chat_store.clone());
+    let agent_worker = agents::AgentWorker::new(runtime.handle(), chat_store.clone());
     let players = players::PlayerDirectory::default();
     let mut api_state = http::ApiState::new(key, public_addr, players.clone());
     api_state.store = Some(chat_store);
@@ -200,6 +203,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             let radius = proximity::ProximityRadius(config.proximity_radius);
             let filter = chat::ChatFilter(config.chat_filter.clone());
             let jitsi = config.jitsi.clone();
+            let agents = agents::Agents(Arc::new(config.agents.clone()));
             move || match build_app(maps, socket, public_addr, key, max_clients) {
                 Ok(mut app) => {
                     app.insert_resource(players)
@@ -207,7 +211,9 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                         .insert_resource(radius)
                         .insert_resource(filter)
                         .insert_resource(jitsi)
-                        .insert_resource(worker);
+                        .insert_resource(worker)
+                        .insert_resource(agents)
+                        .insert_resource(agent_worker);
                     let _ = built_tx.send(Ok(()));
                     run_game_loop(app, &stop);
                 }

@@ -50,6 +50,7 @@ pub fn default_url(data_dir: &Path) -> String {
 fn channel_text(channel: &ChatChannel) -> String {
     match channel {
         ChatChannel::Whisper(to) => format!("whisper:{to}"),
+        ChatChannel::Agent(agent) => format!("agent:{agent}"),
         other => other.kind().to_string(),
     }
 }
@@ -60,6 +61,9 @@ fn channel_from(text: &str) -> ChatChannel {
         "zone" => ChatChannel::Zone,
         "map" => ChatChannel::Map,
         "system" => ChatChannel::System,
+        other if other.starts_with("agent:") => {
+            ChatChannel::Agent(other.trim_start_matches("agent:").to_string())
+        }
         other => ChatChannel::Whisper(other.strip_prefix("whisper:").unwrap_or(other).to_string()),
     }
 }

@@ -28,6 +28,8 @@ pub enum ChatChannel {
     Whisper(String),
     /// The server itself (announcements).
     System,
+    /// A conversation with an NPC, by agent id.
+    Agent(String),
 }
 
 impl ChatChannel {
@@ -39,6 +41,7 @@ impl ChatChannel {
             ChatChannel::Map => "map",
             ChatChannel::Whisper(_) => "whisper",
             ChatChannel::System => "system",
+            ChatChannel::Agent(_) => "agent",
         }
     }
 }

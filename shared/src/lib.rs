@@ -1,6 +1,7 @@
 //! Tavern's shared crate: the protocol, replicated components and the deterministic
 //! simulation that the server runs and the client predicts with.
 
+pub mod agent;
 pub mod api;
 pub mod avatar;
 pub mod chat;

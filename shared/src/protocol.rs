@@ -5,13 +5,14 @@ use bevy::prelude::*;
 use bevy_replicon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::agent::{AgentClosed, AgentLeave, AgentNotice, AgentOpened, Npc};
 use crate::avatar::{AvatarState, DisplayName, InZones, PlayerId};
 use crate::chat::{ChatDelivery, ChatRejected, ChatSend};
 use crate::input::InputBatch;
 use crate::map::MapData;
 
 /// Identifies Tavern's netcode protocol; bump when the wire format changes.
-pub const PROTOCOL_ID: u64 = 0x5441_5645_524e_0002;
+pub const PROTOCOL_ID: u64 = 0x5441_5645_524e_0003;
 
 /// Server → client, reliable: the map the client's avatar is on. Sent on joining, when
 /// the avatar takes an exit to another map, and when the map file was edited.
@@ -55,6 +56,7 @@ pub fn plugin(app: &mut App) {
         .replicate::<DisplayName>()
         .replicate::<AvatarState>()
         .replicate::<InZones>()
+        .replicate::<Npc>()
         .add_client_message::<InputBatch>(Channel::Unreliable)
         .add_server_message::<EnterMap>(Channel::Ordered)
         .add_server_message::<Nearby>(Channel::Ordered)
@@ -62,5 +64,9 @@ pub fn plugin(app: &mut App) {
         .add_server_message::<ChatDelivery>(Channel::Ordered)
         .add_server_message::<ChatRejected>(Channel::Ordered)
         .add_server_message::<MeetingInvite>(Channel::Ordered)
-        .add_server_message::<MeetingHangUp>(Channel::Ordered);
+        .add_server_message::<MeetingHangUp>(Channel::Ordered)
+        .add_server_message::<AgentOpened>(Channel::Ordered)
+        .add_server_message::<AgentClosed>(Channel::Ordered)
+        .add_server_message::<AgentNotice>(Channel::Ordered)
+        .add_client_message::<AgentLeave>(Channel::Ordered);
 }

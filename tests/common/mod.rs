@@ -9,9 +9,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use bevy::math::Vec2;
 use tavern_client::bot::Bot;
 use tavern_server::{RunningServer, ServerConfig};
 use tavern_shared::api::PlayerInfo;
+use tavern_shared::input::{Buttons, InputFrame, Stick};
 
 /// Networked tests share one binary; they take turns, so each has the machine's two
 /// cores to itself as it did when every test file was its own binary.
@@ -77,4 +79,45 @@ pub fn server_player(server: &RunningServer, client_id: u64) -> PlayerInfo {
         .into_iter()
         .find(|p| p.client_id == client_id)
         .expect("the player is on the server")
+}
+
+/// A brain script step: `ticks` of walking towards `dir`.
+pub fn walk(dir: Vec2, ticks: u32) -> (u32, InputFrame) {
+    (
+        ticks,
+        InputFrame {
+            stick: Stick::from_vec(dir),
+            buttons: Buttons::NONE,
+        },
+    )
+}
+
+/// A brain script step: hold the action key (E) for a few ticks.
+pub fn press_action() -> (u32, InputFrame) {
+    (
+        3,
+        InputFrame {
+            stick: Stick::from_vec(Vec2::ZERO),
+            buttons: Buttons::INTERACT,
+        },
+    )
+}
+
+/// Whether `bot` has received the avatar of player `id`.
+pub fn sees(bot: &mut Bot, id: u64) -> bool {
+    bot.others().iter().any(|(other, ..)| *other == id)
+}
+
+/// GET with a bearer token: status and body.
+pub fn api_get(url: &str, token: &str) -> (u16, String) {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut r = agent
+        .get(url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
 }

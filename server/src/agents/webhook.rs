@@ -1,0 +1,167 @@
+//! NPC replies from an HTTP webhook (`--agent-webhook URL`): the server POSTs
+//! `{agent_id, user, message, history}` and expects `{reply}` within the timeout.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Longest reply kept from a webhook, in characters; the rest is cut.
+pub const MAX_REPLY_CHARS: usize = 2000;
+
+/// One earlier line of the conversation, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryLine {
+    pub from: String,
+    pub text: String,
+    pub at_ms: i64,
+}
+
+/// What the webhook receives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentRequest {
+    pub agent_id: String,
+    /// The player's display name.
+    pub user: String,
+    /// What the player just said.
+    pub message: String,
+    /// The conversation so far (without `message`), oldest first.
+    pub history: Vec<HistoryLine>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AgentAnswer {
+    reply: String,
+}
+
+/// Asks the webhook at `url` for the reply to `request`. Blocking (run it off the game
+/// loop). The error says what went wrong in words a player can be shown.
+pub fn ask(url: &str, timeout: Duration, request: &AgentRequest) -> Result<String, String> {
+    let agent = ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut response = agent.post(url).send_json(request).map_err(|e| match e {
+        ureq::Error::Timeout(_) => format!(
+            "the agent service did not answer within {:.1} s",
+            timeout.as_secs_f32()
+        ),
+        ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => format!(
+            "the agent service did not answer within {:.1} s",
+            timeout.as_secs_f32()
+        ),
+        other => format!("the agent service cannot be reached ({other})"),
+    })?;
+    let status = response.status();
+    let body = response.body_mut().read_to_string().map_err(|e| match e {
+        ureq::Error::Timeout(_) => format!(
+            "the agent service did not finish its answer within {:.1} s",
+            timeout.as_secs_f32()
+        ),
+        other => format!("the agent service's answer could not be read ({other})"),
+    })?;
+    if !status.is_success() {
+        return Err(format!("the agent service answered HTTP {status}"));
+    }
+    let answer: AgentAnswer = serde_json::from_str(&body).map_err(|e| {
+        format!("the agent service's answer is not JSON like {{\"reply\": \"...\"}} ({e})")
+    })?;
+    let reply: String = answer
+        .reply
+        .chars()
+        .map(|c| if c.is_control() && c != '\n' { ' ' } else { c })
+        .take(MAX_REPLY_CHARS)
+        .collect();
+    let reply = reply.trim();
+    if reply.is_empty() {
+        return Err("the agent service answered with an empty reply".into());
+    }
+    Ok(reply.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agents::stub::{StubAnswer, serve};
+    use std::sync::{Mutex, mpsc};
+
+    /// A stub that answers `status` and `body` after `delay`, and passes on what it got.
+    fn stub(
+        status: u16,
+        body: &str,
+        delay: Duration,
+    ) -> (String, mpsc::Receiver<serde_json::Value>) {
+        let (tx, rx) = mpsc::channel();
+        let tx = Mutex::new(tx);
+        let body = body.to_string();
+        let url = serve(move |request| {
+            let _ = tx.lock().unwrap().send(request);
+            StubAnswer {
+                status,
+                body: body.clone(),
+                delay,
+            }
+        })
+        .unwrap();
+        (url, rx)
+    }
+
+    fn request() -> AgentRequest {
+        AgentRequest {
+            agent_id: "innkeeper".into(),
+            user: "Ada".into(),
+            message: "a room, please".into(),
+            history: vec![HistoryLine {
+                from: "Marta".into(),
+                text: "Welcome!".into(),
+                at_ms: 1,
+            }],
+        }
+    }
+
+    #[test]
+    fn the_webhook_gets_the_conversation_and_its_reply_is_used() {
+        let (url, seen) = stub(200, r#"{"reply": "  Five silver.\u0007 "}"#, Duration::ZERO);
+        let reply = ask(&url, Duration::from_secs(5), &request()).unwrap();
+        assert_eq!(reply, "Five silver.");
+        let sent = seen.recv().unwrap();
+        assert_eq!(sent["agent_id"], "innkeeper");
+        assert_eq!(sent["user"], "Ada");
+        assert_eq!(sent["message"], "a room, please");
+        assert_eq!(sent["history"][0]["from"], "Marta");
+        assert_eq!(sent["history"][0]["text"], "Welcome!");
+    }
+
+    #[test]
+    fn a_slow_webhook_times_out_with_a_clear_reason() {
+        let (url, _seen) = stub(200, r#"{"reply": "late"}"#, Duration::from_secs(3));
+        let e = ask(&url, Duration::from_millis(300), &request()).unwrap_err();
+        assert!(e.contains("did not answer within 0.3 s"), "{e}");
+    }
+
+    #[test]
+    fn webhook_failures_say_what_went_wrong() {
+        let (url, _seen) = stub(500, r#"{"error": "boom"}"#, Duration::ZERO);
+        let e = ask(&url, Duration::from_secs(5), &request()).unwrap_err();
+        assert!(e.contains("HTTP 500"), "{e}");
+        let (url, _seen) = stub(200, r#"{"answer": "x"}"#, Duration::ZERO);
+        let e = ask(&url, Duration::from_secs(5), &request()).unwrap_err();
+        assert!(e.contains("not JSON like {\"reply\""), "{e}");
+        let (url, _seen) = stub(200, r#"{"reply": "   "}"#, Duration::ZERO);
+        let e = ask(&url, Duration::from_secs(5), &request()).unwrap_err();
+        assert!(e.contains("empty reply"), "{e}");
+        // Nothing listens on a port that was just freed.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let e = ask(
+            &format!("http://127.0.0.1:{port}/x"),
+            Duration::from_secs(5),
+            &request(),
+        )
+        .unwrap_err();
+        assert!(e.contains("cannot be reached"), "{e}");
+    }
+}
