@@ -198,7 +198,7 @@ fn an_npc_talks_to_one_player_at_a_time_from_its_script() {
         "Bo gets a notice"
     );
     assert_eq!(
-        bo.conversation().notices[0].text,
+        bo.conversation().notices[0].0.text,
         "Marta is talking to Ada right now; try again in a moment"
     );
     assert!(bo.conversation().open.is_none());
@@ -274,7 +274,7 @@ fn an_npc_talks_to_one_player_at_a_time_from_its_script() {
         "{:?}",
         bo.conversation().notices
     );
-    let mute = &bo.conversation().notices[1].text;
+    let mute = &bo.conversation().notices[1].0.text;
     assert!(
         mute.starts_with("Guard has nothing to say: the server has no --agent-webhook")
             && mute.contains("test.toml has no lines for `guard`"),
@@ -345,7 +345,7 @@ fn webhook_replies_carry_the_history_and_a_slow_webhook_is_reported() {
         "a notice about the timeout"
     );
     assert_eq!(
-        ada.conversation().notices[0].text,
+        ada.conversation().notices[0].0.text,
         "Marta could not answer: the agent service did not answer within 0.5 s"
     );
     assert_eq!(

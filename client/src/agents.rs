@@ -18,8 +18,8 @@ pub struct Conversation {
     pub open: Option<AgentOpened>,
     /// Why the last conversation ended.
     pub last_closed: Option<AgentClosed>,
-    /// Busy NPCs, failed replies: newest last.
-    pub notices: Vec<AgentNotice>,
+    /// Busy NPCs, failed replies, newest last, each with when it arrived (Unix ms).
+    pub notices: Vec<(AgentNotice, i64)>,
     pub opened: u32,
 }
 
@@ -54,7 +54,10 @@ fn receive(
         talk.last_closed = Some(c.clone());
     }
     for n in notices.read() {
-        talk.notices.push(n.clone());
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        talk.notices.push((n.clone(), now));
         if talk.notices.len() > MAX_NOTICES {
             talk.notices.remove(0);
         }

@@ -60,6 +60,88 @@ fn receive_chat(
     }
 }
 
+/// What a line typed into the chat box asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Typed {
+    /// Send `text` on a channel.
+    Send(ChatChannel, String),
+    /// Make a channel the current one (a command without text).
+    Switch(ChatChannel),
+    /// Show the list of commands.
+    Help,
+    /// Nothing to send, and why.
+    Invalid(String),
+}
+
+/// The commands the chat box understands.
+pub const HELP: &str = "/near, /zone, /map [text]: talk there (Tab cycles)    /w NAME text: whisper (\"quote\" names with spaces)    /help";
+
+/// Reads a line typed into the chat box: plain text goes to `current`; `/near`, `/zone`,
+/// `/map` (with or without text), `/w NAME text` (`/whisper`, names with spaces in
+/// quotes) and `/help` are commands. Text is checked against the chat rules here too,
+/// so the player hears about an overlong or spammy line at once.
+pub fn parse_typed(input: &str, current: &ChatChannel) -> Typed {
+    let input = input.trim();
+    let (channel, text) = match input.strip_prefix('/') {
+        None => (current.clone(), input.to_string()),
+        Some(command) => {
+            let (word, rest) = command.split_once(' ').unwrap_or((command, ""));
+            let rest = rest.trim();
+            let (channel, text) = match word.to_lowercase().as_str() {
+                "near" | "n" => (ChatChannel::Proximity, rest),
+                "zone" | "z" => (ChatChannel::Zone, rest),
+                "map" | "m" => (ChatChannel::Map, rest),
+                "help" | "h" | "?" => return Typed::Help,
+                "w" | "whisper" | "msg" => {
+                    let (name, text) = match rest.strip_prefix('"') {
+                        Some(quoted) => match quoted.split_once('"') {
+                            Some((name, text)) => (name.trim(), text.trim()),
+                            None => return Typed::Invalid("the name has no closing quote".into()),
+                        },
+                        None => rest.split_once(' ').map_or((rest, ""), |(n, t)| (n, t.trim())),
+                    };
+                    if name.is_empty() {
+                        return Typed::Invalid(format!("whisper to whom? /{word} NAME text"));
+                    }
+                    (ChatChannel::Whisper(name.to_string()), text)
+                }
+                _ => return Typed::Invalid(format!("unknown command /{word}; {HELP}")),
+            };
+            if text.is_empty() {
+                return Typed::Switch(channel);
+            }
+            (channel, text.to_string())
+        }
+    };
+    match tavern_shared::chat::check_text(&text, &[]) {
+        Ok(_) => Typed::Send(channel, text),
+        Err(e) => Typed::Invalid(e.to_string()),
+    }
+}
+
+/// How a channel is named in the chat box, from the point of view of `me`.
+pub fn channel_label(channel: &ChatChannel) -> String {
+    match channel {
+        ChatChannel::Proximity => "Near".into(),
+        ChatChannel::Zone => "Zone".into(),
+        ChatChannel::Map => "Map".into(),
+        ChatChannel::Whisper(to) => format!("To {to}"),
+        ChatChannel::System => "System".into(),
+        ChatChannel::Agent(agent) => format!("NPC {agent}"),
+    }
+}
+
+/// One line as the chat box shows it: `[Map] Ada: hi`; whispers show who they are from
+/// or to, depending on whether `me` sent them.
+pub fn format_line(line: &ChatLine, me: &str) -> String {
+    match &line.channel {
+        ChatChannel::Whisper(to) if line.from == me => format!("[to {to}] {}", line.text),
+        ChatChannel::Whisper(_) => format!("[from {}] {}", line.from, line.text),
+        ChatChannel::System => format!("* {}", line.text),
+        other => format!("[{}] {}: {}", channel_label(other), line.from, line.text),
+    }
+}
+
 /// Queues a line for the server (the caller's world must be a connected client's).
 pub fn say(world: &mut World, channel: ChatChannel, text: impl Into<String>) {
     world.resource_mut::<ChatLog>().sent += 1;
@@ -82,6 +164,47 @@ mod tests {
             text: format!("line {id}"),
             at_ms,
         }
+    }
+
+    #[test]
+    fn typed_lines_and_commands_are_understood() {
+        let near = ChatChannel::Proximity;
+        assert_eq!(parse_typed(" hi ", &near), Typed::Send(near.clone(), "hi".into()));
+        assert_eq!(
+            parse_typed("/map hello all", &near),
+            Typed::Send(ChatChannel::Map, "hello all".into())
+        );
+        assert_eq!(parse_typed("/zone", &near), Typed::Switch(ChatChannel::Zone));
+        assert_eq!(
+            parse_typed("/w Bo psst", &near),
+            Typed::Send(ChatChannel::Whisper("Bo".into()), "psst".into())
+        );
+        assert_eq!(
+            parse_typed("/whisper \"Zoë the Bard\" nice song", &near),
+            Typed::Send(ChatChannel::Whisper("Zoë the Bard".into()), "nice song".into())
+        );
+        assert_eq!(parse_typed("/w Bo", &near), Typed::Switch(ChatChannel::Whisper("Bo".into())));
+        assert_eq!(parse_typed("/help", &near), Typed::Help);
+        let Typed::Invalid(e) = parse_typed("/dance", &near) else {
+            panic!("unknown commands are refused");
+        };
+        assert!(e.contains("unknown command /dance"), "{e}");
+        assert!(matches!(parse_typed("/w", &near), Typed::Invalid(e) if e.contains("whom")));
+        assert!(matches!(parse_typed("/w \"Bo hi", &near), Typed::Invalid(e) if e.contains("quote")));
+        let Typed::Invalid(e) = parse_typed("aaaaaaaaaaaa", &near) else {
+            panic!("spam is refused before sending");
+        };
+        assert!(e.contains("spam"), "{e}");
+        assert!(matches!(parse_typed("   ", &near), Typed::Invalid(_)));
+    }
+
+    #[test]
+    fn lines_are_shown_with_their_channel_and_whisper_direction() {
+        let mut l = line(1, 0);
+        assert_eq!(format_line(&l, "Bo"), "[Map] Ada: line 1");
+        l.channel = ChatChannel::Whisper("Bo".into());
+        assert_eq!(format_line(&l, "Bo"), "[from Ada] line 1");
+        assert_eq!(format_line(&l, "Ada"), "[to Bo] line 1");
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod connection;
 pub mod interpolation;
 pub mod login;
 pub mod meetings;
+pub mod offers;
 pub mod prediction;
 pub mod proximity;
 

@@ -13,7 +13,7 @@ use crate::interpolation::Interpolated;
 use crate::prediction::{OwnAvatar, Prediction};
 
 /// The avatar sheet: one column per facing (down, up, left, right), rows standing / stepping.
-const SHEET: &str = "sprites/avatar.png";
+pub const SHEET: &str = "sprites/avatar.png";
 const FRAME: u32 = 32;
 
 #[derive(Component)]
@@ -34,6 +34,26 @@ fn tint(id: u64) -> Color {
     Color::hsl(hue, 0.55, 0.65)
 }
 
+/// A sprite of the avatar sheet, standing and facing down.
+pub fn avatar_sprite(
+    assets: &AssetServer,
+    layouts: &mut Assets<TextureAtlasLayout>,
+    layout: &mut Option<Handle<TextureAtlasLayout>>,
+) -> Sprite {
+    let layout = layout
+        .get_or_insert_with(|| {
+            layouts.add(TextureAtlasLayout::from_grid(
+                UVec2::splat(FRAME),
+                4,
+                2,
+                None,
+                None,
+            ))
+        })
+        .clone();
+    Sprite::from_atlas_image(assets.load(SHEET), TextureAtlas { layout, index: 0 })
+}
+
 fn dress_avatars(
     mut commands: Commands,
     new: Query<(Entity, &PlayerId, &DisplayName, Has<OwnAvatar>), Without<Sprite>>,
@@ -42,19 +62,7 @@ fn dress_avatars(
     mut layout: Local<Option<Handle<TextureAtlasLayout>>>,
 ) {
     for (entity, id, name, own) in &new {
-        let layout = layout
-            .get_or_insert_with(|| {
-                layouts.add(TextureAtlasLayout::from_grid(
-                    UVec2::splat(FRAME),
-                    4,
-                    2,
-                    None,
-                    None,
-                ))
-            })
-            .clone();
-        let mut sprite =
-            Sprite::from_atlas_image(assets.load(SHEET), TextureAtlas { layout, index: 0 });
+        let mut sprite = avatar_sprite(&assets, &mut layouts, &mut layout);
         sprite.color = tint(id.0);
         let label_color = if own {
             Color::srgb(1.0, 0.95, 0.6)

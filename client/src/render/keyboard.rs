@@ -1,16 +1,48 @@
-//! Keyboard input: WASD or arrows to move, Shift to run, E to interact.
+//! Keyboard input: WASD or arrows to move, Shift to run, E to interact; nothing moves
+//! while the player is typing a chat line.
 
 use bevy::prelude::*;
 use tavern_shared::input::{Buttons, InputFrame, Stick};
 
 use crate::PlaySystems;
 use crate::prediction::DesiredInput;
+use crate::render::chat::Typing;
+
+/// The action key was pressed since the last tick: a tap shorter than a tick (or one
+/// in a frame with no tick) still counts.
+#[derive(Resource, Default)]
+struct ActionTapped(bool);
 
 pub fn plugin(app: &mut App) {
-    app.add_systems(FixedUpdate, read_keyboard.in_set(PlaySystems::Input));
+    app.init_resource::<ActionTapped>()
+        .add_systems(
+            PreUpdate,
+            latch_action.after(crate::render::chat::type_keys),
+        )
+        .add_systems(FixedUpdate, read_keyboard.in_set(PlaySystems::Input));
 }
 
-fn read_keyboard(keys: Res<ButtonInput<KeyCode>>, mut desired: ResMut<DesiredInput>) {
+fn latch_action(
+    keys: Res<ButtonInput<KeyCode>>,
+    typing: Res<Typing>,
+    mut tapped: ResMut<ActionTapped>,
+) {
+    if keys.just_pressed(KeyCode::KeyE) && !typing.active {
+        tapped.0 = true;
+    }
+}
+
+fn read_keyboard(
+    keys: Res<ButtonInput<KeyCode>>,
+    typing: Res<Typing>,
+    mut tapped: ResMut<ActionTapped>,
+    mut desired: ResMut<DesiredInput>,
+) {
+    let action = std::mem::take(&mut tapped.0) || keys.pressed(KeyCode::KeyE);
+    if typing.active {
+        desired.0 = InputFrame::default();
+        return;
+    }
     let held = |a: KeyCode, b: KeyCode| keys.pressed(a) || keys.pressed(b);
     let mut dir = Vec2::ZERO;
     if held(KeyCode::KeyW, KeyCode::ArrowUp) {
@@ -29,7 +61,7 @@ fn read_keyboard(keys: Res<ButtonInput<KeyCode>>, mut desired: ResMut<DesiredInp
     if held(KeyCode::ShiftLeft, KeyCode::ShiftRight) {
         buttons = buttons | Buttons::RUN;
     }
-    if keys.pressed(KeyCode::KeyE) {
+    if action {
         buttons = buttons | Buttons::INTERACT;
     }
     desired.0 = InputFrame {

@@ -1,12 +1,16 @@
 //! The windowed game's presentation: map tiles, avatars with name labels, the camera,
-//! the connection indicator, and keyboard input.
+//! NPCs, the connection indicator, the chat panel, the NPC window, zone prompts, and
+//! keyboard input.
 
 pub mod avatars;
 pub mod camera;
+pub mod chat;
+pub mod conversation;
 pub mod hud;
 pub mod keyboard;
 pub mod map;
-pub mod meeting;
+pub mod npcs;
+pub mod prompts;
 
 use bevy::prelude::*;
 
@@ -22,6 +26,9 @@ pub fn plugin(app: &mut App) {
         camera::plugin,
         hud::plugin,
         keyboard::plugin,
-        meeting::plugin,
+        npcs::plugin,
+        chat::plugin,
+        conversation::plugin,
+        prompts::plugin,
     ));
 }

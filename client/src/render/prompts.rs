@@ -1,0 +1,244 @@
+//! Zone prompts, bottom right: what the player can do where they stand ("Press E to talk
+//! to the innkeeper", a website to open, a meeting to join with a "Join video call"
+//! button and J), and short notes from the server (an NPC is busy, a conversation ended).
+//! E opens a website here; the same key goes to the server, which starts meetings and
+//! NPC conversations.
+
+use bevy::prelude::*;
+use tavern_shared::agent::Npc;
+use tavern_shared::avatar::InZones;
+
+use super::chat::Typing;
+use crate::agents::Conversation;
+use crate::meetings::Meetings;
+use crate::offers::{Offer, offers};
+use crate::prediction::{CurrentMap, OwnAvatar, Prediction};
+
+/// How long a note stays up, in seconds.
+const NOTE_SECS: f64 = 6.0;
+
+#[derive(Component)]
+struct PromptText;
+
+#[derive(Component)]
+struct JoinButton;
+
+#[derive(Component)]
+struct NoteText;
+
+/// What is on offer now (for the keys and the button).
+#[derive(Resource, Debug, Default)]
+struct Here(Vec<Offer>);
+
+pub fn plugin(app: &mut App) {
+    app.init_resource::<Here>()
+        .add_systems(Startup, spawn_prompts)
+        .add_systems(Update, (find_offers, show_prompts, act, show_notes).chain());
+}
+
+/// Opens `url` in the system browser.
+pub fn open_in_browser(url: &str) {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(target_os = "windows") {
+        "explorer"
+    } else {
+        "xdg-open"
+    };
+    match std::process::Command::new(opener).arg(url).spawn() {
+        Ok(_) => info!(%url, "opened in the browser"),
+        Err(e) => warn!("cannot open the browser with {opener}: {e}; the address is {url}"),
+    }
+}
+
+fn spawn_prompts(mut commands: Commands) {
+    let font = |size: f32| TextFont {
+        font_size: FontSize::Px(size),
+        ..default()
+    };
+    commands
+        .spawn(Node {
+            position_type: PositionType::Absolute,
+            bottom: px(8),
+            right: px(8),
+            max_width: px(520),
+            flex_direction: FlexDirection::Column,
+            align_items: AlignItems::End,
+            row_gap: px(6),
+            ..default()
+        })
+        .with_children(|col| {
+            col.spawn((
+                NoteText,
+                Text::new(""),
+                font(14.0),
+                TextColor(Color::srgb(1.0, 0.85, 0.5)),
+                BackgroundColor(Color::srgba(0.0, 0.0, 0.0, 0.55)),
+                Node {
+                    padding: UiRect::all(px(6)),
+                    ..default()
+                },
+                Visibility::Hidden,
+            ));
+            col.spawn((
+                PromptText,
+                Text::new(""),
+                font(16.0),
+                TextColor(Color::srgb(0.6, 0.85, 1.0)),
+                BackgroundColor(Color::srgba(0.0, 0.0, 0.0, 0.55)),
+                Node {
+                    padding: UiRect::all(px(6)),
+                    ..default()
+                },
+                Visibility::Hidden,
+            ));
+            col.spawn((
+                JoinButton,
+                Button,
+                Node {
+                    padding: UiRect::axes(px(12), px(6)),
+                    ..default()
+                },
+                BackgroundColor(Color::srgb(0.2, 0.45, 0.85)),
+                Visibility::Hidden,
+            ))
+            .with_child((Text::new("Join video call"), font(16.0)));
+        });
+}
+
+fn find_offers(
+    map: Option<Res<CurrentMap>>,
+    own: Query<&InZones, With<OwnAvatar>>,
+    prediction: Res<Prediction>,
+    npcs: Query<&Npc>,
+    meetings: Res<Meetings>,
+    talk: Res<Conversation>,
+    mut here: ResMut<Here>,
+) {
+    let (Some(map), Some(state)) = (map, prediction.state) else {
+        return;
+    };
+    let zones = own.single().map(|z| z.0.clone()).unwrap_or_default();
+    let npcs: Vec<Npc> = npcs.iter().cloned().collect();
+    let now = offers(
+        &map.data,
+        &zones,
+        state.pos,
+        &npcs,
+        meetings.current.as_ref(),
+        talk.open.as_ref().map(|o| o.agent.as_str()),
+    );
+    if here.0 != now {
+        here.0 = now;
+    }
+}
+
+fn show_prompts(
+    here: Res<Here>,
+    mut prompt: Query<(&mut Text, &mut Visibility), (With<PromptText>, Without<JoinButton>)>,
+    mut button: Query<&mut Visibility, (With<JoinButton>, Without<PromptText>)>,
+) {
+    if !here.is_changed() {
+        return;
+    }
+    if let Ok((mut text, mut visible)) = prompt.single_mut() {
+        let lines: Vec<String> = here.0.iter().map(Offer::text).collect();
+        text.0 = lines.join("\n");
+        *visible = if lines.is_empty() {
+            Visibility::Hidden
+        } else {
+            Visibility::Inherited
+        };
+    }
+    if let Ok(mut visible) = button.single_mut() {
+        let meeting = here.0.iter().any(|o| matches!(o, Offer::Meeting(_)));
+        *visible = if meeting {
+            Visibility::Inherited
+        } else {
+            Visibility::Hidden
+        };
+    }
+}
+
+fn act(
+    keys: Res<ButtonInput<KeyCode>>,
+    typing: Res<Typing>,
+    here: Res<Here>,
+    mut clicks: Query<(&Interaction, &mut BackgroundColor), (Changed<Interaction>, With<JoinButton>)>,
+) {
+    let meeting = here.0.iter().find_map(|o| match o {
+        Offer::Meeting(m) => Some(m.url.clone()),
+        _ => None,
+    });
+    for (interaction, mut color) in &mut clicks {
+        color.0 = match interaction {
+            Interaction::Pressed => {
+                if let Some(url) = &meeting {
+                    open_in_browser(url);
+                }
+                Color::srgb(0.15, 0.35, 0.7)
+            }
+            Interaction::Hovered => Color::srgb(0.3, 0.55, 0.95),
+            Interaction::None => Color::srgb(0.2, 0.45, 0.85),
+        };
+    }
+    if typing.active {
+        return;
+    }
+    if keys.just_pressed(KeyCode::KeyJ)
+        && let Some(url) = &meeting
+    {
+        open_in_browser(url);
+    }
+    if keys.just_pressed(KeyCode::KeyE)
+        && let Some(url) = here.0.iter().find_map(|o| match o {
+            Offer::Website { url, .. } => Some(url),
+            _ => None,
+        })
+    {
+        open_in_browser(url);
+    }
+}
+
+/// Server notes about NPCs and meetings, shown for a few seconds.
+fn show_notes(
+    talk: Res<Conversation>,
+    meetings: Res<Meetings>,
+    time: Res<Time>,
+    mut seen: Local<(usize, Option<String>, u32)>,
+    mut until: Local<f64>,
+    mut note: Query<(&mut Text, &mut Visibility), With<NoteText>>,
+) {
+    let Ok((mut text, mut visible)) = note.single_mut() else {
+        return;
+    };
+    let now = time.elapsed_secs_f64();
+    let mut show = |t: String| {
+        text.0 = t;
+        *visible = Visibility::Inherited;
+        *until = now + NOTE_SECS;
+    };
+    if talk.notices.len() != seen.0 {
+        seen.0 = talk.notices.len();
+        // Failures during a conversation show in its window instead.
+        if let Some((n, _)) = talk.notices.last()
+            && talk.open.as_ref().is_none_or(|o| o.agent != n.agent)
+        {
+            show(n.text.clone());
+        }
+    }
+    let closed = talk.last_closed.as_ref().map(|c| c.reason.clone());
+    if closed != seen.1 {
+        seen.1 = closed.clone();
+        if let Some(reason) = closed {
+            show(format!("Conversation ended: {reason}"));
+        }
+    }
+    if meetings.hangups != seen.2 {
+        seen.2 = meetings.hangups;
+        show("You left the meeting zone: hang up the video call".into());
+    }
+    if now > *until && *visible != Visibility::Hidden {
+        *visible = Visibility::Hidden;
+    }
+}
