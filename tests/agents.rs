@@ -17,48 +17,21 @@ use tavern_server::store::SessionInfo;
 use tavern_shared::chat::{ChatChannel, ChatLine};
 use tavern_shared::input::InputFrame;
 
-const W: usize = 20;
-const H: usize = 8;
-
 /// A walled 20x8 room of 32 px tiles. Spawns at (2..4, 3); the innkeeper's corner over
 /// cells (7..8, 2..5) (zone 0, action to talk); the guard's post over cells (16..17,
 /// 2..5) (zone 1, talks on entering).
 fn write_room(dir: &Path) -> std::path::PathBuf {
-    let mut ground = vec![1u32; W * H];
-    for x in 0..W {
-        ground[x] = 2;
-        ground[(H - 1) * W + x] = 2;
-    }
-    for y in 0..H {
-        ground[y * W] = 2;
-        ground[y * W + W - 1] = 2;
-    }
-    let mut start = vec![0u32; W * H];
-    for x in 2..5 {
-        start[3 * W + x] = 1;
-    }
-    let map = json!({
-        "type": "map", "orientation": "orthogonal", "width": W, "height": H,
-        "tilewidth": 32, "tileheight": 32, "infinite": false,
-        "tilesets": [{"firstgid": 1, "name": "plain", "tilewidth": 32, "tileheight": 32,
-            "tilecount": 2, "columns": 2,
-            "tiles": [{"id": 1, "properties": [{"name": "collides", "type": "bool", "value": true}]}]}],
-        "layers": [
-            {"type": "tilelayer", "id": 1, "name": "ground", "width": W, "height": H, "data": ground},
-            {"type": "tilelayer", "id": 2, "name": "start", "width": W, "height": H, "visible": false, "data": start},
-            {"type": "objectgroup", "id": 3, "name": "npcs", "objects": [
-                {"id": 1, "name": "Innkeeper", "type": "area", "x": 224, "y": 64, "width": 64, "height": 128,
-                 "properties": [{"name": "agentId", "type": "string", "value": "innkeeper"}]},
-                {"id": 2, "name": "Guard", "type": "area", "x": 512, "y": 64, "width": 64, "height": 128,
-                 "properties": [{"name": "agentId", "type": "string", "value": "guard"},
-                                {"name": "agentTrigger", "type": "string", "value": "onenter"}]}
-            ]}
-        ]
-    });
-    std::fs::create_dir_all(dir).unwrap();
-    let path = dir.join("inn.tmj");
-    std::fs::write(&path, serde_json::to_vec_pretty(&map).unwrap()).unwrap();
-    path
+    crate::common::write_room(
+        dir,
+        "inn.tmj",
+        json!([
+            {"id": 1, "name": "Innkeeper", "type": "area", "x": 224, "y": 64, "width": 64, "height": 128,
+             "properties": [{"name": "agentId", "type": "string", "value": "innkeeper"}]},
+            {"id": 2, "name": "Guard", "type": "area", "x": 512, "y": 64, "width": 64, "height": 128,
+             "properties": [{"name": "agentId", "type": "string", "value": "guard"},
+                            {"name": "agentTrigger", "type": "string", "value": "onenter"}]}
+        ]),
+    )
 }
 
 const SCRIPTS: &str = r#"

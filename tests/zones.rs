@@ -13,48 +13,21 @@ use tavern_client::bot::{Bot, Brain};
 use tavern_server::ServerConfig;
 use tavern_shared::input::InputFrame;
 
-const W: usize = 20;
-const H: usize = 8;
-
 /// A walled 20x8 room of 32 px tiles. Spawns at (2..4, 3); a private booth over cells
 /// (12..15, 2..5); a silent corner at (0..2, 6).
 fn write_room(dir: &Path) -> std::path::PathBuf {
-    let mut ground = vec![1u32; W * H];
-    for x in 0..W {
-        ground[x] = 2;
-        ground[(H - 1) * W + x] = 2;
-    }
-    for y in 0..H {
-        ground[y * W] = 2;
-        ground[y * W + W - 1] = 2;
-    }
-    let mut start = vec![0u32; W * H];
-    for x in 2..5 {
-        start[3 * W + x] = 1;
-    }
-    let map = json!({
-        "type": "map", "orientation": "orthogonal", "width": W, "height": H,
-        "tilewidth": 32, "tileheight": 32, "infinite": false,
-        "tilesets": [{"firstgid": 1, "name": "plain", "tilewidth": 32, "tileheight": 32,
-            "tilecount": 2, "columns": 2,
-            "tiles": [{"id": 1, "properties": [{"name": "collides", "type": "bool", "value": true}]}]}],
-        "layers": [
-            {"type": "tilelayer", "id": 1, "name": "ground", "width": W, "height": H, "data": ground},
-            {"type": "tilelayer", "id": 2, "name": "start", "width": W, "height": H, "visible": false, "data": start},
-            {"type": "objectgroup", "id": 3, "name": "zones", "objects": [
-                {"id": 1, "name": "booth", "type": "area", "x": 384, "y": 64, "width": 128, "height": 128,
-                 "properties": [{"name": "private", "type": "bool", "value": true}]},
-                {"id": 2, "name": "corner", "type": "area", "x": 32, "y": 192, "width": 64, "height": 32,
-                 "properties": [{"name": "silent", "type": "bool", "value": true}]},
-                {"id": 3, "name": "huddle", "type": "area", "x": 224, "y": 64, "width": 64, "height": 128,
-                 "properties": [{"name": "jitsiRoom", "type": "string", "value": "Stand Up"}]}
-            ]}
-        ]
-    });
-    std::fs::create_dir_all(dir).unwrap();
-    let path = dir.join("room.tmj");
-    std::fs::write(&path, serde_json::to_vec_pretty(&map).unwrap()).unwrap();
-    path
+    crate::common::write_room(
+        dir,
+        "room.tmj",
+        json!([
+            {"id": 1, "name": "booth", "type": "area", "x": 384, "y": 64, "width": 128, "height": 128,
+             "properties": [{"name": "private", "type": "bool", "value": true}]},
+            {"id": 2, "name": "corner", "type": "area", "x": 32, "y": 192, "width": 64, "height": 32,
+             "properties": [{"name": "silent", "type": "bool", "value": true}]},
+            {"id": 3, "name": "huddle", "type": "area", "x": 224, "y": 64, "width": 64, "height": 128,
+             "properties": [{"name": "jitsiRoom", "type": "string", "value": "Stand Up"}]}
+        ]),
+    )
 }
 
 #[test]

@@ -98,7 +98,9 @@ pub fn parse_typed(input: &str, current: &ChatChannel) -> Typed {
                             Some((name, text)) => (name.trim(), text.trim()),
                             None => return Typed::Invalid("the name has no closing quote".into()),
                         },
-                        None => rest.split_once(' ').map_or((rest, ""), |(n, t)| (n, t.trim())),
+                        None => rest
+                            .split_once(' ')
+                            .map_or((rest, ""), |(n, t)| (n, t.trim())),
                     };
                     if name.is_empty() {
                         return Typed::Invalid(format!("whisper to whom? /{word} NAME text"));
@@ -169,28 +171,42 @@ mod tests {
     #[test]
     fn typed_lines_and_commands_are_understood() {
         let near = ChatChannel::Proximity;
-        assert_eq!(parse_typed(" hi ", &near), Typed::Send(near.clone(), "hi".into()));
+        assert_eq!(
+            parse_typed(" hi ", &near),
+            Typed::Send(near.clone(), "hi".into())
+        );
         assert_eq!(
             parse_typed("/map hello all", &near),
             Typed::Send(ChatChannel::Map, "hello all".into())
         );
-        assert_eq!(parse_typed("/zone", &near), Typed::Switch(ChatChannel::Zone));
+        assert_eq!(
+            parse_typed("/zone", &near),
+            Typed::Switch(ChatChannel::Zone)
+        );
         assert_eq!(
             parse_typed("/w Bo psst", &near),
             Typed::Send(ChatChannel::Whisper("Bo".into()), "psst".into())
         );
         assert_eq!(
             parse_typed("/whisper \"Zoë the Bard\" nice song", &near),
-            Typed::Send(ChatChannel::Whisper("Zoë the Bard".into()), "nice song".into())
+            Typed::Send(
+                ChatChannel::Whisper("Zoë the Bard".into()),
+                "nice song".into()
+            )
         );
-        assert_eq!(parse_typed("/w Bo", &near), Typed::Switch(ChatChannel::Whisper("Bo".into())));
+        assert_eq!(
+            parse_typed("/w Bo", &near),
+            Typed::Switch(ChatChannel::Whisper("Bo".into()))
+        );
         assert_eq!(parse_typed("/help", &near), Typed::Help);
         let Typed::Invalid(e) = parse_typed("/dance", &near) else {
             panic!("unknown commands are refused");
         };
         assert!(e.contains("unknown command /dance"), "{e}");
         assert!(matches!(parse_typed("/w", &near), Typed::Invalid(e) if e.contains("whom")));
-        assert!(matches!(parse_typed("/w \"Bo hi", &near), Typed::Invalid(e) if e.contains("quote")));
+        assert!(
+            matches!(parse_typed("/w \"Bo hi", &near), Typed::Invalid(e) if e.contains("quote"))
+        );
         let Typed::Invalid(e) = parse_typed("aaaaaaaaaaaa", &near) else {
             panic!("spam is refused before sending");
         };

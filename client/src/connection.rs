@@ -79,9 +79,19 @@ struct Attempts {
 #[derive(Resource)]
 struct PendingLogin(Mutex<Receiver<Result<Credentials, LoginError>>>);
 
+/// The server said this client speaks another protocol (another version of Tavern):
+/// trying again cannot help.
+#[derive(Resource, Default)]
+struct Mismatch(bool);
+
+/// What the player is told when client and server are different versions.
+pub const MISMATCH: &str = "the server runs a different version of Tavern (protocol mismatch); use a client built from the same version as the server";
+
 pub fn plugin(app: &mut App) {
     app.init_resource::<ConnectionStatus>()
         .init_resource::<Attempts>()
+        .init_resource::<Mismatch>()
+        .add_observer(|_: On<ProtocolMismatch>, mut m: ResMut<Mismatch>| m.0 = true)
         .add_systems(
             PreUpdate,
             (start_login, finish_login, watch_link)
@@ -221,9 +231,18 @@ fn watch_link(
     transport: Option<Res<NetcodeClientTransport>>,
     mut status: ResMut<ConnectionStatus>,
     mut attempts: ResMut<Attempts>,
+    mismatch: Res<Mismatch>,
     time: Res<Time<Real>>,
 ) {
     let Some(client) = client else { return };
+    if mismatch.0 {
+        if !matches!(*status, ConnectionStatus::Failed(_)) {
+            error!("{MISMATCH}");
+            *status = ConnectionStatus::Failed(MISMATCH.into());
+            attempts.retry_at = None;
+        }
+        return;
+    }
     if client.is_connected() && *status != ConnectionStatus::Connected {
         info!("connected");
         *status = ConnectionStatus::Connected;

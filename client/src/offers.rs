@@ -4,6 +4,7 @@
 
 use bevy::prelude::*;
 use tavern_shared::agent::{Npc, in_reach};
+use tavern_shared::map::zones::Audio;
 use tavern_shared::map::{MapData, Trigger};
 use tavern_shared::protocol::MeetingInvite;
 
@@ -26,10 +27,13 @@ impl Offer {
     /// The prompt line.
     pub fn text(&self) -> String {
         match self {
-            Offer::Meeting(m) => format!("Meeting {}: press J or click to join the video call", m.room),
-            Offer::StartMeeting { text } | Offer::Website { text, .. } | Offer::Talk { text, .. } => {
-                text.clone()
-            }
+            Offer::Meeting(m) => format!(
+                "Meeting {}: press J or click to join the video call",
+                m.room
+            ),
+            Offer::StartMeeting { text }
+            | Offer::Website { text, .. }
+            | Offer::Talk { text, .. } => text.clone(),
             Offer::Busy { name, with } => format!("{name} is busy talking to {with}"),
         }
     }
@@ -103,6 +107,24 @@ pub fn offers(
     out
 }
 
+/// The ambient track for a player in `zones` of `map`: the first audio zone's.
+pub fn ambient<'a>(map: &'a MapData, zones: &[u16]) -> Option<&'a Audio> {
+    zones
+        .iter()
+        .filter_map(|z| map.zones.get(*z as usize))
+        .find_map(|z| z.effects.audio.as_ref())
+}
+
+/// Where the client finds a track: `audio/<file name>` in its assets, whatever folder
+/// the map named; `None` for web addresses, which the desktop client does not stream.
+pub fn track_asset(track: &str) -> Option<String> {
+    if track.contains("://") {
+        return None;
+    }
+    let name = track.rsplit(['/', '\\']).next().filter(|n| !n.is_empty())?;
+    Some(format!("audio/{name}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,7 +192,10 @@ mod tests {
         let texts: Vec<String> = here.iter().map(Offer::text).collect();
         assert_eq!(
             texts,
-            ["Press E to join the meeting", "Press E to open https://example.org"]
+            [
+                "Press E to join the meeting",
+                "Press E to open https://example.org"
+            ]
         );
         let invite = MeetingInvite {
             zone: 0,
@@ -180,6 +205,26 @@ mod tests {
         let joined = offers(&map, &[0], Vec2::new(50.0, 50.0), &[], Some(&invite), None);
         assert_eq!(joined[0], Offer::Meeting(invite));
         assert_eq!(joined.len(), 2, "no second meeting prompt once invited");
+    }
+
+    #[test]
+    fn audio_zones_give_the_track_to_play() {
+        let mut map = map();
+        assert!(ambient(&map, &[0, 1]).is_none());
+        map.zones[1].effects.audio = Some(Audio {
+            track: "../sounds/rain.ogg".into(),
+            volume: 0.3,
+            looping: false,
+        });
+        assert_eq!(ambient(&map, &[0, 1]).unwrap().volume, 0.3);
+        assert!(ambient(&map, &[0]).is_none(), "left the zone: silence");
+        assert_eq!(
+            track_asset("../sounds/rain.ogg").as_deref(),
+            Some("audio/rain.ogg")
+        );
+        assert_eq!(track_asset("rain.ogg").as_deref(), Some("audio/rain.ogg"));
+        assert_eq!(track_asset("https://example.org/rain.mp3"), None);
+        assert_eq!(track_asset("sounds/"), None);
     }
 
     #[test]

@@ -121,3 +121,40 @@ pub fn api_get(url: &str, token: &str) -> (u16, String) {
         .unwrap();
     (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
 }
+
+/// Writes `dir/file`: a walled 20x8 room of 32 px tiles (Tiled JSON) with spawn points at
+/// cells (2..4, 3) and `objects` (Tiled objects, as JSON) in an object layer. Returns the
+/// file's path.
+pub fn write_room(dir: &std::path::Path, file: &str, objects: serde_json::Value) -> PathBuf {
+    const W: usize = 20;
+    const H: usize = 8;
+    let mut ground = vec![1u32; W * H];
+    for x in 0..W {
+        ground[x] = 2;
+        ground[(H - 1) * W + x] = 2;
+    }
+    for y in 0..H {
+        ground[y * W] = 2;
+        ground[y * W + W - 1] = 2;
+    }
+    let mut start = vec![0u32; W * H];
+    for x in 2..5 {
+        start[3 * W + x] = 1;
+    }
+    let map = serde_json::json!({
+        "type": "map", "orientation": "orthogonal", "width": W, "height": H,
+        "tilewidth": 32, "tileheight": 32, "infinite": false,
+        "tilesets": [{"firstgid": 1, "name": "plain", "tilewidth": 32, "tileheight": 32,
+            "tilecount": 2, "columns": 2,
+            "tiles": [{"id": 1, "properties": [{"name": "collides", "type": "bool", "value": true}]}]}],
+        "layers": [
+            {"type": "tilelayer", "id": 1, "name": "ground", "width": W, "height": H, "data": ground},
+            {"type": "tilelayer", "id": 2, "name": "start", "width": W, "height": H, "visible": false, "data": start},
+            {"type": "objectgroup", "id": 3, "name": "zones", "objects": objects}
+        ]
+    });
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join(file);
+    std::fs::write(&path, serde_json::to_vec_pretty(&map).unwrap()).unwrap();
+    path
+}

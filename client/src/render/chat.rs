@@ -238,7 +238,10 @@ fn show_panel(
     me: Option<Res<LocalPlayer>>,
     time: Res<Time>,
     mut seen_rejections: Local<usize>,
-    mut lines: Query<(&ChatLineText, &mut Text, &mut TextColor), (Without<InputText>, Without<NoteText>)>,
+    mut lines: Query<
+        (&ChatLineText, &mut Text, &mut TextColor),
+        (Without<InputText>, Without<NoteText>),
+    >,
     mut input: Query<&mut Text, (With<InputText>, Without<NoteText>)>,
     mut note: Query<(&mut Text, &mut TextColor), (With<NoteText>, Without<InputText>)>,
 ) {
@@ -329,6 +332,9 @@ mod tests {
                 ChatChannel::Proximity
             ]
         );
-        assert_eq!(next_channel(&ChatChannel::Map, None), ChatChannel::Proximity);
+        assert_eq!(
+            next_channel(&ChatChannel::Map, None),
+            ChatChannel::Proximity
+        );
     }
 }

@@ -157,7 +157,9 @@ mod tests {
             "older than her last line: no longer shown"
         );
         talk.notices.push((failed, 4));
-        assert!(exchange(&log, &talk, "innkeeper").ends_with("\n(!) Marta could not answer: timeout"));
+        assert!(
+            exchange(&log, &talk, "innkeeper").ends_with("\n(!) Marta could not answer: timeout")
+        );
         assert_eq!(exchange(&log, &talk, "guard"), "");
     }
 }

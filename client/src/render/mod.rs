@@ -2,6 +2,7 @@
 //! NPCs, the connection indicator, the chat panel, the NPC window, zone prompts, and
 //! keyboard input.
 
+pub mod audio;
 pub mod avatars;
 pub mod camera;
 pub mod chat;
@@ -30,5 +31,6 @@ pub fn plugin(app: &mut App) {
         chat::plugin,
         conversation::plugin,
         prompts::plugin,
+        audio::plugin,
     ));
 }

@@ -68,30 +68,21 @@ fn spawn_prompts(mut commands: Commands) {
             ..default()
         })
         .with_children(|col| {
-            col.spawn((
-                NoteText,
-                Text::new(""),
-                font(14.0),
-                TextColor(Color::srgb(1.0, 0.85, 0.5)),
-                BackgroundColor(Color::srgba(0.0, 0.0, 0.0, 0.55)),
-                Node {
-                    padding: UiRect::all(px(6)),
-                    ..default()
-                },
-                Visibility::Hidden,
-            ));
-            col.spawn((
-                PromptText,
-                Text::new(""),
-                font(16.0),
-                TextColor(Color::srgb(0.6, 0.85, 1.0)),
-                BackgroundColor(Color::srgba(0.0, 0.0, 0.0, 0.55)),
-                Node {
-                    padding: UiRect::all(px(6)),
-                    ..default()
-                },
-                Visibility::Hidden,
-            ));
+            let boxed = |size: f32, color: Color| {
+                (
+                    Text::new(""),
+                    font(size),
+                    TextColor(color),
+                    BackgroundColor(Color::srgba(0.0, 0.0, 0.0, 0.55)),
+                    Node {
+                        padding: UiRect::all(px(6)),
+                        ..default()
+                    },
+                    Visibility::Hidden,
+                )
+            };
+            col.spawn((NoteText, boxed(14.0, Color::srgb(1.0, 0.85, 0.5))));
+            col.spawn((PromptText, boxed(16.0, Color::srgb(0.6, 0.85, 1.0))));
             col.spawn((
                 JoinButton,
                 Button,
@@ -164,7 +155,10 @@ fn act(
     keys: Res<ButtonInput<KeyCode>>,
     typing: Res<Typing>,
     here: Res<Here>,
-    mut clicks: Query<(&Interaction, &mut BackgroundColor), (Changed<Interaction>, With<JoinButton>)>,
+    mut clicks: Query<
+        (&Interaction, &mut BackgroundColor),
+        (Changed<Interaction>, With<JoinButton>),
+    >,
 ) {
     let meeting = here.0.iter().find_map(|o| match o {
         Offer::Meeting(m) => Some(m.url.clone()),
