@@ -368,6 +368,42 @@ mod tests {
     }
 
     #[test]
+    fn agent_flags_are_checked_and_read() {
+        let err = Cli::try_parse_from(["tavern-server", "--agent-webhook", "ftp://x"]).unwrap_err();
+        assert!(
+            err.to_string().contains("not an http:// or https:// URL"),
+            "{err}"
+        );
+        let err = Cli::try_parse_from(["tavern-server", "--agent-timeout", "0"]).unwrap_err();
+        assert!(err.to_string().contains("--agent-timeout"), "{err}");
+        let cli = Cli::try_parse_from([
+            "tavern-server",
+            "--agent-webhook",
+            "http://127.0.0.1:9000/agent",
+            "--agent-timeout",
+            "2",
+        ])
+        .unwrap();
+        let agents = cli.run.agent_config().unwrap();
+        assert_eq!(
+            agents.webhook.as_deref(),
+            Some("http://127.0.0.1:9000/agent")
+        );
+        assert_eq!(agents.timeout, Duration::from_secs(2));
+        assert!(
+            agents.scripts.get("innkeeper").is_some(),
+            "the sample scripts by default"
+        );
+        let missing =
+            Cli::try_parse_from(["tavern-server", "--agents", "/no/such/agents.toml"]).unwrap();
+        let e = missing.run.agent_config().unwrap_err().to_string();
+        assert!(
+            e.contains("/no/such/agents.toml") && e.contains("--agents"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn maps_can_be_repeated_and_validate_map_takes_files() {
         let cli = Cli::try_parse_from([
             "tavern-server",

@@ -356,7 +356,7 @@ fn sync_npcs(
                     i as u16,
                     Npc {
                         agent: agent.id.clone(),
-                        name: npc_name(&config, &agent.id, &zone.name),
+                        name: npc_name(config, &agent.id, &zone.name),
                         pos: zone.area.anchor(),
                         busy_with: None,
                     },
