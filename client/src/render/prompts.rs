@@ -32,12 +32,17 @@ struct Here(Vec<Offer>);
 
 pub fn plugin(app: &mut App) {
     app.init_resource::<Here>()
+        .init_resource::<Unopened>()
         .add_systems(Startup, spawn_prompts)
         .add_systems(Update, (find_offers, show_prompts, act, show_notes).chain());
 }
 
-/// Opens `url` in the system browser.
-pub fn open_in_browser(url: &str) {
+/// A link the browser could not be started for, to show the player.
+#[derive(Resource, Debug, Default)]
+struct Unopened(Option<String>);
+
+/// Opens `url` in the system browser; says why not when it cannot.
+pub fn open_in_browser(url: &str) -> Result<(), String> {
     let opener = if cfg!(target_os = "macos") {
         "open"
     } else if cfg!(target_os = "windows") {
@@ -46,8 +51,16 @@ pub fn open_in_browser(url: &str) {
         "xdg-open"
     };
     match std::process::Command::new(opener).arg(url).spawn() {
-        Ok(_) => info!(%url, "opened in the browser"),
-        Err(e) => warn!("cannot open the browser with {opener}: {e}; the address is {url}"),
+        Ok(_) => {
+            info!(%url, "opened in the browser");
+            Ok(())
+        }
+        Err(e) => {
+            warn!("cannot open the browser with {opener}: {e}; the address is {url}");
+            Err(format!(
+                "Could not start a browser ({opener}: {e}). The address is {url}"
+            ))
+        }
     }
 }
 
@@ -61,7 +74,8 @@ fn spawn_prompts(mut commands: Commands) {
             position_type: PositionType::Absolute,
             bottom: px(8),
             right: px(8),
-            max_width: px(520),
+            // A fixed width: with only a maximum, wrapped prompts overflow the bottom edge.
+            width: px(520),
             flex_direction: FlexDirection::Column,
             align_items: AlignItems::End,
             row_gap: px(6),
@@ -155,6 +169,7 @@ fn act(
     keys: Res<ButtonInput<KeyCode>>,
     typing: Res<Typing>,
     here: Res<Here>,
+    mut unopened: ResMut<Unopened>,
     mut clicks: Query<
         (&Interaction, &mut BackgroundColor),
         (Changed<Interaction>, With<JoinButton>),
@@ -168,7 +183,7 @@ fn act(
         color.0 = match interaction {
             Interaction::Pressed => {
                 if let Some(url) = &meeting {
-                    open_in_browser(url);
+                    unopened.0 = open_in_browser(url).err();
                 }
                 Color::srgb(0.15, 0.35, 0.7)
             }
@@ -182,7 +197,7 @@ fn act(
     if keys.just_pressed(KeyCode::KeyJ)
         && let Some(url) = &meeting
     {
-        open_in_browser(url);
+        unopened.0 = open_in_browser(url).err();
     }
     if keys.just_pressed(KeyCode::KeyE)
         && let Some(url) = here.0.iter().find_map(|o| match o {
@@ -190,7 +205,7 @@ fn act(
             _ => None,
         })
     {
-        open_in_browser(url);
+        unopened.0 = open_in_browser(url).err();
     }
 }
 
@@ -198,6 +213,7 @@ fn act(
 fn show_notes(
     talk: Res<Conversation>,
     meetings: Res<Meetings>,
+    mut unopened: ResMut<Unopened>,
     time: Res<Time>,
     mut seen: Local<(usize, Option<String>, u32)>,
     mut until: Local<f64>,
@@ -231,6 +247,9 @@ fn show_notes(
     if meetings.hangups != seen.2 {
         seen.2 = meetings.hangups;
         show("You left the meeting zone: hang up the video call".into());
+    }
+    if let Some(failed) = unopened.0.take() {
+        show(failed);
     }
     if now > *until && *visible != Visibility::Hidden {
         *visible = Visibility::Hidden;
