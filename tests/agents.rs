@@ -3,7 +3,7 @@
 //! finds it busy until the first walks away. Checked on what the clients receive.
 
 use std::collections::VecDeque;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::common::{api_get, press_action, pump_for, pump_until, temp_dir, walk};
@@ -19,19 +19,21 @@ use tavern_shared::input::InputFrame;
 
 /// A walled 20x8 room of 32 px tiles. Spawns at (2..4, 3); the innkeeper's corner over
 /// cells (7..8, 2..5) (zone 0, action to talk); the guard's post over cells (16..17,
-/// 2..5) (zone 1, talks on entering).
-fn write_room(dir: &Path) -> std::path::PathBuf {
-    crate::common::write_room(
-        dir,
-        "inn.tmj",
-        json!([
-            {"id": 1, "name": "Innkeeper", "type": "area", "x": 224, "y": 64, "width": 64, "height": 128,
-             "properties": [{"name": "agentId", "type": "string", "value": "innkeeper"}]},
-            {"id": 2, "name": "Guard", "type": "area", "x": 512, "y": 64, "width": 64, "height": 128,
-             "properties": [{"name": "agentId", "type": "string", "value": "guard"},
-                            {"name": "agentTrigger", "type": "string", "value": "onenter"}]}
-        ]),
-    )
+/// 2..5) (zone 1, talks on entering). Without the innkeeper when `innkeeper` is false.
+fn write_room(dir: &Path, innkeeper: bool) -> std::path::PathBuf {
+    let mut objects = vec![json!(
+        {"id": 2, "name": "Guard", "type": "area", "x": 512, "y": 64, "width": 64, "height": 128,
+         "properties": [{"name": "agentId", "type": "string", "value": "guard"},
+                        {"name": "agentTrigger", "type": "string", "value": "onenter"}]}
+    )];
+    if innkeeper {
+        objects.insert(
+            0,
+            json!({"id": 1, "name": "Innkeeper", "type": "area", "x": 224, "y": 64, "width": 64, "height": 128,
+                   "properties": [{"name": "agentId", "type": "string", "value": "innkeeper"}]}),
+        );
+    }
+    crate::common::write_room(dir, "inn.tmj", json!(objects))
 }
 
 const SCRIPTS: &str = r#"
@@ -45,17 +47,24 @@ keywords = ["room"]
 text = "Five silver a night."
 "#;
 
-fn server(name: &str, webhook: Option<String>) -> tavern_server::RunningServer {
+/// A server running the inn; also returns the folder of its map.
+fn server(
+    name: &str,
+    webhook: Option<String>,
+    idle: Duration,
+) -> (tavern_server::RunningServer, PathBuf) {
     let dir = temp_dir(name);
     let mut config = ServerConfig::local(dir.join("data"));
-    config.maps = vec![write_room(&dir.join("maps"))];
+    config.maps = vec![write_room(&dir.join("maps"), true)];
     config.agents = AgentConfig {
         webhook,
         timeout: Duration::from_millis(500),
+        idle,
         scripts: Scripts::parse(SCRIPTS, Path::new("test.toml")).unwrap(),
         scripts_file: Some("test.toml".into()),
     };
-    tavern_server::start(config).expect("the server starts")
+    let server = tavern_server::start(config).expect("the server starts");
+    (server, dir.join("maps"))
 }
 
 /// Joins `name` and waits until its avatar is placed.
@@ -120,7 +129,7 @@ fn pair(ada: &str, marta: &str) -> Vec<(String, String)> {
 #[test]
 fn an_npc_talks_to_one_player_at_a_time_from_its_script() {
     let _turn = crate::common::serial();
-    let server = server("agents", None);
+    let (server, _) = server("agents", None, Duration::from_secs(120));
     let url = server.http_url();
     let mut ada = join(&url, "Ada", &mut []);
     let mut bo = join(&url, "Bo", &mut [&mut ada]);
@@ -292,7 +301,7 @@ fn webhook_replies_carry_the_history_and_a_slow_webhook_is_reported() {
         }
     })
     .unwrap();
-    let server = server("agents-webhook", Some(webhook));
+    let (server, maps) = server("agents-webhook", Some(webhook), Duration::from_secs(120));
     let url = server.http_url();
     let mut ada = join(&url, "Ada", &mut []);
     walk_until(&mut [&mut ada], Vec2::X, Some(0));
@@ -334,5 +343,46 @@ fn webhook_replies_carry_the_history_and_a_slow_webhook_is_reported() {
         agent_lines(&ada)[5].1,
         "Ada said again after 4 lines",
         "greeting, hello, its reply, slow"
+    );
+
+    // A map edit takes the innkeeper away mid-conversation: Ada is told, the NPC goes.
+    std::thread::sleep(Duration::from_millis(1100)); // a newer modification time
+    write_room(&maps, false);
+    assert!(
+        pump_until(&mut [&mut ada], Duration::from_secs(10), |b| {
+            b[0].conversation().open.is_none()
+                && !b[0].npcs().iter().any(|n| n.agent == "innkeeper")
+        }),
+        "{:?}",
+        ada.conversation()
+    );
+    assert_eq!(
+        ada.conversation().last_closed.as_ref().unwrap().reason,
+        "Marta is no longer here (the map changed)"
+    );
+    assert_eq!(ada.npcs().len(), 1, "the guard stays");
+}
+
+#[test]
+fn a_silent_conversation_ends_and_frees_the_npc() {
+    let _turn = crate::common::serial();
+    let (server, _) = server("agents-idle", None, Duration::from_secs(1));
+    let url = server.http_url();
+    let mut ada = join(&url, "Ada", &mut []);
+    walk_until(&mut [&mut ada], Vec2::X, Some(0));
+    press_e(&mut ada);
+    assert!(pump_until(&mut [&mut ada], Duration::from_secs(5), |b| {
+        b[0].conversation().open.is_some()
+    }));
+    assert!(
+        pump_until(&mut [&mut ada], Duration::from_secs(5), |b| {
+            b[0].conversation().open.is_none() && busy_with(b[0]) == Some(None)
+        }),
+        "{:?}",
+        ada.conversation()
+    );
+    assert_eq!(
+        ada.conversation().last_closed.as_ref().unwrap().reason,
+        "Marta went back to work after 1 s of silence"
     );
 }

@@ -204,6 +204,7 @@ impl RunArgs {
         Ok(AgentConfig {
             webhook: self.agent_webhook.clone(),
             timeout: Duration::from_secs(self.agent_timeout),
+            idle: Duration::from_secs(crate::agents::IDLE_SECS),
             scripts,
             scripts_file: path,
         })

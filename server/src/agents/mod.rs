@@ -33,8 +33,9 @@ use crate::store::{ChatStore, NewMessage};
 use crate::world::{MapId, Maps, OnMap};
 use crate::zones::{Owner, Presence, ZoneChange, track_zones, zones_at};
 
-/// A conversation nobody has said anything in for this long ends.
-pub const IDLE_SECS: f64 = 120.0;
+/// A conversation nobody has said anything in for this long ends (the default of
+/// [`AgentConfig::idle`]).
+pub const IDLE_SECS: u64 = 120;
 /// Earlier lines sent to the webhook with each message.
 pub const HISTORY_LINES: i64 = 20;
 
@@ -45,6 +46,8 @@ pub struct AgentConfig {
     pub webhook: Option<String>,
     /// How long the webhook may take.
     pub timeout: Duration,
+    /// A conversation with nothing said for this long ends.
+    pub idle: Duration,
     /// Scripted lines, used without a webhook (and for greetings and names with one).
     pub scripts: Scripts,
     /// The file the scripts came from, for messages.
@@ -56,6 +59,7 @@ impl Default for AgentConfig {
         AgentConfig {
             webhook: None,
             timeout: Duration::from_secs(5),
+            idle: Duration::from_secs(IDLE_SECS),
             scripts: Scripts::default(),
             scripts_file: None,
         }
@@ -574,18 +578,20 @@ fn start_talks(
 }
 
 /// Ends conversations: the player said goodbye, walked away, left the map or the game,
-/// or nothing was said for [`IDLE_SECS`].
+/// or nothing was said for [`AgentConfig::idle`].
 fn end_talks(
     mut leaves: MessageReader<FromClient<AgentLeave>>,
     avatars: Query<(&OnMap, &AvatarState)>,
     mut npcs: Query<(Entity, &NpcHome, &mut Npc)>,
     connected: Query<(), With<ConnectedClient>>,
     maps: Res<Maps>,
+    agents: Res<Agents>,
     time: Res<Time<Real>>,
     mut talks: ResMut<Conversations>,
     mut closed: MessageWriter<ToClients<AgentClosed>>,
 ) {
     let now = time.elapsed_secs_f64();
+    let idle = agents.0.idle.as_secs_f64();
     let mut ending: Vec<(Entity, Option<String>)> = Vec::new();
     for (npc, talk) in &talks.0 {
         let Ok((_, home, n)) = npcs.get(npc.to_owned()) else {
@@ -606,9 +612,9 @@ fn end_talks(
                     .map(|z| z.area.clone());
                 if area.is_some_and(|a| !in_reach(&a, state.motion.pos, LEAVE_SLACK)) {
                     Some(format!("you walked away from {}", n.name))
-                } else if !talk.pending && now - talk.last_active > IDLE_SECS {
+                } else if !talk.pending && now - talk.last_active > idle {
                     Some(format!(
-                        "{} went back to work after {IDLE_SECS:.0} s of silence",
+                        "{} went back to work after {idle:.0} s of silence",
                         n.name
                     ))
                 } else {
