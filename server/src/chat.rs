@@ -18,6 +18,7 @@ use tavern_shared::map::MapData;
 
 use crate::GameSystems;
 use crate::agents::AgentSay;
+use crate::net::to_client;
 use crate::players::Controls;
 use crate::proximity::NearSets;
 use crate::store::{ChatStore, NewMessage};
@@ -243,13 +244,13 @@ fn route(
 
 /// Tells `client` why its line (quoted, shortened) went nowhere.
 pub(crate) fn rejection(client: Entity, text: &str, reason: String) -> ToClients<ChatRejected> {
-    ToClients {
-        targets: SendTargets::Single(ClientId::Client(client)),
-        message: ChatRejected {
+    to_client(
+        client,
+        ChatRejected {
             text: text.chars().take(80).collect(),
             reason,
         },
-    }
+    )
 }
 
 pub(crate) fn receive_chat(
@@ -382,13 +383,13 @@ fn deliver_chat(
                 ..
             } => {
                 for to in recipients.into_iter().filter(|e| connected.contains(*e)) {
-                    delivery.write(ToClients {
-                        targets: SendTargets::Single(ClientId::Client(to)),
-                        message: ChatDelivery {
+                    delivery.write(to_client(
+                        to,
+                        ChatDelivery {
                             lines: vec![line.clone()],
                             history: false,
                         },
-                    });
+                    ));
                 }
             }
             Done::Stored {
@@ -409,13 +410,13 @@ fn deliver_chat(
             }
             Done::History { client, lines } => {
                 if connected.contains(client) && !lines.is_empty() {
-                    delivery.write(ToClients {
-                        targets: SendTargets::Single(ClientId::Client(client)),
-                        message: ChatDelivery {
+                    delivery.write(to_client(
+                        client,
+                        ChatDelivery {
                             lines,
                             history: true,
                         },
-                    });
+                    ));
                 }
             }
         }

@@ -10,6 +10,7 @@ use tavern_shared::protocol::EnterMap;
 
 use crate::GameSystems;
 use crate::movement::InputQueue;
+use crate::net::to_client;
 use crate::world::{Maps, OnMap};
 use crate::zones::{Owner, ZoneChange, place, track_zones};
 
@@ -70,13 +71,13 @@ fn take_exits(
             target,
             arrival,
         );
-        enter.write(ToClients {
-            targets: SendTargets::Single(ClientId::Client(owner.0)),
-            message: EnterMap {
+        enter.write(to_client(
+            owner.0,
+            EnterMap {
                 map: (*to.data).clone(),
                 arrival: Some(arrival),
             },
-        });
+        ));
         info!(from = %from_name, to = %to.data.name, entry = ?exit.entry, x = arrival.x, y = arrival.y, "player took an exit");
     }
 }

@@ -14,6 +14,7 @@ use tavern_shared::protocol::{MeetingHangUp, MeetingInvite};
 
 use crate::GameSystems;
 use crate::movement::ActionPressed;
+use crate::net::to_client;
 use crate::world::{Maps, OnMap};
 use crate::zones::{Owner, ZoneChange, track_zones};
 
@@ -135,10 +136,7 @@ fn meetings(
         }
         let room = room_name(&map.name, &jitsi.room);
         let url = meeting_url(&config, jitsi.url.as_deref(), &room, &name.0, now);
-        invites.write(ToClients {
-            targets: SendTargets::Single(ClientId::Client(owner.0)),
-            message: MeetingInvite { zone, room, url },
-        });
+        invites.write(to_client(owner.0, MeetingInvite { zone, room, url }));
     };
     for change in changes.read() {
         if change.entered {
@@ -151,10 +149,7 @@ fn meetings(
                 .get(change.zone as usize)
                 .is_some_and(|z| z.effects.jitsi.is_some());
             if is_meeting {
-                hangups.write(ToClients {
-                    targets: SendTargets::Single(ClientId::Client(owner.0)),
-                    message: MeetingHangUp { zone: change.zone },
-                });
+                hangups.write(to_client(owner.0, MeetingHangUp { zone: change.zone }));
             }
         }
     }

@@ -15,6 +15,14 @@ use tavern_shared::protocol::PROTOCOL_ID;
 
 use crate::keys::NetcodeKey;
 
+/// A message for one connected client (its connection entity).
+pub fn to_client<M>(client: Entity, message: M) -> ToClients<M> {
+    ToClients {
+        targets: SendTargets::Single(ClientId::Client(client)),
+        message,
+    }
+}
+
 /// Inserts the renet server and its UDP netcode transport. Call after the protocol is
 /// registered: the channels come from it.
 pub fn insert_transport(

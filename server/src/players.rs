@@ -15,6 +15,7 @@ use tavern_shared::protocol::EnterMap;
 
 use crate::http::name_from_user_data;
 use crate::movement::InputQueue;
+use crate::net::to_client;
 use crate::world::{Maps, OnMap};
 use crate::zones::{Owner, Presence};
 
@@ -124,13 +125,13 @@ fn spawn_avatar(
     commands
         .entity(client)
         .insert((Controls(avatar), InputQueue::default(), presence));
-    enter.write(ToClients {
-        targets: SendTargets::Single(ClientId::Client(client)),
-        message: EnterMap {
+    enter.write(to_client(
+        client,
+        EnterMap {
             map: (*maps.get(start).data).clone(),
             arrival: None,
         },
-    });
+    ));
     let now = {
         let mut players = directory.write();
         players.insert(

@@ -11,6 +11,7 @@ use tavern_shared::protocol::Nearby;
 use tavern_shared::proximity::{Placed, SpatialHash, changes, near_sets};
 
 use crate::GameSystems;
+use crate::net::to_client;
 use crate::world::OnMap;
 use crate::zones::Owner;
 
@@ -67,13 +68,13 @@ fn update_near_sets(
             .map(|o| (o, true))
             .chain(left.iter().map(|o| (o, false)))
         {
-            nearby.write(ToClients {
-                targets: SendTargets::Single(ClientId::Client(client)),
-                message: Nearby {
+            nearby.write(to_client(
+                client,
+                Nearby {
                     player: *other,
                     near: is_near,
                 },
-            });
+            ));
         }
     }
     sets.0 = now;

@@ -13,6 +13,7 @@ use tavern_shared::map::{MapData, Problem, check_exits, relative_to};
 use tavern_shared::movement::AVATAR_RADIUS;
 use tavern_shared::protocol::EnterMap;
 
+use crate::net::to_client;
 use crate::players::Controls;
 use crate::world::{MapId, Maps, OnMap, load_one, same_file};
 
@@ -86,13 +87,13 @@ fn reload_changed_maps(
         let mut told = 0;
         for (client, controls) in &clients {
             if avatars.get(controls.0).is_ok_and(|(_, on)| on.0 == id) {
-                enter.write(ToClients {
-                    targets: SendTargets::Single(ClientId::Client(client)),
-                    message: EnterMap {
+                enter.write(to_client(
+                    client,
+                    EnterMap {
                         map: (*map.data).clone(),
                         arrival: None,
                     },
-                });
+                ));
                 told += 1;
             }
         }

@@ -29,6 +29,7 @@ pub use script::Scripts;
 use crate::GameSystems;
 use crate::chat::{now_ms, receive_chat, rejection};
 use crate::movement::ActionPressed;
+use crate::net::to_client;
 use crate::store::{ChatStore, NewMessage};
 use crate::world::{MapId, Maps, OnMap};
 use crate::zones::{Owner, Presence, ZoneChange, track_zones, zones_at};
@@ -383,13 +384,13 @@ fn sync_npcs(
             }
             None => {
                 if let Some(talk) = talks.0.remove(&entity) {
-                    closed.write(ToClients {
-                        targets: SendTargets::Single(ClientId::Client(talk.client)),
-                        message: AgentClosed {
+                    closed.write(to_client(
+                        talk.client,
+                        AgentClosed {
                             agent: npc.agent.clone(),
                             reason: format!("{} is no longer here (the map changed)", npc.name),
                         },
-                    });
+                    ));
                 }
                 commands.entity(entity).despawn();
             }
@@ -406,13 +407,13 @@ fn sync_npcs(
 
 /// Tells one client something about an NPC.
 fn notice(client: Entity, agent: &str, text: String) -> ToClients<AgentNotice> {
-    ToClients {
-        targets: SendTargets::Single(ClientId::Client(client)),
-        message: AgentNotice {
+    to_client(
+        client,
+        AgentNotice {
             agent: agent.to_string(),
             text,
         },
-    }
+    )
 }
 
 fn close(
@@ -428,13 +429,13 @@ fn close(
     if let Ok((_, _, mut n)) = npcs.get_mut(npc) {
         n.busy_with = None;
         if let Some(reason) = reason {
-            closed.write(ToClients {
-                targets: SendTargets::Single(ClientId::Client(talk.client)),
-                message: AgentClosed {
+            closed.write(to_client(
+                talk.client,
+                AgentClosed {
                     agent: n.agent.clone(),
                     reason,
                 },
-            });
+            ));
         }
     }
 }
@@ -556,13 +557,13 @@ fn start_talks(
                 pending: true,
             },
         );
-        opened.write(ToClients {
-            targets: SendTargets::Single(ClientId::Client(client)),
-            message: AgentOpened {
+        opened.write(to_client(
+            client,
+            AgentOpened {
                 agent: agent.clone(),
                 name: name.clone(),
             },
-        });
+        ));
         worker.spawn(
             &agents.0,
             Turn {
@@ -594,7 +595,7 @@ fn end_talks(
     let idle = agents.0.idle.as_secs_f64();
     let mut ending: Vec<(Entity, Option<String>)> = Vec::new();
     for (npc, talk) in &talks.0 {
-        let Ok((_, home, n)) = npcs.get(npc.to_owned()) else {
+        let Ok((_, home, n)) = npcs.get(*npc) else {
             ending.push((*npc, None));
             continue;
         };
@@ -716,13 +717,13 @@ fn finish_turns(
     for d in done {
         match d {
             Done::Line { client, line } if connected.contains(client) => {
-                delivery.write(ToClients {
-                    targets: SendTargets::Single(ClientId::Client(client)),
-                    message: ChatDelivery {
+                delivery.write(to_client(
+                    client,
+                    ChatDelivery {
                         lines: vec![line],
                         history: false,
                     },
-                });
+                ));
             }
             Done::Failed {
                 client,

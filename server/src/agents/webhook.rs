@@ -41,16 +41,20 @@ pub fn ask(url: &str, timeout: Duration, request: &AgentRequest) -> Result<Strin
         .http_status_as_error(false)
         .build()
         .new_agent();
-    let mut response = agent.post(url).send_json(request).map_err(|e| match e {
-        ureq::Error::Timeout(_) => format!(
-            "the agent service did not answer within {:.1} s",
-            timeout.as_secs_f32()
-        ),
-        ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => format!(
-            "the agent service did not answer within {:.1} s",
-            timeout.as_secs_f32()
-        ),
-        other => format!("the agent service cannot be reached ({other})"),
+    let mut response = agent.post(url).send_json(request).map_err(|e| {
+        let timed_out = match &e {
+            ureq::Error::Timeout(_) => true,
+            ureq::Error::Io(io) => io.kind() == std::io::ErrorKind::TimedOut,
+            _ => false,
+        };
+        if timed_out {
+            format!(
+                "the agent service did not answer within {:.1} s",
+                timeout.as_secs_f32()
+            )
+        } else {
+            format!("the agent service cannot be reached ({e})")
+        }
     })?;
     let status = response.status();
     let body = response.body_mut().read_to_string().map_err(|e| match e {
