@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::common::{api_get, press_action, pump_for, pump_until, temp_dir, walk};
+use crate::common::{api_get, join, press_action, pump_for, pump_until, temp_dir, walk};
 use bevy::prelude::*;
 use serde_json::json;
 use tavern_client::bot::{Bot, Brain};
@@ -65,20 +65,6 @@ fn server(
     };
     let server = tavern_server::start(config).expect("the server starts");
     (server, dir.join("maps"))
-}
-
-/// Joins `name` and waits until its avatar is placed.
-fn join(url: &str, name: &str, others: &mut [&mut Bot]) -> Bot {
-    let mut bot = Bot::new(url, name, Brain::Idle);
-    let mut all: Vec<&mut Bot> = others.iter_mut().map(|b| &mut **b).collect();
-    all.push(&mut bot);
-    assert!(
-        pump_until(&mut all, Duration::from_secs(15), |b| {
-            b.last_mut().unwrap().own_server_state().is_some()
-        }),
-        "{name} joins"
-    );
-    bot
 }
 
 /// Walks `bots[0]` along `dir` until the server puts it in `zone` (or out of every zone

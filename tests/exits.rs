@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::common::{pump_until, sees, server_player, start_server, walk};
+use crate::common::{join, pump_until, sees, server_player, start_server, walk};
 use bevy::prelude::*;
 use tavern_client::bot::{Bot, Brain};
 use tavern_client::prediction::CurrentMap;
@@ -24,18 +24,8 @@ fn a_player_walks_to_the_dungeon_and_back() {
     let server = start_server("exits", None);
     let url = server.http_url();
     // The traveller joins first, so it gets the first spawn point.
-    let mut traveller = Bot::new(&url, "Traveller", Brain::Idle);
-    assert!(pump_until(
-        &mut [&mut traveller],
-        Duration::from_secs(15),
-        |b| b[0].own_server_state().is_some()
-    ));
-    let mut stayer = Bot::new(&url, "Stayer", Brain::Idle);
-    assert!(pump_until(
-        &mut [&mut traveller, &mut stayer],
-        Duration::from_secs(15),
-        |b| b.iter_mut().all(|b| b.own_server_state().is_some())
-    ));
+    let mut traveller = join(&url, "Traveller", &mut []);
+    let mut stayer = join(&url, "Stayer", &mut [&mut traveller]);
     let t = traveller.client_id().unwrap();
     assert!(pump_until(
         &mut [&mut traveller, &mut stayer],

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::common::{pump_for, pump_until, sees, temp_dir, walk};
+use crate::common::{join, pump_for, pump_until, sees, temp_dir, walk};
 use bevy::prelude::*;
 use serde_json::json;
 use tavern_client::bot::{Bot, Brain};
@@ -45,19 +45,8 @@ fn private_booths_hide_avatars_and_proximity_is_reported_to_both_players() {
     let server = tavern_server::start(config).expect("the server starts");
     let url = server.http_url();
     // Alice joins first, so she gets the first spawn and her walk ends inside the booth.
-    let mut alice = Bot::new(&url, "Alice", Brain::Idle);
-    assert!(pump_until(
-        &mut [&mut alice],
-        Duration::from_secs(15),
-        |b| { b[0].own_server_state().is_some() }
-    ));
-    let mut bob = Bot::new(&url, "Bob", Brain::Idle);
-    assert!(
-        pump_until(&mut [&mut alice, &mut bob], Duration::from_secs(15), |b| {
-            b.iter_mut().all(|b| b.own_server_state().is_some())
-        }),
-        "both join"
-    );
+    let mut alice = join(&url, "Alice", &mut []);
+    let mut bob = join(&url, "Bob", &mut [&mut alice]);
     let (a, b) = (alice.client_id().unwrap(), bob.client_id().unwrap());
     // They spawn a tile apart: each is told the other is near.
     assert!(

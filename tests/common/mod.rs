@@ -158,3 +158,18 @@ pub fn write_room(dir: &std::path::Path, file: &str, objects: serde_json::Value)
     std::fs::write(&path, serde_json::to_vec_pretty(&map).unwrap()).unwrap();
     path
 }
+
+/// Joins `name` (pumping `others` meanwhile) and waits until its avatar is placed, so
+/// players who join one after another get the spawn points in that order.
+pub fn join(url: &str, name: &str, others: &mut [&mut Bot]) -> Bot {
+    let mut bot = Bot::new(url, name, tavern_client::bot::Brain::Idle);
+    let mut all: Vec<&mut Bot> = others.iter_mut().map(|b| &mut **b).collect();
+    all.push(&mut bot);
+    assert!(
+        pump_until(&mut all, Duration::from_secs(15), |b| {
+            b.last_mut().unwrap().own_server_state().is_some()
+        }),
+        "{name} joins"
+    );
+    bot
+}
