@@ -438,3 +438,112 @@ fn exits_resolve_between_the_sample_maps_in_both_directions() {
         .to_string();
     assert!(err.contains("missing.tmj"), "{err}");
 }
+
+/// Map files made to hurt the loader, as in the security review, each with what its
+/// refusal must say. Written into `dir`.
+pub fn hostile_maps(dir: &Path) -> Vec<(PathBuf, &'static str)> {
+    use base64::Engine;
+    use std::io::Write;
+    std::fs::create_dir_all(dir).unwrap();
+    let tileset = r#"<tileset firstgid="1" name="t" tilewidth="32" tileheight="32" tilecount="1" columns="1"/>"#;
+    let mut out = Vec::new();
+    let mut write = |name: &str, text: &[u8], says: &'static str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        out.push((path, says));
+    };
+    // 60000x60000 tiles declared, 2 tiles of data (330 bytes).
+    write(
+        "huge.tmx",
+        format!(
+            r#"<?xml version="1.0"?><map version="1.10" orientation="orthogonal" renderorder="right-down" width="60000" height="60000" tilewidth="32" tileheight="32" infinite="0">{tileset}<layer id="1" name="g" width="60000" height="60000"><data encoding="csv">1,1</data></layer></map>"#
+        )
+        .as_bytes(),
+        "60000x60000 tiles",
+    );
+    // Within the size limit, but the data is shorter than the declared size.
+    write(
+        "short.tmx",
+        format!(
+            r#"<?xml version="1.0"?><map version="1.10" orientation="orthogonal" renderorder="right-down" width="100" height="100" tilewidth="32" tileheight="32" infinite="0">{tileset}<layer id="1" name="ground" width="100" height="100"><data encoding="csv">1,1</data></layer></map>"#
+        )
+        .as_bytes(),
+        "ground",
+    );
+    // 5,000 nested groups (about 120 KB).
+    let mut nested = format!(
+        r#"<?xml version="1.0"?><map version="1.10" orientation="orthogonal" width="4" height="4" tilewidth="32" tileheight="32" infinite="0">{tileset}"#
+    );
+    nested.push_str(&"<group name=\"g\">".repeat(5000));
+    nested.push_str(&"</group>".repeat(5000));
+    nested.push_str("</map>");
+    write("nested.tmx", nested.as_bytes(), "nested more than 64");
+    // A JSON layer whose 4x4 tiles come as zlib data that inflates to 64 MB.
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    z.write_all(&vec![0u8; 64 * 1024 * 1024]).unwrap();
+    let bomb = base64::engine::general_purpose::STANDARD.encode(z.finish().unwrap());
+    let json_map = |layer: serde_json::Value| {
+        serde_json::json!({
+            "type": "map", "orientation": "orthogonal", "width": 4, "height": 4,
+            "tilewidth": 32, "tileheight": 32, "infinite": false,
+            "tilesets": [{"firstgid": 1, "name": "t", "tilewidth": 32, "tileheight": 32, "tilecount": 1, "columns": 1}],
+            "layers": [layer]
+        })
+        .to_string()
+    };
+    write(
+        "bomb.tmj",
+        json_map(
+            serde_json::json!({"type": "tilelayer", "name": "ground", "width": 4, "height": 4,
+            "encoding": "base64", "compression": "zlib", "data": bomb}),
+        )
+        .as_bytes(),
+        "inflates to more than the 64 bytes",
+    );
+    write(
+        "mismatch.tmj",
+        json_map(
+            serde_json::json!({"type": "tilelayer", "name": "ground", "width": 4, "height": 4,
+            "data": [1, 1, 1, 1, 1]}),
+        )
+        .as_bytes(),
+        "has 5 tiles, but its declared size 4x4 needs 16",
+    );
+    let mut group = serde_json::json!({"type": "tilelayer", "name": "ground", "width": 4, "height": 4, "data": vec![1; 16]});
+    for _ in 0..100 {
+        group = serde_json::json!({"type": "group", "name": "g", "layers": [group]});
+    }
+    write("deep.tmj", json_map(group).as_bytes(), "nested");
+    write(
+        "wide-tiles.tmj",
+        json_map(serde_json::json!({"type": "tilelayer", "name": "ground", "width": 4, "height": 4, "data": vec![1; 16]}))
+            .replace("\"tilewidth\":32", "\"tilewidth\":100000")
+            .as_bytes(),
+        "at most 1024x1024",
+    );
+    out
+}
+
+#[test]
+fn hostile_maps_are_refused_with_a_reason_and_nothing_breaks() {
+    let dir = std::env::temp_dir().join(format!("tavern-hostile-{}", std::process::id()));
+    for (path, says) in hostile_maps(&dir) {
+        let loaded = load_map(&path, &mut FsFiles::default());
+        assert!(loaded.map.is_none(), "{} is refused", path.display());
+        let text: Vec<String> = loaded.problems.iter().map(|p| p.to_string()).collect();
+        assert!(
+            text.iter()
+                .any(|t| t.contains(says) && t.contains(&*path.to_string_lossy())),
+            "{}: {text:?}",
+            path.display()
+        );
+    }
+    // validate-map lists them all and fails; the report is per file.
+    let report = validate(std::slice::from_ref(&dir));
+    assert_eq!(report.len(), 7, "{report:?}");
+    assert!(
+        report.iter().all(|r| !r.ok && !r.errors.is_empty()),
+        "{report:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

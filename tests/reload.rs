@@ -138,6 +138,30 @@ fn edited_maps_reload_for_players_and_broken_edits_are_refused() {
     );
     assert_eq!(server_players(&server).len(), 1);
 
+    // The review's hostile maps copied over the running ones: each is refused, the game
+    // goes on with the last good version.
+    for (hostile, _) in crate::maps::hostile_maps(&dir.join("hostile")) {
+        let text = std::fs::read(&hostile).unwrap();
+        let target = if hostile.extension().is_some_and(|e| e == "tmx") {
+            town.clone()
+        } else {
+            maps.join("dungeon.tmj")
+        };
+        let kept = std::fs::read(&target).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::write(&target, &text).unwrap();
+        pump_for(&mut [&mut bot], Duration::from_millis(1200));
+        assert!(
+            !server.has_stopped(),
+            "{} did not stop the game",
+            hostile.display()
+        );
+        assert!(bot.is_connected(), "{}", hostile.display());
+        assert_eq!(client_map(&bot).unwrap(), after, "{}", hostile.display());
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::write(&target, &kept).unwrap();
+    }
+
     // Fixing the file is picked up: back to the original layout.
     rewrite(&town, &original);
     assert!(

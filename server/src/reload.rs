@@ -1,24 +1,39 @@
 //! Hot reload: when a map file (or a tileset or template it uses) changes on disk, the
-//! map is loaded again and swapped in while everyone keeps playing. Avatars left inside
-//! what became a wall are moved to the nearest free spot; a map that no longer loads
-//! keeps its old version and the errors are logged.
+//! map is loaded again on a thread of its own (never the game loop's) and swapped in
+//! while everyone keeps playing. Avatars left inside what became a wall are moved to the
+//! nearest free spot; a map that no longer loads keeps its old version and the errors
+//! are logged.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::Duration;
 
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;
 use tavern_shared::avatar::AvatarState;
-use tavern_shared::map::{MapData, Problem, check_exits, relative_to};
+use tavern_shared::map::{MapErrors, Problem, check_exits, relative_to};
 use tavern_shared::movement::AVATAR_RADIUS;
 use tavern_shared::protocol::EnterMap;
 
 use crate::net::to_client;
 use crate::players::Controls;
-use crate::world::{MapId, Maps, OnMap, load_one, same_file};
+use crate::world::{LoadedMap, MapId, Maps, OnMap, load_one, same_file};
 
 /// How often the map files' modification times are checked.
 pub const POLL: Duration = Duration::from_millis(500);
+/// Stack of a loading thread: parsers recurse, and nesting is bounded but deep.
+const LOADER_STACK: usize = 32 * 1024 * 1024;
+
+/// A changed map and the maps its exits lead to, loaded off the game thread.
+struct Prepared {
+    fresh: Result<LoadedMap, MapErrors>,
+    targets: Vec<(PathBuf, Result<LoadedMap, MapErrors>)>,
+}
+
+/// Maps being loaded right now.
+#[derive(Resource, Default)]
+struct Loading(Vec<(MapId, Mutex<Receiver<Prepared>>)>);
 
 /// Whether maps are watched at all (`--no-watch` turns it off).
 #[derive(Resource, Debug, Clone, Copy)]
@@ -29,37 +44,114 @@ struct PollTimer(Timer);
 
 pub fn plugin(app: &mut App) {
     app.insert_resource(PollTimer(Timer::new(POLL, TimerMode::Repeating)))
+        .init_resource::<Loading>()
         .add_systems(
             Update,
-            reload_changed_maps.run_if(|w: Option<Res<WatchMaps>>| w.is_none_or(|w| w.0)),
+            (start_loading_changed_maps, swap_in_loaded_maps)
+                .chain()
+                .run_if(|w: Option<Res<WatchMaps>>| w.is_none_or(|w| w.0)),
         );
 }
 
-fn reload_changed_maps(
+/// Loads `path` and, if it loads, the maps its exits lead to, on a thread of its own.
+fn spawn_loader(path: PathBuf) -> std::io::Result<Receiver<Prepared>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("tavern-map-load".into())
+        .stack_size(LOADER_STACK)
+        .spawn(move || {
+            let fresh = load_one(&path);
+            let targets = match &fresh {
+                Ok(map) => map
+                    .data
+                    .zones
+                    .iter()
+                    .filter_map(|z| z.effects.exit.as_ref())
+                    .map(|exit| relative_to(&path, Path::new(&exit.file)))
+                    .filter(|target| target.is_file() && !same_file(target, &path))
+                    .map(|target| {
+                        let loaded = load_one(&target);
+                        (target, loaded)
+                    })
+                    .collect(),
+                Err(_) => Vec::new(),
+            };
+            let _ = tx.send(Prepared { fresh, targets });
+        })?;
+    Ok(rx)
+}
+
+fn start_loading_changed_maps(
     time: Res<Time<Real>>,
     mut timer: ResMut<PollTimer>,
     mut maps: ResMut<Maps>,
-    mut avatars: Query<(&mut AvatarState, &OnMap)>,
-    clients: Query<(Entity, &Controls)>,
-    mut enter: MessageWriter<ToClients<EnterMap>>,
+    mut loading: ResMut<Loading>,
 ) {
     if !timer.0.tick(time.delta()).just_finished() {
         return;
     }
     let changed: Vec<MapId> = (0..maps.maps.len())
         .map(MapId)
+        .filter(|id| !loading.0.iter().any(|(busy, _)| busy == id))
         .filter(|id| maps.get(*id).changed_on_disk())
         .collect();
     for id in changed {
+        // This version is being handled; a later edit is noticed as a new change.
+        maps.get_mut(id).refresh_watched();
         let path = maps.get(id).path.clone();
-        let mut fresh = match load_one(&path) {
+        match spawn_loader(path) {
+            Ok(rx) => loading.0.push((id, Mutex::new(rx))),
+            Err(e) => {
+                error!(file = %maps.get(id).path.display(), "cannot start loading the changed map: {e}")
+            }
+        }
+    }
+}
+
+fn swap_in_loaded_maps(
+    mut maps: ResMut<Maps>,
+    mut loading: ResMut<Loading>,
+    mut avatars: Query<(&mut AvatarState, &OnMap)>,
+    clients: Query<(Entity, &Controls)>,
+    mut enter: MessageWriter<ToClients<EnterMap>>,
+) {
+    let mut ready = Vec::new();
+    loading.0.retain_mut(|(id, rx)| {
+        match rx
+            .get_mut()
+            .map_or(Err(TryRecvError::Disconnected), |rx| rx.try_recv())
+        {
+            Ok(prepared) => {
+                ready.push((*id, prepared));
+                false
+            }
+            Err(TryRecvError::Empty) => true,
+            Err(TryRecvError::Disconnected) => {
+                ready.push((
+                    *id,
+                    Prepared {
+                        fresh: Err(MapErrors(vec![Problem::error(
+                            "",
+                            "",
+                            "the map loader stopped without an answer",
+                        )])),
+                        targets: Vec::new(),
+                    },
+                ));
+                false
+            }
+        }
+    });
+    for (id, prepared) in ready {
+        let path = maps.get(id).path.clone();
+        let mut fresh = match prepared.fresh {
             Ok(fresh) => fresh,
             Err(errors) => {
                 refuse(&mut maps, id, &errors.0);
                 continue;
             }
         };
-        load_new_exit_targets(&mut maps, &path, &fresh.data);
+        add_new_exit_targets(&mut maps, prepared.targets);
         let exit_problems = check_exits(&path, &fresh.data, |target| maps.loaded_at(target));
         if exit_problems.iter().any(Problem::is_error) {
             refuse(&mut maps, id, &exit_problems);
@@ -107,18 +199,20 @@ fn reload_changed_maps(
     }
 }
 
-/// An edit may add an exit to a map file the server doesn't run yet: load it, so the
-/// exit leads somewhere (a target that doesn't load is reported by the exit check).
-fn load_new_exit_targets(maps: &mut Maps, path: &Path, data: &MapData) {
-    for exit in data.zones.iter().filter_map(|z| z.effects.exit.as_ref()) {
-        let target = relative_to(path, Path::new(&exit.file));
-        if !target.is_file() || maps.maps.iter().any(|m| same_file(&m.path, &target)) {
+/// An edit may add an exit to a map file the server doesn't run yet: add it (loaded
+/// with the edit), so the exit leads somewhere (a target that doesn't load is reported
+/// by the exit check).
+fn add_new_exit_targets(maps: &mut Maps, targets: Vec<(PathBuf, Result<LoadedMap, MapErrors>)>) {
+    for (target, loaded) in targets {
+        if maps.maps.iter().any(|m| same_file(&m.path, &target)) {
             continue;
         }
-        if maps.by_name(&exit.map).is_some() {
+        if let Ok(map) = &loaded
+            && maps.by_name(&map.data.name).is_some()
+        {
             continue;
         }
-        match load_one(&target) {
+        match loaded {
             Ok(map) => {
                 info!(map = %map.data.name, file = %target.display(), "new map loaded for an exit");
                 maps.maps.push(map);
@@ -132,10 +226,10 @@ fn load_new_exit_targets(maps: &mut Maps, path: &Path, data: &MapData) {
     }
 }
 
-/// Logs why a changed map was not swapped in, and remembers the files' new times so the
-/// same broken version is reported once, not every poll.
+/// Logs why a changed map was not swapped in (its files' times were taken when
+/// loading began, so the same broken version is reported once, not every poll).
 fn refuse(maps: &mut Maps, id: MapId, problems: &[Problem]) {
-    let map = maps.get_mut(id);
+    let map = maps.get(id);
     error!(
         map = %map.data.name,
         file = %map.path.display(),
@@ -148,5 +242,4 @@ fn refuse(maps: &mut Maps, id: MapId, problems: &[Problem]) {
             warn!("{p}");
         }
     }
-    map.refresh_watched();
 }

@@ -269,8 +269,10 @@ fn build_map(
             report.error("", "the infinite map has no tiles at all");
             return None;
         }
-        let size = max - min + IVec2::ONE;
-        (min, size.x as u32, size.y as u32)
+        // In 64 bits: chunks far apart must not wrap around.
+        let span =
+            |lo: i32, hi: i32| u32::try_from(i64::from(hi) - i64::from(lo) + 1).unwrap_or(u32::MAX);
+        (min, span(min.x, max.x), span(min.y, max.y))
     } else {
         (IVec2::ZERO, doc.width, doc.height)
     };
@@ -278,11 +280,8 @@ fn build_map(
         report.error("", "the map is empty (width or height is 0)");
         return None;
     }
-    if u64::from(width) * u64::from(height) > 4_000_000 {
-        report.error(
-            "",
-            format!("the map is {width}x{height} tiles; at most 4 million tiles are supported"),
-        );
+    if let Err(e) = super::limits::check_size(width, height, doc.tile_width, doc.tile_height) {
+        report.error("", e);
         return None;
     }
     let shift = -origin.as_vec2() * tile;

@@ -118,6 +118,8 @@ struct JLayer {
     #[serde(default)]
     width: u32,
     #[serde(default)]
+    height: u32,
+    #[serde(default)]
     encoding: Option<String>,
     #[serde(default)]
     compression: Option<String>,
@@ -137,6 +139,8 @@ struct JChunk {
     x: i32,
     y: i32,
     width: u32,
+    #[serde(default)]
+    height: u32,
     data: Value,
 }
 
@@ -189,6 +193,12 @@ fn one() -> f32 {
 fn parse<T: for<'de> Deserialize<'de>>(path: &Path, bytes: &[u8]) -> Result<T, String> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
+        if e.inner().to_string().starts_with("recursion limit exceeded") {
+            return format!(
+                "{}: not valid Tiled JSON: layers or properties are nested too deep; flatten some groups",
+                path.display()
+            );
+        }
         let at = e.path().to_string();
         let inner = e.into_inner();
         if at == "." || at.is_empty() {
@@ -257,10 +267,12 @@ pub fn read_json(path: &Path, files: &mut dyn MapFiles) -> Result<Doc, String> {
         templates: HashMap::new(),
     };
     let gids = reader.tileset_refs(path, &map.tilesets)?;
+    super::limits::check_size(map.width, map.height, map.tilewidth, map.tileheight)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     let layers = map
         .layers
         .iter()
-        .map(|l| reader.layer(l, &gids))
+        .map(|l| reader.layer(l, &gids, 0))
         .collect::<Result<_, _>>()?;
     Ok(Doc {
         orientation: map.orientation,
@@ -319,8 +331,11 @@ impl Reader<'_> {
         Ok(self.tilesets.len() - 1)
     }
 
-    fn layer(&mut self, l: &JLayer, gids: &Gids) -> Result<DocLayer, String> {
+    fn layer(&mut self, l: &JLayer, gids: &Gids, depth: usize) -> Result<DocLayer, String> {
         let file = self.map_path.display().to_string();
+        if depth > super::limits::MAX_GROUP_DEPTH {
+            return Err(format!("{file}: {}", super::limits::group_depth_error()));
+        }
         let kind = match l.kind.as_str() {
             "tilelayer" => {
                 let mut cells = Vec::new();
@@ -329,12 +344,12 @@ impl Reader<'_> {
                         .data
                         .as_ref()
                         .ok_or_else(|| format!("{file}: tile layer `{}` has no `data`", l.name))?;
-                    let raw = decode(data, l, &file)?;
+                    let raw = decode(data, l, (l.width, l.height), &file)?;
                     let width = l.width.max(1);
                     push_cells(&mut cells, &raw, IVec2::ZERO, width, gids);
                 } else {
                     for c in &l.chunks {
-                        let raw = decode(&c.data, l, &file)?;
+                        let raw = decode(&c.data, l, (c.width, c.height), &file)?;
                         push_cells(&mut cells, &raw, IVec2::new(c.x, c.y), c.width.max(1), gids);
                     }
                     cells.sort_by_key(|(c, _)| (c.y, c.x));
@@ -351,7 +366,7 @@ impl Reader<'_> {
             "group" => DocLayerKind::Group(
                 l.layers
                     .iter()
-                    .map(|c| self.layer(c, gids))
+                    .map(|c| self.layer(c, gids, depth + 1))
                     .collect::<Result<_, _>>()?,
             ),
             other => {
@@ -500,9 +515,36 @@ fn push_cells(
     }
 }
 
-/// Decodes a layer's or chunk's `data`: a CSV array, or base64 with optional compression.
-fn decode(data: &Value, l: &JLayer, file: &str) -> Result<Vec<u32>, String> {
+/// Decodes a layer's or chunk's `data`: a CSV array, or base64 with optional
+/// compression. The data must hold exactly `size` (width × height) tiles; compressed
+/// data is inflated only up to that many bytes, so a small file cannot expand into a
+/// huge one.
+fn decode(data: &Value, l: &JLayer, size: (u32, u32), file: &str) -> Result<Vec<u32>, String> {
     let bad = |what: String| format!("{file}: tile layer `{}`: {what}", l.name);
+    let (w, h) = size;
+    let expected = u64::from(w) * u64::from(h);
+    if expected > super::limits::MAX_TILES {
+        return Err(bad(format!(
+            "it is {w}x{h} tiles; at most {} million tiles are supported",
+            super::limits::MAX_TILES / 1_000_000
+        )));
+    }
+    let tiles = decode_tiles(data, l, expected * 4, &bad)?;
+    if tiles.len() as u64 != expected {
+        return Err(bad(format!(
+            "its data has {} tiles, but its declared size {w}x{h} needs {expected}",
+            tiles.len()
+        )));
+    }
+    Ok(tiles)
+}
+
+fn decode_tiles(
+    data: &Value,
+    l: &JLayer,
+    max_bytes: u64,
+    bad: &dyn Fn(String) -> String,
+) -> Result<Vec<u32>, String> {
     match l.encoding.as_deref().unwrap_or("csv") {
         "csv" => data
             .as_array()
@@ -521,8 +563,8 @@ fn decode(data: &Value, l: &JLayer, file: &str) -> Result<Vec<u32>, String> {
             let packed = base64::engine::general_purpose::STANDARD
                 .decode(text.trim())
                 .map_err(|e| bad(format!("bad base64 data: {e}")))?;
-            let bytes =
-                decompress(&packed, l.compression.as_deref().unwrap_or("")).map_err(&bad)?;
+            let bytes = decompress(&packed, l.compression.as_deref().unwrap_or(""), max_bytes)
+                .map_err(bad)?;
             if bytes.len() % 4 != 0 {
                 return Err(bad(format!(
                     "decoded data is {} bytes, not a whole number of 4-byte tile ids",
@@ -538,29 +580,41 @@ fn decode(data: &Value, l: &JLayer, file: &str) -> Result<Vec<u32>, String> {
     }
 }
 
-fn decompress(packed: &[u8], compression: &str) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
+/// Inflates at most `max` bytes.
+fn decompress(packed: &[u8], compression: &str, max: u64) -> Result<Vec<u8>, String> {
     match compression {
-        "" => return Ok(packed.to_vec()),
-        "zlib" => flate2::read::ZlibDecoder::new(packed)
-            .read_to_end(&mut out)
-            .map_err(|e| format!("bad zlib data: {e}"))?,
-        "gzip" => flate2::read::GzDecoder::new(packed)
-            .read_to_end(&mut out)
-            .map_err(|e| format!("bad gzip data: {e}"))?,
-        "zstd" => return zstd_decode(packed),
-        other => return Err(format!("unknown compression `{other}`")),
-    };
+        "" => Ok(packed.to_vec()),
+        "zlib" => read_bounded(flate2::read::ZlibDecoder::new(packed), max, "zlib"),
+        "gzip" => read_bounded(flate2::read::GzDecoder::new(packed), max, "gzip"),
+        "zstd" => zstd_decode(packed, max),
+        other => Err(format!("unknown compression `{other}`")),
+    }
+}
+
+/// Reads at most `max` bytes; one more is read to notice data that is too long.
+fn read_bounded(reader: impl Read, max: u64, what: &str) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    reader
+        .take(max + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("bad {what} data: {e}"))?;
+    if out.len() as u64 > max {
+        return Err(format!(
+            "the {what} data inflates to more than the {max} bytes its declared size needs"
+        ));
+    }
     Ok(out)
 }
 
 #[cfg(not(target_arch = "wasm32"))]
-fn zstd_decode(packed: &[u8]) -> Result<Vec<u8>, String> {
-    zstd::stream::decode_all(packed).map_err(|e| format!("bad zstd data: {e}"))
+fn zstd_decode(packed: &[u8], max: u64) -> Result<Vec<u8>, String> {
+    let decoder =
+        zstd::stream::read::Decoder::new(packed).map_err(|e| format!("bad zstd data: {e}"))?;
+    read_bounded(decoder, max, "zstd")
 }
 
 #[cfg(target_arch = "wasm32")]
-fn zstd_decode(_packed: &[u8]) -> Result<Vec<u8>, String> {
+fn zstd_decode(_packed: &[u8], _max: u64) -> Result<Vec<u8>, String> {
     Err("zstd-compressed layers are read by the server, not in the browser".into())
 }
 

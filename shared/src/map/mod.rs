@@ -7,6 +7,7 @@
 mod build;
 pub mod doc;
 mod json;
+pub mod limits;
 mod tmx;
 pub mod zones;
 
@@ -229,6 +230,17 @@ pub struct FsFiles {
 
 impl MapFiles for FsFiles {
     fn read(&mut self, path: &Path) -> std::io::Result<Vec<u8>> {
+        let size = std::fs::metadata(path)?.len();
+        if size > limits::MAX_FILE_BYTES {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "the file is {} MB; map files of at most {} MB are read",
+                    size / (1024 * 1024),
+                    limits::MAX_FILE_BYTES / (1024 * 1024)
+                ),
+            ));
+        }
         let bytes = std::fs::read(path)?;
         if !self.read.iter().any(|p| p == path) {
             self.read.push(path.to_path_buf());
@@ -264,7 +276,33 @@ pub fn read_doc(path: &Path, files: &mut dyn MapFiles) -> Result<doc::Doc, Strin
 
 /// Loads a map in either format (by extension: `.tmx` is XML, `.tmj`/`.json` JSON),
 /// applies the conventions and validates it. Exits are checked by [`check_exits`].
+/// Whatever the file holds, this returns: a failure inside a reader (a panic) is an
+/// error of the map like any other.
 pub fn load_map(path: &Path, files: &mut dyn MapFiles) -> Loaded {
+    let file = path.display().to_string();
+    let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        load_map_unguarded(path, files)
+    }));
+    loaded.unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("no reason given");
+        Loaded {
+            map: None,
+            problems: vec![Problem::error(
+                &file,
+                "",
+                format!(
+                    "the map cannot be read: the reader failed ({why}); the file is damaged or declares more than its data holds"
+                ),
+            )],
+        }
+    })
+}
+
+fn load_map_unguarded(path: &Path, files: &mut dyn MapFiles) -> Loaded {
     let file = path.display().to_string();
     let doc = read_doc(path, files);
     match doc {
@@ -337,8 +375,8 @@ impl MapData {
     /// Map size in pixels.
     pub fn pixel_size(&self) -> Vec2 {
         Vec2::new(
-            (self.width * self.tile_width) as f32,
-            (self.height * self.tile_height) as f32,
+            (u64::from(self.width) * u64::from(self.tile_width)) as f32,
+            (u64::from(self.height) * u64::from(self.tile_height)) as f32,
         )
     }
 

@@ -27,7 +27,11 @@ impl ResourceReader for Reader<'_> {
 
     fn read_from(&mut self, path: &Path) -> Result<Self::Resource, Self::Error> {
         self.last = Some(path.to_path_buf());
-        self.files.read(path).map(Cursor::new)
+        let bytes = self.files.read(path)?;
+        // Nesting and declared sizes are checked before the XML parser sees the file.
+        super::limits::check_xml(&bytes)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        Ok(Cursor::new(bytes))
     }
 }
 
@@ -60,7 +64,11 @@ pub fn read_tmx(path: &Path, files: &mut dyn MapFiles) -> Result<Doc, String> {
     for ts in map.tilesets() {
         tilesets.index_of(ts);
     }
-    let layers = map.layers().map(|l| layer(l, &mut tilesets)).collect();
+    let layers = map
+        .layers()
+        .map(|l| layer(l, &mut tilesets))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(Doc {
         orientation: format!("{:?}", map.orientation).to_lowercase(),
         width: map.width,
@@ -149,19 +157,40 @@ fn tile_ref(t: &LayerTileData) -> TileRef {
     }
 }
 
-fn layer(l: tiled::Layer<'_>, tilesets: &mut Tilesets) -> DocLayer {
-    let kind = match l.layer_type() {
-        LayerType::Tiles(TileLayer::Finite(tl)) => {
-            let mut cells = Vec::new();
-            for y in 0..tl.height() as i32 {
-                for x in 0..tl.width() as i32 {
-                    if let Some(t) = tl.get_tile_data(x, y) {
-                        cells.push((IVec2::new(x, y), tile_ref(t)));
-                    }
+/// The cells of a finite layer. The `tiled` crate keeps a layer's data as it was
+/// written and indexes it by the declared size, so data shorter than that size would
+/// panic inside it: the declared size is bounded first, and a short layer is caught
+/// and refused by name.
+fn finite_cells(
+    tl: &tiled::FiniteTileLayer<'_>,
+    name: &str,
+) -> Result<Vec<(IVec2, TileRef)>, String> {
+    let (w, h) = (tl.width(), tl.height());
+    if u64::from(w) * u64::from(h) > super::limits::MAX_TILES {
+        return Err(format!(
+            "tile layer `{name}` is {w}x{h} tiles; at most {} million tiles are supported",
+            super::limits::MAX_TILES / 1_000_000
+        ));
+    }
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut cells = Vec::new();
+        for y in 0..h as i32 {
+            for x in 0..w as i32 {
+                if let Some(t) = tl.get_tile_data(x, y) {
+                    cells.push((IVec2::new(x, y), tile_ref(t)));
                 }
             }
-            DocLayerKind::Tiles(cells)
         }
+        cells
+    }));
+    read.map_err(|_| {
+        format!("tile layer `{name}` has fewer tiles of data than its declared size of {w}x{h}")
+    })
+}
+
+fn layer(l: tiled::Layer<'_>, tilesets: &mut Tilesets) -> Result<DocLayer, String> {
+    let kind = match l.layer_type() {
+        LayerType::Tiles(TileLayer::Finite(tl)) => DocLayerKind::Tiles(finite_cells(&tl, &l.name)?),
         LayerType::Tiles(TileLayer::Infinite(tl)) => {
             let (w, h) = (ChunkData::WIDTH as i32, ChunkData::HEIGHT as i32);
             let mut cells = Vec::new();
@@ -226,11 +255,13 @@ fn layer(l: tiled::Layer<'_>, tilesets: &mut Tilesets) -> DocLayer {
                 .collect(),
         ),
         LayerType::Image(_) => DocLayerKind::Image,
-        LayerType::Group(g) => {
-            DocLayerKind::Group(g.layers().map(|l| layer(l, tilesets)).collect())
-        }
+        LayerType::Group(g) => DocLayerKind::Group(
+            g.layers()
+                .map(|l| layer(l, tilesets))
+                .collect::<Result<_, _>>()?,
+        ),
     };
-    DocLayer {
+    Ok(DocLayer {
         id: l.id(),
         name: l.name.clone(),
         class: l.user_type.clone(),
@@ -239,7 +270,7 @@ fn layer(l: tiled::Layer<'_>, tilesets: &mut Tilesets) -> DocLayer {
         offset: Vec2::new(l.offset_x, l.offset_y),
         properties: props(&l.properties),
         kind,
-    }
+    })
 }
 
 fn vec2s(points: &[(f32, f32)]) -> Vec<Vec2> {
