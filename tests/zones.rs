@@ -172,3 +172,157 @@ fn private_booths_hide_avatars_and_proximity_is_reported_to_both_players() {
     );
     server.stop();
 }
+
+/// The review's leak: an outsider standing right next to a private booth must learn
+/// nothing of the people inside on any channel (avatars, proximity, chat), while the
+/// people inside still see and hear each other, and hear the map.
+#[test]
+fn an_outsider_beside_a_private_booth_receives_nothing_of_those_inside() {
+    use tavern_shared::chat::ChatChannel;
+    use tavern_shared::movement::WALK_SPEED;
+    let _turn = crate::common::serial();
+    let dir = temp_dir("booth-outsider");
+    let map = write_room(&dir.join("maps"));
+    let mut config = ServerConfig::local(dir.join("data"));
+    config.maps = vec![map];
+    let server = tavern_server::start(config).expect("the server starts");
+    let url = server.http_url();
+    // Spawns at x = 80, 112, 144 in joining order; the booth spans x 384..512.
+    let mut alice = join(&url, "Alice", &mut []);
+    let mut dan = join(&url, "Dan", &mut [&mut alice]);
+    let mut bob = join(&url, "Bob", &mut [&mut alice, &mut dan]);
+    let (a, d, b) = (
+        alice.client_id().unwrap(),
+        dan.client_id().unwrap(),
+        bob.client_id().unwrap(),
+    );
+    let per_tick = WALK_SPEED / 60.0;
+    let ticks = |from: f32, to: f32| ((to - from) / per_tick).round() as u32;
+    // Alice and Dan walk into the booth; Bob stops just outside its edge, within the
+    // proximity radius (100 px) of both.
+    for (bot, from, to) in [
+        (&mut alice, 80.0, 440.0),
+        (&mut dan, 112.0, 470.0),
+        (&mut bob, 144.0, 364.0),
+    ] {
+        *bot.brain_mut() = Brain::Script(VecDeque::from([
+            walk(Vec2::X, ticks(from, to)),
+            (1, InputFrame::default()),
+        ]));
+    }
+    let mut bob_saw_inside = false;
+    let mut bob_heard_of_inside = false;
+    let mut watch = |bots: &mut [&mut Bot]| {
+        bob_saw_inside |= sees(bots[2], a) || sees(bots[2], d);
+        bob_heard_of_inside |=
+            bots[2].nearby().near.contains(&a) || bots[2].nearby().near.contains(&d);
+    };
+    assert!(
+        pump_until(
+            &mut [&mut alice, &mut dan, &mut bob],
+            Duration::from_secs(10),
+            |bots| {
+                bots.iter_mut().all(|b| b.brain_mut().is_done())
+                    && bots[0].own_zones().is_some_and(|z| z.contains(&0))
+                    && bots[1].own_zones().is_some_and(|z| z.contains(&0))
+            }
+        ),
+        "Alice and Dan stand in the booth: {:?} {:?}",
+        alice.own_server_state(),
+        dan.own_server_state()
+    );
+    pump_until(
+        &mut [&mut alice, &mut dan, &mut bob],
+        Duration::from_millis(500),
+        |bots| {
+            watch(bots);
+            false
+        },
+    );
+    let bob_x = bob.own_server_state().unwrap().motion.pos.x;
+    let alice_x = alice.own_server_state().unwrap().motion.pos.x;
+    assert!(
+        bob_x < 384.0 && alice_x - bob_x < 100.0,
+        "Bob stands beside the booth: {bob_x} vs {alice_x}"
+    );
+    assert_eq!(bob.own_zones(), Some(vec![]), "Bob is outside");
+    // Those inside still see each other, near, and see Bob (inside looking out).
+    assert!(alice.nearby().near.contains(&d) && dan.nearby().near.contains(&a));
+    assert!(sees(&mut alice, b));
+
+    // Inside, they talk: near, in the map's chat. Bob talks too.
+    alice.say(ChatChannel::Proximity, "only for the booth");
+    dan.say(ChatChannel::Map, "booth to the map");
+    bob.say(ChatChannel::Proximity, "anyone there?");
+    bob.say(ChatChannel::Map, "map from outside");
+    pump_until(
+        &mut [&mut alice, &mut dan, &mut bob],
+        Duration::from_secs(3),
+        |bots| {
+            watch(bots);
+            bots[0]
+                .chat()
+                .lines
+                .iter()
+                .any(|l| l.text == "map from outside")
+                && bots[1]
+                    .chat()
+                    .lines
+                    .iter()
+                    .any(|l| l.text == "only for the booth")
+        },
+    );
+    pump_until(
+        &mut [&mut alice, &mut dan, &mut bob],
+        Duration::from_millis(500),
+        |bots| {
+            watch(bots);
+            false
+        },
+    );
+    assert!(
+        dan.chat()
+            .lines
+            .iter()
+            .any(|l| l.text == "only for the booth"),
+        "Dan hears Alice"
+    );
+    assert!(
+        alice
+            .chat()
+            .lines
+            .iter()
+            .any(|l| l.text == "map from outside"),
+        "the booth hears the map"
+    );
+    let bob_got: Vec<(&str, &str)> = bob
+        .chat()
+        .lines
+        .iter()
+        .map(|l| (l.from.as_str(), l.text.as_str()))
+        .collect();
+    assert!(
+        bob_got.iter().all(|(from, _)| *from == "Bob"),
+        "Bob receives no line from inside: {bob_got:?}"
+    );
+    assert!(
+        bob.chat()
+            .rejections
+            .iter()
+            .any(|r| r.reason == "nobody is near enough to hear you"),
+        "and for Bob, nobody is near: {:?}",
+        bob.chat().rejections
+    );
+    assert!(!bob_saw_inside, "Bob never received an avatar from inside");
+    assert!(
+        !bob_heard_of_inside,
+        "Bob was never told someone inside is near"
+    );
+
+    // Over HTTP, Bob's conversations name nobody from inside.
+    let token = bob.api_token().unwrap();
+    let (status, body) = crate::common::api_get(&format!("{url}/api/chat/sessions"), &token);
+    assert_eq!(status, 200);
+    assert!(!body.contains("Alice") && !body.contains("Dan"), "{body}");
+    server.stop();
+}

@@ -21,9 +21,9 @@ use crate::agents::AgentSay;
 use crate::net::to_client;
 use crate::players::Controls;
 use crate::proximity::NearSets;
-use crate::store::{ChatStore, NewMessage};
+use crate::store::{ChatStore, NewMessage, SessionScope};
 use crate::world::{MapId, Maps, OnMap};
-use crate::zones::Owner;
+use crate::zones::{Owner, Presence, can_hear, can_see};
 
 /// Lines of history sent on joining: this many sessions, this many lines each.
 pub const HISTORY_SESSIONS: usize = 5;
@@ -129,6 +129,7 @@ struct Speaker {
     name: String,
     map: MapId,
     zones: Vec<u16>,
+    presence: Presence,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -147,7 +148,9 @@ fn silent(map: &MapData, zones: &[u16]) -> Vec<u16> {
 }
 
 /// Who hears a line on `channel` from `from` (the sender included), and the session it
-/// is stored under, or why it goes nowhere.
+/// is stored under with its title, or why it goes nowhere. Nobody receives a line from
+/// someone they may not see (`can_see`); proximity and zone talk go only between people
+/// who see each other.
 fn route(
     channel: &ChatChannel,
     from: &Speaker,
@@ -155,13 +158,22 @@ fn route(
     speakers: &HashMap<u64, Speaker>,
     near: &NearSets,
     maps: &Maps,
-) -> Result<(Vec<u64>, String, String), String> {
+) -> Result<(Vec<u64>, SessionScope, String), String> {
     let map = &maps.get(from.map).data;
     let mut to: Vec<u64> = match channel {
         ChatChannel::Proximity => {
             let quiet = silent(map, &from.zones);
-            let heard: Vec<u64> = near
+            // Only people who may see each other count as near at all.
+            let near: Vec<&u64> = near
                 .of(from_id)
+                .iter()
+                .filter(|id| {
+                    speakers
+                        .get(id)
+                        .is_some_and(|s| can_hear(&s.presence, &from.presence))
+                })
+                .collect();
+            let heard: Vec<u64> = near
                 .iter()
                 .copied()
                 .filter(|id| {
@@ -169,11 +181,12 @@ fn route(
                         .get(id)
                         .is_some_and(|s| silent(map, &s.zones) == quiet)
                 })
+                .copied()
                 .collect();
             if heard.is_empty() {
-                return Err(if quiet.is_empty() && !near.of(from_id).is_empty() {
+                return Err(if quiet.is_empty() && !near.is_empty() {
                     "the people near you are in a quiet zone and cannot hear you".into()
-                } else if !quiet.is_empty() && !near.of(from_id).is_empty() {
+                } else if !quiet.is_empty() && !near.is_empty() {
                     "you are in a quiet zone: only people in it can hear you, and none is near"
                         .into()
                 } else {
@@ -183,22 +196,26 @@ fn route(
             heard
         }
         ChatChannel::Zone => {
-            let Some(zone) = from
-                .zones
-                .iter()
-                .find(|z| map.zones[**z as usize].effects.jitsi.is_some())
-            else {
+            let Some(zone) = from.zones.iter().find(|z| {
+                map.zones
+                    .get(**z as usize)
+                    .is_some_and(|z| z.effects.jitsi.is_some())
+            }) else {
                 return Err("you are not in a meeting zone".into());
             };
             speakers
                 .iter()
-                .filter(|(_, s)| s.map == from.map && s.zones.contains(zone))
+                .filter(|(_, s)| {
+                    s.map == from.map
+                        && s.zones.contains(zone)
+                        && can_hear(&s.presence, &from.presence)
+                })
                 .map(|(id, _)| *id)
                 .collect()
         }
         ChatChannel::Map => speakers
             .iter()
-            .filter(|(_, s)| s.map == from.map)
+            .filter(|(_, s)| s.map == from.map && can_see(&s.presence, &from.presence))
             .map(|(id, _)| *id)
             .collect(),
         ChatChannel::Whisper(name) => {
@@ -222,24 +239,31 @@ fn route(
         .map(|s| s.name.as_str())
         .collect();
     names.sort_unstable();
-    let (key, title) = match channel {
+    let map_name = map.name.clone();
+    let (scope, title) = match channel {
         ChatChannel::Proximity => (
-            format!("proximity:{}:{}", map.name, names.join(",")),
+            SessionScope::Group { map: map_name },
             format!("Near {}: {}", map.name, names.join(", ")),
         ),
         ChatChannel::Zone => {
             let zone = from
                 .zones
                 .iter()
-                .map(|z| &map.zones[*z as usize])
+                .filter_map(|z| map.zones.get(*z as usize))
                 .find(|z| z.effects.jitsi.is_some())
                 .map_or("meeting", |z| z.name.as_str());
-            (format!("zone:{}:{zone}", map.name), zone.to_string())
+            (
+                SessionScope::Zone {
+                    map: map_name,
+                    zone: zone.to_string(),
+                },
+                zone.to_string(),
+            )
         }
-        ChatChannel::Map => (format!("map:{}", map.name), map.name.clone()),
-        _ => (format!("whisper:{}", names.join("|")), names.join(" and ")),
+        ChatChannel::Map => (SessionScope::Map { map: map_name }, map.name.clone()),
+        _ => (SessionScope::Whisper, names.join(" and ")),
     };
-    Ok((to, key, title))
+    Ok((to, scope, title))
 }
 
 /// Tells `client` why its line (quoted, shortened) went nowhere.
@@ -257,7 +281,7 @@ pub(crate) fn receive_chat(
     mut commands: Commands,
     mut incoming: MessageReader<FromClient<ChatSend>>,
     mut limiters: Query<(&Controls, Option<&mut ChatLimiter>)>,
-    avatars: Query<(&PlayerId, &DisplayName, &OnMap, &InZones, &Owner)>,
+    avatars: Query<(&PlayerId, &DisplayName, &OnMap, &InZones, &Owner, &Presence)>,
     near: Res<NearSets>,
     maps: Res<Maps>,
     filter: Res<ChatFilter>,
@@ -310,7 +334,7 @@ pub(crate) fn receive_chat(
         let speakers = speakers.get_or_insert_with(|| {
             avatars
                 .iter()
-                .map(|(id, name, on, zones, owner)| {
+                .map(|(id, name, on, zones, owner, presence)| {
                     (
                         id.0,
                         Speaker {
@@ -318,6 +342,7 @@ pub(crate) fn receive_chat(
                             name: name.0.clone(),
                             map: on.0,
                             zones: zones.0.clone(),
+                            presence: *presence,
                         },
                     )
                 })
@@ -327,7 +352,7 @@ pub(crate) fn receive_chat(
             continue;
         };
         match route(&message.channel, me, id.0, speakers, &near, &maps) {
-            Ok((to, key, title)) => {
+            Ok((to, scope, title)) => {
                 let participants = to
                     .iter()
                     .filter_map(|id| speakers.get(id))
@@ -342,7 +367,7 @@ pub(crate) fn receive_chat(
                         .collect(),
                     message: NewMessage {
                         channel: message.channel.clone(),
-                        key,
+                        scope,
                         title,
                         sender: me.name.clone(),
                         participants,
@@ -506,6 +531,10 @@ mod tests {
                         name: name.to_string(),
                         map: MapId(0),
                         zones: zones.to_vec(),
+                        presence: Presence {
+                            map: MapId(0),
+                            private: None,
+                        },
                     },
                 )
             })
@@ -543,8 +572,8 @@ mod tests {
             heard(4).unwrap_err(),
             "you are in a quiet zone: only people in it can hear you, and none is near"
         );
-        let (_, key, title) = heard(2).unwrap();
-        assert_eq!(key, "proximity:town:Ada,Bo");
+        let (_, scope, title) = heard(2).unwrap();
+        assert_eq!(scope, SessionScope::Group { map: "town".into() });
         assert_eq!(title, "Near town: Ada, Bo");
     }
 
@@ -554,23 +583,61 @@ mod tests {
         let s = speakers(&[(1, "Ada", &[1]), (2, "Bo", &[1, 0]), (3, "Cy", &[])]);
         let near = near_all(&[]);
         let go = |from: u64, ch: ChatChannel| route(&ch, &s[&from], from, &s, &near, &maps);
-        let (to, key, title) = go(1, ChatChannel::Zone).unwrap();
+        let (to, scope, title) = go(1, ChatChannel::Zone).unwrap();
+        assert_eq!((to, title.as_str()), (vec![1, 2], "meeting"));
         assert_eq!(
-            (to, key.as_str(), title.as_str()),
-            (vec![1, 2], "zone:town:meeting", "meeting")
+            scope,
+            SessionScope::Zone {
+                map: "town".into(),
+                zone: "meeting".into()
+            }
         );
         assert_eq!(
             go(3, ChatChannel::Zone).unwrap_err(),
             "you are not in a meeting zone"
         );
         assert_eq!(go(3, ChatChannel::Map).unwrap().0, vec![1, 2, 3]);
-        let (to, key, _) = go(3, ChatChannel::Whisper("Ada".into())).unwrap();
-        assert_eq!((to, key.as_str()), (vec![1, 3], "whisper:Ada|Cy"));
+        let (to, scope, title) = go(3, ChatChannel::Whisper("Ada".into())).unwrap();
+        assert_eq!(
+            (to, scope, title.as_str()),
+            (vec![1, 3], SessionScope::Whisper, "Ada and Cy")
+        );
         assert!(go(3, ChatChannel::Whisper("Cy".into())).is_err());
         assert_eq!(
             go(3, ChatChannel::Proximity).unwrap_err(),
             "nobody is near enough to hear you"
         );
         assert!(go(3, ChatChannel::System).is_err());
+    }
+
+    #[test]
+    fn nobody_outside_a_private_zone_hears_anyone_in_it() {
+        let maps = world();
+        // 1 and 2 inside private zone 7 (both in the meeting zone too), 3 outside it.
+        let mut s = speakers(&[(1, "Ada", &[1]), (2, "Bo", &[1]), (3, "Cy", &[1])]);
+        for id in [1, 2] {
+            s.get_mut(&id).unwrap().presence.private = Some(7);
+        }
+        let near = near_all(&[1, 2, 3]);
+        let go = |from: u64, ch: ChatChannel| route(&ch, &s[&from], from, &s, &near, &maps);
+        assert_eq!(go(1, ChatChannel::Proximity).unwrap().0, vec![1, 2]);
+        let (_, _, title) = go(1, ChatChannel::Proximity).unwrap();
+        assert!(!title.contains("Cy"), "{title}");
+        assert_eq!(
+            go(3, ChatChannel::Proximity).unwrap_err(),
+            "nobody is near enough to hear you"
+        );
+        assert_eq!(go(1, ChatChannel::Zone).unwrap().0, vec![1, 2]);
+        assert_eq!(go(3, ChatChannel::Zone).unwrap().0, vec![3]);
+        assert_eq!(
+            go(1, ChatChannel::Map).unwrap().0,
+            vec![1, 2],
+            "the map does not hear the booth"
+        );
+        assert_eq!(
+            go(3, ChatChannel::Map).unwrap().0,
+            vec![1, 2, 3],
+            "the booth hears the map"
+        );
     }
 }

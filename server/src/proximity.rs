@@ -1,6 +1,7 @@
 //! Who is near whom, every tick, with a spatial hash: each player is told when someone
 //! comes within the proximity radius or leaves it (only the two players concerned hear
-//! of it). Chat uses the same sets.
+//! of it). Only players who see each other (`can_hear`: same map, same private zone or
+//! none) can be near. Chat uses the same sets.
 
 use std::collections::HashMap;
 
@@ -12,8 +13,7 @@ use tavern_shared::proximity::{Placed, SpatialHash, changes, near_sets};
 
 use crate::GameSystems;
 use crate::net::to_client;
-use crate::world::OnMap;
-use crate::zones::Owner;
+use crate::zones::{Owner, Presence};
 
 /// The proximity radius in pixels (`--proximity-radius`).
 #[derive(Resource, Debug, Clone, Copy)]
@@ -38,22 +38,27 @@ struct Grid {
 pub fn plugin(app: &mut App) {
     app.init_resource::<NearSets>()
         .init_resource::<Grid>()
-        .add_systems(FixedUpdate, update_near_sets.in_set(GameSystems::Track));
+        .add_systems(
+            FixedUpdate,
+            update_near_sets
+                .in_set(GameSystems::Track)
+                .after(crate::zones::track_zones),
+        );
 }
 
 fn update_near_sets(
     radius: Option<Res<ProximityRadius>>,
     mut grid: ResMut<Grid>,
     mut sets: ResMut<NearSets>,
-    avatars: Query<(&PlayerId, &AvatarState, &OnMap, &Owner)>,
+    avatars: Query<(&PlayerId, &AvatarState, &Presence, &Owner)>,
     mut nearby: MessageWriter<ToClients<Nearby>>,
 ) {
     let radius = radius.map_or(tavern_shared::proximity::DEFAULT_RADIUS, |r| r.0);
     let grid = &mut *grid;
     grid.placed.clear();
     let mut owners = HashMap::new();
-    for (id, state, on, owner) in &avatars {
-        grid.placed.push((id.0, on.0.0 as u16, state.motion.pos));
+    for (id, state, presence, owner) in &avatars {
+        grid.placed.push((id.0, presence.space(), state.motion.pos));
         owners.insert(id.0, owner.0);
     }
     let hash = grid.hash.get_or_insert_with(|| SpatialHash::new(radius));

@@ -18,12 +18,46 @@ pub struct ChatStore {
     pool: AnyPool,
 }
 
+/// What conversation a line belongs to. The stored key is built from these parts and,
+/// for groups, whispers and NPC talks, the participants' user ids, encoded so that no
+/// name (commas, bars, quotes and all) can make two conversations share a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionScope {
+    /// Everyone on a map.
+    Map { map: String },
+    /// Everyone in a meeting zone.
+    Zone { map: String, zone: String },
+    /// The people near each other when a proximity line was said.
+    Group { map: String },
+    /// Two people whispering.
+    Whisper,
+    /// A player talking with an NPC.
+    Agent { agent: String },
+}
+
+impl SessionScope {
+    /// The unique key of the conversation of this scope among `participants` (user ids).
+    fn key(&self, participants: &[i64]) -> String {
+        let mut ids = participants.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let value = match self {
+            SessionScope::Map { map } => serde_json::json!(["map", map]),
+            SessionScope::Zone { map, zone } => serde_json::json!(["zone", map, zone]),
+            SessionScope::Group { map } => serde_json::json!(["proximity", map, ids]),
+            SessionScope::Whisper => serde_json::json!(["whisper", ids]),
+            SessionScope::Agent { agent } => serde_json::json!(["agent", agent, ids]),
+        };
+        value.to_string()
+    }
+}
+
 /// A line to store: the session it belongs to (created on first use) and who takes part.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewMessage {
     pub channel: ChatChannel,
-    /// Identifies the conversation: `map:town`, `whisper:Ada|Bo`, ...
-    pub key: String,
+    /// Which conversation.
+    pub scope: SessionScope,
     /// What the conversation is called in lists: "town", "Ada and Bo", ...
     pub title: String,
     pub sender: String,
@@ -42,9 +76,14 @@ pub struct SessionInfo {
     pub last_message_at: i64,
 }
 
-/// The SQLite database a server uses when no `--database-url` is given.
+/// The SQLite file a server uses when no `--database-url` is given.
+pub fn default_path(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("tavern.db")
+}
+
+/// The URL of [`default_path`].
 pub fn default_url(data_dir: &Path) -> String {
-    format!("sqlite://{}?mode=rwc", data_dir.join("tavern.db").display())
+    format!("sqlite://{}?mode=rwc", default_path(data_dir).display())
 }
 
 fn channel_text(channel: &ChatChannel) -> String {
@@ -127,9 +166,18 @@ impl ChatStore {
     }
 
     /// Stores a line (and its session and participants) in one transaction. Only once
-    /// this returns may the line be delivered.
+    /// this returns may the line be delivered. Participants new to the session read it
+    /// from this line on.
     pub async fn store(&self, m: &NewMessage) -> Result<ChatLine, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
+        let mut people = Vec::with_capacity(m.participants.len());
+        for name in &m.participants {
+            people.push(Self::user_id(&mut tx, name, m.at_ms).await?);
+        }
+        let sender = match m.participants.iter().position(|n| *n == m.sender) {
+            Some(i) => people[i],
+            None => Self::user_id(&mut tx, &m.sender, m.at_ms).await?,
+        };
         let session: i64 = sqlx::query(
             "INSERT INTO chat_sessions (kind, key, title, created_at, last_message_at) \
              VALUES ($1, $2, $3, $4, $4) \
@@ -137,31 +185,12 @@ impl ChatStore {
              RETURNING id",
         )
         .bind(m.channel.kind())
-        .bind(&m.key)
+        .bind(m.scope.key(&people))
         .bind(&m.title)
         .bind(m.at_ms)
         .fetch_one(&mut *tx)
         .await?
         .try_get(0)?;
-        let mut sender = None;
-        for name in &m.participants {
-            let user = Self::user_id(&mut tx, name, m.at_ms).await?;
-            if *name == m.sender {
-                sender = Some(user);
-            }
-            sqlx::query(
-                "INSERT INTO participants (session_id, user_id) VALUES ($1, $2) \
-                 ON CONFLICT (session_id, user_id) DO NOTHING",
-            )
-            .bind(session)
-            .bind(user)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let sender = match sender {
-            Some(id) => id,
-            None => Self::user_id(&mut tx, &m.sender, m.at_ms).await?,
-        };
         let id: i64 = sqlx::query(
             "INSERT INTO messages (session_id, sender_id, channel, body, created_at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -174,6 +203,17 @@ impl ChatStore {
         .fetch_one(&mut *tx)
         .await?
         .try_get(0)?;
+        for user in people {
+            sqlx::query(
+                "INSERT INTO participants (session_id, user_id, first_message_id) \
+                 VALUES ($1, $2, $3) ON CONFLICT (session_id, user_id) DO NOTHING",
+            )
+            .bind(session)
+            .bind(user)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(ChatLine {
             id,
@@ -208,7 +248,8 @@ impl ChatStore {
     }
 
     /// A page of a session's lines, oldest first: up to `limit` lines with ids below
-    /// `before` (the newest when `None`). `None` if `user` is not a participant.
+    /// `before` (the newest when `None`), none from before `user` took part. `None` if
+    /// `user` is not a participant.
     pub async fn messages(
         &self,
         session: i64,
@@ -217,23 +258,26 @@ impl ChatStore {
         limit: i64,
     ) -> Result<Option<Vec<ChatLine>>, sqlx::Error> {
         let member = sqlx::query(
-            "SELECT 1 FROM participants p JOIN users u ON u.id = p.user_id \
+            "SELECT p.first_message_id FROM participants p JOIN users u ON u.id = p.user_id \
              WHERE p.session_id = $1 AND u.name = $2",
         )
         .bind(session)
         .bind(user)
         .fetch_optional(&self.pool)
         .await?;
-        if member.is_none() {
+        let Some(member) = member else {
             return Ok(None);
-        }
+        };
+        let since: i64 = member.try_get(0)?;
         let rows = sqlx::query(
             "SELECT m.id, m.session_id, m.channel, u.name, m.body, m.created_at \
              FROM messages m JOIN users u ON u.id = m.sender_id \
-             WHERE m.session_id = $1 AND m.id < $2 ORDER BY m.id DESC LIMIT $3",
+             WHERE m.session_id = $1 AND m.id < $2 AND m.id >= $3 \
+             ORDER BY m.id DESC LIMIT $4",
         )
         .bind(session)
         .bind(before.unwrap_or(i64::MAX))
+        .bind(since)
         .bind(limit.clamp(1, 200))
         .fetch_all(&self.pool)
         .await?;

@@ -34,9 +34,25 @@ impl VisibilityFilter for Presence {
     }
 }
 
-/// Whether a player at `viewer` receives an avatar at `seen`.
+/// The one rule of what a player may know about another: whether a player at `viewer`
+/// may see (and hear) someone at `seen`. Replication, proximity and chat all ask it.
 pub fn can_see(viewer: &Presence, seen: &Presence) -> bool {
     viewer.map == seen.map && (seen.private.is_none() || viewer.private == seen.private)
+}
+
+/// Whether two players see each other: the condition for talking (proximity, zone
+/// chat), where each side learns of the other.
+pub fn can_hear(a: &Presence, b: &Presence) -> bool {
+    can_see(a, b) && can_see(b, a)
+}
+
+impl Presence {
+    /// A number that two presences share exactly when they [`can_hear`] each other
+    /// (same map, same private zone or none): the proximity grid keeps each such space
+    /// apart.
+    pub fn space(&self) -> u64 {
+        ((self.map.0 as u64) << 32) | self.private.map_or(0, |z| u64::from(z) + 1)
+    }
 }
 
 /// The zones of `map` that contain `pos`, and the first private one among them.
@@ -109,7 +125,12 @@ pub fn track_zones(
                 .filter(|i| !inside.contains(i))
                 .map(|i| (*i, false));
             for (zone, entered) in entered.chain(left) {
-                debug!(zone = %map.zones[zone as usize].name, ?avatar, entered, "zone change");
+                // A zone left may be from before a reload: its index need not exist now.
+                let name = map
+                    .zones
+                    .get(zone as usize)
+                    .map_or("(removed)", |z| z.name.as_str());
+                debug!(zone = %name, ?avatar, entered, "zone change");
                 changes.write(ZoneChange {
                     avatar,
                     map: on.0,
@@ -151,5 +172,22 @@ mod tests {
         );
         assert!(!can_see(&at(0, Some(4)), &at(0, Some(3))), "another booth");
         assert!(can_see(&at(0, Some(3)), &at(0, None)), "inside looking out");
+    }
+
+    #[test]
+    fn proximity_spaces_are_exactly_who_hears_whom() {
+        let all: Vec<Presence> = (0..3)
+            .flat_map(|map| {
+                [None, Some(0), Some(1), Some(u16::MAX)].map(|private| Presence {
+                    map: MapId(map),
+                    private,
+                })
+            })
+            .collect();
+        for a in &all {
+            for b in &all {
+                assert_eq!(a.space() == b.space(), can_hear(a, b), "{a:?} {b:?}");
+            }
+        }
     }
 }

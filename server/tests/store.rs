@@ -7,12 +7,12 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Command;
 
-use tavern_server::store::{ChatStore, NewMessage};
+use tavern_server::store::{ChatStore, NewMessage, SessionScope};
 use tavern_shared::chat::ChatChannel;
 
 fn message(
     channel: ChatChannel,
-    key: &str,
+    scope: SessionScope,
     sender: &str,
     to: &[&str],
     text: &str,
@@ -20,8 +20,8 @@ fn message(
 ) -> NewMessage {
     NewMessage {
         channel,
-        key: key.into(),
-        title: key.into(),
+        title: format!("{scope:?}"),
+        scope,
         sender: sender.into(),
         participants: to.iter().map(|s| s.to_string()).collect(),
         text: text.into(),
@@ -33,7 +33,7 @@ async fn round_trip(store: &ChatStore) {
     let map = |text: &str, at| {
         message(
             ChatChannel::Map,
-            "map:town",
+            SessionScope::Map { map: "town".into() },
             "Ada",
             &["Ada", "Bo", "Cy"],
             text,
@@ -48,7 +48,7 @@ async fn round_trip(store: &ChatStore) {
     let whisper = store
         .store(&message(
             ChatChannel::Whisper("Bo".into()),
-            "whisper:Ada|Bo",
+            SessionScope::Whisper,
             "Ada",
             &["Ada", "Bo"],
             "psst",
@@ -113,6 +113,96 @@ async fn round_trip(store: &ChatStore) {
         .map(|l| l.text)
         .collect();
     assert_eq!(recent, ["one", "two", "three", "psst"]);
+
+    // Names that once made keys collide: "A,B" with "C,D" is not A, B, C and D.
+    let group = |names: &[&str], text: &str, at| {
+        message(
+            ChatChannel::Proximity,
+            SessionScope::Group { map: "town".into() },
+            names[0],
+            names,
+            text,
+            at,
+        )
+    };
+    let pair = store
+        .store(&group(&["A,B", "C,D"], "pair", 5_000))
+        .await
+        .unwrap();
+    let four = store
+        .store(&group(&["A", "B", "C", "D"], "four", 6_000))
+        .await
+        .unwrap();
+    let bars = store
+        .store(&group(&["A|B", "C"], "bars", 7_000))
+        .await
+        .unwrap();
+    let bars2 = store
+        .store(&group(&["A", "B|C"], "bars2", 8_000))
+        .await
+        .unwrap();
+    assert_ne!(pair.session, four.session);
+    assert_ne!(bars.session, bars2.session);
+    assert!(
+        store
+            .messages(pair.session, "A", None, 10)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .messages(four.session, "A,B", None, 10)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let again = store
+        .store(&group(&["C,D", "A,B"], "again", 9_000))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.session, pair.session,
+        "the same two people, the same conversation"
+    );
+
+    // A zone newcomer reads from the first line they took part in, not before.
+    let zone = |to: &[&str], text: &str, at| {
+        message(
+            ChatChannel::Zone,
+            SessionScope::Zone {
+                map: "town".into(),
+                zone: "standup".into(),
+            },
+            "Ada",
+            to,
+            text,
+            at,
+        )
+    };
+    store
+        .store(&zone(&["Ada", "Bo"], "before Eve", 10_000))
+        .await
+        .unwrap();
+    let joined = store
+        .store(&zone(&["Ada", "Bo", "Eve"], "with Eve", 11_000))
+        .await
+        .unwrap();
+    let eve: Vec<String> = store
+        .messages(joined.session, "Eve", None, 50)
+        .await
+        .unwrap()
+        .unwrap()
+        .into_iter()
+        .map(|l| l.text)
+        .collect();
+    assert_eq!(eve, ["with Eve"]);
+    let bo = store
+        .messages(joined.session, "Bo", None, 50)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bo.len(), 2, "earlier members keep their history");
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -134,7 +224,7 @@ fn sqlite_round_trip() {
         let again = ChatStore::open(&url).await.unwrap();
         assert_eq!(
             again.sessions("Ada").await.unwrap().len(),
-            2,
+            3,
             "kept across restarts"
         );
     });
@@ -257,7 +347,7 @@ fn postgres_round_trip() {
         let again = ChatStore::open(&pg.url()).await.unwrap();
         assert_eq!(
             again.sessions("Ada").await.unwrap().len(),
-            2,
+            3,
             "kept across restarts"
         );
     });

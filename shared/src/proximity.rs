@@ -8,12 +8,13 @@ use bevy::math::{IVec2, Vec2};
 /// Default proximity radius in pixels: who you can talk to without raising your voice.
 pub const DEFAULT_RADIUS: f32 = 100.0;
 
-/// Points bucketed by grid cell, per map. With the cell size equal to the query radius, a
+/// Points bucketed by grid cell, per space (a map, or a private part of one: points in
+/// different spaces are never near). With the cell size equal to the query radius, a
 /// query looks at the 3×3 cells around the point.
 #[derive(Debug, Default)]
 pub struct SpatialHash {
     cell_size: f32,
-    cells: HashMap<(u16, IVec2), Vec<(u64, Vec2)>>,
+    cells: HashMap<(u64, IVec2), Vec<(u64, Vec2)>>,
 }
 
 impl SpatialHash {
@@ -35,13 +36,13 @@ impl SpatialHash {
         }
     }
 
-    pub fn insert(&mut self, map: u16, id: u64, pos: Vec2) {
+    pub fn insert(&mut self, map: u64, id: u64, pos: Vec2) {
         let cell = self.cell(pos);
         self.cells.entry((map, cell)).or_default().push((id, pos));
     }
 
     /// Calls `found` for every point on `map` within `radius` of `pos` (inclusive).
-    pub fn within(&self, map: u16, pos: Vec2, radius: f32, mut found: impl FnMut(u64, Vec2)) {
+    pub fn within(&self, map: u64, pos: Vec2, radius: f32, mut found: impl FnMut(u64, Vec2)) {
         let (lo, hi) = (
             self.cell(pos - Vec2::splat(radius)),
             self.cell(pos + Vec2::splat(radius)),
@@ -62,10 +63,10 @@ impl SpatialHash {
     }
 }
 
-/// One player for a proximity pass: id, map, position.
-pub type Placed = (u64, u16, Vec2);
+/// One player for a proximity pass: id, space (map and private part), position.
+pub type Placed = (u64, u64, Vec2);
 
-/// For each player, the sorted ids of the others on the same map within `radius`.
+/// For each player, the sorted ids of the others in the same space within `radius`.
 pub fn near_sets(
     hash: &mut SpatialHash,
     players: &[Placed],

@@ -30,7 +30,7 @@ use crate::GameSystems;
 use crate::chat::{now_ms, receive_chat, rejection};
 use crate::movement::ActionPressed;
 use crate::net::to_client;
-use crate::store::{ChatStore, NewMessage};
+use crate::store::{ChatStore, NewMessage, SessionScope};
 use crate::world::{MapId, Maps, OnMap};
 use crate::zones::{Owner, Presence, ZoneChange, track_zones, zones_at};
 
@@ -201,7 +201,9 @@ impl Turn {
     fn message(&self, sender: &str, text: String) -> NewMessage {
         NewMessage {
             channel: ChatChannel::Agent(self.agent.clone()),
-            key: format!("agent:{}:{}", self.agent, self.player),
+            scope: SessionScope::Agent {
+                agent: self.agent.clone(),
+            },
             title: self.npc_name.clone(),
             sender: sender.to_string(),
             participants: vec![self.player.clone()],
