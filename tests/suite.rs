@@ -11,4 +11,5 @@ mod exits;
 mod maps;
 mod reconciliation;
 mod reload;
+mod security;
 mod zones;

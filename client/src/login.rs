@@ -16,6 +16,8 @@ pub enum LoginError {
     Unreachable { url: String, reason: String },
     #[error("the server refused the login: {0}")]
     Refused(String),
+    #[error("the server is busy: {0}")]
+    Busy(String),
     #[error("the server sent a login answer this client cannot read: {0}")]
     BadAnswer(String),
 }
@@ -23,7 +25,7 @@ pub enum LoginError {
 impl LoginError {
     /// Whether trying again later could help.
     pub fn is_transient(&self) -> bool {
-        matches!(self, LoginError::Unreachable { .. })
+        matches!(self, LoginError::Unreachable { .. } | LoginError::Busy(_))
     }
 }
 
@@ -76,7 +78,9 @@ pub fn login(url: &str, name: &str) -> Result<Credentials, LoginError> {
         let message = serde_json::from_str::<ApiError>(&body)
             .map(|e| e.error)
             .unwrap_or_else(|_| format!("HTTP {status}: {body}"));
-        return Err(if status.is_server_error() {
+        return Err(if status.as_u16() == 429 {
+            LoginError::Busy(message)
+        } else if status.is_server_error() {
             LoginError::Unreachable {
                 url: base,
                 reason: message,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{ServerConfig, default_maps_path};
+use crate::http::limits::HttpLimits;
 use crate::keys::KEY_ENV;
 
 #[derive(Parser, Debug)]
@@ -22,9 +23,15 @@ use crate::keys::KEY_ENV;
         Running `tavern-server` with no subcommand is the same as `tavern-server run`.",
     args_conflicts_with_subcommands = true,
     after_help = "Every flag can also be set with the environment variable shown. \
+        Secrets (the netcode key, --jitsi-secret, a --database-url with a password) belong in \
+        the environment or a file (--jitsi-secret-file, --database-url-file), not on the \
+        command line, where other users of the machine can read them in the process list. \
         The netcode private key is read from TAVERN_NETCODE_KEY (base64, 32 bytes) if set, \
         otherwise from DATA_DIR/netcode.key, which is created with mode 0600 on first run.\n\n\
-        Example: tavern-server --udp 0.0.0.0:5000 --public-addr 203.0.113.7:5000 --http 0.0.0.0:8080"
+        The HTTP API speaks plain HTTP and listens on 127.0.0.1 by default. Connect tokens and \
+        API tokens travel over it, so to serve players on other machines put it behind a \
+        reverse proxy that terminates TLS (Caddy, nginx) and keep --http on loopback.\n\n\
+        Example: tavern-server --udp 0.0.0.0:5000 --public-addr 203.0.113.7:5000 --http 127.0.0.1:8080"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -70,12 +77,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "ADDR", env = "TAVERN_PUBLIC_ADDR")]
     pub public_addr: Option<SocketAddr>,
 
-    /// Address the HTTP API (login, health check) binds to.
+    /// Address the HTTP API (login, health check) binds to. It is plain HTTP: keep it on
+    /// loopback behind a TLS reverse proxy when players connect from elsewhere.
     #[arg(
         long,
         value_name = "ADDR",
         env = "TAVERN_HTTP",
-        default_value = "0.0.0.0:8080"
+        default_value = "127.0.0.1:8080"
     )]
     pub http: SocketAddr,
 
@@ -95,7 +103,8 @@ pub struct RunArgs {
           value_parser = clap::value_parser!(u16).range(1..=5000))]
     pub proximity_radius: u16,
 
-    /// Chat database: postgres://USER:PASSWORD@HOST/DB, or sqlite://FILE.
+    /// Chat database: postgres://USER:PASSWORD@HOST/DB, or sqlite://FILE. With a password,
+    /// prefer the environment variable or --database-url-file.
     /// [default: a SQLite file, DATA_DIR/tavern.db]
     #[arg(
         long,
@@ -104,6 +113,15 @@ pub struct RunArgs {
         hide_env_values = true
     )]
     pub database_url: Option<String>,
+
+    /// A file whose first line is the database URL (instead of --database-url).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "TAVERN_DATABASE_URL_FILE",
+        conflicts_with = "database_url"
+    )]
+    pub database_url_file: Option<PathBuf>,
 
     /// A text file of words to mask with `*` in chat, one per line (# starts a comment).
     #[arg(long, value_name = "FILE", env = "TAVERN_CHAT_FILTER")]
@@ -127,7 +145,8 @@ pub struct RunArgs {
     )]
     pub jitsi_app_id: Option<String>,
 
-    /// Secret that signs meeting tokens (HS256, room-scoped, 2 h); needs --jitsi-app-id.
+    /// Secret that signs meeting tokens (HS256, for one room, 5 minutes); needs
+    /// --jitsi-app-id. Prefer the environment variable or --jitsi-secret-file.
     #[arg(
         long,
         value_name = "SECRET",
@@ -136,6 +155,16 @@ pub struct RunArgs {
         requires = "jitsi_app_id"
     )]
     pub jitsi_secret: Option<String>,
+
+    /// A file whose first line is the meeting secret (instead of --jitsi-secret).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "TAVERN_JITSI_SECRET_FILE",
+        conflicts_with = "jitsi_secret",
+        requires = "jitsi_app_id"
+    )]
+    pub jitsi_secret_file: Option<PathBuf>,
 
     /// NPC scripts: what each agentId says when there is no --agent-webhook.
     /// [default: assets/agents.toml, if it is there]
@@ -167,12 +196,62 @@ pub struct RunArgs {
 
     /// Most players connected at once.
     #[arg(long, value_name = "N", env = "TAVERN_MAX_CLIENTS", default_value_t = 256,
-          value_parser = clap::value_parser!(u16).range(1..=4096))]
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub max_clients: u16,
+
+    /// Handshakes (connections being set up) at once from one IP address or IPv6 /64;
+    /// more wait until one finishes.
+    #[arg(long, value_name = "N", env = "TAVERN_HANDSHAKES_PER_IP",
+          default_value_t = crate::config::DEFAULT_HANDSHAKES_PER_IP,
+          value_parser = clap::value_parser!(u32).range(1..=4000))]
+    pub handshakes_per_ip: u32,
+
+    /// Login requests per minute from one IP address (after a burst of --login-burst).
+    #[arg(long, value_name = "N", env = "TAVERN_LOGIN_RATE", default_value_t = HttpLimits::default().logins_per_minute,
+          value_parser = clap::value_parser!(u32).range(1..=600_000))]
+    pub login_rate: u32,
+
+    /// Login requests one IP address may make at once before --login-rate applies.
+    #[arg(long, value_name = "N", env = "TAVERN_LOGIN_BURST", default_value_t = HttpLimits::default().login_burst,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub login_burst: u32,
+
+    /// Connect tokens one IP address may hold at once (a token lives 15 s).
+    #[arg(long, value_name = "N", env = "TAVERN_TOKENS_PER_IP", default_value_t = HttpLimits::default().tokens_per_ip,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub tokens_per_ip: u32,
+
+    /// Connect tokens one name may hold at once.
+    #[arg(long, value_name = "N", env = "TAVERN_TOKENS_PER_NAME", default_value_t = HttpLimits::default().tokens_per_name,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub tokens_per_name: u32,
+
+    /// Open HTTP connections at once; more are answered 503 and closed.
+    #[arg(long, value_name = "N", env = "TAVERN_HTTP_MAX_CONNECTIONS", default_value_t = HttpLimits::default().max_connections,
+          value_parser = parse_connections)]
+    pub http_max_connections: usize,
+
+    /// Seconds an HTTP client has to send a request's headers.
+    #[arg(long, value_name = "SECS", env = "TAVERN_HTTP_HEADER_TIMEOUT", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub http_header_timeout: u64,
+
+    /// Seconds an HTTP request (body included) may take in all.
+    #[arg(long, value_name = "SECS", env = "TAVERN_HTTP_REQUEST_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub http_request_timeout: u64,
 
     /// Log format.
     #[arg(long, value_enum, env = "TAVERN_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
+}
+
+/// A number of HTTP connections, 1 to 100000.
+fn parse_connections(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=100_000).contains(&n) => Ok(n),
+        _ => Err(format!("`{text}` is not a number from 1 to 100000")),
+    }
 }
 
 /// Accepts `http://...` and `https://...` URLs with a host.
@@ -233,15 +312,30 @@ impl RunArgs {
             agents: crate::agents::AgentConfig::default(),
             data_dir: self.data_dir.clone(),
             max_clients: usize::from(self.max_clients),
+            handshakes_per_ip: self.handshakes_per_ip,
+            http_limits: HttpLimits {
+                logins_per_minute: self.login_rate,
+                login_burst: self.login_burst,
+                tokens_per_ip: self.tokens_per_ip,
+                tokens_per_name: self.tokens_per_name,
+                max_connections: self.http_max_connections,
+                header_timeout: Duration::from_secs(self.http_header_timeout),
+                request_timeout: Duration::from_secs(self.http_request_timeout),
+                ..HttpLimits::default()
+            },
             netcode_key: std::env::var(KEY_ENV).ok(),
         }
     }
 }
 
-/// Sets up structured logging; `RUST_LOG` refines the default `info` level.
+/// What is logged when `RUST_LOG` is not set: `info`, without netcode's line per bad
+/// packet (the UDP gate counts those in `/metrics` and logs a summary each minute).
+pub const DEFAULT_LOG_FILTER: &str = "info,renetcode2=off";
+
+/// Sets up structured logging; `RUST_LOG` replaces [`DEFAULT_LOG_FILTER`].
 pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
     use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -268,12 +362,22 @@ pub fn main() -> std::process::ExitCode {
         .map(read_word_list)
         .transpose()
         .and_then(|words| Ok((words, args.agent_config()?)));
-    let config = match loaded {
-        Ok((words, agents)) => ServerConfig {
+    let loaded = loaded.and_then(|(words, agents)| {
+        let mut config = ServerConfig {
             chat_filter: words.unwrap_or_default(),
             agents,
             ..args.to_config()
-        },
+        };
+        if let Some(path) = &args.database_url_file {
+            config.database_url = Some(read_secret(path, "--database-url-file")?);
+        }
+        if let Some(path) = &args.jitsi_secret_file {
+            config.jitsi.secret = Some(read_secret(path, "--jitsi-secret-file")?);
+        }
+        Ok(config)
+    });
+    let config = match loaded {
+        Ok(config) => config,
         Err(e) => {
             tracing::error!("{e:#}");
             return std::process::ExitCode::FAILURE;
@@ -286,6 +390,21 @@ pub fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Reads a secret from the first line of a file (trailing spaces and newline dropped).
+pub fn read_secret(path: &std::path::Path, flag: &str) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: cannot read the file given to {flag}: {e}",
+            path.display()
+        )
+    })?;
+    let line = text.lines().next().unwrap_or("").trim_end().to_string();
+    if line.is_empty() {
+        anyhow::bail!("{}: the file given to {flag} is empty", path.display());
+    }
+    Ok(line)
 }
 
 /// Reads a word list: one word per line, blank lines and `#` comments skipped.

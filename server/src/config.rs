@@ -37,6 +37,10 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// Most players connected at once.
     pub max_clients: usize,
+    /// Handshakes in progress at once from one IP address (an IPv6 /64).
+    pub handshakes_per_ip: u32,
+    /// Limits of the HTTP API: login rates, live tokens, connections, timeouts.
+    pub http_limits: crate::http::limits::HttpLimits,
     /// The netcode private key, base64 (32 bytes); otherwise read from or created in `data_dir`.
     pub netcode_key: Option<String>,
 }
@@ -59,10 +63,16 @@ impl ServerConfig {
             agents: crate::agents::AgentConfig::sample(),
             data_dir: data_dir.into(),
             max_clients: 64,
+            handshakes_per_ip: DEFAULT_HANDSHAKES_PER_IP,
+            // Tests log many bots in from one address at once.
+            http_limits: crate::http::limits::HttpLimits::for_load_tests(),
             netcode_key: None,
         }
     }
 }
+
+/// Handshakes in progress at once from one address, unless configured.
+pub const DEFAULT_HANDSHAKES_PER_IP: u32 = 16;
 
 /// `maps/` under the working directory if it is there, else the repository's copy
 /// (so `cargo run` works from any folder of a checkout).

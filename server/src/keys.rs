@@ -39,7 +39,7 @@ pub fn load_or_create(data_dir: &Path, from_env: Option<&str>) -> anyhow::Result
     let path = data_dir.join(KEY_FILE);
     match fs::read(&path) {
         Ok(bytes) => {
-            warn_if_readable_by_others(&path);
+            crate::files::warn_if_open(&path, "the netcode key", "600");
             let len = bytes.len();
             bytes.try_into().map_err(|_| {
                 anyhow::anyhow!(
@@ -58,8 +58,7 @@ pub fn load_or_create(data_dir: &Path, from_env: Option<&str>) -> anyhow::Result
 
 fn create(path: &Path) -> anyhow::Result<NetcodeKey> {
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    fs::create_dir_all(&dir)
-        .with_context(|| format!("{}: cannot create the data directory", dir.display()))?;
+    crate::files::prepare_dir(&dir)?;
     let key: NetcodeKey = generate_random_bytes();
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -76,18 +75,6 @@ fn create(path: &Path) -> anyhow::Result<NetcodeKey> {
         .with_context(|| format!("{}: cannot write the netcode key", path.display()))?;
     tracing::info!(path = %path.display(), "created a new netcode key");
     Ok(key)
-}
-
-fn warn_if_readable_by_others(path: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = fs::metadata(path)
-            && meta.permissions().mode() & 0o077 != 0
-        {
-            tracing::warn!(path = %path.display(), "the netcode key is readable by other users; run `chmod 600` on it");
-        }
-    }
 }
 
 #[cfg(test)]

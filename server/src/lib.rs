@@ -6,6 +6,7 @@ pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod exits;
+pub mod files;
 pub mod http;
 pub mod keys;
 pub mod meetings;
@@ -51,9 +52,7 @@ pub enum GameSystems {
 pub fn build_app(
     maps: world::Maps,
     socket: UdpSocket,
-    public_addr: SocketAddr,
-    key: keys::NetcodeKey,
-    max_clients: usize,
+    transport: net::TransportConfig,
 ) -> anyhow::Result<App> {
     let mut app = App::new();
     app.add_plugins((
@@ -81,7 +80,7 @@ pub fn build_app(
         meetings::plugin,
         agents::plugin,
     ));
-    net::insert_transport(&mut app, socket, public_addr, key, max_clients)?;
+    net::insert_transport(&mut app, socket, transport)?;
     Ok(app)
 }
 
@@ -103,13 +102,7 @@ pub struct RunningServer {
 impl RunningServer {
     /// The HTTP API's base URL, e.g. `http://127.0.0.1:8080`.
     pub fn http_url(&self) -> String {
-        let addr = match self.http_addr {
-            SocketAddr::V4(a) if a.ip().is_unspecified() => {
-                SocketAddr::from(([127, 0, 0, 1], a.port()))
-            }
-            other => other,
-        };
-        format!("http://{addr}")
+        format!("http://{}", http::serve::reachable(self.http_addr))
     }
 
     /// Whether the game thread has ended (it only does on stop or on a crash).
@@ -156,6 +149,7 @@ fn public_addr_for(bound: SocketAddr, given: Option<SocketAddr>) -> SocketAddr {
 pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let maps = world::Maps::load(&config.maps, config.start_map.as_deref())?;
     let map_names = maps.names().join(", ");
+    files::prepare_dir(&config.data_dir)?;
     let key = keys::load_or_create(&config.data_dir, config.netcode_key.as_deref())?;
     let socket = UdpSocket::bind(config.udp).with_context(|| {
         format!(
@@ -179,22 +173,38 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let database_url = config
-        .database_url
-        .clone()
-        .unwrap_or_else(|| store::default_url(&config.data_dir));
+    let database_url = match config.database_url.clone() {
+        Some(url) => url,
+        None => {
+            files::prepare_file(&store::default_path(&config.data_dir), "the chat database")?;
+            store::default_url(&config.data_dir)
+        }
+    };
     let chat_store = runtime.block_on(store::ChatStore::open(&database_url))?;
     let worker = chat::spawn_worker(runtime.handle(), chat_store.clone());
     let agent_worker = agents::AgentWorker::new(runtime.handle(), chat_store.clone());
     let players = players::PlayerDirectory::default();
-    let mut api_state = http::ApiState::new(key, public_addr, players.clone());
+    let packet_stats = Arc::new(net::guard::PacketStats::default());
+    let mut api_state = http::ApiState::new(
+        key,
+        public_addr,
+        players.clone(),
+        config.http_limits.clone(),
+    );
     api_state.store = Some(chat_store);
+    api_state.packets = packet_stats.clone();
     let api = Arc::new(api_state);
     let stop = Arc::new(AtomicBool::new(false));
     // A Bevy app cannot cross threads, so it is built on the game thread, which reports
     // whether that worked before it starts looping.
     let (built_tx, built_rx) = std::sync::mpsc::channel();
-    let max_clients = config.max_clients;
+    let transport = net::TransportConfig {
+        public_addr,
+        key,
+        max_clients: config.max_clients,
+        handshakes_per_ip: config.handshakes_per_ip,
+        stats: packet_stats,
+    };
     let game = std::thread::Builder::new()
         .name("tavern-game".into())
         .spawn({
@@ -204,7 +214,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             let filter = chat::ChatFilter(config.chat_filter.clone());
             let jitsi = config.jitsi.clone();
             let agents = agents::Agents(Arc::new(config.agents.clone()));
-            move || match build_app(maps, socket, public_addr, key, max_clients) {
+            move || match build_app(maps, socket, transport) {
                 Ok(mut app) => {
                     app.insert_resource(players)
                         .insert_resource(watch)
@@ -227,6 +237,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .context("the game thread ended while starting")??;
 
     let (http_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let limits = config.http_limits.clone();
     let http = std::thread::Builder::new()
         .name("tavern-http".into())
         .spawn(move || {
@@ -235,14 +246,14 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                     Ok(l) => l,
                     Err(e) => return error!("HTTP listener: {e}"),
                 };
-                let serve =
-                    axum::serve(listener, http::router(api)).with_graceful_shutdown(async {
-                        let _ = stopped.await;
-                    });
-                if let Err(e) = serve.await {
-                    error!("HTTP server: {e}");
-                }
+                http::spawn_upkeep(api.clone());
+                let stop = async {
+                    let _ = stopped.await;
+                };
+                http::serve::serve(listener, http::router(api), limits, stop).await;
             });
+            // Whatever the runtime still runs (a webhook call, say) ends with it.
+            runtime.shutdown_timeout(Duration::from_secs(1));
         })?;
     info!(%udp_addr, %public_addr, %http_addr, maps = %map_names, database = %store::redact(&database_url), "server running");
     Ok(RunningServer {

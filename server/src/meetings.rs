@@ -1,10 +1,9 @@
 //! Video meetings in `jitsiRoom` zones: on entering (or on the action key, with
 //! `jitsiTrigger: onaction`) the server sends the player a meeting URL for the room
 //! `<map>-<jitsiRoom>` on the configured Jitsi domain, with a room-scoped JWT (HS256,
-//! two hours) when an app id and secret are configured; leaving the zone hangs up.
+//! five minutes: enough to join, useless soon after) when an app id and secret are
+//! configured and the meeting is on that domain; leaving the zone hangs up.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;
 use serde_json::json;
@@ -18,8 +17,8 @@ use crate::net::to_client;
 use crate::world::{Maps, OnMap};
 use crate::zones::{Owner, ZoneChange, track_zones};
 
-/// How long a meeting token is valid.
-pub const TOKEN_SECS: u64 = 2 * 60 * 60;
+/// How long a meeting token is valid: long enough to open the meeting, not to keep it.
+pub const TOKEN_SECS: u64 = 5 * 60;
 
 /// Where meetings happen (`--jitsi-domain`, `--jitsi-app-id`, `--jitsi-secret`).
 #[derive(Resource, Debug, Clone)]
@@ -55,7 +54,6 @@ pub fn room_name(map: &str, room: &str) -> String {
 
 /// A Jitsi JWT (HS256) for `room`, for the user `name`, issued at `now` (Unix seconds).
 pub fn jwt(app_id: &str, secret: &str, domain: &str, room: &str, name: &str, now: u64) -> String {
-    let header = json!({"alg": "HS256", "typ": "JWT"});
     let claims = json!({
         "aud": "jitsi",
         "iss": app_id,
@@ -66,13 +64,28 @@ pub fn jwt(app_id: &str, secret: &str, domain: &str, room: &str, name: &str, now
         "exp": now + TOKEN_SECS,
         "context": {"user": {"name": name}},
     });
-    let signing_input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    );
-    let signature = hmac_sha256::HMAC::mac(signing_input.as_bytes(), secret.as_bytes());
-    format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature))
+    let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());
+    // Encoding a JSON value with an HMAC key cannot fail; an empty string would only
+    // make the meeting refuse the player, never leak anything.
+    jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap_or_else(|e| {
+        error!("cannot sign a meeting token: {e}");
+        String::new()
+    })
+}
+
+/// The host of a `jitsiUrl`-style server: `https://host:port/path` or a bare domain.
+fn host_of(server: &str) -> String {
+    let rest = server
+        .strip_prefix("https://")
+        .or_else(|| server.strip_prefix("http://"))
+        .unwrap_or(server);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit('@').next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    host.trim_end_matches('.').to_ascii_lowercase()
 }
 
 /// The URL a player opens to join `room`.
@@ -89,8 +102,11 @@ pub fn meeting_url(
     } else {
         format!("https://{domain}")
     };
+    // The token is signed for the configured domain: a map's jitsiUrl pointing at any
+    // other host gets the URL without it.
+    let ours = host_of(domain) == host_of(&config.domain);
     match (&config.app_id, &config.secret) {
-        (Some(app), Some(secret)) => {
+        (Some(app), Some(secret)) if ours => {
             format!(
                 "{base}/{room}?jwt={}",
                 jwt(app, secret, &config.domain, room, name, now)
@@ -174,8 +190,20 @@ mod tests {
         assert_eq!(room_name("Dungeon", "boss  room!"), "dungeon-boss-room");
     }
 
+    fn decode(token: &str, secret: &[u8]) -> jsonwebtoken::errors::Result<serde_json::Value> {
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+        validation.set_audience(&["jitsi"]);
+        validation.validate_exp = false;
+        jsonwebtoken::decode::<serde_json::Value>(
+            token,
+            &jsonwebtoken::DecodingKey::from_secret(secret),
+            &validation,
+        )
+        .map(|d| d.claims)
+    }
+
     #[test]
-    fn the_jwt_verifies_with_the_secret_and_carries_room_and_expiry() {
+    fn the_jwt_verifies_with_the_secret_and_carries_room_and_a_short_expiry() {
         let token = jwt(
             "tavern",
             "s3cret",
@@ -184,27 +212,28 @@ mod tests {
             "Ada",
             1_700_000_000,
         );
-        let parts: Vec<&str> = token.split('.').collect();
-        assert_eq!(parts.len(), 3);
-        let signed = format!("{}.{}", parts[0], parts[1]);
-        let expected = hmac_sha256::HMAC::mac(signed.as_bytes(), b"s3cret");
-        assert_eq!(
-            URL_SAFE_NO_PAD.decode(parts[2]).unwrap(),
-            expected.to_vec(),
-            "HS256 with the secret"
+        let claims = decode(&token, b"s3cret").unwrap();
+        assert!(
+            decode(&token, b"other").is_err(),
+            "only the secret verifies it"
         );
-        let wrong = hmac_sha256::HMAC::mac(signed.as_bytes(), b"other");
-        assert_ne!(URL_SAFE_NO_PAD.decode(parts[2]).unwrap(), wrong.to_vec());
-        let header: serde_json::Value =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
-        assert_eq!(header["alg"], "HS256");
-        let claims: serde_json::Value =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
         assert_eq!(claims["room"], "town-standup");
         assert_eq!(claims["iss"], "tavern");
         assert_eq!(claims["sub"], "meet.example.org");
-        assert_eq!(claims["exp"], 1_700_000_000u64 + 7200);
+        assert_eq!(claims["exp"], 1_700_000_000u64 + 300);
         assert_eq!(claims["context"]["user"]["name"], "Ada");
+    }
+
+    #[test]
+    fn hosts_are_read_from_urls_and_domains() {
+        assert_eq!(host_of("meet.example.org"), "meet.example.org");
+        assert_eq!(
+            host_of("https://Meet.Example.org:8443/x"),
+            "meet.example.org"
+        );
+        assert_eq!(host_of("https://meet.example.org@evil.test/"), "evil.test");
+        assert_eq!(host_of("https://[2001:db8::1]:443/"), "2001:db8::1");
+        assert_eq!(host_of("http://meet.example.org./"), "meet.example.org");
     }
 
     #[test]
@@ -226,5 +255,18 @@ mod tests {
         );
         let other = meeting_url(&open, Some("https://video.example.com/"), "r", "Ada", 0);
         assert_eq!(other, "https://video.example.com/r");
+        // A map pointing elsewhere never receives a token signed for our domain.
+        let elsewhere = meeting_url(&signed, Some("https://evil.test/"), "r", "Ada", 0);
+        assert_eq!(elsewhere, "https://evil.test/r");
+        let tricky = meeting_url(
+            &signed,
+            Some("https://meet.example.org@evil.test"),
+            "r",
+            "Ada",
+            0,
+        );
+        assert!(!tricky.contains("jwt="), "{tricky}");
+        let same_host = meeting_url(&signed, Some("https://meet.example.org/"), "r", "Ada", 0);
+        assert!(same_host.contains("?jwt=ey"), "{same_host}");
     }
 }

@@ -57,8 +57,14 @@ fn answer(stream: TcpStream, handler: &dyn Fn(serde_json::Value) -> StubAnswer) 
     let mut stream = stream;
     let _ = write!(
         stream,
-        "HTTP/1.1 {} Stub\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        "HTTP/1.1 {} Stub\r\nContent-Type: application/json\r\n{}Content-Length: {}\r\nConnection: close\r\n\r\n{}",
         reply.status,
+        // A redirect points back at the stub itself, so following it would be seen.
+        if (300..400).contains(&reply.status) {
+            "Location: /elsewhere\r\n"
+        } else {
+            ""
+        },
         reply.body.len(),
         reply.body
     );

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 
 /// Longest reply kept from a webhook, in characters; the rest is cut.
 pub const MAX_REPLY_CHARS: usize = 2000;
+/// Largest answer body read from a webhook, in bytes.
+const MAX_ANSWER_BYTES: u64 = 64 * 1024;
 
 /// One earlier line of the conversation, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,12 +35,20 @@ struct AgentAnswer {
     reply: String,
 }
 
+/// A failure: what the player is told, and the details for the log.
+fn failed(player: &str, detail: impl std::fmt::Display) -> String {
+    tracing::warn!("NPC webhook: {player}: {detail}");
+    player.to_string()
+}
+
 /// Asks the webhook at `url` for the reply to `request`. Blocking (run it off the game
-/// loop). The error says what went wrong in words a player can be shown.
+/// loop). Redirects are not followed. The error says in plain words what went wrong,
+/// for the player; the technical details go to the log.
 pub fn ask(url: &str, timeout: Duration, request: &AgentRequest) -> Result<String, String> {
     let agent = ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
         .http_status_as_error(false)
+        .max_redirects(0)
         .build()
         .new_agent();
     let mut response = agent.post(url).send_json(request).map_err(|e| {
@@ -48,27 +58,50 @@ pub fn ask(url: &str, timeout: Duration, request: &AgentRequest) -> Result<Strin
             _ => false,
         };
         if timed_out {
-            format!(
-                "the agent service did not answer within {:.1} s",
-                timeout.as_secs_f32()
+            failed(
+                &format!(
+                    "the agent service did not answer within {:.1} s",
+                    timeout.as_secs_f32()
+                ),
+                &e,
             )
         } else {
-            format!("the agent service cannot be reached ({e})")
+            failed("the agent service cannot be reached", &e)
         }
     })?;
     let status = response.status();
-    let body = response.body_mut().read_to_string().map_err(|e| match e {
-        ureq::Error::Timeout(_) => format!(
-            "the agent service did not finish its answer within {:.1} s",
-            timeout.as_secs_f32()
-        ),
-        other => format!("the agent service's answer could not be read ({other})"),
-    })?;
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_ANSWER_BYTES)
+        .read_to_string()
+        .map_err(|e| match e {
+            ureq::Error::Timeout(_) => failed(
+                &format!(
+                    "the agent service did not finish its answer within {:.1} s",
+                    timeout.as_secs_f32()
+                ),
+                &e,
+            ),
+            other => failed("the agent service's answer could not be read", other),
+        })?;
+    if status.is_redirection() {
+        return Err(failed(
+            "the agent service answered with a redirect, which is not followed",
+            format!("HTTP {status} from {url}"),
+        ));
+    }
     if !status.is_success() {
-        return Err(format!("the agent service answered HTTP {status}"));
+        return Err(failed(
+            &format!("the agent service answered HTTP {}", status.as_u16()),
+            format!("HTTP {status} from {url}"),
+        ));
     }
     let answer: AgentAnswer = serde_json::from_str(&body).map_err(|e| {
-        format!("the agent service's answer is not JSON like {{\"reply\": \"...\"}} ({e})")
+        failed(
+            "the agent service's answer is not JSON like {\"reply\": \"...\"}",
+            e,
+        )
     })?;
     let reply: String = answer
         .reply
@@ -166,6 +199,12 @@ mod tests {
             &request(),
         )
         .unwrap_err();
-        assert!(e.contains("cannot be reached"), "{e}");
+        assert_eq!(
+            e, "the agent service cannot be reached",
+            "no raw error for players"
+        );
+        let (url, _seen) = stub(302, "", Duration::ZERO);
+        let e = ask(&url, Duration::from_secs(5), &request()).unwrap_err();
+        assert!(e.contains("redirect, which is not followed"), "{e}");
     }
 }

@@ -1,0 +1,483 @@
+//! The HTTP API: guest login that mints netcode connect tokens (and an API token), the
+//! player list, chat history, and a health check. Every answer that is an error,
+//! including those of the layers in front (limits, timeouts), is JSON `{"error": ...}`.
+
+pub mod limits;
+pub mod serve;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use bevy_replicon_renet2::netcode::{ConnectToken, NETCODE_USER_DATA_BYTES};
+use serde_json::json;
+use tavern_shared::api::{LoginRequest, LoginResponse};
+use tavern_shared::avatar::validate_name;
+use tavern_shared::protocol::PROTOCOL_ID;
+use tower::ServiceBuilder;
+use tower_governor::GovernorLayer;
+use tower_governor::governor::GovernorConfigBuilder;
+
+use crate::keys::NetcodeKey;
+use crate::net::guard::PacketStats;
+use crate::players::PlayerDirectory;
+use crate::store::ChatStore;
+use limits::{ApiTokens, HttpLimits, TOKEN_EXPIRE_SECS, TokenCaps};
+
+/// Largest request body accepted, in bytes (refused before it is read further).
+pub const MAX_BODY: usize = 4096;
+/// Seconds without packets before netcode drops a connection.
+const CONNECTION_TIMEOUT_SECS: i32 = 10;
+
+/// What the HTTP handlers share with the game.
+#[derive(Debug)]
+pub struct ApiState {
+    pub key: NetcodeKey,
+    /// The UDP address clients are told to connect to.
+    pub public_addr: SocketAddr,
+    next_client_id: AtomicU64,
+    /// Players connected right now, kept up to date by the game.
+    pub players: PlayerDirectory,
+    /// API tokens handed out at login, and whose they are.
+    pub tokens: ApiTokens,
+    /// Live connect tokens per address and per name.
+    pub token_caps: TokenCaps,
+    pub limits: HttpLimits,
+    /// What the UDP gate dropped.
+    pub packets: Arc<PacketStats>,
+    /// Logins refused by a limit.
+    logins_refused: AtomicU64,
+    /// Chat history, when the server keeps it.
+    pub store: Option<ChatStore>,
+}
+
+impl ApiState {
+    pub fn new(
+        key: NetcodeKey,
+        public_addr: SocketAddr,
+        players: PlayerDirectory,
+        limits: HttpLimits,
+    ) -> Self {
+        // Start client ids at a random point so ids from an earlier run are not reused.
+        let seed: [u8; 8] = bevy_replicon_renet2::netcode::generate_random_bytes();
+        let start = u64::from_le_bytes(seed) >> 16;
+        ApiState {
+            key,
+            public_addr,
+            next_client_id: AtomicU64::new(start.max(1)),
+            players,
+            tokens: ApiTokens::new(&limits),
+            token_caps: TokenCaps::new(&limits),
+            limits,
+            packets: Arc::default(),
+            logins_refused: AtomicU64::new(0),
+            store: None,
+        }
+    }
+
+    /// Who presented `headers`' bearer token, or the error to answer with.
+    fn caller(&self, headers: &HeaderMap) -> Result<String, Box<Response>> {
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                Box::new(error(
+                    StatusCode::UNAUTHORIZED,
+                    "send the api_token from POST /api/login as `Authorization: Bearer TOKEN`",
+                ))
+            })?;
+        self.tokens.owner(token.trim()).ok_or_else(|| {
+            Box::new(error(
+                StatusCode::UNAUTHORIZED,
+                "unknown API token; log in again with POST /api/login",
+            ))
+        })
+    }
+}
+
+/// Query of `GET /api/chat/sessions/{id}/messages`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Page {
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// The API's routes behind their limits: a per-address rate on login, a body limit,
+/// a request timeout and a cap on requests in flight; errors from any of them are JSON.
+pub fn router(state: Arc<ApiState>) -> Router {
+    let limits = state.limits.clone();
+    let per_ip = GovernorConfigBuilder::default()
+        .period(Duration::from_secs(60) / limits.logins_per_minute.max(1))
+        .burst_size(limits.login_burst.max(1))
+        .finish()
+        .map(Arc::new);
+    let login_route = match per_ip {
+        Some(config) => {
+            let limiter = config.limiter().clone();
+            // Forget addresses that have been quiet long enough to be back at full burst.
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(Duration::from_secs(60));
+                loop {
+                    every.tick().await;
+                    limiter.retain_recent();
+                    limiter.shrink_to_fit();
+                }
+            });
+            post(login).layer(GovernorLayer::new(config).error_handler(rate_limited))
+        }
+        None => post(login),
+    };
+    Router::new()
+        .route("/api/login", login_route)
+        .route("/api/players", get(list_players))
+        .route("/api/chat/sessions", get(chat_sessions))
+        .route("/api/chat/sessions/{id}/messages", get(chat_messages))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .with_state(state)
+        // Refuses a declared length over the limit before reading any of the body, and
+        // stops reading a body without one once it passes the limit.
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(
+            ServiceBuilder::new()
+                .layer(axum::middleware::map_response(json_errors))
+                .layer(HandleErrorLayer::new(overloaded))
+                .load_shed()
+                .concurrency_limit(limits.max_requests.max(1))
+                .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    limits.request_timeout,
+                )),
+        )
+}
+
+/// Starts the periodic clean-up of the login limits' memory; call inside the runtime.
+pub fn spawn_upkeep(state: Arc<ApiState>) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            every.tick().await;
+            state.token_caps.forget_idle();
+            state.tokens.run_pending_tasks();
+        }
+    });
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, axum::Json(json!({ "error": message.into() }))).into_response()
+}
+
+/// A 429 with `Retry-After` in whole seconds (at least 1).
+fn too_many(message: impl Into<String>, retry_after: Duration) -> Response {
+    let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+    let mut response = error(StatusCode::TOO_MANY_REQUESTS, message);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    response
+}
+
+fn rate_limited(e: tower_governor::GovernorError) -> Response {
+    match e {
+        tower_governor::GovernorError::TooManyRequests { wait_time, .. } => too_many(
+            format!("too many login requests from your address; wait {wait_time} s"),
+            Duration::from_secs(wait_time),
+        ),
+        other => error(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+    }
+}
+
+async fn overloaded(e: tower::BoxError) -> Response {
+    if e.is::<tower::load_shed::error::Overloaded>() {
+        let mut response = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is handling too many requests; try again",
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(1));
+        response
+    } else {
+        error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    }
+}
+
+/// Turns every error answer that is not JSON yet (axum's rejections, timeouts) into
+/// `{"error": ...}` with the original text, keeping status and headers.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let message = match (text.is_empty(), status) {
+        (_, StatusCode::PAYLOAD_TOO_LARGE) => {
+            format!("the request body is larger than {MAX_BODY} bytes")
+        }
+        (true, StatusCode::REQUEST_TIMEOUT) => {
+            "the request took too long; send it whole and at once".into()
+        }
+        (false, _) => text,
+        (true, s) => s.canonical_reason().unwrap_or("error").to_lowercase(),
+    };
+    let body = serde_json::to_vec(&json!({ "error": message })).unwrap_or_default();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+async fn not_found() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "no such endpoint; the API has POST /api/login, GET /api/players, GET /api/chat/sessions, GET /api/chat/sessions/{id}/messages, GET /healthz and GET /metrics",
+    )
+}
+
+async fn healthz(State(state): State<Arc<ApiState>>) -> Response {
+    axum::Json(json!({
+        "status": "ok",
+        "players": state.players.len(),
+    }))
+    .into_response()
+}
+
+/// Prometheus text format.
+async fn metrics(State(state): State<Arc<ApiState>>) -> Response {
+    let p = &state.packets;
+    let (ips, names) = state.token_caps.remembered();
+    let text = format!(
+        "# HELP tavern_players Players connected.\n\
+         # TYPE tavern_players gauge\n\
+         tavern_players {players}\n\
+         # HELP tavern_udp_dropped_packets_total UDP packets dropped before netcode, by reason.\n\
+         # TYPE tavern_udp_dropped_packets_total counter\n\
+         tavern_udp_dropped_packets_total{{reason=\"unknown_sender\"}} {unknown}\n\
+         tavern_udp_dropped_packets_total{{reason=\"malformed\"}} {malformed}\n\
+         tavern_udp_dropped_packets_total{{reason=\"handshake_limit\"}} {limit}\n\
+         # HELP tavern_logins_refused_total Logins refused for a live-token limit.\n\
+         # TYPE tavern_logins_refused_total counter\n\
+         tavern_logins_refused_total {refused}\n\
+         # HELP tavern_api_tokens Live API tokens.\n\
+         # TYPE tavern_api_tokens gauge\n\
+         tavern_api_tokens {tokens}\n\
+         # HELP tavern_login_limit_keys Addresses and names the login limits remember.\n\
+         # TYPE tavern_login_limit_keys gauge\n\
+         tavern_login_limit_keys{{kind=\"address\"}} {ips}\n\
+         tavern_login_limit_keys{{kind=\"name\"}} {names}\n",
+        players = state.players.len(),
+        unknown = p.unknown_sender.load(Ordering::Relaxed),
+        malformed = p.malformed.load(Ordering::Relaxed),
+        limit = p.handshake_limit.load(Ordering::Relaxed),
+        refused = state.logins_refused.load(Ordering::Relaxed),
+        tokens = state.tokens.len(),
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+async fn list_players(State(state): State<Arc<ApiState>>) -> Response {
+    axum::Json(state.players.list()).into_response()
+}
+
+async fn chat_sessions(State(state): State<Arc<ApiState>>, headers: HeaderMap) -> Response {
+    let user = match state.caller(&headers) {
+        Ok(u) => u,
+        Err(r) => return *r,
+    };
+    let Some(store) = &state.store else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this server keeps no chat history",
+        );
+    };
+    match store.sessions(&user).await {
+        Ok(list) => axum::Json(list).into_response(),
+        Err(e) => {
+            tracing::error!("chat sessions for {user}: {e}");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the chat history cannot be read right now",
+            )
+        }
+    }
+}
+
+async fn chat_messages(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    page: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let user = match state.caller(&headers) {
+        Ok(u) => u,
+        Err(r) => return *r,
+    };
+    let Ok(Query(page)) = page else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "the query may have `before` (a message id) and `limit` (1 to 200), both integers",
+        );
+    };
+    if page.limit.is_some_and(|l| !(1..=200).contains(&l)) {
+        return error(StatusCode::BAD_REQUEST, "`limit` must be between 1 and 200");
+    }
+    let Some(store) = &state.store else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this server keeps no chat history",
+        );
+    };
+    match store
+        .messages(id, &user, page.before, page.limit.unwrap_or(50))
+        .await
+    {
+        Ok(Some(lines)) => axum::Json(lines).into_response(),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            format!("no chat session {id} of yours"),
+        ),
+        Err(e) => {
+            tracing::error!("chat messages of session {id} for {user}: {e}");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the chat history cannot be read right now",
+            )
+        }
+    }
+}
+
+/// Packs a display name into netcode user data: a length byte, then UTF-8.
+pub fn name_to_user_data(name: &str) -> [u8; NETCODE_USER_DATA_BYTES] {
+    let mut data = [0u8; NETCODE_USER_DATA_BYTES];
+    let bytes = name.as_bytes();
+    let len = bytes.len().min(NETCODE_USER_DATA_BYTES - 1);
+    data[0] = len as u8;
+    data[1..=len].copy_from_slice(&bytes[..len]);
+    data
+}
+
+/// Reads the display name back out of netcode user data.
+pub fn name_from_user_data(data: &[u8; NETCODE_USER_DATA_BYTES]) -> Option<String> {
+    let len = data[0] as usize;
+    let name = std::str::from_utf8(data.get(1..=len)?).ok()?;
+    validate_name(name).ok()?;
+    Some(name.to_string())
+}
+
+async fn login(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    if let Some(ct) = headers.get(header::CONTENT_TYPE)
+        && !ct.to_str().unwrap_or("").starts_with("application/json")
+    {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the login as JSON (Content-Type: application/json), e.g. {\"name\": \"Ada\"}",
+        );
+    }
+    let body = match body {
+        Ok(body) => body,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the login body is larger than {MAX_BODY} bytes"),
+            );
+        }
+        Err(e) => return error(e.status(), e.body_text()),
+    };
+    let request: LoginRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("the login body must be JSON like {{\"name\": \"Ada\"}}: {e}"),
+            );
+        }
+    };
+    if let Err(e) = validate_name(&request.name) {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("invalid name: {e}"),
+        );
+    }
+    if let Err(refusal) = state.token_caps.take(peer.ip(), &request.name) {
+        tracing::debug!(%peer, name = %request.name, "login refused: {}", refusal.message);
+        state.logins_refused.fetch_add(1, Ordering::Relaxed);
+        return too_many(refusal.message, refusal.retry_after);
+    }
+    let client_id = state.next_client_id.fetch_add(1, Ordering::Relaxed);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    let token = ConnectToken::generate(
+        now,
+        PROTOCOL_ID,
+        TOKEN_EXPIRE_SECS,
+        client_id,
+        CONNECTION_TIMEOUT_SECS,
+        0,
+        vec![state.public_addr],
+        Some(&name_to_user_data(&request.name)),
+        &state.key,
+    );
+    let mut bytes = Vec::new();
+    match token.map(|t| t.write(&mut bytes)) {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("token: {e}")),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("token: {e}")),
+    }
+    tracing::debug!(client_id, name = %request.name, %peer, "guest login");
+    let api_token = state.tokens.issue(&request.name);
+    axum::Json(LoginResponse {
+        client_id,
+        name: request.name,
+        token: STANDARD.encode(bytes),
+        api_token,
+    })
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_survive_the_trip_through_user_data() {
+        for name in ["Ada", "Zoë the Bard 🎻", &"x".repeat(24)] {
+            assert_eq!(
+                name_from_user_data(&name_to_user_data(name)).as_deref(),
+                Some(name)
+            );
+        }
+        let mut bad = name_to_user_data("Ada");
+        bad[0] = 0;
+        assert_eq!(name_from_user_data(&bad), None, "empty names are refused");
+    }
+}
