@@ -30,13 +30,19 @@ fn write_room(dir: &Path) -> std::path::PathBuf {
     )
 }
 
-#[test]
-fn private_booths_hide_avatars_and_proximity_is_reported_to_both_players() {
-    let _turn = crate::common::serial();
-    let dir = temp_dir("zones");
+/// A server on loopback running the room map, its data in a fresh folder for `name`.
+fn room_config(name: &str) -> ServerConfig {
+    let dir = temp_dir(name);
     let map = write_room(&dir.join("maps"));
     let mut config = ServerConfig::local(dir.join("data"));
     config.maps = vec![map];
+    config
+}
+
+#[test]
+fn private_booths_hide_avatars_and_proximity_is_reported_to_both_players() {
+    let _turn = crate::common::serial();
+    let mut config = room_config("zones");
     config.jitsi = tavern_server::meetings::JitsiConfig {
         domain: "meet.example.org".into(),
         app_id: Some("tavern".into()),
@@ -181,11 +187,7 @@ fn an_outsider_beside_a_private_booth_receives_nothing_of_those_inside() {
     use tavern_shared::chat::ChatChannel;
     use tavern_shared::movement::WALK_SPEED;
     let _turn = crate::common::serial();
-    let dir = temp_dir("booth-outsider");
-    let map = write_room(&dir.join("maps"));
-    let mut config = ServerConfig::local(dir.join("data"));
-    config.maps = vec![map];
-    let server = tavern_server::start(config).expect("the server starts");
+    let server = tavern_server::start(room_config("booth-outsider")).expect("the server starts");
     let url = server.http_url();
     // Spawns at x = 80, 112, 144 in joining order; the booth spans x 384..512.
     let mut alice = join(&url, "Alice", &mut []);

@@ -185,7 +185,8 @@ pub struct RunArgs {
     #[arg(long, env = "TAVERN_NO_WATCH")]
     pub no_watch: bool,
 
-    /// Folder for the server's files (the netcode key). Created if missing.
+    /// Folder for the server's own files (the netcode key, the SQLite chat database).
+    /// Created readable by its owner only (0700) if missing.
     #[arg(
         long,
         value_name = "DIR",

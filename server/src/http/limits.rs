@@ -16,6 +16,9 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 /// client did not use stops holding a handshake slot soon.
 pub const TOKEN_EXPIRE_SECS: u64 = 15;
 
+/// Live API tokens kept at most; past that the least recently used go first.
+pub const MAX_API_TOKENS: u64 = 100_000;
+
 /// The HTTP server's limits; each is a flag of `tavern-server` (see the README).
 #[derive(Clone, Debug, PartialEq)]
 pub struct HttpLimits {
@@ -168,9 +171,12 @@ impl ApiTokens {
                 }
             }
         };
+        // LRU, not moka's default admission policy, which may turn a brand-new token
+        // away when the cache is full.
         let cache = moka::sync::Cache::builder()
             .time_to_idle(limits.api_token_idle)
-            .max_capacity(1_000_000)
+            .max_capacity(MAX_API_TOKENS)
+            .eviction_policy(moka::policy::EvictionPolicy::lru())
             .eviction_listener(listener)
             .build();
         ApiTokens {

@@ -280,25 +280,42 @@ pub fn read_doc(path: &Path, files: &mut dyn MapFiles) -> Result<doc::Doc, Strin
 /// error of the map like any other.
 pub fn load_map(path: &Path, files: &mut dyn MapFiles) -> Loaded {
     let file = path.display().to_string();
-    let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        load_map_unguarded(path, files)
-    }));
-    loaded.unwrap_or_else(|panic| {
-        let why = panic
+    catch_quietly(|| load_map_unguarded(path, files)).unwrap_or_else(|why| Loaded {
+        map: None,
+        problems: vec![Problem::error(
+            &file,
+            "",
+            format!(
+                "the map cannot be read: the reader failed ({why}); the file is damaged or declares more than its data holds"
+            ),
+        )],
+    })
+}
+
+/// Runs `f`, turning a panic inside it into an error with the panic's message. The
+/// panic is not printed (a bad map file is reported as a map error, not a crash);
+/// panics elsewhere, and on other threads, are printed as usual.
+pub(crate) fn catch_quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    use std::cell::Cell;
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    thread_local!(static QUIET: Cell<bool> = const { Cell::new(false) });
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let was = QUIET.with(|q| q.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(was));
+    result.map_err(|panic| {
+        panic
             .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| panic.downcast_ref::<&str>().copied())
-            .unwrap_or("no reason given");
-        Loaded {
-            map: None,
-            problems: vec![Problem::error(
-                &file,
-                "",
-                format!(
-                    "the map cannot be read: the reader failed ({why}); the file is damaged or declares more than its data holds"
-                ),
-            )],
-        }
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "no reason given".into())
     })
 }
 

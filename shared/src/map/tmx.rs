@@ -56,6 +56,12 @@ fn explain(error: tiled::Error, reader: &Reader<'_>, top: &Path) -> String {
 
 /// Reads a TMX map into a [`Doc`]. Errors are the `tiled` crate's, which name the file.
 pub fn read_tmx(path: &Path, files: &mut dyn MapFiles) -> Result<Doc, String> {
+    // The map file itself is checked here too, so its refusal reads plainly (the
+    // reader's check below covers tilesets and templates, in the crate's words).
+    let bytes = files
+        .read(path)
+        .map_err(|e| format!("{}: cannot read the map: {e}", path.display()))?;
+    super::limits::check_xml(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut loader = Loader::with_reader(Reader { files, last: None });
     let map = loader
         .load_tmx_map(path)
@@ -172,7 +178,7 @@ fn finite_cells(
             super::limits::MAX_TILES / 1_000_000
         ));
     }
-    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    let read = super::catch_quietly(|| {
         let mut cells = Vec::new();
         for y in 0..h as i32 {
             for x in 0..w as i32 {
@@ -182,7 +188,7 @@ fn finite_cells(
             }
         }
         cells
-    }));
+    });
     read.map_err(|_| {
         format!("tile layer `{name}` has fewer tiles of data than its declared size of {w}x{h}")
     })
