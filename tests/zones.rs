@@ -328,3 +328,89 @@ fn an_outsider_beside_a_private_booth_receives_nothing_of_those_inside() {
     assert!(!body.contains("Alice") && !body.contains("Dan"), "{body}");
     server.stop();
 }
+
+/// Interest management: with a 100 px view radius, a player does not receive an avatar
+/// far away; walking towards it, it appears where the server has it, and walking
+/// brings no correction.
+#[test]
+fn only_avatars_in_view_are_sent_and_appear_when_approached() {
+    use tavern_shared::movement::WALK_SPEED;
+    let _turn = crate::common::serial();
+    let mut config = room_config("interest");
+    config.view_radius = 100.0;
+    let server = tavern_server::start(config).expect("the server starts");
+    let url = server.http_url();
+    // Alice spawns at x = 80, Bob at x = 112 (the booth, x 384..512, stays out of it).
+    let mut alice = join(&url, "Alice", &mut []);
+    let mut bob = join(&url, "Bob", &mut [&mut alice]);
+    let (a, b) = (alice.client_id().unwrap(), bob.client_id().unwrap());
+    assert!(
+        pump_until(
+            &mut [&mut alice, &mut bob],
+            Duration::from_secs(5),
+            |bots| { sees(bots[0], b) && sees(bots[1], a) }
+        ),
+        "side by side, both in view"
+    );
+    let per_tick = WALK_SPEED / 60.0;
+    // Alice walks to x = 350; Bob walks left to the wall: 300 px apart, three cells.
+    *alice.brain_mut() = Brain::Script(VecDeque::from([
+        walk(Vec2::X, ((350.0 - 80.0) / per_tick) as u32),
+        (1, InputFrame::default()),
+    ]));
+    *bob.brain_mut() = Brain::Script(VecDeque::from([
+        walk(-Vec2::X, 30),
+        (1, InputFrame::default()),
+    ]));
+    assert!(
+        pump_until(
+            &mut [&mut alice, &mut bob],
+            Duration::from_secs(10),
+            |bots| {
+                bots.iter_mut().all(|b| b.brain_mut().is_done())
+                    && !sees(bots[1], a)
+                    && !sees(bots[0], b)
+            }
+        ),
+        "out of view, neither holds the other: {:?} {:?}",
+        alice.own_server_state(),
+        bob.own_server_state()
+    );
+    let mut leaked = false;
+    pump_until(
+        &mut [&mut alice, &mut bob],
+        Duration::from_millis(500),
+        |bots| {
+            leaked |= sees(bots[1], a);
+            false
+        },
+    );
+    assert!(!leaked, "an avatar out of view is never sent");
+    // The server still knows both (proximity and chat work from its full state).
+    assert_eq!(crate::common::server_players(&server).len(), 2);
+
+    // Bob walks towards Alice: she appears, where the server has her.
+    *bob.brain_mut() = Brain::Script(VecDeque::from([
+        walk(Vec2::X, (200.0 / per_tick) as u32),
+        (1, InputFrame::default()),
+    ]));
+    assert!(
+        pump_until(
+            &mut [&mut alice, &mut bob],
+            Duration::from_secs(10),
+            |bots| { bots[1].brain_mut().is_done() && sees(bots[1], a) && sees(bots[0], b) }
+        ),
+        "in view again"
+    );
+    pump_for(&mut [&mut alice, &mut bob], Duration::from_millis(300));
+    let truth = crate::common::server_player(&server, a);
+    let (_, seen, _) = bob
+        .others()
+        .into_iter()
+        .find(|(id, ..)| *id == a)
+        .expect("Bob has Alice");
+    assert_eq!(seen.motion.pos, Vec2::new(truth.x, truth.y));
+    assert_eq!(bob.prediction().corrections, 0);
+    assert_eq!(alice.prediction().corrections, 0);
+    server.stop();
+}

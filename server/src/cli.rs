@@ -103,6 +103,12 @@ pub struct RunArgs {
           value_parser = clap::value_parser!(u16).range(1..=5000))]
     pub proximity_radius: u16,
 
+    /// Each player receives the other avatars within this many pixels of its own (and,
+    /// by the grid it is checked on, some up to twice as far).
+    #[arg(long, value_name = "PX", env = "TAVERN_VIEW_RADIUS", default_value_t = 800,
+          value_parser = clap::value_parser!(u16).range(64..=20000))]
+    pub view_radius: u16,
+
     /// Chat database: postgres://USER:PASSWORD@HOST/DB, or sqlite://FILE. With a password,
     /// prefer the environment variable or --database-url-file.
     /// [default: a SQLite file, DATA_DIR/tavern.db]
@@ -303,6 +309,7 @@ impl RunArgs {
             start_map: self.start_map.clone(),
             watch_maps: !self.no_watch,
             proximity_radius: f32::from(self.proximity_radius),
+            view_radius: f32::from(self.view_radius),
             database_url: self.database_url.clone(),
             chat_filter: Vec::new(),
             jitsi: crate::meetings::JitsiConfig {
@@ -486,6 +493,8 @@ mod tests {
         );
         let err = Cli::try_parse_from(["tavern-server", "--max-clients", "0"]).unwrap_err();
         assert!(err.to_string().contains("--max-clients"), "{err}");
+        let err = Cli::try_parse_from(["tavern-server", "--view-radius", "10"]).unwrap_err();
+        assert!(err.to_string().contains("--view-radius"), "{err}");
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub struct ServerConfig {
     pub watch_maps: bool,
     /// Players within this many pixels of each other are near (proximity chat).
     pub proximity_radius: f32,
+    /// Each player receives the avatars within this many pixels (and up to twice that).
+    pub view_radius: f32,
     /// Chat database: `sqlite://...` or `postgres://...`; a SQLite file in `data_dir`
     /// when `None`.
     pub database_url: Option<String>,
@@ -57,6 +59,7 @@ impl ServerConfig {
             start_map: None,
             watch_maps: true,
             proximity_radius: tavern_shared::proximity::DEFAULT_RADIUS,
+            view_radius: crate::interest::DEFAULT_VIEW_RADIUS,
             database_url: None,
             chat_filter: Vec::new(),
             jitsi: crate::meetings::JitsiConfig::default(),

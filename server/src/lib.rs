@@ -8,6 +8,7 @@ pub mod config;
 pub mod exits;
 pub mod files;
 pub mod http;
+pub mod interest;
 pub mod keys;
 pub mod meetings;
 pub mod movement;
@@ -74,6 +75,7 @@ pub fn build_app(
         movement::plugin,
         reload::plugin,
         zones::plugin,
+        interest::plugin,
         exits::plugin,
         proximity::plugin,
         chat::plugin,
@@ -211,6 +213,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             let stop = stop.clone();
             let watch = reload::WatchMaps(config.watch_maps);
             let radius = proximity::ProximityRadius(config.proximity_radius);
+            let view = interest::ViewRadius(config.view_radius);
             let filter = chat::ChatFilter(config.chat_filter.clone());
             let jitsi = config.jitsi.clone();
             let agents = agents::Agents(Arc::new(config.agents.clone()));
@@ -219,6 +222,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                     app.insert_resource(players)
                         .insert_resource(watch)
                         .insert_resource(radius)
+                        .insert_resource(view)
                         .insert_resource(filter)
                         .insert_resource(jitsi)
                         .insert_resource(worker)

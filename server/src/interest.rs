@@ -1,0 +1,141 @@
+//! Interest management: a player receives only the avatars around its own, in a
+//! uniform grid of cells as wide as the view radius. An avatar is replicated to a
+//! player when their cells are at most one apart in each direction, so everything
+//! within the view radius is always sent (and nothing beyond twice that). A cell
+//! changes only once the avatar is a quarter cell past its border, so walking along
+//! a border does not make others appear and vanish. This filter adds to the others
+//! (`can_see`): an avatar is sent only if every rule allows it.
+
+use bevy::prelude::*;
+use bevy_replicon::prelude::*;
+use tavern_shared::avatar::AvatarState;
+
+use crate::GameSystems;
+use crate::zones::Owner;
+
+/// Default view radius in pixels: a little more than a desktop screen at 1x zoom.
+pub const DEFAULT_VIEW_RADIUS: f32 = 800.0;
+
+/// The view radius (`--view-radius`).
+#[derive(Resource, Debug, Clone, Copy)]
+pub struct ViewRadius(pub f32);
+
+impl Default for ViewRadius {
+    fn default() -> Self {
+        ViewRadius(DEFAULT_VIEW_RADIUS)
+    }
+}
+
+/// The grid cell an avatar is in, on the avatar and on its owner's connection (the
+/// viewer's side of the check).
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
+#[component(immutable)]
+pub struct ViewCell(pub IVec2);
+
+impl VisibilityFilter for ViewCell {
+    type ClientComponent = ViewCell;
+    type Scope = Entity;
+
+    fn is_visible(&self, _client: Entity, viewer: Option<&ViewCell>) -> bool {
+        viewer.is_some_and(|v| in_view(v.0, self.0))
+    }
+}
+
+/// Whether an avatar in cell `seen` is within view of a player in cell `viewer`.
+pub fn in_view(viewer: IVec2, seen: IVec2) -> bool {
+    let d = (viewer - seen).abs();
+    d.x <= 1 && d.y <= 1
+}
+
+/// The cell of `pos` for cells of `size`, keeping `current` while `pos` is within a
+/// quarter cell of it.
+pub fn cell_of(pos: Vec2, size: f32, current: Option<IVec2>) -> IVec2 {
+    let exact = (pos / size).floor().as_ivec2();
+    match current {
+        Some(cell) if cell != exact => {
+            let margin = size / 4.0;
+            let min = cell.as_vec2() * size - Vec2::splat(margin);
+            let max = (cell + IVec2::ONE).as_vec2() * size + Vec2::splat(margin);
+            if pos.cmpge(min).all() && pos.cmplt(max).all() {
+                cell
+            } else {
+                exact
+            }
+        }
+        _ => exact,
+    }
+}
+
+pub fn plugin(app: &mut App) {
+    app.init_resource::<ViewRadius>()
+        .add_visibility_filter::<ViewCell>()
+        .add_systems(
+            FixedUpdate,
+            update_view_cells
+                .in_set(GameSystems::Track)
+                .after(crate::zones::track_zones),
+        );
+}
+
+/// Moves each avatar's cell (and its owner's) with it.
+fn update_view_cells(
+    mut commands: Commands,
+    radius: Res<ViewRadius>,
+    avatars: Query<(Entity, &AvatarState, &Owner, Option<&ViewCell>)>,
+) {
+    let size = radius.0.max(1.0);
+    for (avatar, state, owner, cell) in &avatars {
+        let now = ViewCell(cell_of(state.motion.pos, size, cell.map(|c| c.0)));
+        if cell != Some(&now) {
+            commands.entity(avatar).insert(now);
+            if let Ok(mut owner) = commands.get_entity(owner.0) {
+                owner.insert(now);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn everything_within_the_radius_is_in_view() {
+        let size = 100.0;
+        for (a, b) in [
+            (Vec2::new(0.0, 0.0), Vec2::new(99.0, 0.0)),
+            (Vec2::new(199.9, 199.9), Vec2::new(270.0, 270.0)),
+            (Vec2::new(-5.0, 3.0), Vec2::new(-75.0, -60.0)),
+        ] {
+            assert!(a.distance(b) <= size);
+            assert!(
+                in_view(cell_of(a, size, None), cell_of(b, size, None)),
+                "{a} {b}"
+            );
+        }
+        assert!(!in_view(
+            cell_of(Vec2::ZERO, size, None),
+            cell_of(Vec2::new(201.0, 0.0), size, None)
+        ));
+    }
+
+    #[test]
+    fn a_cell_changes_only_a_quarter_cell_past_its_border() {
+        let size = 100.0;
+        let start = cell_of(Vec2::new(95.0, 50.0), size, None);
+        assert_eq!(start, IVec2::new(0, 0));
+        // Just across the border: still the old cell.
+        assert_eq!(cell_of(Vec2::new(110.0, 50.0), size, Some(start)), start);
+        assert_eq!(cell_of(Vec2::new(124.9, 50.0), size, Some(start)), start);
+        // A quarter cell past it: the new one.
+        let next = cell_of(Vec2::new(125.0, 50.0), size, Some(start));
+        assert_eq!(next, IVec2::new(1, 0));
+        // Back a little: stays in the new cell.
+        assert_eq!(cell_of(Vec2::new(90.0, 50.0), size, Some(next)), next);
+        // A jump (an exit to another place) moves at once.
+        assert_eq!(
+            cell_of(Vec2::new(950.0, 50.0), size, Some(next)),
+            IVec2::new(9, 0)
+        );
+    }
+}
