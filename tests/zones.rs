@@ -39,6 +39,15 @@ fn room_config(name: &str) -> ServerConfig {
     config
 }
 
+/// Starts `config`'s server and joins Alice, then Bob (so Alice gets the first spawn).
+fn alice_and_bob(config: ServerConfig) -> (tavern_server::RunningServer, Bot, Bot) {
+    let server = tavern_server::start(config).expect("the server starts");
+    let url = server.http_url();
+    let mut alice = join(&url, "Alice", &mut []);
+    let bob = join(&url, "Bob", &mut [&mut alice]);
+    (server, alice, bob)
+}
+
 #[test]
 fn private_booths_hide_avatars_and_proximity_is_reported_to_both_players() {
     let _turn = crate::common::serial();
@@ -48,11 +57,9 @@ fn private_booths_hide_avatars_and_proximity_is_reported_to_both_players() {
         app_id: Some("tavern".into()),
         secret: Some("test-secret".into()),
     };
-    let server = tavern_server::start(config).expect("the server starts");
-    let url = server.http_url();
     // Alice joins first, so she gets the first spawn and her walk ends inside the booth.
-    let mut alice = join(&url, "Alice", &mut []);
-    let mut bob = join(&url, "Bob", &mut [&mut alice]);
+    let (server, mut alice, mut bob) = alice_and_bob(config);
+    let url = server.http_url();
     let (a, b) = (alice.client_id().unwrap(), bob.client_id().unwrap());
     // They spawn a tile apart: each is told the other is near.
     assert!(
@@ -338,11 +345,8 @@ fn only_avatars_in_view_are_sent_and_appear_when_approached() {
     let _turn = crate::common::serial();
     let mut config = room_config("interest");
     config.view_radius = 100.0;
-    let server = tavern_server::start(config).expect("the server starts");
-    let url = server.http_url();
     // Alice spawns at x = 80, Bob at x = 112 (the booth, x 384..512, stays out of it).
-    let mut alice = join(&url, "Alice", &mut []);
-    let mut bob = join(&url, "Bob", &mut [&mut alice]);
+    let (server, mut alice, mut bob) = alice_and_bob(config);
     let (a, b) = (alice.client_id().unwrap(), bob.client_id().unwrap());
     assert!(
         pump_until(
