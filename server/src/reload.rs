@@ -53,8 +53,9 @@ pub fn plugin(app: &mut App) {
         );
 }
 
-/// Loads `path` and, if it loads, the maps its exits lead to, on a thread of its own.
-fn spawn_loader(path: PathBuf) -> std::io::Result<Receiver<Prepared>> {
+/// Loads `path` and, if it loads, the maps its exits lead to that are not among
+/// `running` (the files of the maps already loaded), on a thread of its own.
+fn spawn_loader(path: PathBuf, running: Vec<PathBuf>) -> std::io::Result<Receiver<Prepared>> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("tavern-map-load".into())
@@ -68,7 +69,9 @@ fn spawn_loader(path: PathBuf) -> std::io::Result<Receiver<Prepared>> {
                     .iter()
                     .filter_map(|z| z.effects.exit.as_ref())
                     .map(|exit| relative_to(&path, Path::new(&exit.file)))
-                    .filter(|target| target.is_file() && !same_file(target, &path))
+                    .filter(|target| {
+                        target.is_file() && !running.iter().any(|r| same_file(r, target))
+                    })
                     .map(|target| {
                         let loaded = load_one(&target);
                         (target, loaded)
@@ -99,7 +102,8 @@ fn start_loading_changed_maps(
         // This version is being handled; a later edit is noticed as a new change.
         maps.get_mut(id).refresh_watched();
         let path = maps.get(id).path.clone();
-        match spawn_loader(path) {
+        let running = maps.maps.iter().map(|m| m.path.clone()).collect();
+        match spawn_loader(path, running) {
             Ok(rx) => loading.0.push((id, Mutex::new(rx))),
             Err(e) => {
                 error!(file = %maps.get(id).path.display(), "cannot start loading the changed map: {e}")

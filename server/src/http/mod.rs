@@ -26,12 +26,14 @@ use tavern_shared::avatar::validate_name;
 use tavern_shared::protocol::PROTOCOL_ID;
 use tower::ServiceBuilder;
 use tower_governor::GovernorLayer;
-use tower_governor::governor::GovernorConfigBuilder;
+use tower_governor::governor::{GovernorConfig, GovernorConfigBuilder};
+use tower_governor::key_extractor::PeerIpKeyExtractor;
 
 use crate::keys::NetcodeKey;
 use crate::net::guard::PacketStats;
 use crate::players::PlayerDirectory;
 use crate::store::ChatStore;
+use governor::middleware::NoOpMiddleware;
 use limits::{ApiTokens, HttpLimits, TOKEN_EXPIRE_SECS, TokenCaps};
 
 /// Largest request body accepted, in bytes (refused before it is read further).
@@ -50,6 +52,8 @@ pub struct ApiState {
     pub players: PlayerDirectory,
     /// API tokens handed out at login, and whose they are.
     pub tokens: ApiTokens,
+    /// Login requests per address (the route's rate limit).
+    login_rate: Option<Arc<GovernorConfig<PeerIpKeyExtractor, NoOpMiddleware>>>,
     /// Live connect tokens per address and per name.
     pub token_caps: TokenCaps,
     pub limits: HttpLimits,
@@ -77,6 +81,11 @@ impl ApiState {
             next_client_id: AtomicU64::new(start.max(1)),
             players,
             tokens: ApiTokens::new(&limits),
+            login_rate: GovernorConfigBuilder::default()
+                .period(Duration::from_secs(60) / limits.logins_per_minute.max(1))
+                .burst_size(limits.login_burst.max(1))
+                .finish()
+                .map(Arc::new),
             token_caps: TokenCaps::new(&limits),
             limits,
             packets: Arc::default(),
@@ -118,24 +127,9 @@ struct Page {
 /// a request timeout and a cap on requests in flight; errors from any of them are JSON.
 pub fn router(state: Arc<ApiState>) -> Router {
     let limits = state.limits.clone();
-    let per_ip = GovernorConfigBuilder::default()
-        .period(Duration::from_secs(60) / limits.logins_per_minute.max(1))
-        .burst_size(limits.login_burst.max(1))
-        .finish()
-        .map(Arc::new);
-    let login_route = match per_ip {
+    let login_route = match &state.login_rate {
         Some(config) => {
-            let limiter = config.limiter().clone();
-            // Forget addresses that have been quiet long enough to be back at full burst.
-            tokio::spawn(async move {
-                let mut every = tokio::time::interval(Duration::from_secs(60));
-                loop {
-                    every.tick().await;
-                    limiter.retain_recent();
-                    limiter.shrink_to_fit();
-                }
-            });
-            post(login).layer(GovernorLayer::new(config).error_handler(rate_limited))
+            post(login).layer(GovernorLayer::new(config.clone()).error_handler(rate_limited))
         }
         None => post(login),
     };
@@ -164,12 +158,17 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
 }
 
-/// Starts the periodic clean-up of the login limits' memory; call inside the runtime.
+/// Starts the periodic clean-up of the login limits' memory (addresses and names back
+/// at their full allowance are forgotten); call inside the runtime.
 pub fn spawn_upkeep(state: Arc<ApiState>) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(30));
         loop {
             every.tick().await;
+            if let Some(rate) = &state.login_rate {
+                rate.limiter().retain_recent();
+                rate.limiter().shrink_to_fit();
+            }
             state.token_caps.forget_idle();
             state.tokens.run_pending_tasks();
         }
