@@ -9,7 +9,6 @@ use crate::common::{pump_for, pump_until, server_player, server_players, start_s
 use bevy::prelude::*;
 use bevy_replicon_renet2::renet2::RenetClient;
 use tavern_client::bot::{Bot, Brain};
-use tavern_client::interpolation::INTERPOLATION_DELAY;
 use tavern_shared::input::{Buttons, InputBatch, InputFrame, Stick};
 use tavern_shared::movement::RUN_SPEED;
 
@@ -172,7 +171,12 @@ fn two_clients_see_each_other_and_a_rogue_client_changes_nothing() {
     assert_eq!(shown.unwrap().0.pos, truth_pos);
     // While walking, the watcher lagged by about the interpolation delay plus the trip.
     let rtt = walker.app.world().resource::<RenetClient>().rtt() as f32;
-    let tolerance = RUN_SPEED * (INTERPOLATION_DELAY as f32 + rtt + 0.1);
+    let delay = watcher
+        .app
+        .world()
+        .resource::<tavern_client::interpolation::SendInterval>()
+        .delay();
+    let tolerance = RUN_SPEED * (delay as f32 + rtt + 0.1);
     eprintln!(
         "watcher lag: worst {worst_lag:.1} px over {samples} samples, allowed {tolerance:.1} px"
     );

@@ -100,6 +100,13 @@ fn predictions_converge_without_corrections_over_a_lossy_slow_link() {
         bot.prediction().worst_correction
     );
 
+    // At the default send rate of 20 Hz: state arrives every third tick.
+    let interval = bot
+        .app
+        .world()
+        .resource::<tavern_client::interpolation::SendInterval>();
+    assert_eq!(interval.secs, 1.0 / 20.0);
+
     // The link really was bad.
     let rtt = bot.app.world().resource::<RenetClient>().rtt();
     assert!(rtt > 0.14, "round trip {rtt} s");

@@ -11,14 +11,14 @@ use bevy_replicon_renet2::renet2::RenetClient;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
-use tavern_shared::avatar::{AvatarState, PlayerId};
+use tavern_shared::avatar::{AvatarState, InputAck, PlayerId};
 use tavern_shared::chat::ChatChannel;
 use tavern_shared::input::{Buttons, InputFrame, Stick};
 
 use crate::PlaySystems;
 use crate::connection::{ConnectionStatus, LocalPlayer, ServerTarget};
 use crate::interpolation::Interpolated;
-use crate::prediction::{DesiredInput, OwnAvatar, Prediction};
+use crate::prediction::{Confirmed, DesiredInput, OwnAvatar, Prediction};
 
 /// What a bot does with its stick.
 #[derive(Resource, Debug)]
@@ -147,12 +147,17 @@ impl Bot {
     }
 
     /// The server's last word on the own avatar, if it has arrived.
-    pub fn own_server_state(&mut self) -> Option<AvatarState> {
+    pub fn own_server_state(&mut self) -> Option<Confirmed> {
         let mut q = self
             .app
             .world_mut()
-            .query_filtered::<&AvatarState, With<OwnAvatar>>();
-        q.single(self.app.world()).ok().copied()
+            .query_filtered::<(&AvatarState, &InputAck), With<OwnAvatar>>();
+        q.single(self.app.world())
+            .ok()
+            .map(|(state, ack)| Confirmed {
+                motion: state.motion,
+                last_input: ack.0,
+            })
     }
 
     /// Other avatars: id, last server state received, and where they are drawn.

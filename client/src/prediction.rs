@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;
-use tavern_shared::avatar::{AvatarState, PlayerId};
+use tavern_shared::avatar::{AvatarState, InputAck, PlayerId};
 use tavern_shared::collision::CollisionWorld;
 use tavern_shared::input::{InputBatch, InputFrame, MAX_FRAMES_PER_BATCH};
 use tavern_shared::map::MapData;
@@ -39,6 +39,13 @@ pub struct OwnAvatar;
 #[derive(Resource, Default, Debug, Clone, Copy)]
 pub struct DesiredInput(pub InputFrame);
 
+/// The server's state of the own avatar with the last input it includes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Confirmed {
+    pub motion: MoveState,
+    pub last_input: u32,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Pending {
     seq: u32,
@@ -55,7 +62,7 @@ pub struct Prediction {
     /// State one tick earlier, for drawing between ticks.
     pub previous: MoveState,
     /// Last server state and the input it includes.
-    confirmed: Option<AvatarState>,
+    confirmed: Option<Confirmed>,
     next_seq: u32,
     pending: VecDeque<Pending>,
     last_sent_idle: bool,
@@ -138,7 +145,7 @@ impl Prediction {
 
     /// Takes the server's state of the own avatar: drops acknowledged inputs and, if the
     /// server disagrees with what was predicted for that input, resets and replays.
-    pub fn reconcile(&mut self, server: AvatarState, world: &CollisionWorld) {
+    pub fn reconcile(&mut self, server: Confirmed, world: &CollisionWorld) {
         if self
             .confirmed
             .is_some_and(|c| server.last_input < c.last_input)
@@ -216,7 +223,7 @@ fn enter_map(
     mut prediction: ResMut<Prediction>,
     current: Option<Res<CurrentMap>>,
 ) {
-    let Some(EnterMap { map, arrival }) = entered.read().last() else {
+    let Some(EnterMap { map, arrival, .. }) = entered.read().last() else {
         return;
     };
     // The same map again is a new version of it (the server reloaded the file): keep
@@ -250,14 +257,24 @@ fn mark_own_avatar(
 }
 
 fn reconcile(
-    own: Query<&AvatarState, (With<OwnAvatar>, Changed<AvatarState>)>,
+    own: Query<
+        (&AvatarState, &InputAck),
+        (
+            With<OwnAvatar>,
+            Or<(Changed<AvatarState>, Changed<InputAck>)>,
+        ),
+    >,
     map: Option<Res<CurrentMap>>,
     mut prediction: ResMut<Prediction>,
 ) {
-    let (Ok(server), Some(map)) = (own.single(), map) else {
+    let (Ok((state, ack)), Some(map)) = (own.single(), map) else {
         return;
     };
-    prediction.reconcile(*server, &map.collision);
+    let server = Confirmed {
+        motion: state.motion,
+        last_input: ack.0,
+    };
+    prediction.reconcile(server, &map.collision);
 }
 
 fn predict(
@@ -310,7 +327,7 @@ mod tests {
     /// A prediction the server has just placed at `spawn`.
     fn placed_at(spawn: Vec2, world: &CollisionWorld) -> Prediction {
         let mut p = Prediction::default();
-        let first = AvatarState {
+        let first = Confirmed {
             motion: MoveState::at(spawn),
             last_input: 0,
         };
@@ -319,11 +336,11 @@ mod tests {
     }
 
     /// The server's side of the exchange: applies inputs exactly as the server does.
-    fn server_after(start: Vec2, frames: &[InputFrame], world: &CollisionWorld) -> AvatarState {
+    fn server_after(start: Vec2, frames: &[InputFrame], world: &CollisionWorld) -> Confirmed {
         let motion = frames
             .iter()
             .fold(MoveState::at(start), |s, f| step(s, *f, TICK_DT, world));
-        AvatarState {
+        Confirmed {
             motion,
             last_input: frames.len() as u32,
         }

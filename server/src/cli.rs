@@ -109,6 +109,12 @@ pub struct RunArgs {
           value_parser = clap::value_parser!(u16).range(64..=20000))]
     pub view_radius: u16,
 
+    /// How many times a second players are sent what changed (the simulation runs at
+    /// 60 Hz whatever this is). Lower sends fewer, larger packets; prediction stays exact.
+    #[arg(long, value_name = "HZ", env = "TAVERN_SEND_HZ", default_value_t = 20,
+          value_parser = clap::value_parser!(u8).range(10..=60))]
+    pub send_hz: u8,
+
     /// Chat database: postgres://USER:PASSWORD@HOST/DB, or sqlite://FILE. With a password,
     /// prefer the environment variable or --database-url-file.
     /// [default: a SQLite file, DATA_DIR/tavern.db]
@@ -310,6 +316,7 @@ impl RunArgs {
             watch_maps: !self.no_watch,
             proximity_radius: f32::from(self.proximity_radius),
             view_radius: f32::from(self.view_radius),
+            send_hz: self.send_hz,
             database_url: self.database_url.clone(),
             chat_filter: Vec::new(),
             jitsi: crate::meetings::JitsiConfig {
@@ -495,6 +502,10 @@ mod tests {
         assert!(err.to_string().contains("--max-clients"), "{err}");
         let err = Cli::try_parse_from(["tavern-server", "--view-radius", "10"]).unwrap_err();
         assert!(err.to_string().contains("--view-radius"), "{err}");
+        for hz in ["9", "61", "fast"] {
+            let err = Cli::try_parse_from(["tavern-server", "--send-hz", hz]).unwrap_err();
+            assert!(err.to_string().contains("--send-hz"), "{err}");
+        }
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub struct ServerConfig {
     pub proximity_radius: f32,
     /// Each player receives the avatars within this many pixels (and up to twice that).
     pub view_radius: f32,
+    /// Replication sends per second, 10 to 60 (`--send-hz`).
+    pub send_hz: u8,
     /// Chat database: `sqlite://...` or `postgres://...`; a SQLite file in `data_dir`
     /// when `None`.
     pub database_url: Option<String>,
@@ -60,6 +62,7 @@ impl ServerConfig {
             watch_maps: true,
             proximity_radius: tavern_shared::proximity::DEFAULT_RADIUS,
             view_radius: crate::interest::DEFAULT_VIEW_RADIUS,
+            send_hz: crate::net::rate::DEFAULT_SEND_HZ,
             database_url: None,
             chat_filter: Vec::new(),
             jitsi: crate::meetings::JitsiConfig::default(),

@@ -28,6 +28,7 @@ fn take_exits(
     mut avatars: Query<(&mut AvatarState, &mut OnMap, &Owner)>,
     mut queues: Query<&mut InputQueue>,
     mut enter: MessageWriter<ToClients<EnterMap>>,
+    rate: Res<crate::net::rate::SendRate>,
     mut arrivals: Local<usize>,
 ) {
     for change in changes.read().filter(|c| c.entered) {
@@ -75,7 +76,8 @@ fn take_exits(
             owner.0,
             EnterMap {
                 map: (*to.data).clone(),
-                arrival: Some(arrival),
+                arrival: Some(state.motion.pos),
+                send_hz: rate.hz,
             },
         ));
         info!(from = %from_name, to = %to.data.name, entry = ?exit.entry, x = arrival.x, y = arrival.y, "player took an exit");

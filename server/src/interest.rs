@@ -8,7 +8,7 @@
 
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;
-use tavern_shared::avatar::AvatarState;
+use tavern_shared::avatar::{AvatarState, InputAck};
 
 use crate::GameSystems;
 use crate::zones::Owner;
@@ -41,6 +41,20 @@ impl VisibilityFilter for ViewCell {
     }
 }
 
+/// On an avatar: the connection of its owner, the only one sent its [`InputAck`].
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
+#[component(immutable)]
+pub struct AckTo(pub Entity);
+
+impl VisibilityFilter for AckTo {
+    type ClientComponent = AuthorizedClient;
+    type Scope = SingleComponent<InputAck>;
+
+    fn is_visible(&self, client: Entity, _: Option<&AuthorizedClient>) -> bool {
+        self.0 == client
+    }
+}
+
 /// Whether an avatar in cell `seen` is within view of a player in cell `viewer`.
 pub fn in_view(viewer: IVec2, seen: IVec2) -> bool {
     let d = (viewer - seen).abs();
@@ -69,6 +83,7 @@ pub fn cell_of(pos: Vec2, size: f32, current: Option<IVec2>) -> IVec2 {
 pub fn plugin(app: &mut App) {
     app.init_resource::<ViewRadius>()
         .add_visibility_filter::<ViewCell>()
+        .add_visibility_filter::<AckTo>()
         .add_systems(
             FixedUpdate,
             update_view_cells

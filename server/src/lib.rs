@@ -59,7 +59,11 @@ pub fn build_app(
     app.add_plugins((
         MinimalPlugins,
         StatesPlugin,
-        RepliconPlugins,
+        // Replication ticks come from net::rate (--send-hz), not every frame.
+        RepliconPlugins.build().set(ServerPlugin {
+            tick_schedule: None,
+            ..default()
+        }),
         RepliconRenetPlugins,
     ))
     .insert_resource(Time::<Fixed>::from_hz(TICK_HZ))
@@ -71,6 +75,7 @@ pub fn build_app(
     .configure_sets(FixedUpdate, GameSystems::Track.after(GameSystems::Simulate))
     .insert_resource(maps)
     .add_plugins((
+        net::rate::plugin,
         players::plugin,
         movement::plugin,
         reload::plugin,
@@ -214,6 +219,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             let watch = reload::WatchMaps(config.watch_maps);
             let radius = proximity::ProximityRadius(config.proximity_radius);
             let view = interest::ViewRadius(config.view_radius);
+            let rate = net::rate::SendRate::new(config.send_hz);
             let filter = chat::ChatFilter(config.chat_filter.clone());
             let jitsi = config.jitsi.clone();
             let agents = agents::Agents(Arc::new(config.agents.clone()));
@@ -223,6 +229,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                         .insert_resource(watch)
                         .insert_resource(radius)
                         .insert_resource(view)
+                        .insert_resource(rate)
                         .insert_resource(filter)
                         .insert_resource(jitsi)
                         .insert_resource(worker)

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;
-use tavern_shared::avatar::AvatarState;
+use tavern_shared::avatar::{AvatarState, InputAck};
 use tavern_shared::input::{
     ARRIVAL_SEQ_GAP, Buttons, InputBatch, InputError, InputFrame, MAX_SEQ_AHEAD,
 };
@@ -188,7 +188,7 @@ pub struct ActionPressed {
 
 fn apply_inputs(
     mut clients: Query<(&mut InputQueue, &Controls)>,
-    mut avatars: Query<(&mut AvatarState, &OnMap)>,
+    mut avatars: Query<(&mut AvatarState, &mut InputAck, &OnMap)>,
     maps: Res<Maps>,
     mut actions: MessageWriter<ActionPressed>,
 ) {
@@ -197,14 +197,14 @@ fn apply_inputs(
         if frames.is_empty() {
             continue;
         }
-        let Ok((mut avatar, on)) = avatars.get_mut(controls.0) else {
+        let Ok((mut avatar, mut ack, on)) = avatars.get_mut(controls.0) else {
             continue;
         };
         let collision = &maps.get(on.0).collision;
         let mut state = *avatar;
         for (seq, frame) in frames {
             state.motion = step(state.motion, frame, TICK_DT, collision);
-            state.last_input = seq;
+            ack.0 = seq;
             let held = frame.buttons.0 & Buttons::INTERACT.0 != 0;
             if held && !queue.action_held {
                 actions.write(ActionPressed { avatar: controls.0 });

@@ -9,12 +9,14 @@ use bevy_replicon::prelude::*;
 use bevy_replicon::shared::backend::connected_client::NetworkId;
 use bevy_replicon_renet2::netcode::NetcodeServerTransport;
 use tavern_shared::api::PlayerInfo;
-use tavern_shared::avatar::{AvatarState, DisplayName, InZones, PlayerId};
+use tavern_shared::avatar::{AvatarState, DisplayName, InZones, InputAck, PlayerId};
 use tavern_shared::movement::MoveState;
 use tavern_shared::protocol::EnterMap;
 
 use crate::http::name_from_user_data;
+use crate::interest::AckTo;
 use crate::movement::InputQueue;
+use crate::net::rate::SendRate;
 use crate::net::to_client;
 use crate::world::{Maps, OnMap};
 use crate::zones::{Owner, Presence};
@@ -56,7 +58,10 @@ pub fn plugin(app: &mut App) {
 
 /// Copies moved avatars into the directory (only those that changed this tick).
 fn publish_positions(
-    avatars: Query<(&PlayerId, &AvatarState, &OnMap), Changed<AvatarState>>,
+    avatars: Query<
+        (&PlayerId, &AvatarState, &InputAck, &OnMap),
+        Or<(Changed<AvatarState>, Changed<InputAck>, Changed<OnMap>)>,
+    >,
     maps: Res<Maps>,
     directory: Res<PlayerDirectory>,
 ) {
@@ -64,7 +69,7 @@ fn publish_positions(
         return;
     }
     let mut players = directory.write();
-    for (id, state, on) in &avatars {
+    for (id, state, ack, on) in &avatars {
         if let Some(info) = players.get_mut(&id.0) {
             let map = &maps.get(on.0).data.name;
             if info.map != *map {
@@ -72,7 +77,7 @@ fn publish_positions(
             }
             info.x = state.motion.pos.x;
             info.y = state.motion.pos.y;
-            info.last_input = state.last_input;
+            info.last_input = ack.0;
         }
     }
 }
@@ -84,6 +89,7 @@ fn spawn_avatar(
     transport: Option<Res<NetcodeServerTransport>>,
     mut maps: ResMut<Maps>,
     directory: Res<PlayerDirectory>,
+    rate: Res<SendRate>,
     mut enter: MessageWriter<ToClients<EnterMap>>,
 ) {
     let client = add.entity;
@@ -114,8 +120,9 @@ fn spawn_avatar(
             DisplayName(name.clone()),
             AvatarState {
                 motion: MoveState::at(spawn),
-                last_input: 0,
             },
+            InputAck(0),
+            AckTo(client),
             OnMap(start),
             InZones::default(),
             Owner(client),
@@ -130,6 +137,7 @@ fn spawn_avatar(
         EnterMap {
             map: (*maps.get(start).data).clone(),
             arrival: None,
+            send_hz: rate.hz,
         },
     ));
     let now = {

@@ -118,6 +118,7 @@ fn swap_in_loaded_maps(
     mut avatars: Query<(&mut AvatarState, &OnMap)>,
     clients: Query<(Entity, &Controls)>,
     mut enter: MessageWriter<ToClients<EnterMap>>,
+    rate: Res<crate::net::rate::SendRate>,
 ) {
     let mut ready = Vec::new();
     loading.0.retain_mut(|(id, rx)| {
@@ -175,7 +176,7 @@ fn swap_in_loaded_maps(
                 .nearest_free(&map.data, pos, AVATAR_RADIUS)
                 .unwrap_or_else(|| map.data.spawns[0]);
             if free != pos {
-                avatar.motion.pos = free;
+                avatar.motion.pos = tavern_shared::movement::quantize(free);
                 avatar.motion.moving = false;
                 moved += 1;
             }
@@ -188,6 +189,7 @@ fn swap_in_loaded_maps(
                     EnterMap {
                         map: (*map.data).clone(),
                         arrival: None,
+                        send_hz: rate.hz,
                     },
                 ));
                 told += 1;

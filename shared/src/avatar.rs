@@ -4,7 +4,7 @@ use bevy::prelude::*;
 use bevy_replicon::prelude::Replicated;
 use serde::{Deserialize, Serialize};
 
-use crate::movement::MoveState;
+use crate::movement::{Facing, MoveState, POS_STEPS_PER_PX};
 
 /// Longest display name, in characters.
 pub const MAX_NAME_CHARS: usize = 24;
@@ -18,13 +18,66 @@ pub struct PlayerId(pub u64);
 #[derive(Component, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DisplayName(pub String);
 
-/// The server's state of an avatar and the last of its owner's inputs applied to reach it.
-/// One component, so the position and the acknowledgement always arrive together.
+/// The server's state of an avatar, sent to every player who can see it.
+///
+/// On the wire it is compact: the position as two fixed-point integers (1/64 px, which
+/// the simulation keeps it on, so it arrives exact) and facing, moving and running in
+/// one byte; with varint encoding a moving avatar costs 7 bytes on a map up to
+/// 16,384 px across. It changes only when the avatar moves, turns or stops, so an
+/// avatar standing still costs nothing after its last change.
 #[derive(Component, Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(into = "WireState", from = "WireState")]
 pub struct AvatarState {
     pub motion: MoveState,
-    /// Sequence number of the owner's last applied input (0 before any).
-    pub last_input: u32,
+}
+
+/// The sequence number of the last of its owner's inputs the server applied to this
+/// avatar (0 before any). Sent only to the owner, on the same entity as
+/// [`AvatarState`], so both arrive in the same update for the same server tick:
+/// prediction replays the inputs after this one from that state.
+#[derive(Component, Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputAck(pub u32);
+
+/// [`AvatarState`] as sent: fixed-point position and one byte of flags.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+struct WireState(i32, i32, u8);
+
+const MOVING: u8 = 1 << 2;
+const RUNNING: u8 = 1 << 3;
+
+impl From<AvatarState> for WireState {
+    fn from(state: AvatarState) -> Self {
+        let m = state.motion;
+        let fixed = |v: f32| (v * POS_STEPS_PER_PX).round() as i32;
+        let facing = match m.facing {
+            Facing::Down => 0,
+            Facing::Up => 1,
+            Facing::Left => 2,
+            Facing::Right => 3,
+        };
+        let flags =
+            facing | if m.moving { MOVING } else { 0 } | if m.running { RUNNING } else { 0 };
+        WireState(fixed(m.pos.x), fixed(m.pos.y), flags)
+    }
+}
+
+impl From<WireState> for AvatarState {
+    fn from(WireState(x, y, flags): WireState) -> Self {
+        let facing = match flags & 3 {
+            0 => Facing::Down,
+            1 => Facing::Up,
+            2 => Facing::Left,
+            _ => Facing::Right,
+        };
+        AvatarState {
+            motion: MoveState {
+                pos: Vec2::new(x as f32, y as f32) / POS_STEPS_PER_PX,
+                facing,
+                moving: flags & MOVING != 0,
+                running: flags & RUNNING != 0,
+            },
+        }
+    }
 }
 
 /// The zones of its map an avatar stands in (indices into the map's zone list), as the
@@ -67,6 +120,34 @@ pub fn validate_name(name: &str) -> Result<(), NameError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn avatar_state_goes_over_the_wire_exactly_and_compactly() {
+        use crate::movement::quantize;
+        let state = AvatarState {
+            motion: MoveState {
+                pos: quantize(Vec2::new(6399.3, 16000.7)),
+                facing: Facing::Left,
+                moving: true,
+                running: true,
+            },
+        };
+        let bytes = postcard::to_allocvec(&state).unwrap();
+        assert_eq!(bytes.len(), 7, "{bytes:?}");
+        let back: AvatarState = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back, state);
+        for facing in [Facing::Down, Facing::Up, Facing::Left, Facing::Right] {
+            let s = AvatarState {
+                motion: MoveState {
+                    facing,
+                    ..MoveState::at(Vec2::new(-3.5, 2.25))
+                },
+            };
+            let back: AvatarState =
+                postcard::from_bytes(&postcard::to_allocvec(&s).unwrap()).unwrap();
+            assert_eq!(back, s);
+        }
+    }
 
     #[test]
     fn names_are_checked() {

@@ -17,6 +17,21 @@ pub const WALK_SPEED: f32 = 160.0;
 pub const RUN_SPEED: f32 = 240.0;
 /// An avatar collides as a circle of this radius around its position.
 pub const AVATAR_RADIUS: f32 = 10.0;
+/// Positions are kept in fixed point: multiples of 1/64 px. Every step ends on this
+/// grid, so a position goes over the wire as two integers and arrives exactly as the
+/// server has it, and prediction replays from exactly the server's state.
+pub const POS_STEPS_PER_PX: f32 = 64.0;
+
+/// The grid position nearest to `v` (see [`POS_STEPS_PER_PX`]).
+pub fn quantize(v: Vec2) -> Vec2 {
+    (v * POS_STEPS_PER_PX).round() / POS_STEPS_PER_PX
+}
+
+/// The grid position reached from `from` (on the grid) towards `to`, never past it on
+/// either axis, so quantizing never lengthens a step.
+fn quantize_towards(from: Vec2, to: Vec2) -> Vec2 {
+    from + ((to - from) * POS_STEPS_PER_PX).trunc() / POS_STEPS_PER_PX
+}
 
 /// Which way an avatar looks (for its sprite).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,15 +54,17 @@ pub struct MoveState {
 }
 
 impl MoveState {
+    /// Standing still at `pos` (moved onto the position grid).
     pub fn at(pos: Vec2) -> Self {
         MoveState {
-            pos,
+            pos: quantize(pos),
             ..Default::default()
         }
     }
 }
 
-/// Advances one avatar by one input over `dt` seconds.
+/// Advances one avatar by one input over `dt` seconds. `state.pos` must be on the
+/// position grid ([`MoveState::at`], [`quantize`]); the result is too.
 ///
 /// Speed is proportional to stick deflection (which [`crate::input::Stick`] keeps at most 1,
 /// so diagonals are never faster), and walls stop and deflect the avatar.
@@ -75,7 +92,10 @@ pub fn step(state: MoveState, input: InputFrame, dt: f32, world: &CollisionWorld
         Facing::Up
     };
     MoveState {
-        pos: world.move_and_slide(state.pos, delta, AVATAR_RADIUS),
+        pos: quantize_towards(
+            state.pos,
+            world.move_and_slide(state.pos, delta, AVATAR_RADIUS),
+        ),
         facing,
         moving: true,
         running,
@@ -118,16 +138,33 @@ mod tests {
     fn full_stick_walks_and_runs_at_the_set_speeds() {
         let (world, spawn) = open_room();
         let walked = walk(&world, spawn, frame(Vec2::X, false), 30);
+        // Each step ends on the 1/64 px grid, at most one grid step short.
+        let grid = 30.0 / POS_STEPS_PER_PX;
+        let walked_px = walked.pos.x - spawn.x;
         assert!(
-            (walked.pos.x - spawn.x - WALK_SPEED * 0.5).abs() < 0.01,
+            walked_px <= WALK_SPEED * 0.5 && walked_px > WALK_SPEED * 0.5 - grid,
             "{walked:?}"
         );
         let ran = walk(&world, spawn, frame(Vec2::X, true), 30);
+        let ran_px = ran.pos.x - spawn.x;
         assert!(
-            (ran.pos.x - spawn.x - RUN_SPEED * 0.5).abs() < 0.01,
+            ran_px <= RUN_SPEED * 0.5 && ran_px > RUN_SPEED * 0.5 - grid,
             "{ran:?}"
         );
         assert!(ran.running && ran.moving && ran.facing == Facing::Right);
+    }
+
+    #[test]
+    fn every_step_ends_on_the_position_grid() {
+        let (world, spawn) = open_room();
+        let on_grid = |p: Vec2| quantize(p) == p;
+        let mut s = MoveState::at(spawn + Vec2::new(0.3, 0.7));
+        assert!(on_grid(s.pos));
+        for i in 0..400 {
+            let dir = Vec2::from_angle(i as f32 * 0.37);
+            s = step(s, frame(dir, i % 3 == 0), TICK_DT, &world);
+            assert!(on_grid(s.pos), "step {i}: {:?}", s.pos);
+        }
     }
 
     #[test]

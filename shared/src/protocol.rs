@@ -6,13 +6,13 @@ use bevy_replicon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::agent::{AgentClosed, AgentLeave, AgentNotice, AgentOpened, Npc};
-use crate::avatar::{AvatarState, DisplayName, InZones, PlayerId};
+use crate::avatar::{AvatarState, DisplayName, InZones, InputAck, PlayerId};
 use crate::chat::{ChatDelivery, ChatRejected, ChatSend};
 use crate::input::InputBatch;
 use crate::map::MapData;
 
 /// Identifies Tavern's netcode protocol; bump when the wire format changes.
-pub const PROTOCOL_ID: u64 = 0x5441_5645_524e_0003;
+pub const PROTOCOL_ID: u64 = 0x5441_5645_524e_0004;
 
 /// Server → client, reliable: the map the client's avatar is on. Sent on joining, when
 /// the avatar takes an exit to another map, and when the map file was edited.
@@ -21,6 +21,9 @@ pub struct EnterMap {
     pub map: MapData,
     /// Where the avatar arrives, when it came through an exit.
     pub arrival: Option<Vec2>,
+    /// How many times a second the server sends state (`--send-hz`); the client shows
+    /// other avatars far enough in the past to always have a state on either side.
+    pub send_hz: u8,
 }
 
 /// Server → client, reliable: another player came within the proximity radius
@@ -55,6 +58,7 @@ pub fn plugin(app: &mut App) {
     app.replicate::<PlayerId>()
         .replicate::<DisplayName>()
         .replicate::<AvatarState>()
+        .replicate::<InputAck>()
         .replicate::<InZones>()
         .replicate::<Npc>()
         .add_client_message::<InputBatch>(Channel::Unreliable)

@@ -2,6 +2,7 @@
 //! gate that limits handshakes per address and drops strangers' packets.
 
 pub mod guard;
+pub mod rate;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;

@@ -1,0 +1,84 @@
+//! The network send rate: the simulation runs at 60 Hz, and replication (with the
+//! messages queued since the last send) goes out `--send-hz` times a second, on
+//! evenly spread ticks.
+
+use bevy::prelude::*;
+use bevy_replicon::prelude::*;
+use bevy_replicon::server::server_tick::ServerTick;
+use tavern_shared::movement::TICK_HZ;
+
+/// Sends per second unless configured.
+pub const DEFAULT_SEND_HZ: u8 = 20;
+
+/// How many times a second state is sent (`--send-hz`, 10 to 60).
+#[derive(Resource, Debug, Clone, Copy)]
+pub struct SendRate {
+    pub hz: u8,
+    /// Simulation ticks since the last send, in sends: a send is due at 1.
+    owed: f64,
+}
+
+impl SendRate {
+    pub fn new(hz: u8) -> Self {
+        SendRate {
+            hz: hz.clamp(1, TICK_HZ as u8),
+            // The first tick sends.
+            owed: 1.0,
+        }
+    }
+
+    /// Counts one simulation tick; whether state goes out on it.
+    pub fn tick(&mut self) -> bool {
+        let due = self.owed >= 1.0 - 1e-9;
+        if due {
+            self.owed -= 1.0;
+        }
+        self.owed += f64::from(self.hz) / TICK_HZ;
+        due
+    }
+}
+
+impl Default for SendRate {
+    fn default() -> Self {
+        SendRate::new(DEFAULT_SEND_HZ)
+    }
+}
+
+/// Replicon must be added with `tick_schedule: None`: this plugin decides the ticks.
+pub fn plugin(app: &mut App) {
+    app.init_resource::<SendRate>().add_systems(
+        FixedPostUpdate,
+        count_tick
+            .in_set(ServerSystems::IncrementTick)
+            .run_if(in_state(ServerState::Running)),
+    );
+}
+
+fn count_tick(mut rate: ResMut<SendRate>, mut server_tick: ResMut<ServerTick>) {
+    if rate.tick() {
+        server_tick.increment();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sends_in(hz: u8, ticks: usize) -> Vec<usize> {
+        let mut rate = SendRate::new(hz);
+        (0..ticks).filter(|_| rate.tick()).collect()
+    }
+
+    #[test]
+    fn sends_are_spread_evenly_over_the_ticks() {
+        assert_eq!(sends_in(20, 12), vec![0, 3, 6, 9]);
+        assert_eq!(sends_in(60, 4), vec![0, 1, 2, 3]);
+        assert_eq!(sends_in(10, 13), vec![0, 6, 12]);
+        // Rates that do not divide 60 still send exactly hz times a second.
+        for hz in 10..=60 {
+            assert_eq!(sends_in(hz, 600).len(), usize::from(hz) * 10, "{hz} Hz");
+        }
+        let gaps: Vec<usize> = sends_in(25, 60).windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(gaps.iter().all(|g| (2..=3).contains(g)), "{gaps:?}");
+    }
+}
