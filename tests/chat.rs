@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::common::{api_get, pump_for, pump_until, temp_dir};
+use crate::common::{api_get, metric_sum, pump_for, pump_until, scrape, temp_dir};
 use bevy::prelude::*;
 use tavern_client::bot::{Bot, Brain};
 use tavern_server::ServerConfig;
@@ -219,5 +219,42 @@ fn chat_reaches_the_right_people_is_stored_first_and_comes_back() {
         "nobody received the unsaved line"
     );
     assert!(ada.is_connected() && bo.is_connected());
+
+    // /metrics counted all of it: three players on the town, three lines accepted
+    // (stored and delivered), seven refused (five rules, the rate limit, the database).
+    let metrics = scrape(&url);
+    assert_eq!(
+        metric_sum(&metrics, "tavern_players_connected", &[("map", "town")]),
+        3.0
+    );
+    assert_eq!(metric_sum(&metrics, "tavern_players_connected", &[]), 3.0);
+    let lines = |outcome| metric_sum(&metrics, "tavern_chat_lines_total", &[("outcome", outcome)]);
+    assert_eq!((lines("accepted"), lines("refused")), (3.0, 7.0));
+    assert!(
+        metric_sum(
+            &metrics,
+            "tavern_http_requests_total",
+            &[("route", "/api/chat/sessions"), ("status", "200")]
+        ) >= 1.0
+    );
+    assert!(metric_sum(&metrics, "tavern_inputs_total", &[("outcome", "applied")]) >= 150.0);
+    assert!(metric_sum(&metrics, "tavern_udp_bytes_total", &[("direction", "sent")]) > 1000.0);
+    let histogram_count = |name: &str| {
+        metrics
+            .samples
+            .iter()
+            .filter(|s| s.metric == name)
+            .map(|s| match &s.value {
+                prometheus_parse::Value::Histogram(buckets) => {
+                    buckets.last().map_or(0.0, |b| b.count)
+                }
+                _ => 0.0,
+            })
+            .sum::<f64>()
+    };
+    assert!(histogram_count("tavern_tick_duration_seconds") > 60.0);
+    assert!(histogram_count("tavern_database_query_duration_seconds") >= 3.0);
+    assert!(metric_sum(&metrics, "process_cpu_seconds_total", &[]) > 0.0);
+    assert!(metric_sum(&metrics, "process_resident_memory_bytes", &[]) > 1e6);
     server.stop();
 }

@@ -102,6 +102,20 @@ pub struct Bot {
     pub app: App,
 }
 
+/// A bot that goes away says goodbye, so the server frees its place at once instead of
+/// after the connection times out.
+impl Drop for Bot {
+    fn drop(&mut self) {
+        if let Some(mut transport) =
+            self.app
+                .world_mut()
+                .get_resource_mut::<bevy_replicon_renet2::netcode::NetcodeClientTransport>()
+        {
+            transport.disconnect();
+        }
+    }
+}
+
 impl Bot {
     /// A bot that will log in at `url` as `name` on its first update.
     pub fn new(url: &str, name: &str, brain: Brain) -> Bot {

@@ -18,6 +18,7 @@ use tavern_shared::map::MapData;
 
 use crate::GameSystems;
 use crate::agents::AgentSay;
+use crate::metrics::Metrics;
 use crate::net::to_client;
 use crate::players::Controls;
 use crate::proximity::NearSets;
@@ -289,7 +290,9 @@ pub(crate) fn receive_chat(
     time: Res<Time<Real>>,
     mut rejected: MessageWriter<ToClients<ChatRejected>>,
     mut to_agents: MessageWriter<AgentSay>,
+    metrics: Res<Metrics>,
 ) {
+    let refused = metrics.chat_lines.with_label_values(&["refused"]);
     let Some(worker) = worker else {
         return;
     };
@@ -299,6 +302,7 @@ pub(crate) fn receive_chat(
             continue;
         };
         let reject = |rejected: &mut MessageWriter<ToClients<ChatRejected>>, reason: String| {
+            refused.inc();
             rejected.write(rejection(client, &message.text, reason));
         };
         let Ok((controls, limiter)) = limiters.get_mut(client) else {
@@ -321,6 +325,7 @@ pub(crate) fn receive_chat(
             }
         };
         if let ChatChannel::Agent(agent) = &message.channel {
+            metrics.chat_lines.with_label_values(&["accepted"]).inc();
             to_agents.write(AgentSay {
                 client,
                 agent: agent.clone(),
@@ -392,6 +397,7 @@ fn deliver_chat(
     connected: Query<(), With<ConnectedClient>>,
     mut delivery: MessageWriter<ToClients<ChatDelivery>>,
     mut rejected: MessageWriter<ToClients<ChatRejected>>,
+    metrics: Res<Metrics>,
 ) {
     let Some(worker) = worker else {
         return;
@@ -407,6 +413,7 @@ fn deliver_chat(
                 result: Ok(line),
                 ..
             } => {
+                metrics.chat_lines.with_label_values(&["accepted"]).inc();
                 for to in recipients.into_iter().filter(|e| connected.contains(*e)) {
                     delivery.write(to_client(
                         to,
@@ -424,6 +431,7 @@ fn deliver_chat(
                 ..
             } => {
                 error!("a chat line could not be stored, so it was not delivered: {e}");
+                metrics.chat_lines.with_label_values(&["refused"]).inc();
                 if connected.contains(sender) {
                     rejected.write(rejection(
                         sender,

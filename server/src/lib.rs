@@ -11,6 +11,7 @@ pub mod http;
 pub mod interest;
 pub mod keys;
 pub mod meetings;
+pub mod metrics;
 pub mod movement;
 pub mod net;
 pub mod players;
@@ -76,6 +77,7 @@ pub fn build_app(
     .insert_resource(maps)
     .add_plugins((
         net::rate::plugin,
+        metrics::plugin,
         players::plugin,
         movement::plugin,
         reload::plugin,
@@ -187,11 +189,14 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             store::default_url(&config.data_dir)
         }
     };
-    let chat_store = runtime.block_on(store::ChatStore::open(&database_url))?;
+    let metrics = metrics::Metrics::default();
+    let chat_store = runtime
+        .block_on(store::ChatStore::open(&database_url))?
+        .with_metrics(&metrics);
     let worker = chat::spawn_worker(runtime.handle(), chat_store.clone());
     let agent_worker = agents::AgentWorker::new(runtime.handle(), chat_store.clone());
     let players = players::PlayerDirectory::default();
-    let packet_stats = Arc::new(net::guard::PacketStats::default());
+    let packet_stats = Arc::new(net::guard::PacketStats::new(&metrics));
     let mut api_state = http::ApiState::new(
         key,
         public_addr,
@@ -200,6 +205,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     );
     api_state.store = Some(chat_store);
     api_state.packets = packet_stats.clone();
+    api_state.metrics = metrics.clone();
     let api = Arc::new(api_state);
     let stop = Arc::new(AtomicBool::new(false));
     // A Bevy app cannot cross threads, so it is built on the game thread, which reports
@@ -226,6 +232,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             move || match build_app(maps, socket, transport) {
                 Ok(mut app) => {
                     app.insert_resource(players)
+                        .insert_resource(metrics)
                         .insert_resource(watch)
                         .insert_resource(radius)
                         .insert_resource(view)
@@ -283,9 +290,12 @@ fn run_game_loop(mut app: App, stop: &AtomicBool) {
     app.finish();
     app.cleanup();
     let period = Duration::from_secs_f64(1.0 / TICK_HZ);
+    let metrics = app.world().resource::<metrics::Metrics>().clone();
     let mut next = Instant::now();
     while !stop.load(Ordering::SeqCst) {
+        let began = Instant::now();
         app.update();
+        metrics.tick(began.elapsed());
         next += period;
         let now = Instant::now();
         if next > now {

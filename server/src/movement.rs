@@ -12,6 +12,7 @@ use tavern_shared::input::{
 use tavern_shared::movement::{TICK_DT, step};
 
 use crate::GameSystems;
+use crate::metrics::Metrics;
 use crate::players::Controls;
 use crate::world::{Maps, OnMap};
 
@@ -161,6 +162,7 @@ pub fn plugin(app: &mut App) {
 fn receive_inputs(
     mut batches: MessageReader<FromClient<InputBatch>>,
     mut queues: Query<&mut InputQueue>,
+    metrics: Res<Metrics>,
 ) {
     for batch in batches.read() {
         let Some(client) = batch.client_id.entity() else {
@@ -170,6 +172,7 @@ fn receive_inputs(
             continue;
         };
         if let Err(e) = queue.push(&batch.message) {
+            metrics.inputs.with_label_values(&["refused"]).inc();
             // The first refusal is worth a line; a flood of them is counted, not logged.
             if queue.rejected == 1 {
                 warn!(%client, error = %e, "refused malformed input");
@@ -191,7 +194,9 @@ fn apply_inputs(
     mut avatars: Query<(&mut AvatarState, &mut InputAck, &OnMap)>,
     maps: Res<Maps>,
     mut actions: MessageWriter<ActionPressed>,
+    metrics: Res<Metrics>,
 ) {
+    let applied_counter = metrics.inputs.with_label_values(&["applied"]);
     for (mut queue, controls) in &mut clients {
         let frames = queue.pop_for_tick();
         if frames.is_empty() {
@@ -202,6 +207,7 @@ fn apply_inputs(
         };
         let collision = &maps.get(on.0).collision;
         let mut state = *avatar;
+        applied_counter.inc_by(frames.len() as u64);
         for (seq, frame) in frames {
             state.motion = step(state.motion, frame, TICK_DT, collision);
             ack.0 = seq;

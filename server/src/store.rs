@@ -16,6 +16,8 @@ static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 #[derive(Debug, Clone)]
 pub struct ChatStore {
     pool: AnyPool,
+    /// Where query durations are recorded (`/metrics`), once set.
+    timings: Option<prometheus::HistogramVec>,
 }
 
 /// What conversation a line belongs to. The stored key is built from these parts and,
@@ -122,6 +124,19 @@ pub fn redact(url: &str) -> String {
 }
 
 impl ChatStore {
+    /// Records how long each query takes in `metrics`.
+    pub fn with_metrics(mut self, metrics: &crate::metrics::Metrics) -> Self {
+        self.timings = Some(metrics.db_seconds.clone());
+        self
+    }
+
+    /// Observes the time until it is dropped, under `query`.
+    fn timer(&self, query: &str) -> Option<prometheus::HistogramTimer> {
+        self.timings
+            .as_ref()
+            .map(|t| t.with_label_values(&[query]).start_timer())
+    }
+
     /// Connects and brings the schema up to date. `url` is `sqlite://...` or `postgres://...`.
     pub async fn open(url: &str) -> anyhow::Result<ChatStore> {
         install_default_drivers();
@@ -143,7 +158,10 @@ impl ChatStore {
             .run(&pool)
             .await
             .with_context(|| format!("cannot bring the chat database {shown} up to date"))?;
-        Ok(ChatStore { pool })
+        Ok(ChatStore {
+            pool,
+            timings: None,
+        })
     }
 
     async fn user_id(
@@ -169,6 +187,7 @@ impl ChatStore {
     /// this returns may the line be delivered. Participants new to the session read it
     /// from this line on.
     pub async fn store(&self, m: &NewMessage) -> Result<ChatLine, sqlx::Error> {
+        let _timer = self.timer("store");
         let mut tx = self.pool.begin().await?;
         let mut people = Vec::with_capacity(m.participants.len());
         for name in &m.participants {
@@ -227,6 +246,7 @@ impl ChatStore {
 
     /// The sessions `user` takes part in, newest first.
     pub async fn sessions(&self, user: &str) -> Result<Vec<SessionInfo>, sqlx::Error> {
+        let _timer = self.timer("sessions");
         let rows = sqlx::query(
             "SELECT s.id, s.kind, s.title, s.last_message_at FROM chat_sessions s \
              JOIN participants p ON p.session_id = s.id JOIN users u ON u.id = p.user_id \
@@ -257,6 +277,7 @@ impl ChatStore {
         before: Option<i64>,
         limit: i64,
     ) -> Result<Option<Vec<ChatLine>>, sqlx::Error> {
+        let _timer = self.timer("messages");
         let member = sqlx::query(
             "SELECT p.first_message_id FROM participants p JOIN users u ON u.id = p.user_id \
              WHERE p.session_id = $1 AND u.name = $2",
@@ -306,6 +327,7 @@ impl ChatStore {
         sessions: usize,
         per_session: i64,
     ) -> Result<Vec<ChatLine>, sqlx::Error> {
+        let _timer = self.timer("recent");
         let mut lines = Vec::new();
         for s in self.sessions(user).await?.into_iter().take(sessions) {
             lines.extend(

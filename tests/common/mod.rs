@@ -122,6 +122,34 @@ pub fn api_get(url: &str, token: &str) -> (u16, String) {
     (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
 }
 
+/// `GET /metrics`, parsed as Prometheus text (a parse error fails the test).
+pub fn scrape(url: &str) -> prometheus_parse::Scrape {
+    let mut r = ureq::get(&format!("{url}/metrics")).call().unwrap();
+    let content_type = r.headers().get("content-type").unwrap().to_str().unwrap();
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
+    let text = r.body_mut().read_to_string().unwrap();
+    prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
+        .unwrap_or_else(|e| panic!("/metrics is not Prometheus text: {e}\n{text}"))
+}
+
+/// The sum of a counter's or gauge's samples named `name` whose labels include `labels`.
+pub fn metric_sum(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
+    use prometheus_parse::Value;
+    scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == name)
+        .filter(|s| labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .map(|s| match s.value {
+            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => v,
+            _ => panic!("{name} is not a counter or gauge"),
+        })
+        .sum()
+}
+
 /// Writes `dir/file`: a walled 20x8 room of 32 px tiles (Tiled JSON) with spawn points at
 /// cells (2..4, 3) and `objects` (Tiled objects, as JSON) in an object layer. Returns the
 /// file's path.

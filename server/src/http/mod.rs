@@ -30,6 +30,7 @@ use tower_governor::governor::{GovernorConfig, GovernorConfigBuilder};
 use tower_governor::key_extractor::PeerIpKeyExtractor;
 
 use crate::keys::NetcodeKey;
+use crate::metrics::Metrics;
 use crate::net::guard::PacketStats;
 use crate::players::PlayerDirectory;
 use crate::store::ChatStore;
@@ -59,8 +60,8 @@ pub struct ApiState {
     pub limits: HttpLimits,
     /// What the UDP gate dropped.
     pub packets: Arc<PacketStats>,
-    /// Logins refused by a limit.
-    logins_refused: AtomicU64,
+    /// Everything `/metrics` shows, shared with the game thread.
+    pub metrics: Metrics,
     /// Chat history, when the server keeps it.
     pub store: Option<ChatStore>,
 }
@@ -89,7 +90,7 @@ impl ApiState {
             token_caps: TokenCaps::new(&limits),
             limits,
             packets: Arc::default(),
-            logins_refused: AtomicU64::new(0),
+            metrics: Metrics::default(),
             store: None,
         }
     }
@@ -141,6 +142,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            count_request,
+        ))
         .with_state(state)
         // Refuses a declared length over the limit before reading any of the body, and
         // stops reading a body without one once it passes the limit.
@@ -267,35 +272,40 @@ async fn healthz(State(state): State<Arc<ApiState>>) -> Response {
 
 /// Prometheus text format.
 async fn metrics(State(state): State<Arc<ApiState>>) -> Response {
-    let p = &state.packets;
     let (ips, names) = state.token_caps.remembered();
-    let text = format!(
-        "# HELP tavern_players Players connected.\n\
-         # TYPE tavern_players gauge\n\
-         tavern_players {players}\n\
-         # HELP tavern_udp_dropped_packets_total UDP packets dropped before netcode, by reason.\n\
-         # TYPE tavern_udp_dropped_packets_total counter\n\
-         tavern_udp_dropped_packets_total{{reason=\"unknown_sender\"}} {unknown}\n\
-         tavern_udp_dropped_packets_total{{reason=\"malformed\"}} {malformed}\n\
-         tavern_udp_dropped_packets_total{{reason=\"handshake_limit\"}} {limit}\n\
-         # HELP tavern_logins_refused_total Logins refused for a live-token limit.\n\
-         # TYPE tavern_logins_refused_total counter\n\
-         tavern_logins_refused_total {refused}\n\
-         # HELP tavern_api_tokens Live API tokens.\n\
-         # TYPE tavern_api_tokens gauge\n\
-         tavern_api_tokens {tokens}\n\
-         # HELP tavern_login_limit_keys Addresses and names the login limits remember.\n\
-         # TYPE tavern_login_limit_keys gauge\n\
-         tavern_login_limit_keys{{kind=\"address\"}} {ips}\n\
-         tavern_login_limit_keys{{kind=\"name\"}} {names}\n",
-        players = state.players.len(),
-        unknown = p.unknown_sender.load(Ordering::Relaxed),
-        malformed = p.malformed.load(Ordering::Relaxed),
-        limit = p.handshake_limit.load(Ordering::Relaxed),
-        refused = state.logins_refused.load(Ordering::Relaxed),
-        tokens = state.tokens.len(),
-    );
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+    let m = &state.metrics;
+    m.api_tokens.set(state.tokens.len() as i64);
+    m.login_limit_keys
+        .with_label_values(&["address"])
+        .set(ips as i64);
+    m.login_limit_keys
+        .with_label_values(&["name"])
+        .set(names as i64);
+    (
+        [(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)],
+        m.render(),
+    )
+        .into_response()
+}
+
+/// Counts every answer by its route (the pattern, not the path: ids stay out of the
+/// labels) and status.
+async fn count_request(
+    State(metrics): State<Metrics>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let response = next.run(request).await;
+    metrics
+        .http_requests
+        .with_label_values(&[route.as_str(), response.status().as_str()])
+        .inc();
+    response
 }
 
 async fn list_players(State(state): State<Arc<ApiState>>) -> Response {
@@ -428,7 +438,7 @@ async fn login(
     }
     if let Err(refusal) = state.token_caps.take(peer.ip(), &request.name) {
         tracing::debug!(%peer, name = %request.name, "login refused: {}", refusal.message);
-        state.logins_refused.fetch_add(1, Ordering::Relaxed);
+        state.metrics.logins_refused.inc();
         return too_many(refusal.message, refusal.retry_after);
     }
     let client_id = state.next_client_id.fetch_add(1, Ordering::Relaxed);

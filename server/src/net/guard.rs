@@ -8,13 +8,15 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bevy_replicon_renet2::netcode::{
     NativeSocket, NetcodeError, NetcodeTransportError, ServerSocket,
 };
+use prometheus::IntCounter;
 use tavern_shared::protocol::PROTOCOL_ID;
+
+use crate::metrics::Metrics;
 
 /// A netcode connection request's size: prefix, version, protocol id, expiry, nonce
 /// and the encrypted private token.
@@ -31,22 +33,46 @@ const MAX_HANDSHAKES: usize = 4000;
 /// An established address silent this long is forgotten (netcode drops it after 10 s).
 const IDLE: Duration = Duration::from_secs(30);
 
-/// Counts of what the gate dropped, shared with `/metrics` and `/healthz`.
-#[derive(Debug, Default)]
+/// What the gate passed, sent and dropped: counters of the server's [`Metrics`].
+#[derive(Debug, Clone)]
 pub struct PacketStats {
     /// Packets from addresses that never asked to connect.
-    pub unknown_sender: AtomicU64,
+    pub unknown_sender: IntCounter,
     /// Packets that are not netcode packets of this server (size, type, version, protocol).
-    pub malformed: AtomicU64,
+    pub malformed: IntCounter,
     /// Connection requests over the per-address (or total) handshake limit.
-    pub handshake_limit: AtomicU64,
+    pub handshake_limit: IntCounter,
+    sent_bytes: IntCounter,
+    sent_packets: IntCounter,
+    received_bytes: IntCounter,
+    received_packets: IntCounter,
 }
 
 impl PacketStats {
+    pub fn new(metrics: &Metrics) -> Self {
+        let dropped = |reason| metrics.udp_dropped.with_label_values(&[reason]);
+        let bytes = |direction| metrics.udp_bytes.with_label_values(&[direction]);
+        let packets = |direction| metrics.udp_packets.with_label_values(&[direction]);
+        PacketStats {
+            unknown_sender: dropped("unknown_sender"),
+            malformed: dropped("malformed"),
+            handshake_limit: dropped("handshake_limit"),
+            sent_bytes: bytes("sent"),
+            sent_packets: packets("sent"),
+            received_bytes: bytes("received"),
+            received_packets: packets("received"),
+        }
+    }
+
+    /// Packets dropped, for every reason.
     pub fn total(&self) -> u64 {
-        self.unknown_sender.load(Ordering::Relaxed)
-            + self.malformed.load(Ordering::Relaxed)
-            + self.handshake_limit.load(Ordering::Relaxed)
+        self.unknown_sender.get() + self.malformed.get() + self.handshake_limit.get()
+    }
+}
+
+impl Default for PacketStats {
+    fn default() -> Self {
+        PacketStats::new(&Metrics::default())
     }
 }
 
@@ -224,9 +250,9 @@ impl GuardedSocket {
             if total > self.reported_total {
                 tracing::warn!(
                     dropped = total - self.reported_total,
-                    unknown_sender = self.stats.unknown_sender.load(Ordering::Relaxed),
-                    malformed = self.stats.malformed.load(Ordering::Relaxed),
-                    handshake_limit = self.stats.handshake_limit.load(Ordering::Relaxed),
+                    unknown_sender = self.stats.unknown_sender.get(),
+                    malformed = self.stats.malformed.get(),
+                    handshake_limit = self.stats.handshake_limit.get(),
                     "dropped UDP packets in the last minute (totals since start follow)"
                 );
             }
@@ -279,12 +305,16 @@ impl ServerSocket for GuardedSocket {
         loop {
             let (len, from) = ServerSocket::try_recv(&mut self.inner, buffer)?;
             let counter = match self.judge(&buffer[..len], from, now) {
-                Verdict::Pass => return Ok((len, from)),
+                Verdict::Pass => {
+                    self.stats.received_packets.inc();
+                    self.stats.received_bytes.inc_by(len as u64);
+                    return Ok((len, from));
+                }
                 Verdict::Malformed => &self.stats.malformed,
                 Verdict::Unknown => &self.stats.unknown_sender,
                 Verdict::OverLimit => &self.stats.handshake_limit,
             };
-            counter.fetch_add(1, Ordering::Relaxed);
+            counter.inc();
         }
     }
 
@@ -300,6 +330,8 @@ impl ServerSocket for GuardedSocket {
         {
             self.finish_handshake(addr);
         }
+        self.stats.sent_packets.inc();
+        self.stats.sent_bytes.inc_by(packet.len() as u64);
         ServerSocket::send(&mut self.inner, addr, packet)
     }
 }

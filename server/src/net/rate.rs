@@ -54,9 +54,14 @@ pub fn plugin(app: &mut App) {
     );
 }
 
-fn count_tick(mut rate: ResMut<SendRate>, mut server_tick: ResMut<ServerTick>) {
+fn count_tick(
+    mut rate: ResMut<SendRate>,
+    mut server_tick: ResMut<ServerTick>,
+    metrics: Res<crate::metrics::Metrics>,
+) {
     if rate.tick() {
         server_tick.increment();
+        metrics.replication_sends.inc();
     }
 }
 
