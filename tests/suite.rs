@@ -8,6 +8,7 @@ mod agents;
 mod chat;
 mod e2e;
 mod exits;
+mod load;
 mod maps;
 mod reconciliation;
 mod reload;

@@ -3,16 +3,12 @@
 //! in one process; tests drive them one update at a time.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 use bevy::state::app::StatesPlugin;
-use bevy_replicon_renet2::renet2::RenetClient;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
 use tavern_shared::avatar::{AvatarState, InputAck, PlayerId};
-use tavern_shared::chat::ChatChannel;
 use tavern_shared::input::{Buttons, InputFrame, Stick};
 
 use crate::PlaySystems;
@@ -44,7 +40,7 @@ impl Brain {
         }
     }
 
-    fn next(&mut self) -> InputFrame {
+    pub(crate) fn next(&mut self) -> InputFrame {
         match self {
             Brain::Idle => InputFrame::default(),
             Brain::Wander {
@@ -106,13 +102,16 @@ pub struct Bot {
 /// after the connection times out.
 impl Drop for Bot {
     fn drop(&mut self) {
-        if let Some(mut transport) =
-            self.app
-                .world_mut()
-                .get_resource_mut::<bevy_replicon_renet2::netcode::NetcodeClientTransport>()
-        {
-            transport.disconnect();
-        }
+        disconnect(self.app.world_mut());
+    }
+}
+
+/// Sends netcode's disconnect packet, if connected.
+pub(crate) fn disconnect(world: &mut World) {
+    if let Some(mut transport) =
+        world.get_resource_mut::<bevy_replicon_renet2::netcode::NetcodeClientTransport>()
+    {
+        transport.disconnect();
     }
 }
 
@@ -241,181 +240,9 @@ impl Bot {
         q.single(self.app.world()).ok().map(|z| z.0.clone())
     }
 
-    fn network(&self) -> Option<(f64, f64, f64)> {
-        let client = self.app.world().get_resource::<RenetClient>()?;
-        client.is_connected().then(|| {
-            let info = client.network_info();
-            (
-                info.rtt,
-                info.bytes_received_per_second,
-                info.bytes_sent_per_second,
-            )
-        })
-    }
-}
-
-/// What `tavern-bots` is asked to do.
-#[derive(Debug, Clone)]
-pub struct BotOptions {
-    pub server: String,
-    pub count: usize,
-    pub duration: Duration,
-    /// Seed of the bots' wandering (bot i uses seed + i).
-    pub seed: u64,
-    /// How long a bot may take to connect before it counts as failed.
-    pub connect_timeout: Duration,
-    /// Chat lines each bot sends over the run.
-    pub chat_lines: u32,
-}
-
-/// Shortest gap between a bot's chat lines: keeps it under the rate limit.
-pub const CHAT_GAP: Duration = Duration::from_millis(2100);
-
-/// When bot `index` sends its chat lines: spread over the run, never closer than
-/// [`CHAT_GAP`], staggered between bots so they don't all speak at once.
-pub fn chat_schedule(index: usize, lines: u32, run: Duration) -> Vec<Duration> {
-    if lines == 0 {
-        return Vec::new();
-    }
-    let gap = (run / (lines + 1)).max(CHAT_GAP);
-    let offset = Duration::from_millis(1000 + (index as u64 * 137) % 1000);
-    (0..lines).map(|i| offset + gap * i).collect()
-}
-
-/// The run's result, printed as JSON by `tavern-bots --json`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct BotReport {
-    pub connected: usize,
-    pub failed: usize,
-    /// Fewest other avatars any connected bot saw at the end.
-    pub min_seen_avatars: usize,
-    /// Times a replayed prediction differed from the server by more than 1 px, all bots.
-    pub corrections_total: u64,
-    pub corrections_max_per_bot: u32,
-    pub rtt_ms_mean: f64,
-    pub down_bytes_per_s_per_bot: f64,
-    pub up_bytes_per_s_per_bot: f64,
-    pub duration_s: f64,
-    /// Proximity enter/leave messages the bots received, all bots.
-    pub near_events: u64,
-    /// Chat lines the bots sent, received live (their own included) and had refused.
-    pub chat_sent: u64,
-    pub chat_received: u64,
-    pub chat_rejected: u64,
-    /// Why bots failed, one line each.
-    pub failures: Vec<String>,
-}
-
-/// Runs `count` bots against a server for `duration` and reports.
-pub fn run_bots(options: &BotOptions) -> BotReport {
-    let mut bots: Vec<Bot> = (0..options.count)
-        .map(|i| {
-            Bot::new(
-                &options.server,
-                &format!("bot-{i}"),
-                Brain::wander(options.seed + i as u64),
-            )
-        })
-        .collect();
-    let start = Instant::now();
-    let frame = Duration::from_secs_f64(1.0 / 60.0);
-    let mut next_sample = start + Duration::from_secs(1);
-    let (mut samples, mut rtt, mut down, mut up) = (0u32, 0.0, 0.0, 0.0);
-    let mut ever_connected = vec![false; bots.len()];
-    let mut chat: Vec<VecDeque<Duration>> = (0..bots.len())
-        .map(|i| chat_schedule(i, options.chat_lines, options.duration).into())
-        .collect();
-    let mut said = vec![0u32; bots.len()];
-    let mut connected_at: Vec<Option<Instant>> = vec![None; bots.len()];
-    loop {
-        let frame_start = Instant::now();
-        for (i, bot) in bots.iter_mut().enumerate() {
-            bot.update();
-            ever_connected[i] |= bot.is_connected();
-            if bot.is_connected() {
-                let since = *connected_at[i].get_or_insert_with(Instant::now);
-                if chat[i].front().is_some_and(|at| since.elapsed() >= *at) {
-                    chat[i].pop_front();
-                    let channel = if said[i].is_multiple_of(2) {
-                        ChatChannel::Proximity
-                    } else {
-                        ChatChannel::Map
-                    };
-                    said[i] += 1;
-                    bot.say(channel, &format!("bot-{i} line {}", said[i]));
-                }
-            }
-        }
-        let elapsed = start.elapsed();
-        if Instant::now() >= next_sample {
-            next_sample += Duration::from_secs(1);
-            for (r, d, u) in bots.iter().filter_map(Bot::network) {
-                samples += 1;
-                rtt += r;
-                down += d;
-                up += u;
-            }
-        }
-        let waiting = bots
-            .iter()
-            .any(|b| !b.is_connected() && !matches!(b.status(), ConnectionStatus::Failed(_)));
-        if elapsed >= options.duration && !(waiting && elapsed < options.connect_timeout) {
-            break;
-        }
-        if let Some(rest) = frame.checked_sub(frame_start.elapsed()) {
-            std::thread::sleep(rest);
-        }
-    }
-    let mut failures = Vec::new();
-    let (mut connected, mut min_seen, mut corrections_total, mut corrections_max) =
-        (0, usize::MAX, 0u64, 0u32);
-    let near_events = bots.iter().map(|b| b.nearby().events).sum();
-    let chat_sent = bots.iter().map(|b| b.chat().sent).sum();
-    let chat_received = bots.iter().map(|b| b.chat().received).sum();
-    let chat_rejected = bots.iter().map(|b| b.chat().rejections.len() as u64).sum();
-    for (i, bot) in bots.iter_mut().enumerate() {
-        if bot.is_connected() {
-            connected += 1;
-            min_seen = min_seen.min(bot.others().len());
-        } else {
-            let why = if ever_connected[i] {
-                format!("bot-{i} lost its connection: {}", bot.status())
-            } else {
-                format!("bot-{i} did not connect: {}", bot.status())
-            };
-            failures.push(why);
-        }
-        let c = bot.prediction().corrections;
-        corrections_total += u64::from(c);
-        corrections_max = corrections_max.max(c);
-    }
-    let per = |sum: f64| {
-        if samples == 0 {
-            0.0
-        } else {
-            sum / f64::from(samples)
-        }
-    };
-    // Say goodbye so the server frees the slots at once.
-    for bot in &mut bots {
-        bot.app.world_mut().write_message(AppExit::Success);
-        bot.update();
-    }
-    BotReport {
-        connected,
-        failed: options.count - connected,
-        min_seen_avatars: if connected == 0 { 0 } else { min_seen },
-        corrections_total,
-        corrections_max_per_bot: corrections_max,
-        rtt_ms_mean: per(rtt) * 1000.0,
-        down_bytes_per_s_per_bot: per(down),
-        up_bytes_per_s_per_bot: per(up),
-        duration_s: start.elapsed().as_secs_f64(),
-        near_events,
-        chat_sent,
-        chat_received,
-        chat_rejected,
-        failures,
+    /// Round trip (s) and bytes per second down and up, once connected.
+    pub fn network(&self) -> Option<(f64, f64, f64)> {
+        crate::light::network(self.app.world())
     }
 }
 
@@ -436,20 +263,6 @@ mod tests {
         assert_eq!(brain.next(), InputFrame::default());
         assert!(brain.is_done());
         assert_eq!(brain.next(), InputFrame::default());
-    }
-
-    #[test]
-    fn chat_lines_stay_within_the_rate_limit() {
-        use tavern_shared::chat::{RATE_LIMIT, RATE_WINDOW_SECS};
-        let at = chat_schedule(3, 12, Duration::from_secs(10));
-        assert_eq!(at.len(), 12);
-        for w in at.windows(RATE_LIMIT + 1) {
-            assert!(
-                (w[RATE_LIMIT] - w[0]).as_secs_f64() >= RATE_WINDOW_SECS,
-                "{w:?}"
-            );
-        }
-        assert!(chat_schedule(0, 0, Duration::from_secs(5)).is_empty());
     }
 
     #[test]

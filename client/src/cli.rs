@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::bot::{BotOptions, run_bots};
+use crate::load::{BotOptions, run_bots};
+
+/// Above this many bots, light bots are the default.
+const LIGHT_ABOVE: u16 = 50;
 use crate::login::normalize_url;
 
 /// Parses a server URL flag, explaining the expected form.
@@ -18,10 +21,14 @@ fn server_url(text: &str) -> Result<String, String> {
     name = "tavern-bots",
     version,
     about = "Runs headless bot players against a Tavern server and reports how the connection and prediction held up.",
-    after_help = "Each bot logs in over HTTP, connects over UDP, wanders with random analog input \
-        using the same prediction code as the game, and counts corrections (a replayed \
-        prediction that missed the server by more than 1 px). The exit code is 1 if any bot \
-        failed to connect or lost its connection.\n\n\
+    after_help = "Each bot logs in over HTTP, connects over UDP and wanders with random analog \
+        input. Full bots are whole headless clients: they predict with the game's own code \
+        and count corrections (a replayed prediction that missed the server by more than \
+        1 px). Light bots (--light, and the default above 50 bots) keep a real connection, \
+        send real inputs and decode everything the server sends them, but do not predict, \
+        interpolate or chat; --predict-sample of them are full bots. The measured window \
+        starts once every bot is connected. The exit code is 1 if any bot failed to connect \
+        or lost its connection.\n\n\
         Example: tavern-bots --server http://127.0.0.1:8080 --count 10 --duration 10 --json"
 )]
 pub struct BotsArgs {
@@ -30,9 +37,24 @@ pub struct BotsArgs {
     pub server: String,
     /// How many bots to run.
     #[arg(long, value_name = "N", default_value_t = 10,
-          value_parser = clap::value_parser!(u16).range(1..=2000))]
+          value_parser = clap::value_parser!(u16).range(1..=5000))]
     pub count: u16,
-    /// How long to run, in seconds.
+    /// Light bots: a real connection, real inputs and real decoding of what the server
+    /// sends, without prediction, interpolation or rendering [default: on above 50 bots].
+    #[arg(long, conflicts_with = "full")]
+    pub light: bool,
+    /// Full bots only (whole headless clients), whatever the count.
+    #[arg(long)]
+    pub full: bool,
+    /// With light bots: how many of them are full bots that predict and count
+    /// corrections.
+    #[arg(long, value_name = "N", default_value_t = 10,
+          value_parser = clap::value_parser!(u16).range(0..=5000))]
+    pub predict_sample: u16,
+    /// Bots stand still where they spawn (what the server sends when nobody moves).
+    #[arg(long)]
+    pub still: bool,
+    /// How long to run once every bot is connected, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = positive_secs)]
     pub duration: f64,
     /// Seconds a bot may take to connect before it counts as failed.
@@ -71,6 +93,9 @@ pub fn bots_main() -> ExitCode {
         seed: args.seed,
         connect_timeout: Duration::from_secs_f64(args.connect_timeout),
         chat_lines: args.chat,
+        light: args.light || (!args.full && args.count > LIGHT_ABOVE),
+        predict_sample: usize::from(args.predict_sample),
+        still: args.still,
     });
     if args.json {
         println!("{}", serde_json::to_string(&report).unwrap_or_default());
@@ -91,6 +116,28 @@ pub fn bots_main() -> ExitCode {
             report.chat_received,
             report.chat_rejected,
             report.near_events
+        );
+        let ms = |v: Option<f64>| v.map_or("?".into(), |v| format!("{v:.2} ms"));
+        println!(
+            "{} light, {} predicting; mean avatars seen {:.1}; server: tick p50 {}, p99 {}, \
+             CPU {}, {} CPU-s per player-minute, RSS {}; bots' own CPU {}",
+            report.light_bots,
+            report.predicting_bots,
+            report.mean_seen_avatars,
+            ms(report.server_tick_p50_ms),
+            ms(report.server_tick_p99_ms),
+            report
+                .server_cpu_percent
+                .map_or("?".into(), |v| format!("{v:.1} %")),
+            report
+                .server_cpu_s_per_player_min
+                .map_or("?".into(), |v| format!("{v:.4}")),
+            report
+                .server_rss_bytes
+                .map_or("?".into(), |v| format!("{:.0} MB", v / 1e6)),
+            report
+                .bots_cpu_percent
+                .map_or("?".into(), |v| format!("{v:.1} %")),
         );
         for failure in &report.failures {
             println!("  {failure}");

@@ -7,6 +7,8 @@ pub mod chat;
 pub mod cli;
 pub mod connection;
 pub mod interpolation;
+pub mod light;
+pub mod load;
 pub mod login;
 pub mod meetings;
 pub mod offers;

@@ -1,0 +1,501 @@
+//! The load driver behind `tavern-bots`: brings up many bots (light ones, and full
+//! clients that predict on a sample), lets them play for a while, and reports what the
+//! bots measured together with the server's own figures from its `/metrics`.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tavern_shared::chat::ChatChannel;
+
+use crate::bot::{Bot, Brain};
+use crate::connection::ConnectionStatus;
+use crate::light::{LIGHT_HZ, LightBot};
+
+/// What `tavern-bots` is asked to do.
+#[derive(Debug, Clone)]
+pub struct BotOptions {
+    pub server: String,
+    pub count: usize,
+    /// How long the bots play once all are connected (the measured window).
+    pub duration: Duration,
+    /// Seed of the bots' wandering (bot i uses seed + i).
+    pub seed: u64,
+    /// How long a bot may take to connect before it counts as failed.
+    pub connect_timeout: Duration,
+    /// Chat lines each full bot sends over the run.
+    pub chat_lines: u32,
+    /// Light bots (see [`crate::light`]) instead of full clients...
+    pub light: bool,
+    /// ...except this many, which are full clients that predict and count corrections.
+    pub predict_sample: usize,
+    /// Bots stand still instead of wandering.
+    pub still: bool,
+}
+
+/// Shortest gap between a bot's chat lines: keeps it under the rate limit.
+pub const CHAT_GAP: Duration = Duration::from_millis(2100);
+
+/// Bots logging in or connecting at once, at most.
+const RAMP_IN_FLIGHT: usize = 48;
+
+/// When bot `index` sends its chat lines: spread over the run, never closer than
+/// [`CHAT_GAP`], staggered between bots so they don't all speak at once.
+pub fn chat_schedule(index: usize, lines: u32, run: Duration) -> Vec<Duration> {
+    if lines == 0 {
+        return Vec::new();
+    }
+    let gap = (run / (lines + 1)).max(CHAT_GAP);
+    let offset = Duration::from_millis(1000 + (index as u64 * 137) % 1000);
+    (0..lines).map(|i| offset + gap * i).collect()
+}
+
+/// The run's result, printed as JSON by `tavern-bots --json`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BotReport {
+    pub connected: usize,
+    pub failed: usize,
+    /// Light bots and full (predicting) bots in the run.
+    pub light_bots: usize,
+    pub predicting_bots: usize,
+    /// Fewest and mean other avatars the connected bots held at the end.
+    pub min_seen_avatars: usize,
+    pub mean_seen_avatars: f64,
+    /// Times a replayed prediction differed from the server by more than 1 px, over
+    /// the predicting bots.
+    pub corrections_total: u64,
+    pub corrections_max_per_bot: u32,
+    pub rtt_ms_mean: f64,
+    pub down_bytes_per_s_per_bot: f64,
+    pub up_bytes_per_s_per_bot: f64,
+    /// Length of the measured window (after everyone connected), seconds.
+    pub duration_s: f64,
+    /// How long bringing everyone in took, seconds.
+    pub ramp_s: f64,
+    /// Proximity enter/leave messages the full bots received.
+    pub near_events: u64,
+    /// Chat lines the full bots sent, received live (their own included) and had refused.
+    pub chat_sent: u64,
+    pub chat_received: u64,
+    pub chat_rejected: u64,
+    /// The server's figures over the window, from its `/metrics` (absent when it
+    /// cannot be read).
+    pub server_tick_p50_ms: Option<f64>,
+    pub server_tick_p99_ms: Option<f64>,
+    /// Ticks over the 1/60 s budget, as a fraction of all ticks in the window.
+    pub server_ticks_over_budget: Option<f64>,
+    pub server_cpu_percent: Option<f64>,
+    pub server_cpu_s_per_player_min: Option<f64>,
+    pub server_rss_bytes: Option<f64>,
+    /// Bytes per second the server's UDP socket sent, per connected player.
+    pub server_sent_bytes_per_s_per_player: Option<f64>,
+    /// CPU the bots' own process used over the window (100 = one core).
+    pub bots_cpu_percent: Option<f64>,
+    /// Why bots failed, one line each.
+    pub failures: Vec<String>,
+}
+
+enum AnyBot {
+    Light(Box<LightBot>),
+    Full(Box<Bot>),
+}
+
+impl AnyBot {
+    fn update(&mut self) {
+        match self {
+            AnyBot::Light(b) => b.update(),
+            AnyBot::Full(b) => b.update(),
+        }
+    }
+
+    fn status(&self) -> &ConnectionStatus {
+        match self {
+            AnyBot::Light(b) => b.status(),
+            AnyBot::Full(b) => b.status(),
+        }
+    }
+
+    fn is_connected(&self) -> bool {
+        *self.status() == ConnectionStatus::Connected
+    }
+
+    fn is_settled(&self) -> bool {
+        self.is_connected() || matches!(self.status(), ConnectionStatus::Failed(_))
+    }
+
+    fn network(&self) -> Option<(f64, f64, f64)> {
+        match self {
+            AnyBot::Light(b) => b.network(),
+            AnyBot::Full(b) => b.network(),
+        }
+    }
+
+    fn seen(&mut self) -> usize {
+        match self {
+            AnyBot::Light(b) => b.seen().avatars,
+            AnyBot::Full(b) => b.others().len(),
+        }
+    }
+}
+
+/// The server's cumulative figures at one moment, from `/metrics`.
+#[derive(Debug, Clone, Default)]
+struct ServerSample {
+    at: Option<Instant>,
+    cpu_s: f64,
+    rss: f64,
+    sent_bytes: f64,
+    /// Cumulative (upper bound, count) of the tick duration histogram.
+    tick_buckets: Vec<(f64, f64)>,
+    over_budget: f64,
+}
+
+fn sample_server(url: &str) -> Option<ServerSample> {
+    let agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .new_agent();
+    let text = agent
+        .get(&format!("{url}/metrics"))
+        .call()
+        .ok()?
+        .body_mut()
+        .read_to_string()
+        .ok()?;
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).ok()?;
+    let mut s = ServerSample {
+        at: Some(Instant::now()),
+        ..Default::default()
+    };
+    use prometheus_parse::Value;
+    for sample in &scrape.samples {
+        match (sample.metric.as_str(), &sample.value) {
+            ("process_cpu_seconds_total", Value::Counter(v) | Value::Untyped(v)) => s.cpu_s = *v,
+            ("process_resident_memory_bytes", Value::Gauge(v) | Value::Untyped(v)) => s.rss = *v,
+            ("tavern_udp_bytes_total", Value::Counter(v))
+                if sample.labels.get("direction") == Some("sent") =>
+            {
+                s.sent_bytes = *v;
+            }
+            ("tavern_ticks_over_budget_total", Value::Counter(v)) => s.over_budget = *v,
+            ("tavern_tick_duration_seconds", Value::Histogram(buckets)) => {
+                s.tick_buckets = buckets.iter().map(|b| (b.less_than, b.count)).collect();
+            }
+            _ => {}
+        }
+    }
+    Some(s)
+}
+
+/// The `q` quantile of a cumulative histogram (upper bound, count), interpolating
+/// linearly inside the bucket it falls in, as Prometheus' `histogram_quantile` does.
+pub fn histogram_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
+    let total = buckets.last()?.1;
+    if total <= 0.0 {
+        return None;
+    }
+    let rank = q * total;
+    let mut lower = (0.0, 0.0);
+    for &(bound, count) in buckets {
+        if count >= rank {
+            if bound.is_infinite() {
+                return Some(lower.0);
+            }
+            let in_bucket = count - lower.1;
+            let f = if in_bucket > 0.0 {
+                (rank - lower.1) / in_bucket
+            } else {
+                1.0
+            };
+            return Some(lower.0 + (bound - lower.0) * f);
+        }
+        lower = (bound, count);
+    }
+    Some(lower.0)
+}
+
+/// What changed between two cumulative histograms with the same buckets.
+fn histogram_delta(before: &[(f64, f64)], after: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    after
+        .iter()
+        .map(|&(bound, count)| {
+            let was = before
+                .iter()
+                .find(|(b, _)| *b == bound)
+                .map_or(0.0, |(_, c)| *c);
+            (bound, count - was)
+        })
+        .collect()
+}
+
+/// CPU seconds this process has used.
+fn own_cpu_seconds() -> Option<f64> {
+    #[cfg(target_os = "linux")]
+    {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // Fields after the command (which may hold spaces) in parentheses.
+        let rest = stat.rsplit_once(')')?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let utime: f64 = fields.get(11)?.parse().ok()?;
+        let stime: f64 = fields.get(12)?.parse().ok()?;
+        // Linux reports in USER_HZ, 100 on every architecture Tavern runs on.
+        Some((utime + stime) / 100.0)
+    }
+    #[cfg(not(target_os = "linux"))]
+    None
+}
+
+/// Runs the bots against a server and reports. Bots come in a few dozen at a time;
+/// the measured window starts once every bot is connected (or has failed).
+pub fn run_bots(options: &BotOptions) -> BotReport {
+    let predicting = if options.light {
+        options.predict_sample.min(options.count)
+    } else {
+        options.count
+    };
+    let make = |i: usize| {
+        let name = format!("bot-{i}");
+        let brain = if options.still {
+            Brain::Idle
+        } else {
+            Brain::wander(options.seed + i as u64)
+        };
+        if i < predicting {
+            AnyBot::Full(Box::new(Bot::new(&options.server, &name, brain)))
+        } else {
+            AnyBot::Light(Box::new(LightBot::new(
+                &options.server,
+                &name,
+                brain,
+                !options.still,
+            )))
+        }
+    };
+    let frame = Duration::from_secs_f64(1.0 / 60.0);
+    // Light bots update every `light_every`-th frame, staggered.
+    let light_every = (60 / LIGHT_HZ).max(1) as usize;
+    let mut bots: Vec<AnyBot> = Vec::with_capacity(options.count);
+    let mut ever_connected: Vec<bool> = Vec::with_capacity(options.count);
+    let ramp_start = Instant::now();
+    let mut last_progress = Instant::now();
+    let mut frame_no = 0usize;
+    let mut window: Option<(Instant, Option<ServerSample>, Option<f64>)> = None;
+    let mut chat: Vec<VecDeque<Duration>> = Vec::new();
+    let mut said: Vec<u32> = Vec::new();
+    let (mut samples, mut rtt, mut down, mut up) = (0u32, 0.0, 0.0, 0.0);
+    let mut next_sample = Instant::now();
+    let mut ramp_s = 0.0;
+    loop {
+        let frame_start = Instant::now();
+        frame_no += 1;
+        // Bring more bots in while few are still on their way.
+        let in_flight = bots.iter().filter(|b| !b.is_settled()).count();
+        for _ in in_flight..RAMP_IN_FLIGHT {
+            if bots.len() >= options.count {
+                break;
+            }
+            bots.push(make(bots.len()));
+            ever_connected.push(false);
+        }
+        for (i, bot) in bots.iter_mut().enumerate() {
+            let due = match bot {
+                AnyBot::Full(_) => true,
+                AnyBot::Light(_) => (i + frame_no).is_multiple_of(light_every),
+            };
+            if due {
+                bot.update();
+                if !ever_connected[i] && bot.is_connected() {
+                    ever_connected[i] = true;
+                    last_progress = Instant::now();
+                }
+            }
+        }
+        let all_in = bots.len() == options.count && bots.iter().all(AnyBot::is_settled);
+        match &window {
+            None if all_in || last_progress.elapsed() > options.connect_timeout => {
+                ramp_s = ramp_start.elapsed().as_secs_f64();
+                let start = Instant::now();
+                window = Some((start, sample_server(&options.server), own_cpu_seconds()));
+                next_sample = start + Duration::from_secs(1);
+                chat = (0..bots.len())
+                    .map(|i| chat_schedule(i, options.chat_lines, options.duration).into())
+                    .collect();
+                said = vec![0; bots.len()];
+            }
+            Some((start, ..)) => {
+                let since = start.elapsed();
+                for (i, bot) in bots.iter_mut().enumerate() {
+                    let AnyBot::Full(bot) = bot else { continue };
+                    if bot.is_connected() && chat[i].front().is_some_and(|at| since >= *at) {
+                        chat[i].pop_front();
+                        let channel = if said[i].is_multiple_of(2) {
+                            ChatChannel::Proximity
+                        } else {
+                            ChatChannel::Map
+                        };
+                        said[i] += 1;
+                        bot.say(channel, &format!("bot-{i} line {}", said[i]));
+                    }
+                }
+                if Instant::now() >= next_sample {
+                    next_sample += Duration::from_secs(1);
+                    for (r, d, u) in bots.iter().filter_map(AnyBot::network) {
+                        samples += 1;
+                        rtt += r;
+                        down += d;
+                        up += u;
+                    }
+                }
+                if since >= options.duration {
+                    break;
+                }
+            }
+            None => {}
+        }
+        if let Some(rest) = frame.checked_sub(frame_start.elapsed()) {
+            std::thread::sleep(rest);
+        }
+    }
+    let (window_start, server_before, cpu_before) = window.unwrap_or((Instant::now(), None, None));
+    let server_after = sample_server(&options.server);
+    let cpu_after = own_cpu_seconds();
+    let window_s = window_start.elapsed().as_secs_f64();
+
+    let mut failures = Vec::new();
+    let (mut connected, mut min_seen, mut seen_sum) = (0, usize::MAX, 0usize);
+    let (mut corrections_total, mut corrections_max) = (0u64, 0u32);
+    let (mut near_events, mut chat_sent, mut chat_received, mut chat_rejected) = (0, 0, 0, 0);
+    for (i, bot) in bots.iter_mut().enumerate() {
+        if bot.is_connected() {
+            connected += 1;
+            let seen = bot.seen();
+            min_seen = min_seen.min(seen);
+            seen_sum += seen;
+        } else {
+            let why = if ever_connected[i] {
+                format!("bot-{i} lost its connection: {}", bot.status())
+            } else {
+                format!("bot-{i} did not connect: {}", bot.status())
+            };
+            failures.push(why);
+        }
+        if let AnyBot::Full(bot) = bot {
+            let c = bot.prediction().corrections;
+            corrections_total += u64::from(c);
+            corrections_max = corrections_max.max(c);
+            near_events += bot.nearby().events;
+            chat_sent += bot.chat().sent;
+            chat_received += bot.chat().received;
+            chat_rejected += bot.chat().rejections.len() as u64;
+        }
+    }
+    let per = |sum: f64| {
+        if samples == 0 {
+            0.0
+        } else {
+            sum / f64::from(samples)
+        }
+    };
+    let server = server_before.zip(server_after).map(|(a, b)| {
+        let secs = match (a.at, b.at) {
+            (Some(x), Some(y)) => (y - x).as_secs_f64(),
+            _ => window_s,
+        }
+        .max(1e-3);
+        let ticks = histogram_delta(&a.tick_buckets, &b.tick_buckets);
+        let total_ticks = ticks.last().map_or(0.0, |(_, c)| *c);
+        (secs, a, b, ticks, total_ticks)
+    });
+    let players = connected.max(1) as f64;
+    let report = BotReport {
+        connected,
+        failed: options.count - connected,
+        light_bots: options.count - predicting,
+        predicting_bots: predicting,
+        min_seen_avatars: if connected == 0 { 0 } else { min_seen },
+        mean_seen_avatars: seen_sum as f64 / players,
+        corrections_total,
+        corrections_max_per_bot: corrections_max,
+        rtt_ms_mean: per(rtt) * 1000.0,
+        down_bytes_per_s_per_bot: per(down),
+        up_bytes_per_s_per_bot: per(up),
+        duration_s: window_s,
+        ramp_s,
+        near_events,
+        chat_sent,
+        chat_received,
+        chat_rejected,
+        server_tick_p50_ms: server
+            .as_ref()
+            .and_then(|s| histogram_quantile(0.5, &s.3))
+            .map(|v| v * 1000.0),
+        server_tick_p99_ms: server
+            .as_ref()
+            .and_then(|s| histogram_quantile(0.99, &s.3))
+            .map(|v| v * 1000.0),
+        server_ticks_over_budget: server
+            .as_ref()
+            .filter(|s| s.4 > 0.0)
+            .map(|s| (s.2.over_budget - s.1.over_budget) / s.4),
+        server_cpu_percent: server
+            .as_ref()
+            .map(|s| (s.2.cpu_s - s.1.cpu_s) / s.0 * 100.0),
+        server_cpu_s_per_player_min: server
+            .as_ref()
+            .map(|s| (s.2.cpu_s - s.1.cpu_s) / players / (s.0 / 60.0)),
+        server_rss_bytes: server.as_ref().map(|s| s.2.rss),
+        server_sent_bytes_per_s_per_player: server
+            .as_ref()
+            .map(|s| (s.2.sent_bytes - s.1.sent_bytes) / s.0 / players),
+        bots_cpu_percent: cpu_before
+            .zip(cpu_after)
+            .map(|(a, b)| (b - a) / window_s.max(1e-3) * 100.0),
+        failures,
+    };
+    // Say goodbye so the server frees the places at once.
+    drop(bots);
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_interpolate_inside_their_bucket() {
+        let buckets = [
+            (0.001, 50.0),
+            (0.002, 90.0),
+            (0.004, 100.0),
+            (f64::INFINITY, 100.0),
+        ];
+        assert_eq!(histogram_quantile(0.5, &buckets), Some(0.001));
+        let p70 = histogram_quantile(0.7, &buckets).unwrap();
+        assert!((p70 - 0.0015).abs() < 1e-12, "{p70}");
+        let p99 = histogram_quantile(0.99, &buckets).unwrap();
+        assert!((p99 - 0.0038).abs() < 1e-12, "{p99}");
+        assert_eq!(histogram_quantile(0.5, &[(0.001, 0.0)]), None);
+        // Everything past the last finite bound: the bound is the best answer.
+        let slow = [(0.001, 0.0), (f64::INFINITY, 10.0)];
+        assert_eq!(histogram_quantile(0.5, &slow), Some(0.001));
+        let delta = histogram_delta(
+            &[(0.001, 5.0), (0.002, 7.0)],
+            &[(0.001, 8.0), (0.002, 12.0)],
+        );
+        assert_eq!(delta, vec![(0.001, 3.0), (0.002, 5.0)]);
+    }
+
+    #[test]
+    fn chat_lines_stay_within_the_rate_limit() {
+        use tavern_shared::chat::{RATE_LIMIT, RATE_WINDOW_SECS};
+        let at = chat_schedule(3, 12, Duration::from_secs(10));
+        assert_eq!(at.len(), 12);
+        for w in at.windows(RATE_LIMIT + 1) {
+            assert!(
+                (w[RATE_LIMIT] - w[0]).as_secs_f64() >= RATE_WINDOW_SECS,
+                "{w:?}"
+            );
+        }
+        assert!(chat_schedule(0, 0, Duration::from_secs(5)).is_empty());
+    }
+}
