@@ -6,7 +6,8 @@
 #
 #   benches/load.sh PLAYERS SECS [more tavern-bots flags, e.g. --still]
 #
-# TAVERN_SERVER_ARGS adds server flags (e.g. "--send-hz 30 --view-radius 600").
+# TAVERN_SERVER_ARGS adds server flags (e.g. "--send-hz 30 --view-radius 600");
+# TAVERN_SERVER_BIN runs another server binary (e.g. one built with other features).
 set -euo pipefail
 if [[ $# -lt 2 ]]; then
     echo "usage: benches/load.sh PLAYERS SECS [tavern-bots flags]" >&2
@@ -36,7 +37,7 @@ http_port=$((20000 + RANDOM % 20000))
 udp_port=$((http_port + 1))
 max_clients=$((players < 1024 ? players + 8 : 1024))
 # shellcheck disable=SC2086 # TAVERN_SERVER_ARGS is a list of flags
-"$bin/tavern-server" --map maps/bench/arena.tmj --no-watch \
+"${TAVERN_SERVER_BIN:-$bin/tavern-server}" --map maps/bench/arena.tmj --no-watch \
     --http "127.0.0.1:$http_port" --udp "127.0.0.1:$udp_port" --data-dir "$data/server" \
     --max-clients "$max_clients" --handshakes-per-ip 4000 \
     --login-rate 600000 --login-burst 100000 --tokens-per-ip 100000 \

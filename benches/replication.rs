@@ -19,19 +19,23 @@ use tavern_shared::movement::{MoveState, quantize};
 const AVATARS: usize = 2000;
 /// Cells as wide as the default view radius.
 const CELL: f32 = 800.0;
-/// A square map where 2,000 avatars put about 20 within 800 px of each:
-/// 2000 * pi * 800^2 / side^2 = 20.
-const SIDE: f32 = 20_000.0;
 
-fn positions(seed: u64) -> Vec<Vec2> {
+/// The side of a square map where `n` avatars put about 20 within 800 px of each:
+/// n * pi * 800^2 / side^2 = 20.
+fn side(n: usize) -> f32 {
+    (n as f32 * std::f32::consts::PI * CELL * CELL / 20.0).sqrt()
+}
+
+fn positions(n: usize, seed: u64) -> Vec<Vec2> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    (0..AVATARS)
-        .map(|_| Vec2::new(rng.random_range(0.0..SIDE), rng.random_range(0.0..SIDE)))
+    let side = side(n);
+    (0..n)
+        .map(|_| Vec2::new(rng.random_range(0.0..side), rng.random_range(0.0..side)))
         .collect()
 }
 
 fn bench_interest(c: &mut Criterion) {
-    let mut pos = positions(1);
+    let mut pos = positions(AVATARS, 1);
     let mut cells: Vec<IVec2> = pos.iter().map(|p| cell_of(*p, CELL, None)).collect();
     c.bench_function("interest: cells of 2,000 moving avatars, one tick", |b| {
         let mut tick = 0u32;
@@ -68,8 +72,8 @@ fn bench_interest(c: &mut Criterion) {
     });
 }
 
-/// A replicon server with 2,000 authorized clients, each owning one avatar.
-fn server_with_clients() -> (App, Vec<Entity>) {
+/// A replicon server with `n` authorized clients, each owning one avatar.
+fn server_with_clients(n: usize) -> (App, Vec<Entity>) {
     let mut app = App::new();
     app.add_plugins((
         MinimalPlugins,
@@ -84,8 +88,8 @@ fn server_with_clients() -> (App, Vec<Entity>) {
         .resource_mut::<NextState<ServerState>>()
         .set(ServerState::Running);
     app.update();
-    let mut avatars = Vec::with_capacity(AVATARS);
-    for (i, p) in positions(2).into_iter().enumerate() {
+    let mut avatars = Vec::with_capacity(n);
+    for (i, p) in positions(n, 2).into_iter().enumerate() {
         let cell = ViewCell(cell_of(p, CELL, None));
         let client = app
             .world_mut()
@@ -117,15 +121,22 @@ fn server_with_clients() -> (App, Vec<Entity>) {
 }
 
 fn bench_replication(c: &mut Criterion) {
-    let (mut app, avatars) = server_with_clients();
+    for n in [500, AVATARS] {
+        replication_send(c, n);
+    }
+}
+
+/// One send: every avatar moves a step, then replicon builds every client's messages.
+fn replication_send(c: &mut Criterion, n: usize) {
+    let (mut app, avatars) = server_with_clients(n);
     let mut rng = ChaCha8Rng::seed_from_u64(3);
-    let dirs: Vec<Vec2> = (0..AVATARS)
+    let dirs: Vec<Vec2> = (0..n)
         .map(|_| Vec2::from_angle(rng.random_range(0.0..std::f32::consts::TAU)))
         .collect();
     let mut bytes = 0usize;
     let mut ticks = 0usize;
     c.bench_function(
-        "replication: 2,000 moving avatars to 2,000 clients, ~20 in view, one send",
+        &format!("replication: {n} moving avatars to {n} clients, ~20 in view, one send"),
         |b| {
             b.iter(|| {
                 ticks += 1;
@@ -154,8 +165,8 @@ fn bench_replication(c: &mut Criterion) {
     );
     if ticks > 0 {
         eprintln!(
-            "replication: {:.0} bytes of replicon messages per client per send",
-            bytes as f64 / ticks as f64 / AVATARS as f64
+            "replication, {n} clients: {:.0} bytes of replicon messages per client per send",
+            bytes as f64 / ticks as f64 / n as f64
         );
     }
 }

@@ -1,15 +1,18 @@
 //! The connection to the server: login in the background, the netcode client over UDP,
 //! and reconnecting with backoff when the link drops.
 
-use std::net::UdpSocket;
-use std::sync::Mutex;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError, channel};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;
 use bevy_replicon_renet2::RenetChannelsExt;
-use bevy_replicon_renet2::netcode::{ClientAuthentication, NativeSocket, NetcodeClientTransport};
+use bevy_replicon_renet2::netcode::{
+    ClientAuthentication, ClientSocket, NativeSocket, NetcodeClientTransport, NetcodeTransportError,
+};
 use bevy_replicon_renet2::renet2::{ConnectionConfig, RenetClient};
 
 use crate::PlaySystems;
@@ -68,6 +71,69 @@ pub struct LocalPlayer {
     pub name: String,
     /// For the HTTP API (chat history).
     pub api_token: String,
+}
+
+/// Bytes of UDP datagrams this client received and sent (netcode headers and
+/// encryption included, IP and UDP headers not), counted at its socket.
+#[derive(Resource, Debug, Default, Clone)]
+pub struct Traffic(Arc<TrafficCounts>);
+
+#[derive(Debug, Default)]
+pub struct TrafficCounts {
+    down: AtomicU64,
+    up: AtomicU64,
+}
+
+impl Traffic {
+    /// Bytes received and sent since the connection opened.
+    pub fn totals(&self) -> (u64, u64) {
+        (
+            self.0.down.load(Ordering::Relaxed),
+            self.0.up.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// The UDP socket, counting what passes.
+#[derive(Debug)]
+struct CountingSocket {
+    inner: NativeSocket,
+    counts: Arc<TrafficCounts>,
+}
+
+impl ClientSocket for CountingSocket {
+    fn is_encrypted(&self) -> bool {
+        self.inner.is_encrypted()
+    }
+    fn is_reliable(&self) -> bool {
+        self.inner.is_reliable()
+    }
+    fn addr(&self) -> std::io::Result<SocketAddr> {
+        ClientSocket::addr(&self.inner)
+    }
+    fn is_closed(&mut self) -> bool {
+        ClientSocket::is_closed(&mut self.inner)
+    }
+    fn close(&mut self) {
+        ClientSocket::close(&mut self.inner);
+    }
+    fn preupdate(&mut self) {
+        ClientSocket::preupdate(&mut self.inner);
+    }
+    fn try_recv(&mut self, buffer: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
+        let (len, from) = ClientSocket::try_recv(&mut self.inner, buffer)?;
+        self.counts.down.fetch_add(len as u64, Ordering::Relaxed);
+        Ok((len, from))
+    }
+    fn postupdate(&mut self) {
+        ClientSocket::postupdate(&mut self.inner);
+    }
+    fn send(&mut self, addr: SocketAddr, packet: &[u8]) -> Result<(), NetcodeTransportError> {
+        self.counts
+            .up
+            .fetch_add(packet.len() as u64, Ordering::Relaxed);
+        ClientSocket::send(&mut self.inner, addr, packet)
+    }
 }
 
 #[derive(Resource, Default)]
@@ -165,9 +231,10 @@ fn finish_login(
         }
     };
     match open_transport(&creds, &channels) {
-        Ok((client, transport)) => {
+        Ok((client, transport, traffic)) => {
             commands.insert_resource(client);
             commands.insert_resource(transport);
+            commands.insert_resource(traffic);
             commands.insert_resource(LocalPlayer {
                 client_id: creds.client_id,
                 name: creds.name,
@@ -184,15 +251,18 @@ fn finish_login(
 fn open_transport(
     creds: &Credentials,
     channels: &RepliconChannels,
-) -> Result<(RenetClient, NetcodeClientTransport), String> {
+) -> Result<(RenetClient, NetcodeClientTransport, Traffic), String> {
     let client = RenetClient::new(
         ConnectionConfig::from_channels(channels.server_configs(), channels.client_configs()),
         false,
     );
     let socket =
         UdpSocket::bind("0.0.0.0:0").map_err(|e| format!("cannot open a UDP socket: {e}"))?;
-    let socket =
-        NativeSocket::new(socket).map_err(|e| format!("cannot use the UDP socket: {e}"))?;
+    let traffic = Traffic::default();
+    let socket = CountingSocket {
+        inner: NativeSocket::new(socket).map_err(|e| format!("cannot use the UDP socket: {e}"))?,
+        counts: traffic.0.clone(),
+    };
     let current_time = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_err(|_| "the system clock is before 1970".to_string())?;
@@ -201,7 +271,7 @@ fn open_transport(
     };
     let transport = NetcodeClientTransport::new(current_time, auth, socket)
         .map_err(|e| format!("cannot start netcode: {e}"))?;
-    Ok((client, transport))
+    Ok((client, transport, traffic))
 }
 
 fn give_up_or_retry(

@@ -9,7 +9,7 @@ use serde::Serialize;
 use tavern_shared::chat::ChatChannel;
 
 use crate::bot::{Bot, Brain};
-use crate::connection::ConnectionStatus;
+use crate::connection::{ConnectionStatus, Traffic};
 use crate::light::{LIGHT_HZ, LightBot};
 
 /// What `tavern-bots` is asked to do.
@@ -66,6 +66,8 @@ pub struct BotReport {
     pub corrections_total: u64,
     pub corrections_max_per_bot: u32,
     pub rtt_ms_mean: f64,
+    /// Bytes of UDP datagrams per second each bot received and sent over the window,
+    /// counted at its socket (netcode headers included, IP and UDP headers not).
     pub down_bytes_per_s_per_bot: f64,
     pub up_bytes_per_s_per_bot: f64,
     /// Length of the measured window (after everyone connected), seconds.
@@ -128,6 +130,15 @@ impl AnyBot {
             AnyBot::Light(b) => b.network(),
             AnyBot::Full(b) => b.network(),
         }
+    }
+
+    /// Bytes received and sent at the bot's socket so far.
+    fn traffic(&self) -> Option<(u64, u64)> {
+        let world = match self {
+            AnyBot::Light(b) => b.app.world(),
+            AnyBot::Full(b) => b.app.world(),
+        };
+        world.get_resource::<Traffic>().map(Traffic::totals)
     }
 
     fn seen(&mut self) -> usize {
@@ -280,9 +291,10 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
     let mut last_progress = Instant::now();
     let mut frame_no = 0usize;
     let mut window: Option<(Instant, Option<ServerSample>, Option<f64>)> = None;
+    let mut traffic_before: Vec<Option<(u64, u64)>> = Vec::new();
     let mut chat: Vec<VecDeque<Duration>> = Vec::new();
     let mut said: Vec<u32> = Vec::new();
-    let (mut samples, mut rtt, mut down, mut up) = (0u32, 0.0, 0.0, 0.0);
+    let (mut samples, mut rtt) = (0u32, 0.0);
     let mut next_sample = Instant::now();
     let mut ramp_s = 0.0;
     loop {
@@ -316,6 +328,7 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
                 ramp_s = ramp_start.elapsed().as_secs_f64();
                 let start = Instant::now();
                 window = Some((start, sample_server(&options.server), own_cpu_seconds()));
+                traffic_before = bots.iter().map(AnyBot::traffic).collect();
                 next_sample = start + Duration::from_secs(1);
                 chat = (0..bots.len())
                     .map(|i| chat_schedule(i, options.chat_lines, options.duration).into())
@@ -339,11 +352,9 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
                 }
                 if Instant::now() >= next_sample {
                     next_sample += Duration::from_secs(1);
-                    for (r, d, u) in bots.iter().filter_map(AnyBot::network) {
+                    for (r, ..) in bots.iter().filter_map(AnyBot::network) {
                         samples += 1;
                         rtt += r;
-                        down += d;
-                        up += u;
                     }
                 }
                 if since >= options.duration {
@@ -361,6 +372,23 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
     let cpu_after = own_cpu_seconds();
     let window_s = window_start.elapsed().as_secs_f64();
 
+    // Exact bytes at each bot's socket over the window, for bots connected throughout.
+    let (mut down, mut up, mut counted) = (0u64, 0u64, 0u32);
+    for (bot, before) in bots.iter().zip(&traffic_before) {
+        if let (Some((d0, u0)), Some((d1, u1)), true) = (before, bot.traffic(), bot.is_connected())
+        {
+            down += d1 - d0;
+            up += u1 - u0;
+            counted += 1;
+        }
+    }
+    let per_bot_per_s = |bytes: u64| {
+        if counted == 0 {
+            0.0
+        } else {
+            bytes as f64 / f64::from(counted) / window_s.max(1e-3)
+        }
+    };
     let mut failures = Vec::new();
     let (mut connected, mut min_seen, mut seen_sum) = (0, usize::MAX, 0usize);
     let (mut corrections_total, mut corrections_max) = (0u64, 0u32);
@@ -417,8 +445,8 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
         corrections_total,
         corrections_max_per_bot: corrections_max,
         rtt_ms_mean: per(rtt) * 1000.0,
-        down_bytes_per_s_per_bot: per(down),
-        up_bytes_per_s_per_bot: per(up),
+        down_bytes_per_s_per_bot: per_bot_per_s(down),
+        up_bytes_per_s_per_bot: per_bot_per_s(up),
         duration_s: window_s,
         ramp_s,
         near_events,

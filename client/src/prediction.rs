@@ -287,8 +287,38 @@ fn predict(
     }
 }
 
-fn send_inputs(prediction: Res<Prediction>, mut writer: MessageWriter<InputBatch>) {
-    if let Some(batch) = prediction.batch() {
+/// When inputs were last sent: they go out about 30 times a second, two ticks' worth
+/// at a time, with the unacknowledged ones repeated.
+#[derive(Resource, Debug, Default)]
+struct InputPacing {
+    newest_sent: u32,
+    sent_at: f64,
+}
+
+/// Sends after two new inputs, or one that waited a 30 Hz interval; resends the
+/// unacknowledged ones every 100 ms while nothing new comes.
+pub fn input_due(newest: u32, newest_sent: u32, since_sent: f64) -> bool {
+    let fresh = newest.saturating_sub(newest_sent);
+    fresh >= 2 || (fresh == 1 && since_sent >= 1.0 / 30.0) || since_sent >= 0.1
+}
+
+fn send_inputs(
+    prediction: Res<Prediction>,
+    mut pacing: Local<InputPacing>,
+    time: Res<Time<Real>>,
+    mut writer: MessageWriter<InputBatch>,
+) {
+    let Some(batch) = prediction.batch() else {
+        return;
+    };
+    let newest = batch.first_seq + batch.frames.len() as u32 - 1;
+    let now = time.elapsed_secs_f64();
+    if newest < pacing.newest_sent {
+        *pacing = InputPacing::default(); // numbering restarted (a new connection)
+    }
+    if input_due(newest, pacing.newest_sent, now - pacing.sent_at) {
+        pacing.newest_sent = newest;
+        pacing.sent_at = now;
         writer.write(batch);
     }
 }
@@ -397,6 +427,18 @@ mod tests {
         );
         assert!(!p.predict(InputFrame::default(), &world));
         assert_eq!(p.unacknowledged(), 2);
+    }
+
+    #[test]
+    fn inputs_go_out_two_ticks_at_a_time_and_are_resent_while_unanswered() {
+        // Two new inputs: at once.
+        assert!(input_due(12, 10, 0.0));
+        // One new input: after a 30 Hz interval.
+        assert!(!input_due(11, 10, 0.01));
+        assert!(input_due(11, 10, 0.034));
+        // Nothing new: the unacknowledged ones again after 100 ms.
+        assert!(!input_due(10, 10, 0.05));
+        assert!(input_due(10, 10, 0.1));
     }
 
     #[test]

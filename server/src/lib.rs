@@ -308,6 +308,7 @@ fn run_game_loop(mut app: App, stop: &AtomicBool) {
     if let Some(mut server) = app.world_mut().get_resource_mut::<RenetServer>() {
         server.disconnect_all();
     }
+    app.insert_resource(net::rate::Flush);
     // Let the disconnect packets go out.
     for _ in 0..3 {
         app.update();

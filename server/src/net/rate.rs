@@ -1,10 +1,13 @@
 //! The network send rate: the simulation runs at 60 Hz, and replication (with the
 //! messages queued since the last send) goes out `--send-hz` times a second, on
-//! evenly spread ticks.
+//! evenly spread ticks. Packets leave only on those ticks too, so the acknowledgements
+//! of players' packets ride with the state instead of taking a datagram (and a system
+//! call, and an encryption) of their own every tick.
 
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;
 use bevy_replicon::server::server_tick::ServerTick;
+use bevy_replicon_renet2::renet2::RenetSend;
 use tavern_shared::movement::TICK_HZ;
 
 /// Sends per second unless configured.
@@ -44,14 +47,24 @@ impl Default for SendRate {
     }
 }
 
+/// The server is stopping: what is queued (the goodbyes) goes out at once.
+#[derive(Resource, Debug, Default)]
+pub struct Flush;
+
 /// Replicon must be added with `tick_schedule: None`: this plugin decides the ticks.
 pub fn plugin(app: &mut App) {
-    app.init_resource::<SendRate>().add_systems(
-        FixedPostUpdate,
-        count_tick
-            .in_set(ServerSystems::IncrementTick)
-            .run_if(in_state(ServerState::Running)),
-    );
+    app.init_resource::<SendRate>()
+        .add_systems(
+            FixedPostUpdate,
+            count_tick
+                .in_set(ServerSystems::IncrementTick)
+                .run_if(in_state(ServerState::Running)),
+        )
+        .configure_sets(PostUpdate, RenetSend.run_if(send_due));
+}
+
+fn send_due(tick: Res<ServerTick>, flush: Option<Res<Flush>>) -> bool {
+    tick.is_changed() || flush.is_some()
 }
 
 fn count_tick(
