@@ -11,7 +11,8 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use bevy::ecs::schedule::{Schedules, SingleThreadedExecutor};
+use bevy::app::MainScheduleOrder;
+use bevy::ecs::schedule::{ScheduleLabel, Schedules, SingleThreadedExecutor};
 use bevy::prelude::*;
 use bevy::state::app::StatesPlugin;
 use bevy::time::TimePlugin;
@@ -88,6 +89,17 @@ impl LightBot {
             .add_systems(PostUpdate, drive.before(ClientSystems::Send));
         app.finish();
         app.cleanup();
+        // Only the phases a light bot has systems in: no fixed-step loop, no Update,
+        // no Last.
+        app.world_mut()
+            .resource_mut::<MainScheduleOrder>()
+            .labels
+            .retain(|label| {
+                *label != RunFixedMainLoop.intern()
+                    && *label != Update.intern()
+                    && *label != SpawnScene.intern()
+                    && *label != Last.intern()
+            });
         // Hundreds of these run in one thread: no task pool hops.
         let mut schedules = app.world_mut().resource_mut::<Schedules>();
         for (_, schedule) in schedules.iter_mut() {
