@@ -57,13 +57,14 @@ pub struct BotsArgs {
     /// How long to run once every bot is connected, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = positive_secs)]
     pub duration: f64,
-    /// Seconds a bot may take to connect before it counts as failed.
+    /// While bots come in: seconds without any bot newly connected after which the run
+    /// starts without the rest (they count as failed if still not connected at the end).
     #[arg(long, value_name = "SECS", default_value_t = 15.0, value_parser = positive_secs)]
     pub connect_timeout: f64,
     /// Seed for the bots' wandering.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Chat lines each bot sends during the run, alternating proximity and map chat,
+    /// Chat lines each full bot sends during the run, alternating proximity and map chat,
     /// spaced to stay within the rate limit (5 per 10 s).
     #[arg(long, value_name = "N", default_value_t = 0,
           value_parser = clap::value_parser!(u32).range(0..=10_000))]

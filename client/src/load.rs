@@ -21,7 +21,8 @@ pub struct BotOptions {
     pub duration: Duration,
     /// Seed of the bots' wandering (bot i uses seed + i).
     pub seed: u64,
-    /// How long a bot may take to connect before it counts as failed.
+    /// While bots come in: how long without a bot newly connected before the run
+    /// starts without the rest.
     pub connect_timeout: Duration,
     /// Chat lines each full bot sends over the run.
     pub chat_lines: u32,
