@@ -416,5 +416,18 @@ fn only_avatars_in_view_are_sent_and_appear_when_approached() {
     assert_eq!(seen.motion.pos, Vec2::new(truth.x, truth.y));
     assert_eq!(bob.prediction().corrections, 0);
     assert_eq!(alice.prediction().corrections, 0);
+    // Bob holds his own acknowledgement and zones, and neither of Alice's.
+    let world = bob.app.world_mut();
+    let mut owner_only = world.query::<(
+        &tavern_shared::avatar::PlayerId,
+        Option<&tavern_shared::avatar::InputAck>,
+        Option<&tavern_shared::avatar::InZones>,
+    )>();
+    let held: Vec<(u64, bool, bool)> = owner_only
+        .iter(world)
+        .map(|(id, ack, zones)| (id.0, ack.is_some(), zones.is_some()))
+        .collect();
+    assert!(held.contains(&(b, true, true)), "{held:?}");
+    assert!(held.contains(&(a, false, false)), "{held:?}");
     server.stop();
 }

@@ -8,7 +8,7 @@
 
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;
-use tavern_shared::avatar::{AvatarState, InputAck};
+use tavern_shared::avatar::{AvatarState, InZones, InputAck};
 
 use crate::GameSystems;
 use crate::zones::Owner;
@@ -41,14 +41,15 @@ impl VisibilityFilter for ViewCell {
     }
 }
 
-/// On an avatar: the connection of its owner, the only one sent its [`InputAck`].
+/// On an avatar: the connection of its owner, the only one sent its [`InputAck`] and
+/// its [`InZones`] (others have no use for either).
 #[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
 #[component(immutable)]
 pub struct AckTo(pub Entity);
 
 impl VisibilityFilter for AckTo {
     type ClientComponent = AuthorizedClient;
-    type Scope = SingleComponent<InputAck>;
+    type Scope = (InputAck, InZones);
 
     fn is_visible(&self, client: Entity, _: Option<&AuthorizedClient>) -> bool {
         self.0 == client

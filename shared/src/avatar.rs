@@ -81,7 +81,7 @@ impl From<WireState> for AvatarState {
 }
 
 /// The zones of its map an avatar stands in (indices into the map's zone list), as the
-/// server sees it. The client shows prompts and plays audio from this, never from its
+/// server sees it; sent to the avatar's owner only. The client shows prompts and plays audio from this, never from its
 /// own idea of where the avatar is.
 #[derive(Component, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InZones(pub Vec<u16>);
