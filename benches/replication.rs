@@ -12,18 +12,18 @@ use bevy_replicon::prelude::*;
 use criterion::{Criterion, criterion_group, criterion_main};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tavern_server::interest::{AckTo, ViewCell, cell_of, in_view};
+use tavern_server::interest::{AckTo, REACH, ViewCell, cell_of, cell_size, in_view};
 use tavern_shared::avatar::{AvatarState, InputAck, PlayerId};
 use tavern_shared::movement::{MoveState, quantize};
 
 const AVATARS: usize = 2000;
-/// Cells as wide as the default view radius.
-const CELL: f32 = 800.0;
+/// The default view radius.
+const RADIUS: f32 = 800.0;
 
 /// The side of a square map where `n` avatars put about 20 within 800 px of each:
 /// n * pi * 800^2 / side^2 = 20.
 fn side(n: usize) -> f32 {
-    (n as f32 * std::f32::consts::PI * CELL * CELL / 20.0).sqrt()
+    (n as f32 * std::f32::consts::PI * RADIUS * RADIUS / 20.0).sqrt()
 }
 
 fn positions(n: usize, seed: u64) -> Vec<Vec2> {
@@ -36,7 +36,10 @@ fn positions(n: usize, seed: u64) -> Vec<Vec2> {
 
 fn bench_interest(c: &mut Criterion) {
     let mut pos = positions(AVATARS, 1);
-    let mut cells: Vec<IVec2> = pos.iter().map(|p| cell_of(*p, CELL, None)).collect();
+    let mut cells: Vec<IVec2> = pos
+        .iter()
+        .map(|p| cell_of(*p, cell_size(RADIUS), None))
+        .collect();
     c.bench_function("interest: cells of 2,000 moving avatars, one tick", |b| {
         let mut tick = 0u32;
         b.iter(|| {
@@ -44,7 +47,7 @@ fn bench_interest(c: &mut Criterion) {
             let step = Vec2::from_angle(tick as f32 * 0.01) * 2.7;
             for (p, cell) in pos.iter_mut().zip(cells.iter_mut()) {
                 *p += step;
-                *cell = cell_of(*p, CELL, Some(*cell));
+                *cell = cell_of(*p, cell_size(RADIUS), Some(*cell));
             }
             black_box(&cells);
         })
@@ -58,8 +61,8 @@ fn bench_interest(c: &mut Criterion) {
             }
             let mut pairs = 0usize;
             for cell in &cells {
-                for dx in -1..=1 {
-                    for dy in -1..=1 {
+                for dx in -REACH..=REACH {
+                    for dy in -REACH..=REACH {
                         let near = *cell + IVec2::new(dx, dy);
                         if let Some(list) = grid.get(&near) {
                             pairs += list.iter().filter(|j| in_view(*cell, cells[**j])).count();
@@ -90,7 +93,7 @@ fn server_with_clients(n: usize) -> (App, Vec<Entity>) {
     app.update();
     let mut avatars = Vec::with_capacity(n);
     for (i, p) in positions(n, 2).into_iter().enumerate() {
-        let cell = ViewCell(cell_of(p, CELL, None));
+        let cell = ViewCell(cell_of(p, cell_size(RADIUS), None));
         let client = app
             .world_mut()
             .spawn((ConnectedClient { max_size: 1200 }, AuthorizedClient, cell))
@@ -147,7 +150,7 @@ fn replication_send(c: &mut Criterion, n: usize) {
                     state.motion.moving = true;
                     let pos = state.motion.pos;
                     let old = *entity.get::<ViewCell>().unwrap();
-                    let cell = ViewCell(cell_of(pos, CELL, Some(old.0)));
+                    let cell = ViewCell(cell_of(pos, cell_size(RADIUS), Some(old.0)));
                     if cell != old {
                         let owner = entity.get::<AckTo>().unwrap().0;
                         entity.insert(cell);

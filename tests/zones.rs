@@ -357,7 +357,7 @@ fn only_avatars_in_view_are_sent_and_appear_when_approached() {
         "side by side, both in view"
     );
     let per_tick = WALK_SPEED / 60.0;
-    // Alice walks to x = 350; Bob walks left to the wall: 300 px apart, three cells.
+    // Alice walks to x = 350; Bob walks left to the wall: 300 px apart, three radii.
     *alice.brain_mut() = Brain::Script(VecDeque::from([
         walk(Vec2::X, ((350.0 - 80.0) / per_tick) as u32),
         (1, InputFrame::default()),

@@ -104,7 +104,7 @@ pub struct RunArgs {
     pub proximity_radius: u16,
 
     /// Each player receives the other avatars within this many pixels of its own (and,
-    /// by the grid it is checked on, some up to twice as far).
+    /// by the grid it is checked on, some up to 1.9 times as far on either axis).
     #[arg(long, value_name = "PX", env = "TAVERN_VIEW_RADIUS", default_value_t = 800,
           value_parser = clap::value_parser!(u16).range(64..=20000))]
     pub view_radius: u16,

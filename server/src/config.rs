@@ -24,7 +24,8 @@ pub struct ServerConfig {
     pub watch_maps: bool,
     /// Players within this many pixels of each other are near (proximity chat).
     pub proximity_radius: f32,
-    /// Each player receives the avatars within this many pixels (and up to twice that).
+    /// Each player receives the avatars within this many pixels (and some up to 1.9
+    /// times that on either axis).
     pub view_radius: f32,
     /// Replication sends per second, 10 to 60 (`--send-hz`).
     pub send_hz: u8,

@@ -1,10 +1,11 @@
 //! Interest management: a player receives only the avatars around its own, in a
-//! uniform grid of cells as wide as the view radius. An avatar is replicated to a
-//! player when their cells are at most one apart in each direction, so everything
-//! within the view radius is always sent (and nothing beyond twice that). A cell
-//! changes only once the avatar is a quarter cell past its border, so walking along
-//! a border does not make others appear and vanish. This filter adds to the others
-//! (`can_see`): an avatar is sent only if every rule allows it.
+//! uniform grid of cells a third of the view radius wide. A cell changes only once the
+//! avatar is a quarter cell past its border, so walking along a border does not make
+//! others appear and vanish. An avatar is replicated to a player when their cells are
+//! at most [`REACH`] apart in each direction: enough that everything within the view
+//! radius is always sent, however both cells lag behind their avatars, and nothing
+//! more than 1.9 times the radius away on either axis is. This filter adds to the others (`can_see`): an
+//! avatar is sent only if every rule allows it.
 
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;
@@ -56,10 +57,22 @@ impl VisibilityFilter for AckTo {
     }
 }
 
+/// Grid cells per view radius.
+pub const CELLS_PER_RADIUS: f32 = 3.0;
+/// How many cells apart (in each direction) a player sees. With cells of r/3 and a
+/// hysteresis of a quarter cell, two avatars within r of each other can be recorded at
+/// most 3.5 cells apart: r plus a quarter cell of lag on each side.
+pub const REACH: i32 = 4;
+
+/// The grid's cell size for a view radius.
+pub fn cell_size(radius: f32) -> f32 {
+    radius.max(1.0) / CELLS_PER_RADIUS
+}
+
 /// Whether an avatar in cell `seen` is within view of a player in cell `viewer`.
 pub fn in_view(viewer: IVec2, seen: IVec2) -> bool {
     let d = (viewer - seen).abs();
-    d.x <= 1 && d.y <= 1
+    d.x <= REACH && d.y <= REACH
 }
 
 /// The cell of `pos` for cells of `size`, keeping `current` while `pos` is within a
@@ -99,7 +112,7 @@ fn update_view_cells(
     radius: Res<ViewRadius>,
     avatars: Query<(Entity, &AvatarState, &Owner, Option<&ViewCell>)>,
 ) {
-    let size = radius.0.max(1.0);
+    let size = cell_size(radius.0);
     for (avatar, state, owner, cell) in &avatars {
         let now = ViewCell(cell_of(state.motion.pos, size, cell.map(|c| c.0)));
         if cell != Some(&now) {
@@ -116,23 +129,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn everything_within_the_radius_is_in_view() {
-        let size = 100.0;
-        for (a, b) in [
-            (Vec2::new(0.0, 0.0), Vec2::new(99.0, 0.0)),
-            (Vec2::new(199.9, 199.9), Vec2::new(270.0, 270.0)),
-            (Vec2::new(-5.0, 3.0), Vec2::new(-75.0, -60.0)),
-        ] {
-            assert!(a.distance(b) <= size);
-            assert!(
-                in_view(cell_of(a, size, None), cell_of(b, size, None)),
-                "{a} {b}"
-            );
+    fn everything_within_the_radius_is_in_view_whatever_the_cells_lag() {
+        use rand::{Rng, SeedableRng};
+        let radius = 800.0;
+        let size = cell_size(radius);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let mut farthest_seen = 0.0f32;
+        for _ in 0..20_000 {
+            // Each avatar's cell is where it was a moment ago, then it moved on: the
+            // recorded cell lags by up to the hysteresis.
+            let walk = |rng: &mut rand::rngs::StdRng, start: Vec2| {
+                let mut cell = cell_of(start, size, None);
+                let mut pos = start;
+                for _ in 0..rng.random_range(0..40) {
+                    pos += Vec2::from_angle(rng.random_range(0.0..std::f32::consts::TAU))
+                        * rng.random_range(0.0..size / 3.0);
+                    cell = cell_of(pos, size, Some(cell));
+                }
+                (pos, cell)
+            };
+            let start = Vec2::new(rng.random_range(0.0..6400.0), rng.random_range(0.0..6400.0));
+            let (a, cell_a) = walk(&mut rng, start);
+            let offset = Vec2::from_angle(rng.random_range(0.0..std::f32::consts::TAU))
+                * rng.random_range(0.0..radius * 2.5);
+            let (b, cell_b) = walk(&mut rng, a + offset);
+            let distance = a.distance(b);
+            if distance <= radius {
+                assert!(in_view(cell_a, cell_b), "{a} {b} {cell_a} {cell_b}");
+            }
+            if in_view(cell_a, cell_b) {
+                let d = (a - b).abs();
+                farthest_seen = farthest_seen.max(d.x.max(d.y));
+            }
         }
-        assert!(!in_view(
-            cell_of(Vec2::ZERO, size, None),
-            cell_of(Vec2::new(201.0, 0.0), size, None)
-        ));
+        // Never beyond 5.5 cells (1.83 radii) on either axis.
+        assert!(farthest_seen < 1.84 * radius, "{farthest_seen}");
     }
 
     #[test]
