@@ -127,15 +127,7 @@ fn private_booths_hide_avatars_and_proximity_is_reported_to_both_players() {
         "the leave went to Alice too"
     );
     // While she stays inside, Bob never receives her again; she still has herself and Bob.
-    let mut leaked = false;
-    pump_until(
-        &mut [&mut alice, &mut bob],
-        Duration::from_secs(1),
-        |bots| {
-            leaked |= sees(bots[1], a);
-            false
-        },
-    );
+    let leaked = bob_ever_sees(&mut alice, &mut bob, a, Duration::from_secs(1));
     assert!(
         !leaked,
         "a hidden avatar is never sent to a player outside the booth"
@@ -336,6 +328,16 @@ fn an_outsider_beside_a_private_booth_receives_nothing_of_those_inside() {
     server.stop();
 }
 
+/// Pumps Alice and Bob for `time`: whether Bob held player `id`'s avatar at any moment.
+fn bob_ever_sees(alice: &mut Bot, bob: &mut Bot, id: u64, time: Duration) -> bool {
+    let mut seen = false;
+    pump_until(&mut [alice, bob], time, |bots| {
+        seen |= sees(bots[1], id);
+        false
+    });
+    seen
+}
+
 /// Interest management: with a 100 px view radius, a player does not receive an avatar
 /// far away; walking towards it, it appears where the server has it, and walking
 /// brings no correction.
@@ -380,15 +382,7 @@ fn only_avatars_in_view_are_sent_and_appear_when_approached() {
         alice.own_server_state(),
         bob.own_server_state()
     );
-    let mut leaked = false;
-    pump_until(
-        &mut [&mut alice, &mut bob],
-        Duration::from_millis(500),
-        |bots| {
-            leaked |= sees(bots[1], a);
-            false
-        },
-    );
+    let leaked = bob_ever_sees(&mut alice, &mut bob, a, Duration::from_millis(500));
     assert!(!leaked, "an avatar out of view is never sent");
     // The server still knows both (proximity and chat work from its full state).
     assert_eq!(crate::common::server_players(&server).len(), 2);

@@ -151,9 +151,9 @@ impl AnyBot {
 }
 
 /// The server's cumulative figures at one moment, from `/metrics`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct ServerSample {
-    at: Option<Instant>,
+    at: Instant,
     cpu_s: f64,
     rss: f64,
     sent_bytes: f64,
@@ -176,8 +176,12 @@ fn sample_server(url: &str) -> Option<ServerSample> {
         .ok()?;
     let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).ok()?;
     let mut s = ServerSample {
-        at: Some(Instant::now()),
-        ..Default::default()
+        at: Instant::now(),
+        cpu_s: 0.0,
+        rss: 0.0,
+        sent_bytes: 0.0,
+        tick_buckets: Vec::new(),
+        over_budget: 0.0,
     };
     use prometheus_parse::Value;
     for sample in &scrape.samples {
@@ -197,6 +201,41 @@ fn sample_server(url: &str) -> Option<ServerSample> {
         }
     }
     Some(s)
+}
+
+/// The server's figures over the measured window, from samples at both ends (all
+/// absent when `/metrics` could not be read).
+#[derive(Debug, Default)]
+struct ServerFigures {
+    tick_p50_ms: Option<f64>,
+    tick_p99_ms: Option<f64>,
+    ticks_over_budget: Option<f64>,
+    cpu_percent: Option<f64>,
+    cpu_s_per_player_min: Option<f64>,
+    rss_bytes: Option<f64>,
+    sent_bytes_per_s_per_player: Option<f64>,
+}
+
+impl ServerFigures {
+    fn between(before: &ServerSample, after: &ServerSample, players: f64) -> Self {
+        let secs = (after.at - before.at).as_secs_f64().max(1e-3);
+        let ticks = histogram_delta(&before.tick_buckets, &after.tick_buckets);
+        let total_ticks = ticks.last().map_or(0.0, |(_, c)| *c);
+        let cpu_s = after.cpu_s - before.cpu_s;
+        let ms = |q| histogram_quantile(q, &ticks).map(|v| v * 1000.0);
+        ServerFigures {
+            tick_p50_ms: ms(0.5),
+            tick_p99_ms: ms(0.99),
+            ticks_over_budget: (total_ticks > 0.0)
+                .then(|| (after.over_budget - before.over_budget) / total_ticks),
+            cpu_percent: Some(cpu_s / secs * 100.0),
+            cpu_s_per_player_min: Some(cpu_s / players / (secs / 60.0)),
+            rss_bytes: Some(after.rss),
+            sent_bytes_per_s_per_player: Some(
+                (after.sent_bytes - before.sent_bytes) / secs / players,
+            ),
+        }
+    }
 }
 
 /// The `q` quantile of a cumulative histogram (upper bound, count), interpolating
@@ -425,17 +464,11 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
             sum / f64::from(samples)
         }
     };
-    let server = server_before.zip(server_after).map(|(a, b)| {
-        let secs = match (a.at, b.at) {
-            (Some(x), Some(y)) => (y - x).as_secs_f64(),
-            _ => window_s,
-        }
-        .max(1e-3);
-        let ticks = histogram_delta(&a.tick_buckets, &b.tick_buckets);
-        let total_ticks = ticks.last().map_or(0.0, |(_, c)| *c);
-        (secs, a, b, ticks, total_ticks)
-    });
     let players = connected.max(1) as f64;
+    let server = match (&server_before, &server_after) {
+        (Some(before), Some(after)) => ServerFigures::between(before, after, players),
+        _ => ServerFigures::default(),
+    };
     let report = BotReport {
         connected,
         failed: options.count - connected,
@@ -454,28 +487,13 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
         chat_sent,
         chat_received,
         chat_rejected,
-        server_tick_p50_ms: server
-            .as_ref()
-            .and_then(|s| histogram_quantile(0.5, &s.3))
-            .map(|v| v * 1000.0),
-        server_tick_p99_ms: server
-            .as_ref()
-            .and_then(|s| histogram_quantile(0.99, &s.3))
-            .map(|v| v * 1000.0),
-        server_ticks_over_budget: server
-            .as_ref()
-            .filter(|s| s.4 > 0.0)
-            .map(|s| (s.2.over_budget - s.1.over_budget) / s.4),
-        server_cpu_percent: server
-            .as_ref()
-            .map(|s| (s.2.cpu_s - s.1.cpu_s) / s.0 * 100.0),
-        server_cpu_s_per_player_min: server
-            .as_ref()
-            .map(|s| (s.2.cpu_s - s.1.cpu_s) / players / (s.0 / 60.0)),
-        server_rss_bytes: server.as_ref().map(|s| s.2.rss),
-        server_sent_bytes_per_s_per_player: server
-            .as_ref()
-            .map(|s| (s.2.sent_bytes - s.1.sent_bytes) / s.0 / players),
+        server_tick_p50_ms: server.tick_p50_ms,
+        server_tick_p99_ms: server.tick_p99_ms,
+        server_ticks_over_budget: server.ticks_over_budget,
+        server_cpu_percent: server.cpu_percent,
+        server_cpu_s_per_player_min: server.cpu_s_per_player_min,
+        server_rss_bytes: server.rss_bytes,
+        server_sent_bytes_per_s_per_player: server.sent_bytes_per_s_per_player,
         bots_cpu_percent: cpu_before
             .zip(cpu_after)
             .map(|(a, b)| (b - a) / window_s.max(1e-3) * 100.0),
@@ -489,6 +507,34 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_figures_are_the_differences_over_the_window() {
+        let start = Instant::now();
+        let sample = |secs: u64, cpu_s, sent_bytes, ticks: f64, over_budget| ServerSample {
+            at: start + Duration::from_secs(secs),
+            cpu_s,
+            rss: 5e7,
+            sent_bytes,
+            tick_buckets: vec![(0.001, ticks / 2.0), (0.002, ticks), (f64::INFINITY, ticks)],
+            over_budget,
+        };
+        let before = sample(0, 10.0, 1e6, 100.0, 1.0);
+        let after = sample(20, 15.0, 3e6, 1300.0, 7.0);
+        let f = ServerFigures::between(&before, &after, 100.0);
+        let close = |got: Option<f64>, want: f64| {
+            assert!(
+                got.is_some_and(|g| (g - want).abs() < 1e-9),
+                "{got:?} vs {want}"
+            )
+        };
+        close(f.cpu_percent, 25.0);
+        close(f.cpu_s_per_player_min, 0.15);
+        close(f.sent_bytes_per_s_per_player, 1000.0);
+        close(f.ticks_over_budget, 0.005);
+        close(f.tick_p50_ms, 1.0);
+        close(f.rss_bytes, 5e7);
+    }
 
     #[test]
     fn quantiles_interpolate_inside_their_bucket() {

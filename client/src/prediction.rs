@@ -289,7 +289,7 @@ fn predict(
 
 /// When inputs were last sent: they go out about 30 times a second, two ticks' worth
 /// at a time, with the unacknowledged ones repeated.
-#[derive(Resource, Debug, Default)]
+#[derive(Debug, Default)]
 struct InputPacing {
     newest_sent: u32,
     sent_at: f64,

@@ -5,7 +5,7 @@
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;
 use tavern_shared::avatar::AvatarState;
-use tavern_shared::movement::{AVATAR_RADIUS, MoveState};
+use tavern_shared::movement::{AVATAR_RADIUS, MoveState, quantize};
 use tavern_shared::protocol::EnterMap;
 
 use crate::GameSystems;
@@ -55,10 +55,12 @@ fn take_exits(
         let to = maps.get(target);
         let wanted = points[*arrivals % points.len()];
         *arrivals += 1;
-        let arrival = to
-            .collision
-            .nearest_free(&to.data, wanted, AVATAR_RADIUS)
-            .unwrap_or(wanted);
+        // On the position grid, so the client starts predicting from exactly here.
+        let arrival = quantize(
+            to.collision
+                .nearest_free(&to.data, wanted, AVATAR_RADIUS)
+                .unwrap_or(wanted),
+        );
         state.motion = MoveState::at(arrival);
         on.0 = target;
         if let Ok(mut queue) = queues.get_mut(owner.0) {
@@ -76,7 +78,7 @@ fn take_exits(
             owner.0,
             EnterMap {
                 map: (*to.data).clone(),
-                arrival: Some(state.motion.pos),
+                arrival: Some(arrival),
                 send_hz: rate.hz,
             },
         ));

@@ -4,8 +4,8 @@
 //! others appear and vanish. An avatar is replicated to a player when their cells are
 //! at most [`REACH`] apart in each direction: enough that everything within the view
 //! radius is always sent, however both cells lag behind their avatars, and nothing
-//! more than 1.9 times the radius away on either axis is. This filter adds to the others (`can_see`): an
-//! avatar is sent only if every rule allows it.
+//! more than 1.9 times the radius away on either axis is. This filter adds to the
+//! others (`can_see`): an avatar is sent only if every rule allows it.
 
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;

@@ -76,6 +76,7 @@ impl ApiState {
         // Start client ids at a random point so ids from an earlier run are not reused.
         let seed: [u8; 8] = bevy_replicon_renet2::netcode::generate_random_bytes();
         let start = u64::from_le_bytes(seed) >> 16;
+        let metrics = Metrics::default();
         ApiState {
             key,
             public_addr,
@@ -89,8 +90,8 @@ impl ApiState {
                 .map(Arc::new),
             token_caps: TokenCaps::new(&limits),
             limits,
-            packets: Arc::default(),
-            metrics: Metrics::default(),
+            packets: Arc::new(PacketStats::new(&metrics)),
+            metrics,
             store: None,
         }
     }
