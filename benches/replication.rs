@@ -1,22 +1,22 @@
-//! The hot parts of replication that scales: the interest grid for 2,000 avatars, and
-//! one replication tick of 2,000 moving avatars to 2,000 clients with about 20 avatars
-//! in view of each (replicon's server and Tavern's filters, without a transport: the
-//! messages are built and then dropped, and clients never acknowledge, so every
-//! moving avatar in view is sent each tick, as for real moving avatars).
+//! The hot part of replication that scales: one send of the avatar stream, with every
+//! avatar moving, to as many players as avatars, about 20 avatars within the view
+//! radius of each. Measured: the grid of the avatars, each player's plan (who came
+//! into view, who left, which states it lacks) and encoding what goes on the wire;
+//! each player then acknowledges everything, as over a clean link.
 
 use std::hint::black_box;
 
 use bevy::prelude::*;
-use bevy::state::app::StatesPlugin;
-use bevy_replicon::prelude::*;
 use criterion::{Criterion, criterion_group, criterion_main};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tavern_server::interest::{AckTo, REACH, ViewCell, cell_of, cell_size, in_view};
-use tavern_shared::avatar::{AvatarState, InputAck, PlayerId};
+use tavern_server::interest::{Seen, Snapshot, StreamTag, Viewer};
+use tavern_server::world::MapId;
+use tavern_server::zones::Presence;
+use tavern_shared::avatar::AvatarState;
 use tavern_shared::movement::{MoveState, quantize};
+use tavern_shared::stream::StatesAck;
 
-const AVATARS: usize = 2000;
 /// The default view radius.
 const RADIUS: f32 = 800.0;
 
@@ -26,153 +26,94 @@ fn side(n: usize) -> f32 {
     (n as f32 * std::f32::consts::PI * RADIUS * RADIUS / 20.0).sqrt()
 }
 
-fn positions(n: usize, seed: u64) -> Vec<Vec2> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+fn bench_stream(c: &mut Criterion) {
+    for n in [500, 2000] {
+        stream_send(c, n);
+    }
+}
+
+fn stream_send(c: &mut Criterion, n: usize) {
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
     let side = side(n);
-    (0..n)
-        .map(|_| Vec2::new(rng.random_range(0.0..side), rng.random_range(0.0..side)))
-        .collect()
-}
-
-fn bench_interest(c: &mut Criterion) {
-    let mut pos = positions(AVATARS, 1);
-    let mut cells: Vec<IVec2> = pos
-        .iter()
-        .map(|p| cell_of(*p, cell_size(RADIUS), None))
+    let mut states: Vec<AvatarState> = (0..n)
+        .map(|_| AvatarState {
+            motion: MoveState::at(Vec2::new(
+                rng.random_range(0.0..side),
+                rng.random_range(0.0..side),
+            )),
+        })
         .collect();
-    c.bench_function("interest: cells of 2,000 moving avatars, one tick", |b| {
-        let mut tick = 0u32;
-        b.iter(|| {
-            tick += 1;
-            let step = Vec2::from_angle(tick as f32 * 0.01) * 2.7;
-            for (p, cell) in pos.iter_mut().zip(cells.iter_mut()) {
-                *p += step;
-                *cell = cell_of(*p, cell_size(RADIUS), Some(*cell));
-            }
-            black_box(&cells);
-        })
-    });
-    c.bench_function("interest: who sees whom among 2,000 avatars (grid)", |b| {
-        b.iter(|| {
-            let mut grid: std::collections::HashMap<IVec2, Vec<usize>> =
-                std::collections::HashMap::new();
-            for (i, cell) in cells.iter().enumerate() {
-                grid.entry(*cell).or_default().push(i);
-            }
-            let mut pairs = 0usize;
-            for cell in &cells {
-                for dx in -REACH..=REACH {
-                    for dy in -REACH..=REACH {
-                        let near = *cell + IVec2::new(dx, dy);
-                        if let Some(list) = grid.get(&near) {
-                            pairs += list.iter().filter(|j| in_view(*cell, cells[**j])).count();
-                        }
-                    }
-                }
-            }
-            black_box(pairs)
-        })
-    });
-}
-
-/// A replicon server with `n` authorized clients, each owning one avatar.
-fn server_with_clients(n: usize) -> (App, Vec<Entity>) {
-    let mut app = App::new();
-    app.add_plugins((
-        MinimalPlugins,
-        StatesPlugin,
-        RepliconPlugins.set(ServerPlugin::new(PostUpdate)),
-    ))
-    .add_plugins(tavern_shared::protocol_plugin)
-    .add_visibility_filter::<ViewCell>()
-    .add_visibility_filter::<AckTo>();
-    app.finish();
-    app.world_mut()
-        .resource_mut::<NextState<ServerState>>()
-        .set(ServerState::Running);
-    app.update();
-    let mut avatars = Vec::with_capacity(n);
-    for (i, p) in positions(n, 2).into_iter().enumerate() {
-        let cell = ViewCell(cell_of(p, cell_size(RADIUS), None));
-        let client = app
-            .world_mut()
-            .spawn((ConnectedClient { max_size: 1200 }, AuthorizedClient, cell))
-            .id();
-        let avatar = app
-            .world_mut()
-            .spawn((
-                PlayerId(i as u64),
-                AvatarState {
-                    motion: MoveState::at(p),
-                },
-                InputAck(0),
-                AckTo(client),
-                cell,
-            ))
-            .id();
-        avatars.push(avatar);
-    }
-    // The first sends are the spawns; what is measured is steady movement.
-    for _ in 0..3 {
-        app.update();
-        app.world_mut()
-            .resource_mut::<ServerMessages>()
-            .drain_sent()
-            .for_each(drop);
-    }
-    (app, avatars)
-}
-
-fn bench_replication(c: &mut Criterion) {
-    for n in [500, AVATARS] {
-        replication_send(c, n);
-    }
-}
-
-/// One send: every avatar moves a step, then replicon builds every client's messages.
-fn replication_send(c: &mut Criterion, n: usize) {
-    let (mut app, avatars) = server_with_clients(n);
-    let mut rng = ChaCha8Rng::seed_from_u64(3);
-    let dirs: Vec<Vec2> = (0..n)
+    let mut dirs: Vec<Vec2> = (0..n)
         .map(|_| Vec2::from_angle(rng.random_range(0.0..std::f32::consts::TAU)))
         .collect();
+    let mut viewers: Vec<Viewer> = (0..n)
+        .map(|i| Viewer::new(StreamTag(i as u32 + 1)))
+        .collect();
+    let presence = Presence {
+        map: MapId(0),
+        private: None,
+    };
+    let names: Vec<String> = (0..n).map(|i| format!("bot-{i}")).collect();
+    let mut buffer = vec![0u8; 64 * 1024];
     let mut bytes = 0usize;
-    let mut ticks = 0usize;
+    let mut sends = 0usize;
+    let mut in_view = 0usize;
     c.bench_function(
-        &format!("replication: {n} moving avatars to {n} clients, ~20 in view, one send"),
+        &format!("avatar stream: {n} moving avatars to {n} players, ~20 in view, one send"),
         |b| {
             b.iter(|| {
-                ticks += 1;
-                for (avatar, dir) in avatars.iter().zip(&dirs) {
-                    let mut entity = app.world_mut().entity_mut(*avatar);
-                    let mut state = entity.get_mut::<AvatarState>().unwrap();
-                    state.motion.pos = quantize(state.motion.pos + *dir * 2.7 * 3.0);
-                    state.motion.moving = true;
-                    let pos = state.motion.pos;
-                    let old = *entity.get::<ViewCell>().unwrap();
-                    let cell = ViewCell(cell_of(pos, cell_size(RADIUS), Some(old.0)));
-                    if cell != old {
-                        let owner = entity.get::<AckTo>().unwrap().0;
-                        entity.insert(cell);
-                        app.world_mut().entity_mut(owner).insert(cell);
+                sends += 1;
+                for (state, dir) in states.iter_mut().zip(&mut dirs) {
+                    // Three ticks of walking (a send at 20 Hz), bouncing off the edges.
+                    let next = state.motion.pos + *dir * 2.7 * 3.0;
+                    if next.x < 0.0 || next.x > side {
+                        dir.x = -dir.x;
                     }
+                    if next.y < 0.0 || next.y > side {
+                        dir.y = -dir.y;
+                    }
+                    state.motion.pos = quantize(next.clamp(Vec2::ZERO, Vec2::splat(side)));
+                    state.motion.moving = true;
                 }
-                app.update();
-                let mut messages = app.world_mut().resource_mut::<ServerMessages>();
-                bytes += messages
-                    .drain_sent()
-                    .map(|(_, _, m)| m.len())
-                    .sum::<usize>();
+                let seen = states
+                    .iter()
+                    .enumerate()
+                    .map(|(i, state)| Seen {
+                        id: i as u32 + 1,
+                        player: i as u64,
+                        name: &names[i],
+                        state: *state,
+                        last_input: sends as u32,
+                        presence,
+                    })
+                    .collect();
+                let snapshot = Snapshot::new(RADIUS, seen);
+                for viewer in &mut viewers {
+                    let plan = viewer.plan(&snapshot, 2);
+                    let mut ack = StatesAck::default();
+                    if let Some(roster) = &plan.roster {
+                        bytes += postcard::to_slice(roster, &mut buffer).unwrap().len();
+                    }
+                    for packet in &plan.states {
+                        bytes += postcard::to_slice(packet, &mut buffer).unwrap().len();
+                        ack.record(packet.seq);
+                    }
+                    viewer.acknowledge(&ack);
+                    in_view += viewer.in_view();
+                }
+                black_box(&viewers);
             })
         },
     );
-    if ticks > 0 {
+    if sends > 0 {
+        let per = (sends * n) as f64;
         eprintln!(
-            "replication, {n} clients: {:.0} bytes of replicon messages per client per send",
-            bytes as f64 / ticks as f64 / n as f64
+            "avatar stream, {n} players: {:.1} avatars in view, {:.0} bytes of messages per player per send",
+            in_view as f64 / per,
+            bytes as f64 / per,
         );
     }
 }
 
-criterion_group!(benches, bench_interest, bench_replication);
+criterion_group!(benches, bench_stream);
 criterion_main!(benches);

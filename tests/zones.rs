@@ -387,9 +387,10 @@ fn only_avatars_in_view_are_sent_and_appear_when_approached() {
     // The server still knows both (proximity and chat work from its full state).
     assert_eq!(crate::common::server_players(&server).len(), 2);
 
-    // Bob walks towards Alice: she appears, where the server has her.
+    // Bob walks towards Alice, to about 60 px from her: she appears, where the server
+    // has her.
     *bob.brain_mut() = Brain::Script(VecDeque::from([
-        walk(Vec2::X, (200.0 / per_tick) as u32),
+        walk(Vec2::X, (240.0 / per_tick) as u32),
         (1, InputFrame::default()),
     ]));
     assert!(

@@ -14,6 +14,7 @@ pub mod meetings;
 pub mod offers;
 pub mod prediction;
 pub mod proximity;
+pub mod stream;
 
 #[cfg(feature = "render")]
 pub mod desktop;
@@ -32,6 +33,8 @@ use tavern_shared::movement::TICK_HZ;
 pub enum PlaySystems {
     /// PreUpdate: log in, open and watch the link.
     Connection,
+    /// PreUpdate: take in the avatar stream (who is in view, their states).
+    Stream,
     /// PreUpdate: take in what the server sent (map, own state, remote states).
     Receive,
     /// FixedUpdate: decide this tick's input (keyboard, gamepad, bot brain).
@@ -52,7 +55,11 @@ pub fn plugin(app: &mut App) {
         .insert_resource(Time::<Fixed>::from_hz(TICK_HZ))
         .configure_sets(
             PreUpdate,
-            (PlaySystems::Connection, PlaySystems::Receive)
+            (
+                PlaySystems::Connection,
+                PlaySystems::Stream,
+                PlaySystems::Receive,
+            )
                 .chain()
                 .after(ClientSystems::Receive),
         )
@@ -64,6 +71,7 @@ pub fn plugin(app: &mut App) {
         .configure_sets(Update, PlaySystems::Present)
         .add_plugins((
             connection::plugin,
+            stream::plugin,
             prediction::plugin,
             interpolation::plugin,
             proximity::plugin,

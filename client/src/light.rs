@@ -1,8 +1,9 @@
 //! Light bots for load tests: a real player's connection without a player's client.
 //!
 //! Each light bot logs in over HTTP, holds its own netcode connection over UDP, decodes
-//! everything the server replicates to it with replicon (so its bytes and the avatars it
-//! holds are what a player would get), acknowledges it, and sends real inputs from a
+//! everything the server sends it (the avatar stream, and the rest with replicon), so its
+//! bytes and the avatars it holds are what a player would get, acknowledges it, and sends
+//! real inputs from a
 //! wandering brain: one per 60 Hz tick, in batches with the unacknowledged ones repeated.
 //! It leaves out what a load test does not need: no rendering, no prediction, no
 //! interpolation, no chat; its app is a handful of systems on a single-threaded
@@ -69,9 +70,11 @@ impl LightBot {
             .add_plugins(tavern_shared::protocol_plugin)
             .configure_sets(
                 PreUpdate,
-                PlaySystems::Connection.after(ClientSystems::Receive),
+                (PlaySystems::Connection, PlaySystems::Stream)
+                    .chain()
+                    .after(ClientSystems::Receive),
             )
-            .add_plugins(crate::connection::plugin)
+            .add_plugins((crate::connection::plugin, crate::stream::plugin))
             .insert_resource(ServerTarget {
                 url: url.to_string(),
                 name: name.to_string(),
@@ -85,7 +88,7 @@ impl LightBot {
                 unacked: VecDeque::new(),
             })
             .init_resource::<Seen>()
-            .add_systems(PreUpdate, observe.after(PlaySystems::Connection))
+            .add_systems(PreUpdate, observe.after(PlaySystems::Stream))
             .add_systems(PostUpdate, drive.before(ClientSystems::Send));
         app.finish();
         app.cleanup();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;
-use tavern_shared::avatar::{AvatarState, InputAck, PlayerId};
+use tavern_shared::avatar::{AvatarState, InputAck};
 use tavern_shared::collision::CollisionWorld;
 use tavern_shared::input::{InputBatch, InputFrame, MAX_FRAMES_PER_BATCH};
 use tavern_shared::map::MapData;
@@ -15,7 +15,6 @@ use tavern_shared::movement::{MoveState, TICK_DT, step};
 use tavern_shared::protocol::EnterMap;
 
 use crate::PlaySystems;
-use crate::connection::LocalPlayer;
 
 /// A replayed prediction further than this from the server's state counts as a correction.
 pub const CORRECTION_THRESHOLD: f32 = 1.0;
@@ -31,7 +30,7 @@ pub struct CurrentMap {
     pub collision: Arc<CollisionWorld>,
 }
 
-/// Marks the replicated avatar this client controls.
+/// Marks the avatar this client controls (the avatar stream puts it on).
 #[derive(Component, Debug)]
 pub struct OwnAvatar;
 
@@ -207,9 +206,7 @@ pub fn plugin(app: &mut App) {
         .init_resource::<DesiredInput>()
         .add_systems(
             PreUpdate,
-            (enter_map, mark_own_avatar, reconcile)
-                .chain()
-                .in_set(PlaySystems::Receive),
+            (enter_map, reconcile).chain().in_set(PlaySystems::Receive),
         )
         .add_systems(FixedUpdate, predict.in_set(PlaySystems::Predict))
         .add_systems(PostUpdate, send_inputs.in_set(PlaySystems::Send))
@@ -243,33 +240,20 @@ fn enter_map(
     }
 }
 
-fn mark_own_avatar(
-    mut commands: Commands,
-    added: Query<(Entity, &PlayerId), Added<PlayerId>>,
-    local: Option<Res<LocalPlayer>>,
-) {
-    let Some(local) = local else { return };
-    for (entity, id) in &added {
-        if id.0 == local.client_id {
-            commands.entity(entity).insert(OwnAvatar);
-        }
-    }
-}
-
+/// Takes a new server state of the own avatar; also the one already there when
+/// prediction starts over (a new connection, or the map came after the state).
 fn reconcile(
-    own: Query<
-        (&AvatarState, &InputAck),
-        (
-            With<OwnAvatar>,
-            Or<(Changed<AvatarState>, Changed<InputAck>)>,
-        ),
-    >,
+    own: Query<(Ref<AvatarState>, Ref<InputAck>), With<OwnAvatar>>,
     map: Option<Res<CurrentMap>>,
     mut prediction: ResMut<Prediction>,
 ) {
     let (Ok((state, ack)), Some(map)) = (own.single(), map) else {
         return;
     };
+    let fresh = state.is_changed() || ack.is_changed();
+    if !fresh && prediction.state.is_some() {
+        return;
+    }
     let server = Confirmed {
         motion: state.motion,
         last_input: ack.0,

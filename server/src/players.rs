@@ -14,7 +14,7 @@ use tavern_shared::movement::MoveState;
 use tavern_shared::protocol::EnterMap;
 
 use crate::http::name_from_user_data;
-use crate::interest::AckTo;
+use crate::interest::{StreamIds, Viewer};
 use crate::movement::InputQueue;
 use crate::net::rate::SendRate;
 use crate::net::to_client;
@@ -90,6 +90,7 @@ fn spawn_avatar(
     mut maps: ResMut<Maps>,
     directory: Res<PlayerDirectory>,
     rate: Res<SendRate>,
+    mut ids: ResMut<StreamIds>,
     mut enter: MessageWriter<ToClients<EnterMap>>,
 ) {
     let client = add.entity;
@@ -114,6 +115,7 @@ fn spawn_avatar(
         map: start,
         private: None,
     };
+    let tag = ids.issue();
     let avatar = commands
         .spawn((
             PlayerId(network_id.get()),
@@ -122,16 +124,19 @@ fn spawn_avatar(
                 motion: MoveState::at(spawn),
             },
             InputAck(0),
-            AckTo(client),
+            tag,
             OnMap(start),
             InZones::default(),
             Owner(client),
             presence,
         ))
         .id();
-    commands
-        .entity(client)
-        .insert((Controls(avatar), InputQueue::default(), presence));
+    commands.entity(client).insert((
+        Controls(avatar),
+        InputQueue::default(),
+        presence,
+        Viewer::new(tag),
+    ));
     enter.write(to_client(
         client,
         EnterMap {

@@ -1,7 +1,7 @@
 //! Which zones each avatar stands in, from the server's own positions (never the
-//! client's word), replicated as [`InZones`]; and who can see whom: avatars are only
-//! replicated to players on the same map, and an avatar in a `private` zone only to
-//! players in that same zone.
+//! client's word), sent to the avatar's owner as [`InZones`]; and who can see whom:
+//! avatars (and NPCs) are only sent to players on the same map, and an avatar in a
+//! `private` zone only to players in that same zone.
 
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;
@@ -86,7 +86,10 @@ pub struct ZoneChange {
 pub fn plugin(app: &mut App) {
     app.add_visibility_filter::<Presence>()
         .add_message::<ZoneChange>()
-        .add_systems(FixedUpdate, track_zones.in_set(GameSystems::Track));
+        .add_systems(
+            FixedUpdate,
+            (track_zones, send_zones).chain().in_set(GameSystems::Track),
+        );
 }
 
 /// Moves an avatar's zones and visibility to a new place at once (after a map change),
@@ -144,6 +147,16 @@ pub fn track_zones(
         if now != *presence {
             set_presence(&mut commands, avatar, owner.0, now);
         }
+    }
+}
+
+/// Tells each player the zones its avatar stands in, when they change.
+fn send_zones(
+    changed: Query<(&InZones, &Owner), Changed<InZones>>,
+    mut writer: MessageWriter<ToClients<InZones>>,
+) {
+    for (zones, owner) in &changed {
+        writer.write(crate::net::to_client(owner.0, zones.clone()));
     }
 }
 

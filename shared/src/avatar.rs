@@ -1,7 +1,8 @@
-//! Replicated avatar components: who an avatar belongs to, its name, and where it stands.
+//! Avatar components: who an avatar belongs to, its name, and where it stands. The
+//! server holds them on its avatars; a client holds them on the avatars the avatar
+//! stream ([`crate::stream`]) gave it.
 
 use bevy::prelude::*;
-use bevy_replicon::prelude::Replicated;
 use serde::{Deserialize, Serialize};
 
 use crate::movement::{Facing, MoveState, POS_STEPS_PER_PX};
@@ -11,7 +12,6 @@ pub const MAX_NAME_CHARS: usize = 24;
 
 /// The netcode client id of the player who controls this avatar.
 #[derive(Component, Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[require(Replicated)]
 pub struct PlayerId(pub u64);
 
 /// The name shown above an avatar.
@@ -32,9 +32,9 @@ pub struct AvatarState {
 }
 
 /// The sequence number of the last of its owner's inputs the server applied to this
-/// avatar (0 before any). Sent only to the owner, on the same entity as
-/// [`AvatarState`], so both arrive in the same update for the same server tick:
-/// prediction replays the inputs after this one from that state.
+/// avatar (0 before any). Sent only to the owner, with [`AvatarState`] in the same
+/// [`crate::stream::OwnState`]: prediction replays the inputs after this one from that
+/// state.
 #[derive(Component, Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InputAck(pub u32);
 
@@ -81,9 +81,10 @@ impl From<WireState> for AvatarState {
 }
 
 /// The zones of its map an avatar stands in (indices into the map's zone list), as the
-/// server sees it; sent to the avatar's owner only. The client shows prompts and plays audio from this, never from its
-/// own idea of where the avatar is.
-#[derive(Component, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// server sees it. The server holds it on each avatar and sends it to the avatar's
+/// owner only (reliable, when it changes), who keeps it on the own avatar and shows
+/// prompts and plays audio from it, never from its own idea of where the avatar is.
+#[derive(Component, Message, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InZones(pub Vec<u16>);
 
 /// Why a display name is refused.

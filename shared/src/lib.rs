@@ -11,5 +11,6 @@ pub mod map;
 pub mod movement;
 pub mod protocol;
 pub mod proximity;
+pub mod stream;
 
 pub use protocol::plugin as protocol_plugin;

@@ -6,13 +6,14 @@ use bevy_replicon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::agent::{AgentClosed, AgentLeave, AgentNotice, AgentOpened, Npc};
-use crate::avatar::{AvatarState, DisplayName, InZones, InputAck, PlayerId};
+use crate::avatar::InZones;
 use crate::chat::{ChatDelivery, ChatRejected, ChatSend};
 use crate::input::InputBatch;
 use crate::map::MapData;
+use crate::stream::{AvatarRoster, AvatarStates, StatesAck};
 
 /// Identifies Tavern's netcode protocol; bump when the wire format changes.
-pub const PROTOCOL_ID: u64 = 0x5441_5645_524e_0004;
+pub const PROTOCOL_ID: u64 = 0x5441_5645_524e_0005;
 
 /// Server → client, reliable: the map the client's avatar is on. Sent on joining, when
 /// the avatar takes an exit to another map, and when the map file was edited.
@@ -55,14 +56,13 @@ pub struct MeetingHangUp {
 
 /// Registers the protocol. Both apps add it after `RepliconPlugins`.
 pub fn plugin(app: &mut App) {
-    app.replicate::<PlayerId>()
-        .replicate::<DisplayName>()
-        .replicate::<AvatarState>()
-        .replicate::<InputAck>()
-        .replicate::<InZones>()
-        .replicate::<Npc>()
+    app.replicate::<Npc>()
         .add_client_message::<InputBatch>(Channel::Unreliable)
         .add_server_message::<EnterMap>(Channel::Ordered)
+        .add_server_message::<AvatarRoster>(Channel::Ordered)
+        .add_server_message::<AvatarStates>(Channel::Unreliable)
+        .add_client_message::<StatesAck>(Channel::Unreliable)
+        .add_server_message::<InZones>(Channel::Ordered)
         .add_server_message::<Nearby>(Channel::Ordered)
         .add_client_message::<ChatSend>(Channel::Ordered)
         .add_server_message::<ChatDelivery>(Channel::Ordered)

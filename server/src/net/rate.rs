@@ -63,7 +63,8 @@ pub fn plugin(app: &mut App) {
         .configure_sets(PostUpdate, RenetSend.run_if(send_due));
 }
 
-fn send_due(tick: Res<ServerTick>, flush: Option<Res<Flush>>) -> bool {
+/// Whether state goes out this frame: a send tick passed, or the server is stopping.
+pub fn send_due(tick: Res<ServerTick>, flush: Option<Res<Flush>>) -> bool {
     tick.is_changed() || flush.is_some()
 }
 
