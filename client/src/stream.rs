@@ -219,3 +219,179 @@ fn forget_stream(mut commands: Commands, mut book: ResMut<StreamBook>) {
     }
     *book = StreamBook::default();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bevy::state::app::StatesPlugin;
+    use tavern_shared::movement::MoveState;
+
+    fn app() -> App {
+        let mut app = App::new();
+        app.add_plugins((MinimalPlugins, StatesPlugin))
+            .add_message::<AvatarRoster>()
+            .add_message::<AvatarStates>()
+            .add_message::<StatesAck>()
+            .add_message::<InZones>()
+            .init_state::<ClientState>()
+            .insert_resource(LocalPlayer {
+                client_id: 7,
+                name: "Me".into(),
+                api_token: String::new(),
+            })
+            .add_plugins(plugin);
+        app
+    }
+
+    fn state(x: f32) -> AvatarState {
+        AvatarState {
+            motion: MoveState::at(Vec2::new(x, 0.0)),
+        }
+    }
+
+    fn intro(id: StreamId, player: u64, x: f32) -> AvatarIntro {
+        AvatarIntro {
+            id,
+            player,
+            name: format!("p{player}"),
+            state: state(x),
+        }
+    }
+
+    fn send<M: Message>(app: &mut App, message: M) {
+        app.world_mut().write_message(message);
+    }
+
+    fn held(app: &mut App) -> Vec<(u64, f32, Option<u32>, bool)> {
+        let world = app.world_mut();
+        let mut q = world.query::<(&PlayerId, &AvatarState, Option<&InputAck>, Has<OwnAvatar>)>();
+        let mut all: Vec<_> = q
+            .iter(world)
+            .map(|(p, s, a, own)| (p.0, s.motion.pos.x, a.map(|a| a.0), own))
+            .collect();
+        all.sort_by_key(|h| h.0);
+        all
+    }
+
+    fn acks(app: &mut App) -> Vec<StatesAck> {
+        let messages = app.world().resource::<Messages<StatesAck>>();
+        messages.iter_current_update_messages().copied().collect()
+    }
+
+    #[test]
+    fn states_before_their_roster_wait_and_stale_ones_are_dropped() {
+        let mut app = app();
+        // The states of send 1 overtake the roster of that send.
+        send(
+            &mut app,
+            AvatarStates {
+                seq: 1,
+                own: Some(OwnState {
+                    state: state(5.0),
+                    last_input: 3,
+                }),
+                others: vec![(2, state(20.0))],
+            },
+        );
+        app.update();
+        assert!(held(&mut app).is_empty());
+        assert_eq!(
+            acks(&mut app).last().unwrap().newest,
+            1,
+            "acknowledged anyway"
+        );
+        send(
+            &mut app,
+            AvatarRoster {
+                seq: 0,
+                entered: vec![intro(1, 7, 0.0), intro(2, 9, 10.0)],
+                left: vec![],
+            },
+        );
+        send(&mut app, InZones(vec![4]));
+        app.update();
+        assert_eq!(
+            held(&mut app),
+            vec![(7, 5.0, Some(3), true), (9, 20.0, None, false)],
+            "the waiting states are newer than the roster's"
+        );
+        let world = app.world_mut();
+        let mut zones = world.query_filtered::<&InZones, With<OwnAvatar>>();
+        assert_eq!(zones.single(world).unwrap().0, vec![4]);
+
+        // Packet 3 arrives before packet 2: 2 is stale and changes nothing.
+        for (seq, x) in [(3, 40.0), (2, 30.0)] {
+            send(
+                &mut app,
+                AvatarStates {
+                    seq,
+                    own: None,
+                    others: vec![(2, state(x))],
+                },
+            );
+        }
+        app.update();
+        assert_eq!(held(&mut app)[1].1, 40.0);
+        let ack = *acks(&mut app).last().unwrap();
+        assert!(ack.covers(1) && ack.covers(2) && ack.covers(3));
+
+        // Avatar 2 leaves; a late state of it is not shown, nor kept past a new roster.
+        send(
+            &mut app,
+            AvatarRoster {
+                seq: 3,
+                entered: vec![],
+                left: vec![2],
+            },
+        );
+        send(
+            &mut app,
+            AvatarStates {
+                seq: 2,
+                own: None,
+                others: vec![(2, state(99.0))],
+            },
+        );
+        app.update();
+        assert_eq!(held(&mut app).len(), 1);
+        send(
+            &mut app,
+            AvatarRoster {
+                seq: 5,
+                entered: vec![intro(2, 9, 50.0)],
+                left: vec![],
+            },
+        );
+        app.update();
+        assert_eq!(
+            held(&mut app)[1].1,
+            50.0,
+            "the roster's state, not the stale one"
+        );
+    }
+
+    #[test]
+    fn leaving_the_server_forgets_every_avatar() {
+        let mut app = app();
+        app.world_mut()
+            .resource_mut::<NextState<ClientState>>()
+            .set(ClientState::Connected);
+        app.update();
+        send(
+            &mut app,
+            AvatarRoster {
+                seq: 0,
+                entered: vec![intro(1, 7, 0.0), intro(2, 9, 10.0)],
+                left: vec![],
+            },
+        );
+        app.update();
+        assert_eq!(held(&mut app).len(), 2);
+        app.world_mut()
+            .resource_mut::<NextState<ClientState>>()
+            .set(ClientState::Disconnected);
+        app.update();
+        assert!(held(&mut app).is_empty());
+        assert_eq!(app.world().resource::<StreamBook>().others(), 0);
+    }
+}
