@@ -53,3 +53,125 @@ fn light_bots_walk_see_each_other_and_the_report_has_the_server_figures() {
     assert!(applied > 6.0 * 60.0 * 2.0, "{applied} inputs applied");
     server.stop();
 }
+
+/// Light bots speak replicon's wire format without replicon: what a replicon server
+/// sends decodes to the same messages, and what a light bot sends reaches a replicon
+/// server as the same messages (its protocol hash lets it in).
+#[test]
+fn light_bots_read_and_write_exactly_what_replicon_does() {
+    use bevy::prelude::*;
+    use bevy::state::app::StatesPlugin;
+    use bevy_replicon::prelude::*;
+    use tavern_client::light::{Incoming, LightProtocol};
+    use tavern_shared::avatar::AvatarState;
+    use tavern_shared::input::{InputBatch, InputFrame, Stick};
+    use tavern_shared::map::MapData;
+    use tavern_shared::movement::MoveState;
+    use tavern_shared::protocol::EnterMap;
+    use tavern_shared::stream::{AvatarIntro, AvatarRoster, AvatarStates, OwnState, StatesAck};
+
+    let mut server = App::new();
+    server
+        .add_plugins((
+            MinimalPlugins,
+            StatesPlugin,
+            RepliconPlugins.set(ServerPlugin::new(PostUpdate)),
+        ))
+        .add_plugins(tavern_shared::protocol_plugin);
+    server.finish();
+    server
+        .world_mut()
+        .resource_mut::<NextState<ServerState>>()
+        .set(ServerState::Running);
+    server.update();
+    let client = server
+        .world_mut()
+        .spawn(ConnectedClient { max_size: 1200 })
+        .id();
+    server.update();
+    let protocol = LightProtocol::new();
+
+    // Bot to server: the hello first, then inputs and an acknowledgement.
+    let batch = InputBatch {
+        first_seq: 41,
+        frames: vec![InputFrame {
+            stick: Stick::from_vec(Vec2::X),
+            ..default()
+        }],
+    };
+    let ack = StatesAck {
+        newest: 5,
+        earlier: 0b101,
+    };
+    for (channel, bytes) in [protocol.hello(), protocol.input(&batch), protocol.ack(&ack)] {
+        server
+            .world_mut()
+            .resource_mut::<ServerMessages>()
+            .insert_received(client, channel, bytes);
+    }
+    server.update();
+    assert!(
+        server.world().get::<AuthorizedClient>(client).is_some(),
+        "the protocol hash let it in"
+    );
+    let inputs: Vec<InputBatch> = server
+        .world()
+        .resource::<Messages<FromClient<InputBatch>>>()
+        .iter_current_update_messages()
+        .map(|m| m.message.clone())
+        .collect();
+    assert_eq!(inputs, vec![batch]);
+    let acks: Vec<StatesAck> = server
+        .world()
+        .resource::<Messages<FromClient<StatesAck>>>()
+        .iter_current_update_messages()
+        .map(|m| m.message)
+        .collect();
+    assert_eq!(acks, vec![ack]);
+
+    // Server to bot (replication-bound messages go to authorized players only).
+    let state = AvatarState {
+        motion: MoveState::at(Vec2::new(100.25, -3.5)),
+    };
+    let roster = AvatarRoster {
+        seq: 4,
+        entered: vec![AvatarIntro {
+            id: 9,
+            player: 12345,
+            name: "Zoë".into(),
+            state,
+        }],
+        left: vec![2, 300],
+    };
+    let states = AvatarStates {
+        seq: 5,
+        own: Some(OwnState {
+            state,
+            last_input: 77,
+        }),
+        others: vec![(9, state)],
+    };
+    let enter = EnterMap {
+        map: MapData::from_ascii("t", 32, &["####", "#S.#", "####"]),
+        arrival: Some(Vec2::new(48.0, 48.0)),
+        send_hz: 20,
+    };
+    use tavern_server::net::to_client;
+    let world = server.world_mut();
+    world.write_message(to_client(client, roster.clone()));
+    world.write_message(to_client(client, states.clone()));
+    world.write_message(to_client(client, enter.clone()));
+    server.update();
+    let sent: Vec<Incoming> = server
+        .world_mut()
+        .resource_mut::<ServerMessages>()
+        .drain_sent()
+        .map(|(_, channel, bytes)| protocol.decode(channel as u8, &bytes))
+        .collect();
+    assert!(sent.contains(&Incoming::Roster(roster)), "{sent:?}");
+    assert!(sent.contains(&Incoming::States(states)), "{sent:?}");
+    assert!(
+        sent.contains(&Incoming::EnterMap(Box::new(enter))),
+        "{sent:?}"
+    );
+}

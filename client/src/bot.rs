@@ -242,7 +242,18 @@ impl Bot {
 
     /// Round trip (s) and bytes per second down and up, once connected.
     pub fn network(&self) -> Option<(f64, f64, f64)> {
-        crate::light::network(self.app.world())
+        let client = self
+            .app
+            .world()
+            .get_resource::<bevy_replicon_renet2::renet2::RenetClient>()?;
+        client.is_connected().then(|| {
+            let info = client.network_info();
+            (
+                info.rtt,
+                info.bytes_received_per_second,
+                info.bytes_sent_per_second,
+            )
+        })
     }
 }
 

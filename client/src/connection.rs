@@ -230,7 +230,9 @@ fn finish_login(
             return;
         }
     };
-    match open_transport(&creds, &channels) {
+    let config =
+        ConnectionConfig::from_channels(channels.server_configs(), channels.client_configs());
+    match open_transport(&creds, config) {
         Ok((client, transport, traffic)) => {
             commands.insert_resource(client);
             commands.insert_resource(transport);
@@ -248,14 +250,13 @@ fn finish_login(
     }
 }
 
-fn open_transport(
+/// A netcode connection to the server the credentials are for, over a fresh UDP
+/// socket whose bytes are counted.
+pub(crate) fn open_transport(
     creds: &Credentials,
-    channels: &RepliconChannels,
+    config: ConnectionConfig,
 ) -> Result<(RenetClient, NetcodeClientTransport, Traffic), String> {
-    let client = RenetClient::new(
-        ConnectionConfig::from_channels(channels.server_configs(), channels.client_configs()),
-        false,
-    );
+    let client = RenetClient::new(config, false);
     let socket =
         UdpSocket::bind("0.0.0.0:0").map_err(|e| format!("cannot open a UDP socket: {e}"))?;
     let traffic = Traffic::default();

@@ -1,33 +1,39 @@
 //! Light bots for load tests: a real player's connection without a player's client.
 //!
-//! Each light bot logs in over HTTP, holds its own netcode connection over UDP, decodes
-//! everything the server sends it (the avatar stream, and the rest with replicon), so its
-//! bytes and the avatars it holds are what a player would get, acknowledges it, and sends
-//! real inputs from a
-//! wandering brain: one per 60 Hz tick, in batches with the unacknowledged ones repeated.
-//! It leaves out what a load test does not need: no rendering, no prediction, no
-//! interpolation, no chat; its app is a handful of systems on a single-threaded
-//! executor, updated [`LIGHT_HZ`] times a second.
+//! Each light bot logs in over HTTP, holds its own netcode connection over UDP (renet2,
+//! as the game), takes in the avatar stream with the game's own [`StreamBook`] (so the
+//! avatars it holds and the bytes it receives are what a player would get) and
+//! acknowledges it, and sends real inputs from a wandering brain: one per 60 Hz tick, in
+//! batches with the unacknowledged ones repeated. It leaves out what a load test does
+//! not need: no Bevy app of its own, no prediction, no interpolation, no rendering, no
+//! chat. What the server sends besides the stream (the map, NPCs, proximity and chat
+//! messages) is received and counted but not decoded, except the map's arrival point.
+//! Messages are encoded and decoded exactly as replicon does (a unit test checks both
+//! directions against replicon itself).
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, TryRecvError, channel};
+use std::time::{Duration, Instant};
 
-use bevy::app::MainScheduleOrder;
-use bevy::ecs::schedule::{ScheduleLabel, Schedules, SingleThreadedExecutor};
 use bevy::prelude::*;
 use bevy::state::app::StatesPlugin;
-use bevy::time::TimePlugin;
 use bevy_replicon::prelude::*;
-use bevy_replicon_renet2::RepliconRenetPlugins;
-use bevy_replicon_renet2::renet2::RenetClient;
-use tavern_shared::avatar::{AvatarState, InputAck};
+use bevy_replicon::shared::message::registry::RemoteMessageRegistry;
+use bevy_replicon::shared::protocol::ProtocolHash;
+use bevy_replicon_renet2::RenetChannelsExt;
+use bevy_replicon_renet2::netcode::NetcodeClientTransport;
+use bevy_replicon_renet2::renet2::{ConnectionConfig, RenetClient};
+use tavern_shared::avatar::AvatarState;
 use tavern_shared::input::{ARRIVAL_SEQ_GAP, InputBatch, InputFrame, MAX_FRAMES_PER_BATCH};
 use tavern_shared::movement::TICK_HZ;
 use tavern_shared::protocol::EnterMap;
+use tavern_shared::stream::{AvatarIntro, AvatarRoster, AvatarStates, OwnState, StatesAck};
 
-use crate::PlaySystems;
 use crate::bot::Brain;
-use crate::connection::{ConnectionStatus, ServerTarget};
+use crate::connection::{ConnectionStatus, MAX_ATTEMPTS, Traffic, open_transport};
+use crate::login::{Credentials, LoginError, login};
+use crate::stream::{StreamBook, StreamSink};
 
 /// Updates a second of each light bot: often enough to acknowledge what arrives
 /// within one server send interval at the default 20 Hz.
@@ -36,8 +42,121 @@ pub const LIGHT_HZ: u32 = 30;
 /// Inputs kept unacknowledged at most (10 s); past that the bot stops generating.
 const MAX_UNACKED: usize = 600;
 
+/// What every light bot shares: the connection's channels and the protocol's message
+/// channels and hash, read once from the protocol's registration.
+#[derive(Clone)]
+pub struct LightProtocol {
+    config: ConnectionConfig,
+    server_channels: u8,
+    hash: Vec<u8>,
+    hash_channel: u8,
+    roster: u8,
+    states: u8,
+    enter_map: u8,
+    input: u8,
+    ack: u8,
+}
+
+impl LightProtocol {
+    /// Registers the protocol in a scratch app, as the game does, and keeps what the
+    /// wire needs.
+    pub fn new() -> Self {
+        let mut app = App::new();
+        app.add_plugins((MinimalPlugins, StatesPlugin, RepliconPlugins))
+            .add_plugins(tavern_shared::protocol_plugin);
+        app.finish();
+        let world = app.world();
+        let channels = world.resource::<RepliconChannels>();
+        let registry = world.resource::<RemoteMessageRegistry>();
+        let id = |channel: Option<usize>, what: &str| -> u8 {
+            channel
+                .and_then(|c| u8::try_from(c).ok())
+                .unwrap_or_else(|| panic!("{what} is registered on a renet channel"))
+        };
+        LightProtocol {
+            config: ConnectionConfig::from_channels(
+                channels.server_configs(),
+                channels.client_configs(),
+            ),
+            server_channels: id(Some(channels.server_channels().len()), "every channel"),
+            hash: postcard::to_allocvec(world.resource::<ProtocolHash>())
+                .expect("the protocol hash encodes"),
+            hash_channel: id(
+                registry.client_event_channel::<ProtocolHash>(),
+                "the protocol hash",
+            ),
+            roster: id(
+                registry.server_message_channel::<AvatarRoster>(),
+                "AvatarRoster",
+            ),
+            states: id(
+                registry.server_message_channel::<AvatarStates>(),
+                "AvatarStates",
+            ),
+            enter_map: id(registry.server_message_channel::<EnterMap>(), "EnterMap"),
+            input: id(
+                registry.client_message_channel::<InputBatch>(),
+                "InputBatch",
+            ),
+            ack: id(registry.client_message_channel::<StatesAck>(), "StatesAck"),
+        }
+    }
+}
+
+impl Default for LightProtocol {
+    fn default() -> Self {
+        LightProtocol::new()
+    }
+}
+
+/// A message from the server, as a light bot reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    Roster(AvatarRoster),
+    States(AvatarStates),
+    EnterMap(Box<EnterMap>),
+    /// Anything else (NPCs, proximity, chat...): received and counted, not decoded.
+    Other,
+    /// A stream or map message that does not decode.
+    Malformed,
+}
+
+impl LightProtocol {
+    /// Decodes what arrived on `channel`.
+    pub fn decode(&self, channel: u8, bytes: &[u8]) -> Incoming {
+        let decoded = if channel == self.roster {
+            postcard::from_bytes(bytes).ok().map(Incoming::Roster)
+        } else if channel == self.states {
+            postcard::from_bytes(bytes).ok().map(Incoming::States)
+        } else if channel == self.enter_map {
+            // Replicon sends it after the replication tick it follows (a varint).
+            postcard::take_from_bytes::<u32>(bytes)
+                .ok()
+                .and_then(|(_tick, rest)| postcard::from_bytes(rest).ok())
+                .map(|enter| Incoming::EnterMap(Box::new(enter)))
+        } else {
+            Some(Incoming::Other)
+        };
+        decoded.unwrap_or(Incoming::Malformed)
+    }
+
+    /// The first message of a connection: the protocol's hash, which the server checks
+    /// before it lets the player in.
+    pub fn hello(&self) -> (u8, Vec<u8>) {
+        (self.hash_channel, self.hash.clone())
+    }
+
+    pub fn input(&self, batch: &InputBatch) -> (u8, Vec<u8>) {
+        (self.input, postcard::to_allocvec(batch).unwrap_or_default())
+    }
+
+    pub fn ack(&self, ack: &StatesAck) -> (u8, Vec<u8>) {
+        (self.ack, postcard::to_allocvec(ack).unwrap_or_default())
+    }
+}
+
 /// What the light bot sends.
-#[derive(Resource, Debug)]
+#[derive(Debug)]
 struct Driver {
     brain: Brain,
     /// Whether the bot sends inputs at all (`--still`: it stands where it spawned).
@@ -49,7 +168,7 @@ struct Driver {
 }
 
 /// What a light bot has received.
-#[derive(Resource, Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy)]
 pub struct Seen {
     /// Other avatars it holds now.
     pub avatars: usize,
@@ -57,131 +176,272 @@ pub struct Seen {
     pub updates: u64,
 }
 
-/// One light bot: a small Bevy app of its own (replicon's client state is per world).
+/// The light bot's sink: it only counts, and keeps its own avatar's state.
+#[derive(Debug, Default)]
+struct Counter {
+    updates: u64,
+    own: Option<OwnState>,
+}
+
+impl StreamSink<()> for Counter {
+    fn spawn(&mut self, _: &AvatarIntro, _: AvatarState, _: bool) {}
+    fn despawn(&mut self, _: ()) {}
+    fn state(&mut self, _: (), _: AvatarState) {
+        self.updates += 1;
+    }
+    fn own(&mut self, _: (), own: OwnState) {
+        self.own = Some(own);
+    }
+}
+
+/// An open connection.
+struct Link {
+    client: RenetClient,
+    transport: NetcodeClientTransport,
+    traffic: Traffic,
+    me: u64,
+    last: Instant,
+    hash_sent: bool,
+}
+
+/// One light bot: a renet2 connection and a few counters, no Bevy app.
 pub struct LightBot {
-    pub app: App,
+    protocol: Arc<LightProtocol>,
+    url: String,
+    name: String,
+    status: ConnectionStatus,
+    failed: u32,
+    retry_at: Option<Instant>,
+    login: Option<Receiver<Result<Credentials, LoginError>>>,
+    link: Option<Link>,
+    book: StreamBook<()>,
+    counter: Counter,
+    driver: Driver,
 }
 
 impl LightBot {
-    pub fn new(url: &str, name: &str, brain: Brain, moving: bool) -> LightBot {
-        let mut app = App::new();
-        app.add_plugins((TimePlugin, StatesPlugin))
-            .add_plugins((RepliconPlugins, RepliconRenetPlugins))
-            .add_plugins(tavern_shared::protocol_plugin)
-            .configure_sets(
-                PreUpdate,
-                (PlaySystems::Connection, PlaySystems::Stream)
-                    .chain()
-                    .after(ClientSystems::Receive),
-            )
-            .add_plugins((crate::connection::plugin, crate::stream::plugin))
-            .insert_resource(ServerTarget {
-                url: url.to_string(),
-                name: name.to_string(),
-            })
-            .insert_resource(Driver {
+    pub fn new(
+        protocol: Arc<LightProtocol>,
+        url: &str,
+        name: &str,
+        brain: Brain,
+        moving: bool,
+    ) -> LightBot {
+        LightBot {
+            protocol,
+            url: url.to_string(),
+            name: name.to_string(),
+            status: ConnectionStatus::Idle,
+            failed: 0,
+            retry_at: None,
+            login: None,
+            link: None,
+            book: StreamBook::default(),
+            counter: Counter::default(),
+            driver: Driver {
                 brain,
                 moving,
                 started: None,
                 generated: 0,
                 next_seq: 1,
                 unacked: VecDeque::new(),
-            })
-            .init_resource::<Seen>()
-            .add_systems(PreUpdate, observe.after(PlaySystems::Stream))
-            .add_systems(PostUpdate, drive.before(ClientSystems::Send));
-        app.finish();
-        app.cleanup();
-        // Only the phases a light bot has systems in: no fixed-step loop, no Update,
-        // no Last.
-        app.world_mut()
-            .resource_mut::<MainScheduleOrder>()
-            .labels
-            .retain(|label| {
-                *label != RunFixedMainLoop.intern()
-                    && *label != Update.intern()
-                    && *label != SpawnScene.intern()
-                    && *label != Last.intern()
-            });
-        // Hundreds of these run in one thread: no task pool hops.
-        let mut schedules = app.world_mut().resource_mut::<Schedules>();
-        for (_, schedule) in schedules.iter_mut() {
-            schedule.set_executor(SingleThreadedExecutor::new());
+            },
         }
-        LightBot { app }
-    }
-
-    pub fn update(&mut self) {
-        self.app.update();
     }
 
     pub fn status(&self) -> &ConnectionStatus {
-        self.app.world().resource::<ConnectionStatus>()
+        &self.status
     }
 
     pub fn is_connected(&self) -> bool {
-        *self.status() == ConnectionStatus::Connected
+        self.status == ConnectionStatus::Connected
     }
 
     pub fn seen(&self) -> Seen {
-        *self.app.world().resource::<Seen>()
+        Seen {
+            avatars: self.book.others(),
+            updates: self.counter.updates,
+        }
+    }
+
+    /// Bytes received and sent at the bot's socket so far.
+    pub fn traffic(&self) -> Option<(u64, u64)> {
+        self.link.as_ref().map(|l| l.traffic.totals())
     }
 
     /// Round trip (s) and bytes per second down and up, once connected.
     pub fn network(&self) -> Option<(f64, f64, f64)> {
-        network(self.app.world())
+        let client = &self.link.as_ref()?.client;
+        client.is_connected().then(|| {
+            let info = client.network_info();
+            (
+                info.rtt,
+                info.bytes_received_per_second,
+                info.bytes_sent_per_second,
+            )
+        })
+    }
+
+    /// Logs in, connects, takes in what arrived, drives and sends.
+    pub fn update(&mut self) {
+        let now = Instant::now();
+        if self.link.is_none() {
+            self.log_in(now);
+            return;
+        }
+        if let Err(reason) = self.exchange(now) {
+            self.link = None;
+            self.book.clear();
+            self.give_up_or_retry(now, reason);
+        }
+    }
+
+    fn log_in(&mut self, now: Instant) {
+        if matches!(self.status, ConnectionStatus::Failed(_)) {
+            return;
+        }
+        let Some(pending) = &self.login else {
+            if self.retry_at.is_none_or(|at| now >= at) {
+                let (tx, rx) = channel();
+                let (url, name) = (self.url.clone(), self.name.clone());
+                std::thread::spawn(move || {
+                    let _ = tx.send(login(&url, &name));
+                });
+                self.login = Some(rx);
+                if self.status == ConnectionStatus::Idle {
+                    self.status = ConnectionStatus::LoggingIn;
+                }
+            }
+            return;
+        };
+        let result = match pending.try_recv() {
+            Err(TryRecvError::Empty) => return,
+            Ok(result) => result,
+            Err(TryRecvError::Disconnected) => Err(LoginError::BadAnswer(
+                "the login thread ended without an answer".into(),
+            )),
+        };
+        self.login = None;
+        let creds = match result {
+            Ok(creds) => creds,
+            Err(e) if e.is_transient() => return self.give_up_or_retry(now, e.to_string()),
+            Err(e) => {
+                self.status = ConnectionStatus::Failed(e.to_string());
+                return;
+            }
+        };
+        match open_transport(&creds, self.protocol.config.clone()) {
+            Ok((client, transport, traffic)) => {
+                self.link = Some(Link {
+                    client,
+                    transport,
+                    traffic,
+                    me: creds.client_id,
+                    last: now,
+                    hash_sent: false,
+                });
+                if self.status == ConnectionStatus::LoggingIn {
+                    self.status = ConnectionStatus::Connecting;
+                }
+            }
+            Err(reason) => self.give_up_or_retry(now, reason),
+        }
+    }
+
+    fn give_up_or_retry(&mut self, now: Instant, reason: String) {
+        self.failed += 1;
+        if self.failed >= MAX_ATTEMPTS {
+            self.status = ConnectionStatus::Failed(reason);
+            return;
+        }
+        // 1 s, 2 s, 4 s, 8 s between attempts, as the game's client.
+        self.retry_at = Some(now + Duration::from_secs(1 << (self.failed - 1).min(3)));
+        self.status = ConnectionStatus::Reconnecting {
+            attempt: self.failed + 1,
+            reason,
+        };
+    }
+
+    /// One round on an open link; the reason if it ended.
+    fn exchange(&mut self, now: Instant) -> Result<(), String> {
+        let protocol = &*self.protocol;
+        let link = self.link.as_mut().expect("called with a link");
+        let dt = now - link.last;
+        link.last = now;
+        link.client.update(dt);
+        link.transport
+            .update(dt, &mut link.client)
+            .map_err(|e| e.to_string())?;
+        if link.client.is_disconnected() {
+            return Err(link
+                .client
+                .disconnect_reason()
+                .map_or_else(|| "disconnected".into(), |r| r.to_string()));
+        }
+        if link.client.is_connected() {
+            if !link.hash_sent {
+                link.hash_sent = true;
+                let (channel, hello) = protocol.hello();
+                link.client.send_message(channel, hello);
+            }
+            if self.status != ConnectionStatus::Connected {
+                self.status = ConnectionStatus::Connected;
+                self.failed = 0;
+            }
+        }
+        let mut received = false;
+        let mut arrived = false;
+        for channel in 0..protocol.server_channels {
+            while let Some(bytes) = link.client.receive_message(channel) {
+                match protocol.decode(channel, &bytes) {
+                    Incoming::Roster(roster) => {
+                        self.book.roster(&roster, Some(link.me), &mut self.counter);
+                    }
+                    Incoming::States(packet) => {
+                        self.book.states(&packet, &mut self.counter);
+                        received = true;
+                    }
+                    Incoming::EnterMap(enter) => arrived |= enter.arrival.is_some(),
+                    Incoming::Other => {}
+                    Incoming::Malformed => {
+                        return Err(format!("a message on channel {channel} did not decode"));
+                    }
+                }
+            }
+        }
+        if received {
+            let (channel, ack) = protocol.ack(&self.book.ack());
+            link.client.send_message(channel, ack);
+        }
+        if let Some(batch) = drive(&mut self.driver, self.counter.own, arrived, now) {
+            let (channel, input) = protocol.input(&batch);
+            link.client.send_message(channel, input);
+        }
+        link.transport
+            .send_packets(&mut link.client)
+            .map_err(|e| e.to_string())
     }
 }
 
 /// Says goodbye like a full bot, so the server frees the place at once.
 impl Drop for LightBot {
     fn drop(&mut self) {
-        crate::bot::disconnect(self.app.world_mut());
+        if let Some(link) = &mut self.link {
+            link.transport.disconnect();
+        }
     }
-}
-
-/// A connection's round trip (s) and bytes per second down and up, once connected.
-pub(crate) fn network(world: &World) -> Option<(f64, f64, f64)> {
-    let client = world.get_resource::<RenetClient>()?;
-    client.is_connected().then(|| {
-        let info = client.network_info();
-        (
-            info.rtt,
-            info.bytes_received_per_second,
-            info.bytes_sent_per_second,
-        )
-    })
-}
-
-fn observe(
-    others: Query<(), (With<AvatarState>, Without<InputAck>)>,
-    changed: Query<(), (Changed<AvatarState>, Without<InputAck>)>,
-    mut seen: ResMut<Seen>,
-) {
-    seen.avatars = others.count();
-    seen.updates += changed.iter().count() as u64;
 }
 
 /// Generates one input per 60 Hz tick of real time since the avatar was placed, and
-/// sends the unacknowledged ones (oldest first, as many as a batch holds).
-fn drive(
-    mut driver: ResMut<Driver>,
-    own: Query<&InputAck>,
-    mut entered: MessageReader<EnterMap>,
-    mut writer: MessageWriter<InputBatch>,
-) {
-    let arrived = entered.read().any(|e| e.arrival.is_some());
-    let Ok(ack) = own.single() else {
-        return;
-    };
-    let d = &mut *driver;
+/// returns the unacknowledged ones (oldest first, as many as a batch holds).
+fn drive(d: &mut Driver, own: Option<OwnState>, arrived: bool, now: Instant) -> Option<InputBatch> {
+    let own = own?;
     if !d.moving {
-        return;
+        return None;
     }
-    let now = Instant::now();
     if d.started.is_none() {
         d.started = Some(now);
-        d.next_seq = ack.0 + 1;
+        d.next_seq = own.last_input + 1;
     }
     if arrived {
         // Moved to another map: the server skips ahead, as for a full client.
@@ -198,18 +458,21 @@ fn drive(
             d.next_seq += 1;
         }
     }
-    while d.unacked.front().is_some_and(|(seq, _)| *seq <= ack.0) {
+    while d
+        .unacked
+        .front()
+        .is_some_and(|(seq, _)| *seq <= own.last_input)
+    {
         d.unacked.pop_front();
     }
-    if let Some(&(first_seq, _)) = d.unacked.front() {
-        writer.write(InputBatch {
-            first_seq,
-            frames: d
-                .unacked
-                .iter()
-                .take(MAX_FRAMES_PER_BATCH)
-                .map(|(_, f)| *f)
-                .collect(),
-        });
-    }
+    let &(first_seq, _) = d.unacked.front()?;
+    Some(InputBatch {
+        first_seq,
+        frames: d
+            .unacked
+            .iter()
+            .take(MAX_FRAMES_PER_BATCH)
+            .map(|(_, f)| *f)
+            .collect(),
+    })
 }

@@ -10,7 +10,7 @@ use tavern_shared::chat::ChatChannel;
 
 use crate::bot::{Bot, Brain};
 use crate::connection::{ConnectionStatus, Traffic};
-use crate::light::{LIGHT_HZ, LightBot};
+use crate::light::{LIGHT_HZ, LightBot, LightProtocol};
 
 /// What `tavern-bots` is asked to do.
 #[derive(Debug, Clone)]
@@ -135,11 +135,10 @@ impl AnyBot {
 
     /// Bytes received and sent at the bot's socket so far.
     fn traffic(&self) -> Option<(u64, u64)> {
-        let world = match self {
-            AnyBot::Light(b) => b.app.world(),
-            AnyBot::Full(b) => b.app.world(),
-        };
-        world.get_resource::<Traffic>().map(Traffic::totals)
+        match self {
+            AnyBot::Light(b) => b.traffic(),
+            AnyBot::Full(b) => b.app.world().get_resource::<Traffic>().map(Traffic::totals),
+        }
     }
 
     fn seen(&mut self) -> usize {
@@ -304,6 +303,7 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
     } else {
         options.count
     };
+    let protocol = std::sync::Arc::new(LightProtocol::new());
     let make = |i: usize| {
         let name = format!("bot-{i}");
         let brain = if options.still {
@@ -315,6 +315,7 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
             AnyBot::Full(Box::new(Bot::new(&options.server, &name, brain)))
         } else {
             AnyBot::Light(Box::new(LightBot::new(
+                protocol.clone(),
                 &options.server,
                 &name,
                 brain,

@@ -28,196 +28,273 @@ const MAX_EARLY: usize = 4096;
 /// Packets after which a waiting state is given up on.
 const EARLY_PACKETS: u32 = 200;
 
-/// What the client holds of the stream.
-#[derive(Resource, Debug, Default)]
-pub struct StreamBook {
-    /// Avatars held: entity and the packet its state came in (or the roster's).
-    avatars: HashMap<StreamId, (Entity, u32)>,
+/// Where the stream's decisions go: the game's world, or a light bot's counters.
+pub trait StreamSink<H> {
+    /// An avatar came into view (the own one with `own`), with `state`.
+    fn spawn(&mut self, intro: &AvatarIntro, state: AvatarState, own: bool) -> H;
+    /// An avatar left view.
+    fn despawn(&mut self, avatar: H);
+    /// A newer state of another avatar.
+    fn state(&mut self, avatar: H, state: AvatarState);
+    /// A newer state of the own avatar, with the last input the server applied.
+    fn own(&mut self, avatar: H, own: OwnState);
+}
+
+/// What the client holds of the stream, and the rules for taking in more; `H` is how
+/// the sink names an avatar (an entity in the game).
+#[derive(Resource, Debug)]
+pub struct StreamBook<H: Send + Sync + 'static = Entity> {
+    /// Avatars held: handle and the packet their state came in (or the roster's).
+    avatars: HashMap<StreamId, (H, u32)>,
     own: Option<StreamId>,
     own_seq: u32,
     /// States that came before their roster, with their packet.
     early: HashMap<StreamId, (u32, AvatarState)>,
     early_own: Option<(u32, OwnState)>,
-    /// The own avatar's zones, if they came before it.
-    early_zones: Option<InZones>,
     ack: StatesAck,
 }
 
-impl StreamBook {
-    /// Avatars held, besides the own one.
-    pub fn others(&self) -> usize {
-        self.avatars.len() - usize::from(self.own.is_some_and(|o| self.avatars.contains_key(&o)))
+impl<H: Send + Sync + 'static> Default for StreamBook<H> {
+    fn default() -> Self {
+        StreamBook {
+            avatars: HashMap::new(),
+            own: None,
+            own_seq: 0,
+            early: HashMap::new(),
+            early_own: None,
+            ack: StatesAck::default(),
+        }
     }
 }
 
+impl<H: Copy + Send + Sync + 'static> StreamBook<H> {
+    /// Avatars held, besides the own one.
+    pub fn others(&self) -> usize {
+        self.avatars.len() - usize::from(self.own_avatar().is_some())
+    }
+
+    /// The own avatar, once the roster brought it.
+    pub fn own_avatar(&self) -> Option<H> {
+        self.own
+            .and_then(|id| self.avatars.get(&id))
+            .map(|(h, _)| *h)
+    }
+
+    /// What to acknowledge: every packet of states received.
+    pub fn ack(&self) -> StatesAck {
+        self.ack
+    }
+
+    /// Takes a roster: who left, who came into view (the own avatar is the one whose
+    /// player is `me`).
+    pub fn roster(
+        &mut self,
+        roster: &AvatarRoster,
+        me: Option<u64>,
+        sink: &mut impl StreamSink<H>,
+    ) {
+        for id in &roster.left {
+            if let Some((avatar, _)) = self.avatars.remove(id) {
+                sink.despawn(avatar);
+            }
+            self.early.remove(id);
+        }
+        for intro in &roster.entered {
+            let (mut seq, mut state) = (roster.seq, intro.state);
+            if let Some((early_seq, early)) = self.early.remove(&intro.id)
+                && early_seq > roster.seq
+            {
+                (seq, state) = (early_seq, early);
+            }
+            if let Some((old, _)) = self.avatars.remove(&intro.id) {
+                sink.despawn(old);
+            }
+            let own = me == Some(intro.player);
+            let avatar = sink.spawn(intro, state, own);
+            self.avatars.insert(intro.id, (avatar, seq));
+            if own {
+                self.own = Some(intro.id);
+                if let Some((seq, early)) = self.early_own.take()
+                    && seq > self.own_seq
+                {
+                    self.own_seq = seq;
+                    sink.own(avatar, early);
+                }
+            }
+        }
+    }
+
+    /// Takes a packet of states: applies those newer than what is held, keeps those of
+    /// avatars not introduced yet, and records the packet for the acknowledgement.
+    pub fn states(&mut self, packet: &AvatarStates, sink: &mut impl StreamSink<H>) {
+        self.ack.record(packet.seq);
+        if let Some(own) = packet.own
+            && packet.seq > self.own_seq
+        {
+            match self.own_avatar() {
+                Some(avatar) => {
+                    self.own_seq = packet.seq;
+                    sink.own(avatar, own);
+                }
+                None => {
+                    if self.early_own.is_none_or(|(s, _)| packet.seq > s) {
+                        self.early_own = Some((packet.seq, own));
+                    }
+                }
+            }
+        }
+        for (id, state) in &packet.others {
+            match self.avatars.get_mut(id) {
+                Some((avatar, seq)) => {
+                    if packet.seq > *seq {
+                        *seq = packet.seq;
+                        sink.state(*avatar, *state);
+                    }
+                }
+                None => {
+                    let newer = self.early.get(id).is_none_or(|(s, _)| packet.seq > *s);
+                    if newer && self.early.len() < MAX_EARLY {
+                        self.early.insert(*id, (packet.seq, *state));
+                    }
+                }
+            }
+        }
+        let newest = self.ack.newest;
+        self.early
+            .retain(|_, (seq, _)| seq.saturating_add(EARLY_PACKETS) > newest);
+    }
+
+    /// Forgets everything (the connection ended); returns the avatars held.
+    pub fn clear(&mut self) -> Vec<H> {
+        let held = self.avatars.values().map(|(h, _)| *h).collect();
+        *self = StreamBook::default();
+        held
+    }
+}
+
+/// The own avatar's zones, when they came before the avatar.
+#[derive(Resource, Debug, Default)]
+struct EarlyZones(Option<InZones>);
+
 pub fn plugin(app: &mut App) {
     app.init_resource::<StreamBook>()
+        .init_resource::<EarlyZones>()
         .add_systems(
             PreUpdate,
-            (receive_roster, receive_states, receive_zones)
+            (receive_stream, receive_zones)
                 .chain()
                 .in_set(PlaySystems::Stream),
         )
         .add_systems(OnExit(ClientState::Connected), forget_stream);
 }
 
-fn receive_roster(
-    mut commands: Commands,
-    mut rosters: MessageReader<AvatarRoster>,
-    mut book: ResMut<StreamBook>,
-    local: Option<Res<LocalPlayer>>,
-) {
-    let book = &mut *book;
-    for roster in rosters.read() {
-        for id in &roster.left {
-            if let Some((entity, _)) = book.avatars.remove(id) {
-                commands.entity(entity).despawn();
-            }
-            book.early.remove(id);
-        }
-        for AvatarIntro {
-            id,
-            player,
-            name,
+/// The game's sink: avatars are entities.
+type Shown = (&'static mut AvatarState, Option<&'static mut InputAck>);
+
+struct WorldSink<'a, 'cw, 'cs, 'qw, 'qs> {
+    commands: &'a mut Commands<'cw, 'cs>,
+    avatars: &'a mut Query<'qw, 'qs, Shown>,
+    zones: &'a mut EarlyZones,
+}
+
+impl StreamSink<Entity> for WorldSink<'_, '_, '_, '_, '_> {
+    fn spawn(&mut self, intro: &AvatarIntro, state: AvatarState, own: bool) -> Entity {
+        let mut entity = self.commands.spawn((
+            Streamed(intro.id),
+            PlayerId(intro.player),
+            DisplayName(intro.name.clone()),
             state,
-        } in &roster.entered
-        {
-            let mut state = *state;
-            let mut seq = roster.seq;
-            if let Some((early_seq, early)) = book.early.remove(id)
-                && early_seq > roster.seq
-            {
-                (seq, state) = (early_seq, early);
+        ));
+        if own {
+            entity.insert(OwnAvatar);
+            if let Some(zones) = self.zones.0.take() {
+                entity.insert(zones);
             }
-            let own = local.as_ref().is_some_and(|l| l.client_id == *player);
-            if let Some((old, _)) = book.avatars.remove(id) {
-                commands.entity(old).despawn();
+        }
+        entity.id()
+    }
+
+    fn despawn(&mut self, avatar: Entity) {
+        self.commands.entity(avatar).despawn();
+    }
+
+    fn state(&mut self, avatar: Entity, state: AvatarState) {
+        if let Ok((mut shown, _)) = self.avatars.get_mut(avatar) {
+            shown.set_if_neq(state);
+        }
+    }
+
+    fn own(&mut self, avatar: Entity, own: OwnState) {
+        match self.avatars.get_mut(avatar) {
+            Ok((mut state, Some(mut ack))) => {
+                state.set_if_neq(own.state);
+                ack.set_if_neq(InputAck(own.last_input));
             }
-            let mut entity = commands.spawn((
-                Streamed(*id),
-                PlayerId(*player),
-                DisplayName(name.clone()),
-                state,
-            ));
-            if own {
-                entity.insert(OwnAvatar);
-                book.own = Some(*id);
-                if let Some(zones) = book.early_zones.take() {
-                    entity.insert(zones);
-                }
+            // Spawned this frame, or without an acknowledgement yet.
+            _ => {
+                self.commands
+                    .entity(avatar)
+                    .insert((own.state, InputAck(own.last_input)));
             }
-            book.avatars.insert(*id, (entity.id(), seq));
         }
     }
 }
 
-fn receive_states(
+fn receive_stream(
     mut commands: Commands,
+    mut rosters: MessageReader<AvatarRoster>,
     mut packets: MessageReader<AvatarStates>,
     mut book: ResMut<StreamBook>,
-    mut avatars: Query<(&mut AvatarState, Option<&mut InputAck>)>,
+    mut avatars: Query<Shown>,
+    mut zones: ResMut<EarlyZones>,
     mut acks: MessageWriter<StatesAck>,
+    local: Option<Res<LocalPlayer>>,
 ) {
-    let book = &mut *book;
-    // The own avatar's state that came before the avatar: taken once it is there.
-    if let Some((seq, early)) = book.early_own
-        && book.own.is_some_and(|id| book.avatars.contains_key(&id))
-    {
-        book.early_own = None;
-        if seq > book.own_seq {
-            apply_own(&mut commands, book, &mut avatars, seq, early);
-        }
+    let me = local.map(|l| l.client_id);
+    let mut sink = WorldSink {
+        commands: &mut commands,
+        avatars: &mut avatars,
+        zones: &mut zones,
+    };
+    for roster in rosters.read() {
+        book.roster(roster, me, &mut sink);
     }
     let mut received = false;
     for packet in packets.read() {
         received = true;
-        book.ack.record(packet.seq);
-        if let Some(own) = packet.own
-            && packet.seq > book.own_seq
-        {
-            apply_own(&mut commands, book, &mut avatars, packet.seq, own);
-        }
-        for (id, state) in &packet.others {
-            match book.avatars.get_mut(id) {
-                Some((entity, seq)) => {
-                    if packet.seq > *seq {
-                        *seq = packet.seq;
-                        if let Ok((mut shown, _)) = avatars.get_mut(*entity) {
-                            shown.set_if_neq(*state);
-                        }
-                    }
-                }
-                None => {
-                    let newer = book.early.get(id).is_none_or(|(s, _)| packet.seq > *s);
-                    if newer && book.early.len() < MAX_EARLY {
-                        book.early.insert(*id, (packet.seq, *state));
-                    }
-                }
-            }
-        }
+        book.states(packet, &mut sink);
     }
     if received {
-        let newest = book.ack.newest;
-        book.early
-            .retain(|_, (seq, _)| seq.saturating_add(EARLY_PACKETS) > newest);
-        acks.write(book.ack);
-    }
-}
-
-/// Applies the own avatar's state, or keeps it until the roster brings the avatar.
-fn apply_own(
-    commands: &mut Commands,
-    book: &mut StreamBook,
-    avatars: &mut Query<(&mut AvatarState, Option<&mut InputAck>)>,
-    seq: u32,
-    own: OwnState,
-) {
-    let entity = book
-        .own
-        .and_then(|id| book.avatars.get(&id))
-        .map(|(e, _)| *e);
-    let Some(entity) = entity else {
-        if book.early_own.is_none_or(|(s, _)| seq > s) {
-            book.early_own = Some((seq, own));
-        }
-        return;
-    };
-    book.own_seq = seq;
-    match avatars.get_mut(entity) {
-        Ok((mut state, Some(mut ack))) => {
-            state.set_if_neq(own.state);
-            ack.set_if_neq(InputAck(own.last_input));
-        }
-        // Spawned this frame, or without an acknowledgement yet.
-        _ => {
-            commands
-                .entity(entity)
-                .insert((own.state, InputAck(own.last_input)));
-        }
+        acks.write(book.ack());
     }
 }
 
 fn receive_zones(
     mut commands: Commands,
     mut messages: MessageReader<InZones>,
-    mut book: ResMut<StreamBook>,
+    book: Res<StreamBook>,
+    mut early: ResMut<EarlyZones>,
 ) {
     let Some(zones) = messages.read().last() else {
         return;
     };
-    match book.own.and_then(|id| book.avatars.get(&id)) {
-        Some((entity, _)) => {
-            commands.entity(*entity).insert(zones.clone());
+    match book.own_avatar() {
+        Some(avatar) => {
+            commands.entity(avatar).insert(zones.clone());
         }
-        None => book.early_zones = Some(zones.clone()),
+        None => early.0 = Some(zones.clone()),
     }
 }
 
-fn forget_stream(mut commands: Commands, mut book: ResMut<StreamBook>) {
-    for (entity, _) in book.avatars.values() {
-        commands.entity(*entity).despawn();
+fn forget_stream(
+    mut commands: Commands,
+    mut book: ResMut<StreamBook>,
+    mut early: ResMut<EarlyZones>,
+) {
+    for avatar in book.clear() {
+        commands.entity(avatar).despawn();
     }
-    *book = StreamBook::default();
+    early.0 = None;
 }
 
 #[cfg(test)]

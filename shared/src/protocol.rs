@@ -61,6 +61,9 @@ pub fn plugin(app: &mut App) {
         .add_server_message::<EnterMap>(Channel::Ordered)
         .add_server_message::<AvatarRoster>(Channel::Ordered)
         .add_server_message::<AvatarStates>(Channel::Unreliable)
+        // The stream refers to no replicated entity: it need not wait for replication.
+        .make_message_independent::<AvatarRoster>()
+        .make_message_independent::<AvatarStates>()
         .add_client_message::<StatesAck>(Channel::Unreliable)
         .add_server_message::<InZones>(Channel::Ordered)
         .add_server_message::<Nearby>(Channel::Ordered)
