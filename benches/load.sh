@@ -35,7 +35,7 @@ trap cleanup EXIT
 
 http_port=$((20000 + RANDOM % 20000))
 udp_port=$((http_port + 1))
-max_clients=$((players < 1024 ? players + 8 : 1024))
+max_clients=$((players < 4088 ? players + 8 : 4096))
 # shellcheck disable=SC2086 # TAVERN_SERVER_ARGS is a list of flags
 "${TAVERN_SERVER_BIN:-$bin/tavern-server}" --map maps/bench/arena.tmj --no-watch \
     --http "127.0.0.1:$http_port" --udp "127.0.0.1:$udp_port" --data-dir "$data/server" \

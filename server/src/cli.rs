@@ -207,9 +207,9 @@ pub struct RunArgs {
     )]
     pub data_dir: PathBuf,
 
-    /// Most players connected at once.
+    /// Most players connected at once (at most 4096).
     #[arg(long, value_name = "N", env = "TAVERN_MAX_CLIENTS", default_value_t = 256,
-          value_parser = clap::value_parser!(u16).range(1..=1024))]
+          value_parser = clap::value_parser!(u16).range(1..=4096))]
     pub max_clients: u16,
 
     /// Handshakes (connections being set up) at once from one IP address or IPv6 /64;
@@ -500,6 +500,8 @@ mod tests {
         );
         let err = Cli::try_parse_from(["tavern-server", "--max-clients", "0"]).unwrap_err();
         assert!(err.to_string().contains("--max-clients"), "{err}");
+        let err = Cli::try_parse_from(["tavern-server", "--max-clients", "4097"]).unwrap_err();
+        assert!(err.to_string().contains("4096"), "{err}");
         let err = Cli::try_parse_from(["tavern-server", "--view-radius", "10"]).unwrap_err();
         assert!(err.to_string().contains("--view-radius"), "{err}");
         for hz in ["9", "61", "fast"] {
