@@ -417,6 +417,10 @@ impl LightBot {
             let (channel, input) = protocol.input(&batch);
             link.client.send_message(channel, input);
         }
+        // While netcode is still shaking hands, `update` sends its own packets.
+        if !link.transport.is_connected() {
+            return Ok(());
+        }
         link.transport
             .send_packets(&mut link.client)
             .map_err(|e| e.to_string())
