@@ -178,6 +178,11 @@ pub struct RunArgs {
     )]
     pub jitsi_secret_file: Option<PathBuf>,
 
+    /// Content folder: combat_stats.toml, enemy_types.toml, abilities.toml,
+    /// loot_tables.toml and items.toml, checked at start. [default: assets/data]
+    #[arg(long, value_name = "DIR", env = "TAVERN_CONTENT")]
+    pub content: Option<PathBuf>,
+
     /// NPC scripts: what each agentId says when there is no --agent-webhook.
     /// [default: assets/agents.toml, if it is there]
     #[arg(long, value_name = "FILE", env = "TAVERN_AGENTS")]
@@ -325,6 +330,10 @@ impl RunArgs {
                 secret: self.jitsi_secret.clone(),
             },
             agents: crate::agents::AgentConfig::default(),
+            content_dir: self
+                .content
+                .clone()
+                .unwrap_or_else(crate::content::default_dir),
             data_dir: self.data_dir.clone(),
             max_clients: usize::from(self.max_clients),
             handshakes_per_ip: self.handshakes_per_ip,

@@ -38,6 +38,9 @@ pub struct ServerConfig {
     pub jitsi: crate::meetings::JitsiConfig,
     /// Where NPCs' replies come from.
     pub agents: crate::agents::AgentConfig,
+    /// The content folder (`assets/data`): combat stats, enemy types, abilities, loot
+    /// tables and items.
+    pub content_dir: PathBuf,
     /// Folder for the server's own files (the netcode key).
     pub data_dir: PathBuf,
     /// Most players connected at once.
@@ -68,6 +71,7 @@ impl ServerConfig {
             chat_filter: Vec::new(),
             jitsi: crate::meetings::JitsiConfig::default(),
             agents: crate::agents::AgentConfig::sample(),
+            content_dir: crate::content::default_dir(),
             data_dir: data_dir.into(),
             max_clients: 64,
             handshakes_per_ip: DEFAULT_HANDSHAKES_PER_IP,

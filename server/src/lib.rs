@@ -5,6 +5,7 @@ pub mod agents;
 pub mod chat;
 pub mod cli;
 pub mod config;
+pub mod content;
 pub mod exits;
 pub mod files;
 pub mod http;
@@ -158,6 +159,7 @@ fn public_addr_for(bound: SocketAddr, given: Option<SocketAddr>) -> SocketAddr {
 pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let maps = world::Maps::load(&config.maps, config.start_map.as_deref())?;
     let map_names = maps.names().join(", ");
+    let content = content::load_for(&config.content_dir, &maps)?;
     files::prepare_dir(&config.data_dir)?;
     let key = keys::load_or_create(&config.data_dir, config.netcode_key.as_deref())?;
     let socket = UdpSocket::bind(config.udp).with_context(|| {
@@ -204,6 +206,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         config.http_limits.clone(),
     );
     api_state.store = Some(chat_store);
+    api_state.content = Some(Arc::new(content::Served::new(content)));
     api_state.packets = packet_stats.clone();
     api_state.metrics = metrics.clone();
     let api = Arc::new(api_state);

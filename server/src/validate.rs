@@ -7,7 +7,10 @@ use std::process::ExitCode;
 
 use clap::Args;
 use serde::Serialize;
+use tavern_shared::content::Content;
 use tavern_shared::map::{FsFiles, MapData, Problem, check_exits, load_map};
+
+use crate::content::{check_map, default_dir};
 
 #[derive(Args, Debug)]
 pub struct ValidateArgs {
@@ -19,6 +22,11 @@ pub struct ValidateArgs {
     /// warnings, errors) instead of text.
     #[arg(long)]
     pub json: bool,
+
+    /// The content folder the maps' enemies, chests, bosses and door keys are checked
+    /// against. [default: assets/data]
+    #[arg(long, value_name = "DIR")]
+    pub content: Option<PathBuf>,
 }
 
 /// What `--json` prints for one map.
@@ -56,14 +64,28 @@ pub struct ExitReport {
     pub entry: Option<String>,
 }
 
-/// Validates every map named by `paths` (folders expanded).
+/// Validates every map named by `paths` (folders expanded), against the content in
+/// `assets/data`.
 pub fn validate(paths: &[PathBuf]) -> Vec<MapReport> {
+    match crate::content::load(&crate::content::default_dir()) {
+        Ok(content) => validate_with(paths, Some(&content)),
+        Err(_) => validate_with(paths, None),
+    }
+}
+
+/// Validates every map named by `paths` (folders expanded), their content ids against
+/// `content` when given.
+pub fn validate_with(paths: &[PathBuf], content: Option<&Content>) -> Vec<MapReport> {
     let mut cache: HashMap<PathBuf, Option<Result<MapData, String>>> = HashMap::new();
     let mut reports = Vec::new();
     for file in expand(paths, &mut reports) {
         let loaded = load_map(&file, &mut FsFiles::default());
         let mut problems = loaded.problems;
         if let Some(map) = &loaded.map {
+            let shown = file.display().to_string();
+            for (place, problem) in content.map(|c| check_map(c, map)).unwrap_or_default() {
+                problems.push(Problem::error(&shown, &place, problem));
+            }
             problems.extend(check_exits(&file, map, |target| {
                 cache
                     .entry(target.to_path_buf())
@@ -197,7 +219,22 @@ pub fn render_text(r: &MapReport) -> String {
 }
 
 pub fn main(args: &ValidateArgs) -> ExitCode {
-    let reports = validate(&args.files);
+    let dir = args.content.clone().unwrap_or_else(default_dir);
+    let content = match crate::content::load(&dir) {
+        Ok(content) => content,
+        Err(errors) => {
+            eprintln!(
+                "the content in {} has {} problem(s) (--content):",
+                dir.display(),
+                errors.len()
+            );
+            for e in errors {
+                eprintln!("  {e}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let reports = validate_with(&args.files, Some(&content));
     if args.json {
         match serde_json::to_string_pretty(&reports) {
             Ok(text) => println!("{text}"),

@@ -227,6 +227,11 @@ impl Maps {
         })
     }
 
+    /// Every loaded map.
+    pub fn all(&self) -> impl Iterator<Item = &LoadedMap> {
+        self.maps.iter()
+    }
+
     pub fn get(&self, id: MapId) -> &LoadedMap {
         &self.maps[id.0]
     }

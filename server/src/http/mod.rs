@@ -64,6 +64,8 @@ pub struct ApiState {
     pub metrics: Metrics,
     /// Chat history, when the server keeps it.
     pub store: Option<ChatStore>,
+    /// Game content, served read-only.
+    pub content: Option<Arc<crate::content::Served>>,
 }
 
 impl ApiState {
@@ -93,6 +95,7 @@ impl ApiState {
             packets: Arc::new(PacketStats::new(&metrics)),
             metrics,
             store: None,
+            content: None,
         }
     }
 
@@ -140,6 +143,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/players", get(list_players))
         .route("/api/chat/sessions", get(chat_sessions))
         .route("/api/chat/sessions/{id}/messages", get(chat_messages))
+        .route("/api/content", get(all_content))
+        .route("/api/content/{kind}/{id}", get(one_content))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
@@ -179,6 +184,68 @@ pub fn spawn_upkeep(state: Arc<ApiState>) {
             state.tokens.run_pending_tasks();
         }
     });
+}
+
+/// `GET /api/content`: every content table, with an ETag; `If-None-Match` with it
+/// answers 304.
+async fn all_content(State(state): State<Arc<ApiState>>, headers: HeaderMap) -> Response {
+    let Some(served) = &state.content else {
+        return error(StatusCode::NOT_FOUND, "this server has no content loaded");
+    };
+    let etag = HeaderValue::from_str(&served.etag).unwrap_or(HeaderValue::from_static("\"0\""));
+    let cached = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|tags| {
+            tags.split(',')
+                .any(|t| t.trim() == served.etag || t.trim() == "*")
+        });
+    if cached {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
+    (
+        [
+            (header::ETAG, etag),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+        ],
+        served.json.clone(),
+    )
+        .into_response()
+}
+
+/// `GET /api/content/{kind}/{id}`: one entry; 404 naming what is unknown.
+async fn one_content(
+    State(state): State<Arc<ApiState>>,
+    Path((kind, id)): Path<(String, String)>,
+) -> Response {
+    use tavern_shared::content::{ContentKind, KINDS};
+    let Some(served) = &state.content else {
+        return error(StatusCode::NOT_FOUND, "this server has no content loaded");
+    };
+    let Some(kind) = ContentKind::from_url_name(&kind) else {
+        let kinds: Vec<&str> = KINDS.iter().map(|k| k.url_name()).collect();
+        return error(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no content kind `{kind}`; the kinds are {}",
+                kinds.join(", ")
+            ),
+        );
+    };
+    match served.content.entry_json(kind, &id) {
+        Some(entry) => axum::Json(entry).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no {} `{id}` (there: {})",
+                kind.noun(),
+                served.content.ids(kind).join(", ")
+            ),
+        ),
+    }
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
