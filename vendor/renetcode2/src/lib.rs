@@ -36,7 +36,7 @@ pub use token::{ConnectToken, TokenGenerationError};
 use std::time::Duration;
 
 const NETCODE_VERSION_INFO: &[u8; 13] = b"NETCODE 1.a2\0"; //Netcode v1.02 with renet2 extensions (version 'a')
-// Tavern: raised from 1024 (see README.tavern.md).
+// Tavern: raised from 1024 (see vendor/README.md in Tavern).
 const NETCODE_MAX_CLIENTS: usize = 4096;
 const NETCODE_MAX_PENDING_CLIENTS: usize = NETCODE_MAX_CLIENTS * 4;
 
