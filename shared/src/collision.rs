@@ -6,7 +6,7 @@
 
 use bevy::math::{IVec2, Rect, Vec2};
 use bevy_rapier2d::parry::partitioning::{Bvh, BvhBuildStrategy};
-use bevy_rapier2d::parry::query::{DefaultQueryDispatcher, ShapeCastOptions};
+use bevy_rapier2d::parry::query::{DefaultQueryDispatcher, Ray, ShapeCastOptions};
 use bevy_rapier2d::parry::shape::Ball;
 use bevy_rapier2d::rapier::prelude::{
     ColliderBuilder, ColliderSet, Pose, QueryFilter, QueryPipeline, RigidBodySet,
@@ -200,6 +200,18 @@ impl CollisionWorld {
             remaining += normal * NUDGE;
         }
         pos
+    }
+
+    /// Whether nothing solid lies on the straight line from `from` to `to` (what one
+    /// standing at `from` can hit at `to`).
+    pub fn line_of_sight(&self, from: Vec2, to: Vec2) -> bool {
+        let delta = to - from;
+        let dist = delta.length();
+        if dist < 1.0e-5 {
+            return true;
+        }
+        let ray = Ray::new(from, delta / dist);
+        self.queries().cast_ray(&ray, dist, true).is_none()
     }
 
     /// Whether a circle of `radius` at `pos` touches no solid shape.

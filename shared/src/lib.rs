@@ -6,6 +6,7 @@ pub mod api;
 pub mod avatar;
 pub mod chat;
 pub mod collision;
+pub mod combat;
 pub mod content;
 pub mod input;
 pub mod map;
