@@ -11,6 +11,7 @@ pub mod content;
 pub mod input;
 pub mod map;
 pub mod movement;
+pub mod pathing;
 pub mod protocol;
 pub mod proximity;
 pub mod stream;
