@@ -136,3 +136,43 @@ fn broken_content_or_a_map_naming_unknown_content_stops_the_server_at_start() {
         reports[0].errors
     );
 }
+
+/// Content is watched with the maps: an edit that loads is served at once; a broken
+/// edit is logged and the old content kept.
+#[test]
+fn edited_content_reloads_and_a_broken_edit_keeps_the_old() {
+    let _turn = crate::common::serial();
+    let dir = temp_dir("content-reload");
+    let content = dir.join("content");
+    std::fs::create_dir_all(&content).unwrap();
+    for kind in tavern_shared::content::KINDS {
+        let sample = tavern_server::content::default_dir().join(kind.file());
+        std::fs::copy(sample, content.join(kind.file())).unwrap();
+    }
+    let mut config = ServerConfig::local(dir.join("data"));
+    config.content_dir = content.clone();
+    let server = tavern_server::start(config).expect("the server starts");
+    let url = server.http_url();
+    let elixir = format!("{url}/api/content/items/elixir");
+    assert_eq!(get(&elixir, None).0, 404);
+
+    let items = content.join("items.toml");
+    let mut text = std::fs::read_to_string(&items).unwrap();
+    text.push_str("\n[elixir]\nname = \"Elixir\"\nkind = \"consumable\"\nheal = 100\n");
+    std::fs::write(&items, &text).unwrap();
+    let reloaded = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        get(&elixir, None).0 == 200
+    });
+    assert!(reloaded, "the new item is served within 10 s");
+    let (_, etag, _) = get(&format!("{url}/api/content"), None);
+
+    // A consumable that does nothing: refused, the elixir stays.
+    std::fs::write(&items, text.replace("heal = 100", "heal = 0")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let (status, _, body) = get(&elixir, None);
+    assert_eq!(status, 200);
+    assert!(body.contains("\"heal\":100"), "{body}");
+    assert_eq!(get(&format!("{url}/api/content"), None).1, etag);
+    server.stop();
+}

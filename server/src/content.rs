@@ -8,6 +8,11 @@ use std::hash::{Hash, Hasher};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::SystemTime;
+
+use bevy::prelude::*;
 use serde::de::DeserializeOwned;
 use tavern_shared::content::{
     Ability, CombatStats, Content, ContentKind, Delivery, EnemyType, Item, ItemKind, LootTable,
@@ -38,6 +43,143 @@ impl Served {
             json,
         }
     }
+}
+
+/// The content in use, shared by the game and the HTTP API; swapped whole when the
+/// files change and load.
+#[derive(Resource, Debug, Clone)]
+pub struct ContentHandle(Arc<RwLock<Arc<Served>>>);
+
+impl ContentHandle {
+    pub fn new(content: Content) -> Self {
+        ContentHandle(Arc::new(RwLock::new(Arc::new(Served::new(content)))))
+    }
+
+    pub fn current(&self) -> Arc<Served> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn replace(&self, content: Content) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(Served::new(content));
+    }
+}
+
+/// Where the content files are, and when each was last changed.
+#[derive(Resource, Debug)]
+pub struct ContentWatch {
+    dir: PathBuf,
+    stamps: Vec<Option<SystemTime>>,
+    loading: Option<Mutex<Receiver<Result<Content, Vec<String>>>>>,
+}
+
+impl ContentWatch {
+    pub fn new(dir: PathBuf) -> Self {
+        let stamps = stamps(&dir);
+        ContentWatch {
+            dir,
+            stamps,
+            loading: None,
+        }
+    }
+}
+
+fn stamps(dir: &Path) -> Vec<Option<SystemTime>> {
+    tavern_shared::content::KINDS
+        .iter()
+        .map(|k| {
+            std::fs::metadata(dir.join(k.file()))
+                .and_then(|m| m.modified())
+                .ok()
+        })
+        .collect()
+}
+
+/// Content files are watched with the maps (`--no-watch` turns both off): a changed
+/// file is loaded on a thread of its own and swapped in if it loads and every map's
+/// content ids still exist; otherwise the errors are logged and the old content kept.
+pub fn plugin(app: &mut App) {
+    app.add_systems(
+        Update,
+        (start_loading_changed_content, swap_in_loaded_content)
+            .chain()
+            .run_if(|w: Option<Res<crate::reload::WatchMaps>>| w.is_none_or(|w| w.0))
+            .run_if(resource_exists::<ContentWatch>),
+    );
+}
+
+fn start_loading_changed_content(
+    time: Res<Time<Real>>,
+    mut since: Local<f32>,
+    mut watch: ResMut<ContentWatch>,
+) {
+    *since += time.delta_secs();
+    if *since < crate::reload::POLL.as_secs_f32() || watch.loading.is_some() {
+        return;
+    }
+    *since = 0.0;
+    let now = stamps(&watch.dir);
+    if now == watch.stamps {
+        return;
+    }
+    watch.stamps = now;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let dir = watch.dir.clone();
+    let started = std::thread::Builder::new()
+        .name("tavern-content-load".into())
+        .spawn(move || {
+            let _ = tx.send(load(&dir));
+        });
+    match started {
+        Ok(_) => watch.loading = Some(Mutex::new(rx)),
+        Err(e) => error!("cannot start loading the changed content: {e}"),
+    }
+}
+
+fn swap_in_loaded_content(
+    mut watch: ResMut<ContentWatch>,
+    handle: Res<ContentHandle>,
+    maps: Res<crate::world::Maps>,
+) {
+    let Some(rx) = &mut watch.loading else {
+        return;
+    };
+    let result = match rx.get_mut().map(|rx| rx.try_recv()) {
+        Ok(Err(TryRecvError::Empty)) => return,
+        Ok(Ok(result)) => result,
+        _ => Err(vec!["the content loader stopped without an answer".into()]),
+    };
+    watch.loading = None;
+    let dir = watch.dir.display().to_string();
+    let content = match result {
+        Ok(content) => content,
+        Err(errors) => {
+            for e in &errors {
+                error!("{e}");
+            }
+            warn!(%dir, problems = errors.len(), "the changed content does not load; keeping the old");
+            return;
+        }
+    };
+    let problems: Vec<String> = maps
+        .all()
+        .flat_map(|m| {
+            check_map(&content, &m.data)
+                .into_iter()
+                .map(move |(place, p)| format!("{}: {place}: {p}", m.path.display()))
+        })
+        .collect();
+    if !problems.is_empty() {
+        for p in &problems {
+            error!("{p}");
+        }
+        warn!(%dir, problems = problems.len(), "maps name content the changed files no longer have; keeping the old");
+        return;
+    }
+    handle.replace(content);
+    info!(%dir, "content reloaded");
 }
 
 /// One file's text, to turn byte offsets into lines.

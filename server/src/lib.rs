@@ -82,6 +82,7 @@ pub fn build_app(
         players::plugin,
         movement::plugin,
         reload::plugin,
+        content::plugin,
         zones::plugin,
         interest::plugin,
         exits::plugin,
@@ -206,7 +207,8 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         config.http_limits.clone(),
     );
     api_state.store = Some(chat_store);
-    api_state.content = Some(Arc::new(content::Served::new(content)));
+    let content = content::ContentHandle::new(content);
+    api_state.content = Some(content.clone());
     api_state.packets = packet_stats.clone();
     api_state.metrics = metrics.clone();
     let api = Arc::new(api_state);
@@ -226,6 +228,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .spawn({
             let stop = stop.clone();
             let watch = reload::WatchMaps(config.watch_maps);
+            let content_watch = content::ContentWatch::new(config.content_dir.clone());
             let radius = proximity::ProximityRadius(config.proximity_radius);
             let view = interest::ViewRadius(config.view_radius);
             let rate = net::rate::SendRate::new(config.send_hz);
@@ -237,6 +240,8 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                     app.insert_resource(players)
                         .insert_resource(metrics)
                         .insert_resource(watch)
+                        .insert_resource(content)
+                        .insert_resource(content_watch)
                         .insert_resource(radius)
                         .insert_resource(view)
                         .insert_resource(rate)

@@ -1,8 +1,8 @@
 //! Hot reload: when a map file (or a tileset or template it uses) changes on disk, the
 //! map is loaded again on a thread of its own (never the game loop's) and swapped in
 //! while everyone keeps playing. Avatars left inside what became a wall are moved to the
-//! nearest free spot; a map that no longer loads keeps its old version and the errors
-//! are logged.
+//! nearest free spot; a map that no longer loads, or names content that does not exist,
+//! keeps its old version and the errors are logged.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -119,6 +119,7 @@ fn swap_in_loaded_maps(
     clients: Query<(Entity, &Controls)>,
     mut enter: MessageWriter<ToClients<EnterMap>>,
     rate: Res<crate::net::rate::SendRate>,
+    content: Option<Res<crate::content::ContentHandle>>,
 ) {
     let mut ready = Vec::new();
     loading.0.retain_mut(|(id, rx)| {
@@ -161,6 +162,18 @@ fn swap_in_loaded_maps(
         if exit_problems.iter().any(Problem::is_error) {
             refuse(&mut maps, id, &exit_problems);
             continue;
+        }
+        if let Some(content) = &content {
+            let file = path.display().to_string();
+            let unknown: Vec<Problem> =
+                crate::content::check_map(&content.current().content, &fresh.data)
+                    .into_iter()
+                    .map(|(place, problem)| Problem::error(&file, &place, problem))
+                    .collect();
+            if !unknown.is_empty() {
+                refuse(&mut maps, id, &unknown);
+                continue;
+            }
         }
         fresh.continue_spawns_from(maps.get(id));
         *maps.get_mut(id) = fresh;

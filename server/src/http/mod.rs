@@ -65,7 +65,7 @@ pub struct ApiState {
     /// Chat history, when the server keeps it.
     pub store: Option<ChatStore>,
     /// Game content, served read-only.
-    pub content: Option<Arc<crate::content::Served>>,
+    pub content: Option<crate::content::ContentHandle>,
 }
 
 impl ApiState {
@@ -189,7 +189,7 @@ pub fn spawn_upkeep(state: Arc<ApiState>) {
 /// `GET /api/content`: every content table, with an ETag; `If-None-Match` with it
 /// answers 304.
 async fn all_content(State(state): State<Arc<ApiState>>, headers: HeaderMap) -> Response {
-    let Some(served) = &state.content else {
+    let Some(served) = state.content.as_ref().map(|c| c.current()) else {
         return error(StatusCode::NOT_FOUND, "this server has no content loaded");
     };
     let etag = HeaderValue::from_str(&served.etag).unwrap_or(HeaderValue::from_static("\"0\""));
@@ -222,7 +222,7 @@ async fn one_content(
     Path((kind, id)): Path<(String, String)>,
 ) -> Response {
     use tavern_shared::content::{ContentKind, KINDS};
-    let Some(served) = &state.content else {
+    let Some(served) = state.content.as_ref().map(|c| c.current()) else {
         return error(StatusCode::NOT_FOUND, "this server has no content loaded");
     };
     let Some(kind) = ContentKind::from_url_name(&kind) else {
