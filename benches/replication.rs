@@ -84,6 +84,7 @@ fn stream_send(c: &mut Criterion, n: usize) {
                         name: &names[i],
                         state: *state,
                         last_input: sends as u32,
+                        vitals: Default::default(),
                         presence,
                     })
                     .collect();

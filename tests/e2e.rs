@@ -96,6 +96,12 @@ fn two_clients_see_each_other_and_a_rogue_client_changes_nothing() {
     let walker_start = walker
         .own_server_state()
         .expect("the walker has its avatar");
+    // Each player gets its own health, mana and stamina: full, from the content's
+    // `player` stats.
+    let content = tavern_server::content::load(&tavern_server::content::default_dir()).unwrap();
+    let full = tavern_shared::combat::Vitals::full(&content.combat_stats["player"]);
+    assert_eq!(walker.own_vitals(), Some(full));
+    assert_eq!(full.health, 100);
     *walker.brain_mut() = Brain::Script(script);
 
     // While the walker walks, the rogue floods the server, and the watcher's view of

@@ -148,6 +148,7 @@ fn light_bots_read_and_write_exactly_what_replicon_does() {
         own: Some(OwnState {
             state,
             last_input: 77,
+            vitals: Default::default(),
         }),
         others: vec![(9, state)],
     };

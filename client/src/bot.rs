@@ -173,6 +173,15 @@ impl Bot {
             })
     }
 
+    /// The own avatar's health, mana and stamina, as the server last sent them.
+    pub fn own_vitals(&mut self) -> Option<tavern_shared::combat::Vitals> {
+        let mut q = self
+            .app
+            .world_mut()
+            .query_filtered::<&tavern_shared::combat::Vitals, With<OwnAvatar>>();
+        q.single(self.app.world()).ok().copied()
+    }
+
     /// Other avatars: id, last server state received, and where they are drawn.
     pub fn others(&mut self) -> Vec<(u64, AvatarState, Option<Interpolated>)> {
         let mut q = self

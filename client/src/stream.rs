@@ -225,6 +225,7 @@ impl StreamSink<Entity> for WorldSink<'_, '_, '_, '_, '_> {
     }
 
     fn own(&mut self, avatar: Entity, own: OwnState) {
+        self.commands.entity(avatar).insert(own.vitals);
         match self.avatars.get_mut(avatar) {
             Ok((mut state, Some(mut ack))) => {
                 state.set_if_neq(own.state);
@@ -366,6 +367,7 @@ mod tests {
                 own: Some(OwnState {
                     state: state(5.0),
                     last_input: 3,
+                    vitals: Default::default(),
                 }),
                 others: vec![(2, state(20.0))],
             },

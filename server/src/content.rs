@@ -224,6 +224,8 @@ impl Source {
 
 /// One kind's entries with where each is in its file.
 struct Parsed<T> {
+    /// Whether the file was read and parsed (else its entries are missing, not wrong).
+    errors_free: bool,
     entries: BTreeMap<String, T>,
     spans: BTreeMap<String, Range<usize>>,
     source: Source,
@@ -248,6 +250,7 @@ fn parse<T: DeserializeOwned>(
     };
     let mut entries = BTreeMap::new();
     let mut spans = BTreeMap::new();
+    let before = errors.len();
     if !text.is_empty() {
         match toml::from_str::<BTreeMap<String, toml::Spanned<T>>>(&text) {
             Ok(parsed) => {
@@ -269,6 +272,7 @@ fn parse<T: DeserializeOwned>(
         }
     }
     Parsed {
+        errors_free: errors.len() == before,
         entries,
         spans,
         source: Source { path: shown, text },
@@ -355,6 +359,18 @@ pub fn load(dir: &Path) -> Result<Content, Vec<String>> {
                 format!("move_speed should be above 0, not {}", s.move_speed),
             );
         }
+    }
+
+    if stats.errors_free
+        && !stats
+            .entries
+            .contains_key(tavern_shared::combat::PLAYER_STATS)
+    {
+        p.errors.push(format!(
+            "{}: there are no `[{}]` stats: players use them",
+            stats.source.path,
+            tavern_shared::combat::PLAYER_STATS
+        ));
     }
 
     for (id, a) in &abilities.entries {
@@ -821,6 +837,13 @@ mod tests {
             errors
                 .iter()
                 .any(|e| e.contains("enemy_types.toml") && e.contains("is not an ability")),
+            "{errors:#?}"
+        );
+        let errors = load_with("combat_stats.toml", "[slime]\nhealth = 30\nmove_speed = 60.0\n[skeleton]\nhealth = 45\nmove_speed = 90.0\n[ogre]\nhealth = 400\nmove_speed = 80.0\n").unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        assert!(
+            errors[0]
+                .ends_with("combat_stats.toml: there are no `[player]` stats: players use them"),
             "{errors:#?}"
         );
         let errors = load_with("loot_tables.toml", "not toml [").unwrap_err();

@@ -17,6 +17,7 @@ use bevy_replicon::prelude::*;
 use bevy_replicon::shared::backend::connected_client::NetworkId;
 use bevy_replicon_renet2::renet2::RenetServer;
 use tavern_shared::avatar::{AvatarState, DisplayName, InputAck, PlayerId};
+use tavern_shared::combat::Vitals;
 use tavern_shared::stream::{
     AvatarIntro, AvatarRoster, AvatarStates, OwnState, STATES_PER_PACKET, StatesAck, StreamId,
 };
@@ -68,6 +69,7 @@ pub struct Seen<'a> {
     pub name: &'a str,
     pub state: AvatarState,
     pub last_input: u32,
+    pub vitals: Vitals,
     pub presence: Presence,
 }
 
@@ -291,6 +293,7 @@ impl Viewer {
         let own_now = OwnState {
             state: own.state,
             last_input: own.last_input,
+            vitals: own.vitals,
         };
         let own_due = self.own_known.is_none_or(|k| {
             due(
@@ -399,6 +402,7 @@ fn send_avatars(
         &DisplayName,
         &AvatarState,
         &InputAck,
+        &Vitals,
         &Presence,
     )>,
     mut viewers: Query<(Entity, &mut Viewer, Option<&NetworkId>)>,
@@ -410,12 +414,13 @@ fn send_avatars(
     }
     let seen = avatars
         .iter()
-        .map(|(tag, player, name, state, ack, presence)| Seen {
+        .map(|(tag, player, name, state, ack, vitals, presence)| Seen {
             id: tag.0,
             player: player.0,
             name: &name.0,
             state: *state,
             last_input: ack.0,
+            vitals: *vitals,
             presence: *presence,
         })
         .collect();
@@ -463,6 +468,7 @@ mod tests {
                 motion: MoveState::at(Vec2::new(x, y)),
             },
             last_input: 0,
+            vitals: Vitals::default(),
             presence: presence(0),
         }
     }

@@ -10,6 +10,7 @@ use bevy_replicon::shared::backend::connected_client::NetworkId;
 use bevy_replicon_renet2::netcode::NetcodeServerTransport;
 use tavern_shared::api::PlayerInfo;
 use tavern_shared::avatar::{AvatarState, DisplayName, InZones, InputAck, PlayerId};
+use tavern_shared::combat::Vitals;
 use tavern_shared::movement::MoveState;
 use tavern_shared::protocol::EnterMap;
 
@@ -91,6 +92,7 @@ fn spawn_avatar(
     directory: Res<PlayerDirectory>,
     rate: Res<SendRate>,
     mut ids: ResMut<StreamIds>,
+    content: Option<Res<crate::content::ContentHandle>>,
     mut enter: MessageWriter<ToClients<EnterMap>>,
 ) {
     let client = add.entity;
@@ -116,6 +118,16 @@ fn spawn_avatar(
         private: None,
     };
     let tag = ids.issue();
+    // The content loader makes sure `player` stats exist.
+    let vitals = content
+        .and_then(|c| {
+            c.current()
+                .content
+                .combat_stats
+                .get(tavern_shared::combat::PLAYER_STATS)
+                .map(Vitals::full)
+        })
+        .unwrap_or_default();
     let avatar = commands
         .spawn((
             PlayerId(network_id.get()),
@@ -124,6 +136,7 @@ fn spawn_avatar(
                 motion: MoveState::at(spawn),
             },
             InputAck(0),
+            vitals,
             tag,
             OnMap(start),
             InZones::default(),

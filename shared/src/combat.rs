@@ -10,6 +10,45 @@ use crate::collision::CollisionWorld;
 use crate::content::{Ability, CombatStats};
 use crate::movement::TICK_HZ;
 
+/// Health, mana and stamina now and at most. The server keeps them on every avatar and
+/// sends a player its own with its state ([`crate::stream::OwnState`]).
+#[derive(
+    bevy::prelude::Component,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+pub struct Vitals {
+    pub health: u32,
+    pub max_health: u32,
+    pub mana: u32,
+    pub max_mana: u32,
+    pub stamina: u32,
+    pub max_stamina: u32,
+}
+
+impl Vitals {
+    /// Full pools for these stats.
+    pub fn full(stats: &CombatStats) -> Self {
+        Vitals {
+            health: stats.health,
+            max_health: stats.health,
+            mana: stats.mana,
+            max_mana: stats.mana,
+            stamina: stats.stamina,
+            max_stamina: stats.stamina,
+        }
+    }
+}
+
+/// The combat stats players use (`player` in `combat_stats.toml`).
+pub const PLAYER_STATS: &str = "player";
+
 /// Slots on a player's hotbar (keys 1 to 4).
 pub const HOTBAR_SLOTS: usize = 4;
 /// Chance of a critical hit.

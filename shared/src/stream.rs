@@ -51,6 +51,8 @@ pub struct OwnState {
     /// The sequence number of the last of the player's inputs applied (0 before any):
     /// prediction replays the inputs after it from `state`.
     pub last_input: u32,
+    /// Health, mana and stamina.
+    pub vitals: crate::combat::Vitals,
 }
 
 /// Server → client, unreliable: the newest states the player does not have yet.
@@ -168,6 +170,14 @@ mod tests {
             own: Some(OwnState {
                 state,
                 last_input: u32::MAX,
+                vitals: crate::combat::Vitals {
+                    health: u32::MAX,
+                    max_health: u32::MAX,
+                    mana: u32::MAX,
+                    max_mana: u32::MAX,
+                    stamina: u32::MAX,
+                    max_stamina: u32::MAX,
+                },
             }),
             others: vec![(u32::MAX, state); STATES_PER_PACKET],
         };

@@ -51,6 +51,7 @@ fn spawn_hud(mut commands: Commands) {
 fn update_status(
     status: Res<ConnectionStatus>,
     players: Query<(&PlayerId, &DisplayName)>,
+    vitals: Query<&tavern_shared::combat::Vitals, With<crate::prediction::OwnAvatar>>,
     nearby: Res<NearbyPlayers>,
     mut text: Query<(&mut Text, &mut TextColor), With<StatusText>>,
 ) {
@@ -70,9 +71,15 @@ fn update_status(
             } else {
                 format!("near you: {}", near.join(", "))
             };
+            let pools = vitals.single().map_or(String::new(), |v| {
+                format!(
+                    " - HP {}/{}  MP {}/{}  SP {}/{}",
+                    v.health, v.max_health, v.mana, v.max_mana, v.stamina, v.max_stamina
+                )
+            });
             (
                 format!(
-                    "connected - {} on this map - {near}",
+                    "connected - {} on this map - {near}{pools}",
                     players.iter().count()
                 ),
                 Color::srgb(0.5, 0.95, 0.5),
