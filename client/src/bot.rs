@@ -251,18 +251,11 @@ impl Bot {
 
     /// Round trip (s) and bytes per second down and up, once connected.
     pub fn network(&self) -> Option<(f64, f64, f64)> {
-        let client = self
-            .app
-            .world()
-            .get_resource::<bevy_replicon_renet2::renet2::RenetClient>()?;
-        client.is_connected().then(|| {
-            let info = client.network_info();
-            (
-                info.rtt,
-                info.bytes_received_per_second,
-                info.bytes_sent_per_second,
-            )
-        })
+        crate::connection::link_figures(
+            self.app
+                .world()
+                .get_resource::<bevy_replicon_renet2::renet2::RenetClient>()?,
+        )
     }
 }
 

@@ -5,7 +5,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError, channel};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;
@@ -281,19 +281,40 @@ fn give_up_or_retry(
     time: &Time<Real>,
     reason: String,
 ) {
-    attempts.failed += 1;
-    if attempts.failed >= MAX_ATTEMPTS {
-        *status = ConnectionStatus::Failed(reason);
-        attempts.retry_at = None;
-        return;
+    let (next, delay) = after_failure(&mut attempts.failed, reason);
+    *status = next;
+    attempts.retry_at = delay.map(|d| now(time) + d.as_secs_f64());
+}
+
+/// A login or connection failed (`failed` counts the failures in a row): the status to
+/// show, and how long to wait before trying again, or `None` once it is given up:
+/// 1 s, 2 s, 4 s, 8 s between [`MAX_ATTEMPTS`] attempts.
+pub(crate) fn after_failure(
+    failed: &mut u32,
+    reason: String,
+) -> (ConnectionStatus, Option<Duration>) {
+    *failed += 1;
+    if *failed >= MAX_ATTEMPTS {
+        return (ConnectionStatus::Failed(reason), None);
     }
-    // 1 s, 2 s, 4 s, 8 s between attempts.
-    let delay = f64::from(1u32 << (attempts.failed - 1).min(3));
-    attempts.retry_at = Some(now(time) + delay);
-    *status = ConnectionStatus::Reconnecting {
-        attempt: attempts.failed + 1,
+    let delay = Duration::from_secs(1 << (*failed - 1).min(3));
+    let status = ConnectionStatus::Reconnecting {
+        attempt: *failed + 1,
         reason,
     };
+    (status, Some(delay))
+}
+
+/// A connection's round trip (s) and bytes per second down and up, once connected.
+pub(crate) fn link_figures(client: &RenetClient) -> Option<(f64, f64, f64)> {
+    client.is_connected().then(|| {
+        let info = client.network_info();
+        (
+            info.rtt,
+            info.bytes_received_per_second,
+            info.bytes_sent_per_second,
+        )
+    })
 }
 
 fn watch_link(

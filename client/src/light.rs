@@ -14,7 +14,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, TryRecvError, channel};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bevy::prelude::*;
 use bevy::state::app::StatesPlugin;
@@ -31,7 +31,7 @@ use tavern_shared::protocol::EnterMap;
 use tavern_shared::stream::{AvatarIntro, AvatarRoster, AvatarStates, OwnState, StatesAck};
 
 use crate::bot::Brain;
-use crate::connection::{ConnectionStatus, MAX_ATTEMPTS, Traffic, open_transport};
+use crate::connection::{ConnectionStatus, Traffic, after_failure, link_figures, open_transport};
 use crate::login::{Credentials, LoginError, login};
 use crate::stream::{StreamBook, StreamSink};
 
@@ -271,15 +271,7 @@ impl LightBot {
 
     /// Round trip (s) and bytes per second down and up, once connected.
     pub fn network(&self) -> Option<(f64, f64, f64)> {
-        let client = &self.link.as_ref()?.client;
-        client.is_connected().then(|| {
-            let info = client.network_info();
-            (
-                info.rtt,
-                info.bytes_received_per_second,
-                info.bytes_sent_per_second,
-            )
-        })
+        link_figures(&self.link.as_ref()?.client)
     }
 
     /// Logs in, connects, takes in what arrived, drives and sends.
@@ -349,17 +341,9 @@ impl LightBot {
     }
 
     fn give_up_or_retry(&mut self, now: Instant, reason: String) {
-        self.failed += 1;
-        if self.failed >= MAX_ATTEMPTS {
-            self.status = ConnectionStatus::Failed(reason);
-            return;
-        }
-        // 1 s, 2 s, 4 s, 8 s between attempts, as the game's client.
-        self.retry_at = Some(now + Duration::from_secs(1 << (self.failed - 1).min(3)));
-        self.status = ConnectionStatus::Reconnecting {
-            attempt: self.failed + 1,
-            reason,
-        };
+        let (status, delay) = after_failure(&mut self.failed, reason);
+        self.status = status;
+        self.retry_at = delay.map(|d| now + d);
     }
 
     /// One round on an open link; the reason if it ended.

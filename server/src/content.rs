@@ -163,14 +163,7 @@ fn swap_in_loaded_content(
             return;
         }
     };
-    let problems: Vec<String> = maps
-        .all()
-        .flat_map(|m| {
-            check_map(&content, &m.data)
-                .into_iter()
-                .map(move |(place, p)| format!("{}: {place}: {p}", m.path.display()))
-        })
-        .collect();
+    let problems = unknown_in_maps(&content, &maps);
     if !problems.is_empty() {
         for p in &problems {
             error!("{p}");
@@ -307,11 +300,11 @@ impl Problems<'_> {
     }
 }
 
-/// "`x` is not an ability in abilities.toml (there: a, b)".
-fn unknown(what: &str, id: &str, kind: ContentKind, known: Vec<&String>) -> String {
-    let known: Vec<&str> = known.into_iter().map(String::as_str).collect();
+/// "not an ability in abilities.toml (there: a, b)".
+fn not_in<'a>(kind: ContentKind, known: impl IntoIterator<Item = &'a str>) -> String {
+    let known: Vec<&str> = known.into_iter().collect();
     format!(
-        "{what} `{id}` is not {} {} in {} (there: {})",
+        "not {} {} in {} (there: {})",
         if kind.noun().starts_with(['a', 'e', 'i', 'o', 'u']) {
             "an"
         } else {
@@ -325,6 +318,12 @@ fn unknown(what: &str, id: &str, kind: ContentKind, known: Vec<&String>) -> Stri
             known.join(", ")
         }
     )
+}
+
+/// "`x` is not an ability in abilities.toml (there: a, b)".
+fn unknown(what: &str, id: &str, kind: ContentKind, known: Vec<&String>) -> String {
+    let known = not_in(kind, known.into_iter().map(String::as_str));
+    format!("{what} `{id}` is {known}")
 }
 
 /// Loads the content in `dir` and checks it: every problem found, or the content.
@@ -659,14 +658,7 @@ pub fn load_for(dir: &Path, maps: &crate::world::Maps) -> anyhow::Result<Content
             errors.join("\n  ")
         )
     })?;
-    let problems: Vec<String> = maps
-        .all()
-        .flat_map(|m| {
-            check_map(&content, &m.data)
-                .into_iter()
-                .map(move |(place, p)| format!("{}: {place}: {p}", m.path.display()))
-        })
-        .collect();
+    let problems = unknown_in_maps(&content, maps);
     if !problems.is_empty() {
         anyhow::bail!(
             "maps name content that does not exist in {}:\n  {}",
@@ -677,6 +669,18 @@ pub fn load_for(dir: &Path, maps: &crate::world::Maps) -> anyhow::Result<Content
     Ok(content)
 }
 
+/// What any of `maps` names that `content` does not have, one line per problem
+/// (file: place: problem).
+fn unknown_in_maps(content: &Content, maps: &crate::world::Maps) -> Vec<String> {
+    maps.all()
+        .flat_map(|m| {
+            check_map(content, &m.data)
+                .into_iter()
+                .map(move |(place, p)| format!("{}: {place}: {p}", m.path.display()))
+        })
+        .collect()
+}
+
 /// What in `map` names content that does not exist, as (place, problem): enemy spawns
 /// and bosses (enemy types), loot chests (loot tables) and door keys (items of kind
 /// `key`).
@@ -684,58 +688,26 @@ pub fn check_map(content: &Content, map: &MapData) -> Vec<(String, String)> {
     let mut problems = Vec::new();
     for zone in &map.zones {
         let e = &zone.effects;
-        let mut refer =
-            |property: &str, id: &str, kind: ContentKind, ok: bool, known: Vec<&str>| {
-                if !ok {
-                    problems.push((
-                        zone.place.clone(),
-                        format!(
-                            "`{property}` names `{id}`, which is not {} {} in {} (there: {})",
-                            if kind.noun().starts_with(['a', 'e', 'i', 'o', 'u']) {
-                                "an"
-                            } else {
-                                "a"
-                            },
-                            kind.noun(),
-                            kind.file(),
-                            if known.is_empty() {
-                                "none".to_string()
-                            } else {
-                                known.join(", ")
-                            }
-                        ),
-                    ));
-                }
-            };
+        let mut refer = |property: &str, id: &str, kind: ContentKind| {
+            let known = content.ids(kind);
+            if !known.contains(&id) {
+                problems.push((
+                    zone.place.clone(),
+                    format!(
+                        "`{property}` names `{id}`, which is {}",
+                        not_in(kind, known)
+                    ),
+                ));
+            }
+        };
         if let Some(spawn) = &e.enemy_spawn {
-            let ok = content.enemy_types.contains_key(&spawn.enemy);
-            refer(
-                "enemySpawn",
-                &spawn.enemy,
-                ContentKind::EnemyTypes,
-                ok,
-                content.ids(ContentKind::EnemyTypes),
-            );
+            refer("enemySpawn", &spawn.enemy, ContentKind::EnemyTypes);
         }
         if let Some(boss) = &e.boss {
-            let ok = content.enemy_types.contains_key(boss);
-            refer(
-                "boss",
-                boss,
-                ContentKind::EnemyTypes,
-                ok,
-                content.ids(ContentKind::EnemyTypes),
-            );
+            refer("boss", boss, ContentKind::EnemyTypes);
         }
         if let Some(chest) = &e.loot_chest {
-            let ok = content.loot_tables.contains_key(chest);
-            refer(
-                "lootChest",
-                chest,
-                ContentKind::LootTables,
-                ok,
-                content.ids(ContentKind::LootTables),
-            );
+            refer("lootChest", chest, ContentKind::LootTables);
         }
         if let Some(key) = e.door.as_ref().and_then(|d| d.key.as_ref()) {
             match content.items.get(key) {
@@ -747,13 +719,7 @@ pub fn check_map(content: &Content, map: &MapData) -> Vec<(String, String)> {
                     ),
                 )),
                 Some(_) => {}
-                None => refer(
-                    "key",
-                    key,
-                    ContentKind::Items,
-                    false,
-                    content.ids(ContentKind::Items),
-                ),
+                None => refer("key", key, ContentKind::Items),
             }
         }
     }

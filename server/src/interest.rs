@@ -115,14 +115,6 @@ impl<'a> Snapshot<'a> {
         snapshot
     }
 
-    pub fn len(&self) -> usize {
-        self.avatars.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.avatars.is_empty()
-    }
-
     fn get(&self, id: StreamId) -> Option<&Seen<'a>> {
         self.by_id.get(&id).map(|&i| &self.avatars[i as usize])
     }
