@@ -14,8 +14,8 @@ use tavern_server::interest::{Seen, Snapshot, StreamTag, Viewer};
 use tavern_server::world::MapId;
 use tavern_server::zones::Presence;
 use tavern_shared::avatar::AvatarState;
-use tavern_shared::movement::{MoveState, quantize};
-use tavern_shared::stream::StatesAck;
+use tavern_shared::movement::quantize;
+use tavern_shared::stream::{Actor, StatesAck};
 
 /// The default view radius.
 const RADIUS: f32 = 800.0;
@@ -36,11 +36,11 @@ fn stream_send(c: &mut Criterion, n: usize) {
     let mut rng = ChaCha8Rng::seed_from_u64(2);
     let side = side(n);
     let mut states: Vec<AvatarState> = (0..n)
-        .map(|_| AvatarState {
-            motion: MoveState::at(Vec2::new(
+        .map(|_| {
+            AvatarState::at(Vec2::new(
                 rng.random_range(0.0..side),
                 rng.random_range(0.0..side),
-            )),
+            ))
         })
         .collect();
     let mut dirs: Vec<Vec2> = (0..n)
@@ -54,6 +54,7 @@ fn stream_send(c: &mut Criterion, n: usize) {
         private: None,
     };
     let names: Vec<String> = (0..n).map(|i| format!("bot-{i}")).collect();
+    let actors: Vec<Actor> = (0..n).map(|i| Actor::Player(i as u64)).collect();
     let mut buffer = vec![0u8; 64 * 1024];
     let mut bytes = 0usize;
     let mut sends = 0usize;
@@ -80,11 +81,12 @@ fn stream_send(c: &mut Criterion, n: usize) {
                     .enumerate()
                     .map(|(i, state)| Seen {
                         id: i as u32 + 1,
-                        player: i as u64,
+                        actor: &actors[i],
                         name: &names[i],
                         state: *state,
                         last_input: sends as u32,
                         vitals: Default::default(),
+                        warps: 0,
                         presence,
                     })
                     .collect();

@@ -4,7 +4,7 @@
 
 use tavern_server::ServerConfig;
 
-use crate::common::{start_server, temp_dir, write_room};
+use crate::common::{copy_content, start_server, temp_dir, write_room};
 
 /// GET without a token: status, ETag and body; `if_none_match` sent when given.
 fn get(url: &str, if_none_match: Option<&str>) -> (u16, Option<String>, String) {
@@ -79,12 +79,7 @@ fn content_is_served_read_only_with_an_etag_and_404_names_what_exists() {
 #[test]
 fn broken_content_or_a_map_naming_unknown_content_stops_the_server_at_start() {
     let dir = temp_dir("content-broken");
-    let content = dir.join("content");
-    std::fs::create_dir_all(&content).unwrap();
-    for kind in tavern_shared::content::KINDS {
-        let sample = tavern_server::content::default_dir().join(kind.file());
-        std::fs::copy(sample, content.join(kind.file())).unwrap();
-    }
+    let content = copy_content(&dir);
     let items = std::fs::read_to_string(content.join("items.toml")).unwrap();
     std::fs::write(
         content.join("items.toml"),
@@ -143,12 +138,7 @@ fn broken_content_or_a_map_naming_unknown_content_stops_the_server_at_start() {
 fn edited_content_reloads_and_a_broken_edit_keeps_the_old() {
     let _turn = crate::common::serial();
     let dir = temp_dir("content-reload");
-    let content = dir.join("content");
-    std::fs::create_dir_all(&content).unwrap();
-    for kind in tavern_shared::content::KINDS {
-        let sample = tavern_server::content::default_dir().join(kind.file());
-        std::fs::copy(sample, content.join(kind.file())).unwrap();
-    }
+    let content = copy_content(&dir);
     let mut config = ServerConfig::local(dir.join("data"));
     config.content_dir = content.clone();
     let server = tavern_server::start(config).expect("the server starts");

@@ -23,6 +23,8 @@ fn light_bots_walk_see_each_other_and_the_report_has_the_server_figures() {
         light: true,
         predict_sample: 2,
         still: false,
+        fight: None,
+        cheat: false,
     });
     eprintln!("{report:?}");
     assert_eq!(
@@ -68,7 +70,9 @@ fn light_bots_read_and_write_exactly_what_replicon_does() {
     use tavern_shared::map::MapData;
     use tavern_shared::movement::MoveState;
     use tavern_shared::protocol::EnterMap;
-    use tavern_shared::stream::{AvatarIntro, AvatarRoster, AvatarStates, OwnState, StatesAck};
+    use tavern_shared::stream::{
+        Actor, AvatarIntro, AvatarRoster, AvatarStates, OwnState, StatesAck,
+    };
 
     let mut server = App::new();
     server
@@ -132,12 +136,13 @@ fn light_bots_read_and_write_exactly_what_replicon_does() {
     // Server to bot (replication-bound messages go to authorized players only).
     let state = AvatarState {
         motion: MoveState::at(Vec2::new(100.25, -3.5)),
+        health: 200,
     };
     let roster = AvatarRoster {
         seq: 4,
         entered: vec![AvatarIntro {
             id: 9,
-            player: 12345,
+            actor: Actor::Player(12345),
             name: "Zoë".into(),
             state,
         }],
@@ -149,6 +154,7 @@ fn light_bots_read_and_write_exactly_what_replicon_does() {
             state,
             last_input: 77,
             vitals: Default::default(),
+            warps: 0,
         }),
         others: vec![(9, state)],
     };

@@ -6,6 +6,7 @@ mod common;
 
 mod agents;
 mod chat;
+mod combat;
 mod content;
 mod e2e;
 mod exits;

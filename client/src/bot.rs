@@ -14,7 +14,7 @@ use tavern_shared::input::{Buttons, InputFrame, Stick};
 use crate::PlaySystems;
 use crate::connection::{ConnectionStatus, LocalPlayer, ServerTarget};
 use crate::interpolation::Interpolated;
-use crate::prediction::{Confirmed, DesiredInput, OwnAvatar, Prediction};
+use crate::prediction::{Confirmed, DesiredInput, OwnAvatar, Prediction, Warps};
 
 /// What a bot does with its stick.
 #[derive(Resource, Debug)]
@@ -29,6 +29,8 @@ pub enum Brain {
     },
     /// Plays a fixed list of (ticks, input) steps, then stands still.
     Script(VecDeque<(u32, InputFrame)>),
+    /// Fights the nearest monster ([`crate::fight`]); the stick comes from there.
+    Fight(Box<crate::fight::FightMind>),
 }
 
 impl Brain {
@@ -40,9 +42,16 @@ impl Brain {
         }
     }
 
+    /// A fighter with the players' hotbar from `content` (`cheat`: trying cheats too).
+    pub fn fight(content: &tavern_shared::content::Content, cheat: bool) -> Brain {
+        Brain::Fight(Box::new(crate::fight::FightMind::new(
+            crate::fight::Tactics::new(content, cheat),
+        )))
+    }
+
     pub(crate) fn next(&mut self) -> InputFrame {
         match self {
-            Brain::Idle => InputFrame::default(),
+            Brain::Idle | Brain::Fight(_) => InputFrame::default(),
             Brain::Wander {
                 rng,
                 ticks_left,
@@ -86,6 +95,9 @@ impl Brain {
 
 /// The brain only acts once the avatar is placed, so scripts start from the spawn point.
 fn think(mut brain: ResMut<Brain>, mut desired: ResMut<DesiredInput>, prediction: Res<Prediction>) {
+    if matches!(*brain, Brain::Fight(_)) {
+        return; // crate::fight decides
+    }
     desired.0 = if prediction.state.is_some() {
         brain.next()
     } else {
@@ -126,6 +138,7 @@ impl Bot {
                 name: name.to_string(),
             })
             .insert_resource(brain)
+            .add_plugins(crate::fight::plugin)
             .add_systems(FixedUpdate, think.in_set(PlaySystems::Input));
         app.finish();
         app.cleanup();
@@ -164,13 +177,10 @@ impl Bot {
         let mut q = self
             .app
             .world_mut()
-            .query_filtered::<(&AvatarState, &InputAck), With<OwnAvatar>>();
+            .query_filtered::<(&AvatarState, &InputAck, Option<&Warps>), With<OwnAvatar>>();
         q.single(self.app.world())
             .ok()
-            .map(|(state, ack)| Confirmed {
-                motion: state.motion,
-                last_input: ack.0,
-            })
+            .map(|(state, ack, warps)| Confirmed::from_own(state, ack, warps))
     }
 
     /// The own avatar's health, mana and stamina, as the server last sent them.
@@ -247,6 +257,49 @@ impl Bot {
             .world_mut()
             .query_filtered::<&tavern_shared::avatar::InZones, With<OwnAvatar>>();
         q.single(self.app.world()).ok().map(|z| z.0.clone())
+    }
+
+    /// Uses `ability` aimed at `aim` (`None`: the nearest enemy in front).
+    pub fn use_ability(
+        &mut self,
+        ability: &str,
+        aim: Option<Vec2>,
+    ) -> tavern_shared::combat::messages::UseAbility {
+        crate::combat::use_ability(self.app.world_mut(), ability, aim)
+    }
+
+    /// Cheats a `--cheat` fighter tried, and how many the server let through.
+    pub fn cheats(&self) -> &crate::fight::CheatBook {
+        self.app.world().resource::<crate::fight::CheatBook>()
+    }
+
+    /// What the server said about fights.
+    pub fn combat(&self) -> &crate::combat::CombatLog {
+        self.app.world().resource::<crate::combat::CombatLog>()
+    }
+
+    /// Monsters in view: stream id, enemy type, last server state, where it is drawn.
+    pub fn monsters(&mut self) -> Vec<(u32, String, AvatarState, Option<Interpolated>)> {
+        let mut q = self.app.world_mut().query::<(
+            &crate::stream::Streamed,
+            &crate::stream::MonsterKind,
+            &AvatarState,
+            Option<&Interpolated>,
+        )>();
+        let mut all: Vec<_> = q
+            .iter(self.app.world())
+            .map(|(id, kind, s, i)| (id.0, kind.0.clone(), *s, i.copied()))
+            .collect();
+        all.sort_by_key(|m| m.0);
+        all
+    }
+
+    /// The own avatar's stream id.
+    pub fn own_stream_id(&self) -> Option<u32> {
+        self.app
+            .world()
+            .resource::<crate::stream::StreamBook>()
+            .own_id()
     }
 
     /// Round trip (s) and bytes per second down and up, once connected.

@@ -52,8 +52,17 @@ pub struct BotsArgs {
           value_parser = clap::value_parser!(u16).range(0..=5000))]
     pub predict_sample: u16,
     /// Bots stand still where they spawn (what the server sends when nobody moves).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "fight")]
     pub still: bool,
+    /// Bots fight: each goes for the nearest monster it sees and uses its hotbar (full
+    /// bots only; the content comes from the server's /api/content). The report adds
+    /// kills, deaths, damage_dealt and actions_refused.
+    #[arg(long)]
+    pub fight: bool,
+    /// With --fight: bots also try cheats (hits out of reach, during cooldown, through
+    /// walls); the report adds cheats_tried and cheats_accepted (which must be 0).
+    #[arg(long, requires = "fight")]
+    pub cheat: bool,
     /// How long to run once every bot is connected, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = positive_secs)]
     pub duration: f64,
@@ -87,6 +96,17 @@ fn positive_secs(text: &str) -> Result<f64, String> {
 pub fn bots_main() -> ExitCode {
     let args = BotsArgs::parse();
     init_logging("warn");
+    let fight = if args.fight {
+        match crate::login::fetch_content(&args.server) {
+            Ok(content) => Some(std::sync::Arc::new(content)),
+            Err(e) => {
+                eprintln!("tavern-bots: --fight needs the server's content: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
     let report = run_bots(&BotOptions {
         server: args.server.clone(),
         count: usize::from(args.count),
@@ -97,6 +117,8 @@ pub fn bots_main() -> ExitCode {
         light: args.light || (!args.full && args.count > LIGHT_ABOVE),
         predict_sample: usize::from(args.predict_sample),
         still: args.still,
+        fight,
+        cheat: args.cheat,
     });
     if args.json {
         println!("{}", serde_json::to_string(&report).unwrap_or_default());

@@ -12,8 +12,7 @@ use tavern_shared::protocol::EnterMap;
 use crate::PlaySystems;
 use crate::prediction::OwnAvatar;
 
-/// The shortest delay remote avatars are shown with, in seconds.
-pub const MIN_INTERPOLATION_DELAY: f64 = 0.1;
+pub use tavern_shared::combat::lag::MIN_INTERPOLATION_DELAY;
 /// States older than this (behind the shown moment) are dropped.
 const KEEP_SECS: f64 = 1.0;
 
@@ -31,10 +30,10 @@ impl SendInterval {
         }
     }
 
-    /// How far in the past remote avatars are shown: two send intervals, so one lost
-    /// or late packet still leaves a state on either side; at least 100 ms.
+    /// How far in the past remote avatars are shown (the server rewinds hits by the
+    /// same).
     pub fn delay(self) -> f64 {
-        (2.0 * self.secs).max(MIN_INTERPOLATION_DELAY)
+        tavern_shared::combat::lag::interpolation_delay(self.secs)
     }
 }
 

@@ -5,7 +5,9 @@ pub mod agents;
 pub mod bot;
 pub mod chat;
 pub mod cli;
+pub mod combat;
 pub mod connection;
+pub mod fight;
 pub mod interpolation;
 pub mod light;
 pub mod load;
@@ -78,5 +80,6 @@ pub fn plugin(app: &mut App) {
             chat::plugin,
             meetings::plugin,
             agents::plugin,
+            combat::plugin,
         ));
 }

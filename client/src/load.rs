@@ -32,6 +32,10 @@ pub struct BotOptions {
     pub predict_sample: usize,
     /// Bots stand still instead of wandering.
     pub still: bool,
+    /// Bots fight monsters with this content (the server's), all as full bots.
+    pub fight: Option<std::sync::Arc<tavern_shared::content::Content>>,
+    /// Fighting bots also try cheats.
+    pub cheat: bool,
 }
 
 /// Shortest gap between a bot's chat lines: keeps it under the rate limit.
@@ -94,8 +98,76 @@ pub struct BotReport {
     pub server_sent_bytes_per_s_per_player: Option<f64>,
     /// CPU the bots' own process used over the window (100 = one core).
     pub bots_cpu_percent: Option<f64>,
+    /// With `--fight`: what the fights came to.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub fight: Option<FightReport>,
     /// Why bots failed, one line each.
     pub failures: Vec<String>,
+}
+
+/// What `--fight` (and `--cheat`) bots did, over the whole run.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct FightReport {
+    /// Monsters that died with at least one bot credited (each counted once).
+    pub kills: u64,
+    /// Times a bot died.
+    pub deaths: u64,
+    /// Damage the bots' hits did.
+    pub damage_dealt: u64,
+    /// Honest uses the server refused (cheats not counted; 0 on a clean link), and the
+    /// reasons given for the first few.
+    pub actions_refused: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refusals: Vec<String>,
+    /// With `--cheat`: cheats tried, and those the server let through (must be 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cheats_tried: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cheats_accepted: Option<u64>,
+    /// The kinds of the cheats let through, if any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cheats_accepted_kinds: Vec<String>,
+}
+
+impl FightReport {
+    /// Adds one bot's figures; `kills` gathers the monsters it was credited with.
+    pub fn add(
+        &mut self,
+        log: &crate::combat::CombatLog,
+        cheats: &crate::fight::CheatBook,
+        me: Option<u32>,
+        kills: &mut std::collections::BTreeSet<u32>,
+    ) {
+        for event in &log.events {
+            if let tavern_shared::combat::messages::CombatEvent::Died { who, credited, .. } = event
+                && me.is_some_and(|me| credited.contains(&me))
+            {
+                kills.insert(*who);
+            }
+        }
+        self.kills = kills.len() as u64;
+        self.deaths += u64::from(log.deaths);
+        self.damage_dealt += log.damage_dealt;
+        self.actions_refused += u64::from(log.refused.saturating_sub(cheats.refused));
+        for answer in &log.answers {
+            if let Some(reason) = &answer.refused
+                && !cheats.ids.contains(&answer.id)
+                && self.refusals.len() < 8
+            {
+                self.refusals.push(format!("{}: {reason}", answer.ability));
+            }
+        }
+        if let (Some(tried), Some(accepted)) = (&mut self.cheats_tried, &mut self.cheats_accepted) {
+            *tried += u64::from(cheats.tried);
+            *accepted += u64::from(cheats.accepted);
+        }
+        for kind in &cheats.accepted_kinds {
+            let kind = format!("{kind:?}");
+            if !self.cheats_accepted_kinds.contains(&kind) {
+                self.cheats_accepted_kinds.push(kind);
+            }
+        }
+    }
 }
 
 enum AnyBot {
@@ -298,7 +370,7 @@ fn own_cpu_seconds() -> Option<f64> {
 /// Runs the bots against a server and reports. Bots come in a few dozen at a time;
 /// the measured window starts once every bot is connected (or has failed).
 pub fn run_bots(options: &BotOptions) -> BotReport {
-    let predicting = if options.light {
+    let predicting = if options.light && options.fight.is_none() {
         options.predict_sample.min(options.count)
     } else {
         options.count
@@ -306,7 +378,9 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
     let protocol = std::sync::Arc::new(LightProtocol::new());
     let make = |i: usize| {
         let name = format!("bot-{i}");
-        let brain = if options.still {
+        let brain = if let Some(content) = &options.fight {
+            Brain::fight(content, options.cheat)
+        } else if options.still {
             Brain::Idle
         } else {
             Brain::wander(options.seed + i as u64)
@@ -434,6 +508,12 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
     let (mut connected, mut min_seen, mut seen_sum) = (0, usize::MAX, 0usize);
     let (mut corrections_total, mut corrections_max) = (0u64, 0u32);
     let (mut near_events, mut chat_sent, mut chat_received, mut chat_rejected) = (0, 0, 0, 0);
+    let mut fight = options.fight.as_ref().map(|_| FightReport {
+        cheats_tried: options.cheat.then_some(0),
+        cheats_accepted: options.cheat.then_some(0),
+        ..Default::default()
+    });
+    let mut kills = std::collections::BTreeSet::new();
     for (i, bot) in bots.iter_mut().enumerate() {
         if bot.is_connected() {
             connected += 1;
@@ -456,6 +536,10 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
             chat_sent += bot.chat().sent;
             chat_received += bot.chat().received;
             chat_rejected += bot.chat().rejections.len() as u64;
+            if let Some(fight) = &mut fight {
+                let me = bot.own_stream_id();
+                fight.add(bot.combat(), bot.cheats(), me, &mut kills);
+            }
         }
     }
     let per = |sum: f64| {
@@ -498,6 +582,7 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
         bots_cpu_percent: cpu_before
             .zip(cpu_after)
             .map(|(a, b)| (b - a) / window_s.max(1e-3) * 100.0),
+        fight,
         failures,
     };
     // Say goodbye so the server frees the places at once.

@@ -104,6 +104,31 @@ pub fn login(url: &str, name: &str) -> Result<Credentials, LoginError> {
     })
 }
 
+/// The server's game content (`GET /api/content`): combat stats, abilities and the rest.
+pub fn fetch_content(url: &str) -> Result<tavern_shared::content::Content, String> {
+    let base = normalize_url(url).map_err(|e| e.to_string())?;
+    let agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(5)))
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut response = agent
+        .get(format!("{base}/api/content"))
+        .call()
+        .map_err(|e| format!("cannot reach the server at {base}: {e}"))?;
+    let status = response.status();
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(16 * 1024 * 1024)
+        .read_to_string()
+        .map_err(|e| format!("cannot read {base}/api/content: {e}"))?;
+    if !status.is_success() {
+        return Err(format!("{base}/api/content answered HTTP {status}"));
+    }
+    serde_json::from_str(&body).map_err(|e| format!("{base}/api/content is not game content: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,6 +43,31 @@ pub struct DesiredInput(pub InputFrame);
 pub struct Confirmed {
     pub motion: MoveState,
     pub last_input: u32,
+    /// The avatar is dead: the server applies inputs without moving it.
+    pub dead: bool,
+    /// Times the server placed the avatar itself ([`tavern_shared::stream::OwnState::warps`]).
+    pub warps: u8,
+}
+
+impl Confirmed {
+    /// What the own avatar's components say the server last sent.
+    pub fn from_own(state: &AvatarState, ack: &InputAck, warps: Option<&Warps>) -> Self {
+        Confirmed {
+            motion: state.motion,
+            last_input: ack.0,
+            dead: state.health == 0,
+            warps: warps.map_or(0, |w| w.0),
+        }
+    }
+}
+
+/// On the own avatar: [`Confirmed::warps`] as the server last said.
+#[derive(Component, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Warps(pub u8);
+
+/// What an input does to the own avatar: nothing while it is dead.
+fn effective(frame: InputFrame, dead: bool) -> InputFrame {
+    if dead { InputFrame::default() } else { frame }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -119,7 +144,8 @@ impl Prediction {
             return false;
         }
         let seq = self.next_seq();
-        let after = step(state, frame, TICK_DT, world);
+        let dead = self.confirmed.is_some_and(|c| c.dead);
+        let after = step(state, effective(frame, dead), TICK_DT, world);
         self.previous = state;
         self.state = Some(after);
         self.pending.push_back(Pending { seq, frame, after });
@@ -151,7 +177,10 @@ impl Prediction {
         {
             return; // older than what we already have
         }
+        // Placed by the server (died, came back): start over from its state; not a miss.
+        let warped = self.confirmed.is_some_and(|c| c.warps != server.warps);
         let expected = match self.confirmed {
+            _ if warped => None,
             Some(c) if c.last_input == server.last_input => Some(c.motion),
             _ => self
                 .pending
@@ -187,13 +216,13 @@ impl Prediction {
         }
         let mut state = server.motion;
         for p in self.pending.iter_mut() {
-            state = step(state, p.frame, TICK_DT, world);
+            state = step(state, effective(p.frame, server.dead), TICK_DT, world);
             p.after = state;
         }
         self.state = Some(state);
         self.previous = state;
         let jump = current.pos - state.pos;
-        self.visual_offset = if (self.visual_offset + jump).length() > SNAP_DISTANCE {
+        self.visual_offset = if warped || (self.visual_offset + jump).length() > SNAP_DISTANCE {
             Vec2::ZERO
         } else {
             self.visual_offset + jump
@@ -243,22 +272,18 @@ fn enter_map(
 /// Takes a new server state of the own avatar; also the one already there when
 /// prediction starts over (a new connection, or the map came after the state).
 fn reconcile(
-    own: Query<(Ref<AvatarState>, Ref<InputAck>), With<OwnAvatar>>,
+    own: Query<(Ref<AvatarState>, Ref<InputAck>, Option<&Warps>), With<OwnAvatar>>,
     map: Option<Res<CurrentMap>>,
     mut prediction: ResMut<Prediction>,
 ) {
-    let (Ok((state, ack)), Some(map)) = (own.single(), map) else {
+    let (Ok((state, ack, warps)), Some(map)) = (own.single(), map) else {
         return;
     };
     let fresh = state.is_changed() || ack.is_changed();
     if !fresh && prediction.state.is_some() {
         return;
     }
-    let server = Confirmed {
-        motion: state.motion,
-        last_input: ack.0,
-    };
-    prediction.reconcile(server, &map.collision);
+    prediction.reconcile(Confirmed::from_own(&state, &ack, warps), &map.collision);
 }
 
 fn predict(
@@ -344,6 +369,8 @@ mod tests {
         let first = Confirmed {
             motion: MoveState::at(spawn),
             last_input: 0,
+            dead: false,
+            warps: 0,
         };
         p.reconcile(first, world);
         p
@@ -357,6 +384,8 @@ mod tests {
         Confirmed {
             motion,
             last_input: frames.len() as u32,
+            dead: false,
+            warps: 0,
         }
     }
 
@@ -398,6 +427,39 @@ mod tests {
             p.visual_offset.length() > 19.0,
             "the jump is smoothed, not shown"
         );
+    }
+
+    #[test]
+    fn dying_and_coming_back_are_not_corrections_and_the_dead_stand_still() {
+        let (world, spawn) = world();
+        let mut p = placed_at(spawn, &world);
+        for _ in 0..10 {
+            p.predict(right(), &world);
+        }
+        // Killed after input 3: the server stops the avatar and counts a warp.
+        let mut dead = server_after(spawn, &[right(); 3], &world);
+        dead.motion.moving = false;
+        dead.dead = true;
+        dead.warps = 1;
+        p.reconcile(dead, &world);
+        assert_eq!(p.corrections, 0);
+        // Inputs 4..10 move nothing while dead, nor do new ones.
+        assert_eq!(p.state.unwrap().pos, dead.motion.pos);
+        p.predict(right(), &world);
+        assert_eq!(p.state.unwrap().pos, dead.motion.pos);
+        // Back at the entry, far away: snapped, not smoothed, not counted.
+        let back = Confirmed {
+            motion: MoveState::at(spawn + Vec2::new(96.0, 32.0)),
+            last_input: 11,
+            dead: false,
+            warps: 2,
+        };
+        p.reconcile(back, &world);
+        assert_eq!(p.corrections, 0);
+        assert_eq!(p.state.unwrap().pos, back.motion.pos);
+        assert_eq!(p.visual_offset, Vec2::ZERO);
+        p.predict(right(), &world);
+        assert!(p.state.unwrap().pos.x > back.motion.pos.x);
     }
 
     #[test]

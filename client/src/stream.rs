@@ -12,16 +12,20 @@ use bevy::prelude::*;
 use bevy_replicon::prelude::*;
 use tavern_shared::avatar::{AvatarState, DisplayName, InZones, InputAck, PlayerId};
 use tavern_shared::stream::{
-    AvatarIntro, AvatarRoster, AvatarStates, OwnState, StatesAck, StreamId,
+    Actor, AvatarIntro, AvatarRoster, AvatarStates, OwnState, StatesAck, StreamId,
 };
 
 use crate::PlaySystems;
 use crate::connection::LocalPlayer;
-use crate::prediction::OwnAvatar;
+use crate::prediction::{OwnAvatar, Warps};
 
-/// On every avatar the stream gave: its stream id.
+/// On every avatar (and monster) the stream gave: its stream id.
 #[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Streamed(pub StreamId);
+
+/// On a monster the stream gave: its enemy type's id.
+#[derive(Component, Debug, Clone, PartialEq, Eq)]
+pub struct MonsterKind(pub String);
 
 /// States kept waiting for their roster at most; more means they will never be used.
 const MAX_EARLY: usize = 4096;
@@ -80,6 +84,11 @@ impl<H: Copy + Send + Sync + 'static> StreamBook<H> {
             .map(|(h, _)| *h)
     }
 
+    /// The own avatar's stream id, once the roster brought it.
+    pub fn own_id(&self) -> Option<StreamId> {
+        self.own
+    }
+
     /// What to acknowledge: every packet of states received.
     pub fn ack(&self) -> StatesAck {
         self.ack
@@ -109,7 +118,7 @@ impl<H: Copy + Send + Sync + 'static> StreamBook<H> {
             if let Some((old, _)) = self.avatars.remove(&intro.id) {
                 sink.despawn(old);
             }
-            let own = me == Some(intro.player);
+            let own = me.is_some() && me == intro.player();
             let avatar = sink.spawn(intro, state, own);
             self.avatars.insert(intro.id, (avatar, seq));
             if own {
@@ -199,12 +208,13 @@ struct WorldSink<'a, 'cw, 'cs, 'qw, 'qs> {
 
 impl StreamSink<Entity> for WorldSink<'_, '_, '_, '_, '_> {
     fn spawn(&mut self, intro: &AvatarIntro, state: AvatarState, own: bool) -> Entity {
-        let mut entity = self.commands.spawn((
-            Streamed(intro.id),
-            PlayerId(intro.player),
-            DisplayName(intro.name.clone()),
-            state,
-        ));
+        let mut entity =
+            self.commands
+                .spawn((Streamed(intro.id), DisplayName(intro.name.clone()), state));
+        match &intro.actor {
+            Actor::Player(id) => entity.insert(PlayerId(*id)),
+            Actor::Monster(enemy) => entity.insert(MonsterKind(enemy.clone())),
+        };
         if own {
             entity.insert(OwnAvatar);
             if let Some(zones) = self.zones.0.take() {
@@ -225,7 +235,9 @@ impl StreamSink<Entity> for WorldSink<'_, '_, '_, '_, '_> {
     }
 
     fn own(&mut self, avatar: Entity, own: OwnState) {
-        self.commands.entity(avatar).insert(own.vitals);
+        self.commands
+            .entity(avatar)
+            .insert((own.vitals, Warps(own.warps)));
         match self.avatars.get_mut(avatar) {
             Ok((mut state, Some(mut ack))) => {
                 state.set_if_neq(own.state);
@@ -322,15 +334,13 @@ mod tests {
     }
 
     fn state(x: f32) -> AvatarState {
-        AvatarState {
-            motion: MoveState::at(Vec2::new(x, 0.0)),
-        }
+        AvatarState::new(MoveState::at(Vec2::new(x, 0.0)))
     }
 
     fn intro(id: StreamId, player: u64, x: f32) -> AvatarIntro {
         AvatarIntro {
             id,
-            player,
+            actor: Actor::Player(player),
             name: format!("p{player}"),
             state: state(x),
         }
@@ -368,6 +378,7 @@ mod tests {
                     state: state(5.0),
                     last_input: 3,
                     vitals: Default::default(),
+                    warps: 0,
                 }),
                 others: vec![(2, state(20.0))],
             },

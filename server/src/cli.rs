@@ -115,6 +115,12 @@ pub struct RunArgs {
           value_parser = clap::value_parser!(u8).range(10..=60))]
     pub send_hz: u8,
 
+    /// Seed for combat's random numbers (damage rolls, critical hits, loot, where
+    /// monsters appear and wander), to replay a run exactly. [default: a fresh one from
+    /// the OS at each start]
+    #[arg(long, value_name = "N", env = "TAVERN_COMBAT_SEED")]
+    pub combat_seed: Option<u64>,
+
     /// Chat database: postgres://USER:PASSWORD@HOST/DB, or sqlite://FILE. With a password,
     /// prefer the environment variable or --database-url-file.
     /// [default: a SQLite file, DATA_DIR/tavern.db]
@@ -322,6 +328,7 @@ impl RunArgs {
             proximity_radius: f32::from(self.proximity_radius),
             view_radius: f32::from(self.view_radius),
             send_hz: self.send_hz,
+            combat_seed: self.combat_seed,
             database_url: self.database_url.clone(),
             chat_filter: Vec::new(),
             jitsi: crate::meetings::JitsiConfig {

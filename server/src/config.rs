@@ -29,6 +29,8 @@ pub struct ServerConfig {
     pub view_radius: f32,
     /// Replication sends per second, 10 to 60 (`--send-hz`).
     pub send_hz: u8,
+    /// Seed of combat's random numbers (`--combat-seed`); from the OS when `None`.
+    pub combat_seed: Option<u64>,
     /// Chat database: `sqlite://...` or `postgres://...`; a SQLite file in `data_dir`
     /// when `None`.
     pub database_url: Option<String>,
@@ -67,6 +69,7 @@ impl ServerConfig {
             proximity_radius: tavern_shared::proximity::DEFAULT_RADIUS,
             view_radius: crate::interest::DEFAULT_VIEW_RADIUS,
             send_hz: crate::net::rate::DEFAULT_SEND_HZ,
+            combat_seed: None,
             database_url: None,
             chat_filter: Vec::new(),
             jitsi: crate::meetings::JitsiConfig::default(),

@@ -449,6 +449,53 @@ pub fn load(dir: &Path) -> Result<Content, Vec<String>> {
         }
     }
 
+    for (id, s) in &stats.entries {
+        let k = ContentKind::CombatStats;
+        for (field, value) in [
+            ("mana_regen", s.mana_regen),
+            ("stamina_regen", s.stamina_regen),
+        ] {
+            if !(value >= 0.0 && value.is_finite()) {
+                p.at(
+                    &stats,
+                    k,
+                    id,
+                    field,
+                    format!("{field} should not be negative, not {value}"),
+                );
+            }
+        }
+        if s.hotbar.len() > tavern_shared::combat::HOTBAR_SLOTS {
+            p.at(
+                &stats,
+                k,
+                id,
+                "hotbar",
+                format!(
+                    "the hotbar has {} abilities; it holds at most {}",
+                    s.hotbar.len(),
+                    tavern_shared::combat::HOTBAR_SLOTS
+                ),
+            );
+        }
+        for ability in &s.hotbar {
+            if !abilities.entries.contains_key(ability) {
+                p.at(
+                    &stats,
+                    k,
+                    id,
+                    "hotbar",
+                    unknown(
+                        "hotbar ability",
+                        ability,
+                        ContentKind::Abilities,
+                        abilities.entries.keys().collect(),
+                    ),
+                );
+            }
+        }
+    }
+
     for (id, e) in &enemies.entries {
         let k = ContentKind::EnemyTypes;
         if !stats.entries.contains_key(&e.stats) {
@@ -810,6 +857,34 @@ mod tests {
         assert!(
             errors[0]
                 .ends_with("combat_stats.toml: there are no `[player]` stats: players use them"),
+            "{errors:#?}"
+        );
+        let stats = std::fs::read_to_string(default_dir().join("combat_stats.toml")).unwrap();
+        let errors = load_with(
+            "combat_stats.toml",
+            &stats
+                .replace(
+                    "hotbar = [\"slash\", \"fireball\", \"frost-bolt\", \"kick\"]",
+                    "hotbar = [\"slash\", \"zap\", \"kick\", \"kick\", \"kick\"]",
+                )
+                .replace("mana_regen = 4.0", "mana_regen = -1.0"),
+        )
+        .unwrap_err();
+        assert!(
+            errors.iter().any(|e| e.contains("combat_stats.toml:")
+                && e.contains("combat stats `player`: hotbar ability `zap` is not an ability in abilities.toml")),
+            "{errors:#?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.ends_with("the hotbar has 5 abilities; it holds at most 4")),
+            "{errors:#?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.ends_with("mana_regen should not be negative, not -1")),
             "{errors:#?}"
         );
         let errors = load_with("loot_tables.toml", "not toml [").unwrap_err();

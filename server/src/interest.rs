@@ -16,13 +16,15 @@ use bevy::prelude::*;
 use bevy_replicon::prelude::*;
 use bevy_replicon::shared::backend::connected_client::NetworkId;
 use bevy_replicon_renet2::renet2::RenetServer;
-use tavern_shared::avatar::{AvatarState, DisplayName, InputAck, PlayerId};
+use tavern_shared::avatar::{AvatarState, DisplayName, InputAck};
 use tavern_shared::combat::Vitals;
 use tavern_shared::stream::{
-    AvatarIntro, AvatarRoster, AvatarStates, OwnState, STATES_PER_PACKET, StatesAck, StreamId,
+    Actor, AvatarIntro, AvatarRoster, AvatarStates, OwnState, STATES_PER_PACKET, StatesAck,
+    StreamId,
 };
 
 use crate::GameSystems;
+use crate::combat::Warps;
 use crate::net::rate::{SendRate, send_due};
 use crate::net::to_client;
 use crate::world::MapId;
@@ -61,15 +63,18 @@ impl StreamIds {
     }
 }
 
-/// One avatar as it is at this send.
+/// One avatar (or monster) as it is at this send.
 #[derive(Debug, Clone)]
 pub struct Seen<'a> {
     pub id: StreamId,
-    pub player: u64,
+    pub actor: &'a Actor,
     pub name: &'a str,
     pub state: AvatarState,
+    /// For a player's avatar: the last input applied, health, mana and stamina, and
+    /// the times the server placed it, which only its owner is told.
     pub last_input: u32,
     pub vitals: Vitals,
+    pub warps: u8,
     pub presence: Presence,
 }
 
@@ -77,7 +82,7 @@ impl Seen<'_> {
     fn intro(&self) -> AvatarIntro {
         AvatarIntro {
             id: self.id,
-            player: self.player,
+            actor: self.actor.clone(),
             name: self.name.to_string(),
             state: self.state,
         }
@@ -209,6 +214,11 @@ impl Viewer {
         self.known.len()
     }
 
+    /// Whether the player holds this body: its own avatar or one in view.
+    pub fn sees(&self, id: StreamId) -> bool {
+        id == self.own || self.known.contains_key(&id)
+    }
+
     /// Works out one send: who came into view and who left, and the states the player
     /// lacks. A state left unacknowledged is sent again after `resend_after` sends
     /// (about a round trip).
@@ -286,6 +296,7 @@ impl Viewer {
             state: own.state,
             last_input: own.last_input,
             vitals: own.vitals,
+            warps: own.warps,
         };
         let own_due = self.own_known.is_none_or(|k| {
             due(
@@ -384,17 +395,18 @@ fn receive_acks(
 }
 
 /// Sends, for each player, what came into view, what left it, and the states it lacks.
-fn send_avatars(
+pub fn send_avatars(
     radius: Res<ViewRadius>,
     rate: Res<SendRate>,
     server: Option<Res<RenetServer>>,
     avatars: Query<(
         &StreamTag,
-        &PlayerId,
+        &Actor,
         &DisplayName,
         &AvatarState,
-        &InputAck,
+        Option<&InputAck>,
         &Vitals,
+        Option<&Warps>,
         &Presence,
     )>,
     mut viewers: Query<(Entity, &mut Viewer, Option<&NetworkId>)>,
@@ -406,15 +418,18 @@ fn send_avatars(
     }
     let seen = avatars
         .iter()
-        .map(|(tag, player, name, state, ack, vitals, presence)| Seen {
-            id: tag.0,
-            player: player.0,
-            name: &name.0,
-            state: *state,
-            last_input: ack.0,
-            vitals: *vitals,
-            presence: *presence,
-        })
+        .map(
+            |(tag, actor, name, state, ack, vitals, warps, presence)| Seen {
+                id: tag.0,
+                actor,
+                name: &name.0,
+                state: *state,
+                last_input: ack.map_or(0, |a| a.0),
+                vitals: *vitals,
+                warps: warps.map_or(0, |w| w.0),
+                presence: *presence,
+            },
+        )
         .collect();
     let snapshot = Snapshot::new(radius.0, seen);
     for (client, mut viewer, network_id) in &mut viewers {
@@ -442,7 +457,6 @@ pub fn resend_after(rtt_secs: f64, send_hz: u8) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tavern_shared::movement::MoveState;
 
     fn presence(map: usize) -> Presence {
         Presence {
@@ -454,13 +468,12 @@ mod tests {
     fn at(id: StreamId, x: f32, y: f32) -> Seen<'static> {
         Seen {
             id,
-            player: u64::from(id) * 100,
+            actor: Box::leak(Box::new(Actor::Player(u64::from(id) * 100))),
             name: "x",
-            state: AvatarState {
-                motion: MoveState::at(Vec2::new(x, y)),
-            },
+            state: AvatarState::at(Vec2::new(x, y)),
             last_input: 0,
             vitals: Vitals::default(),
+            warps: 0,
             presence: presence(0),
         }
     }

@@ -4,6 +4,7 @@
 pub mod agents;
 pub mod chat;
 pub mod cli;
+pub mod combat;
 pub mod config;
 pub mod content;
 pub mod exits;
@@ -46,6 +47,8 @@ pub enum GameSystems {
     ReceiveInputs,
     /// FixedUpdate: advance the simulation one tick.
     Simulate,
+    /// FixedUpdate, after players moved: monsters, abilities, damage ([`combat::CombatSystems`]).
+    Combat,
     /// FixedUpdate, after the simulation: zones, visibility and proximity from the new
     /// positions.
     Track,
@@ -74,7 +77,15 @@ pub fn build_app(
         PreUpdate,
         GameSystems::ReceiveInputs.after(ServerSystems::Receive),
     )
-    .configure_sets(FixedUpdate, GameSystems::Track.after(GameSystems::Simulate))
+    .configure_sets(
+        FixedUpdate,
+        (
+            GameSystems::Simulate,
+            GameSystems::Combat,
+            GameSystems::Track,
+        )
+            .chain(),
+    )
     .insert_resource(maps)
     .add_plugins((
         net::rate::plugin,
@@ -83,6 +94,7 @@ pub fn build_app(
         movement::plugin,
         reload::plugin,
         content::plugin,
+        combat::plugin,
         zones::plugin,
         interest::plugin,
         exits::plugin,
@@ -232,6 +244,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             let radius = proximity::ProximityRadius(config.proximity_radius);
             let view = interest::ViewRadius(config.view_radius);
             let rate = net::rate::SendRate::new(config.send_hz);
+            let rng = combat::CombatRng::seeded(config.combat_seed);
             let filter = chat::ChatFilter(config.chat_filter.clone());
             let jitsi = config.jitsi.clone();
             let agents = agents::Agents(Arc::new(config.agents.clone()));
@@ -245,6 +258,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                         .insert_resource(radius)
                         .insert_resource(view)
                         .insert_resource(rate)
+                        .insert_resource(rng)
                         .insert_resource(filter)
                         .insert_resource(jitsi)
                         .insert_resource(worker)

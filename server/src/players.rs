@@ -13,7 +13,11 @@ use tavern_shared::avatar::{AvatarState, DisplayName, InZones, InputAck, PlayerI
 use tavern_shared::combat::Vitals;
 use tavern_shared::movement::MoveState;
 use tavern_shared::protocol::EnterMap;
+use tavern_shared::stream::Actor;
 
+use crate::combat::abilities::PendingUses;
+use crate::combat::damage::Afflicted;
+use crate::combat::{Fighter, Past, Warps};
 use crate::http::name_from_user_data;
 use crate::interest::{StreamIds, Viewer};
 use crate::movement::InputQueue;
@@ -132,11 +136,16 @@ fn spawn_avatar(
         .spawn((
             PlayerId(network_id.get()),
             DisplayName(name.clone()),
-            AvatarState {
-                motion: MoveState::at(spawn),
-            },
+            AvatarState::new(MoveState::at(spawn)),
             InputAck(0),
             vitals,
+            Actor::Player(network_id.get()),
+            (
+                Fighter::new(tavern_shared::combat::PLAYER_STATS),
+                Warps::default(),
+                Past::default(),
+                Afflicted::default(),
+            ),
             tag,
             OnMap(start),
             InZones::default(),
@@ -147,6 +156,7 @@ fn spawn_avatar(
     commands.entity(client).insert((
         Controls(avatar),
         InputQueue::default(),
+        PendingUses::default(),
         presence,
         Viewer::new(tag),
     ));

@@ -20,15 +20,52 @@ pub struct DisplayName(pub String);
 
 /// The server's state of an avatar, sent to every player who can see it.
 ///
+/// Monsters are sent the same way (their intro says what they are).
+///
 /// On the wire it is compact: the position as two fixed-point integers (1/64 px, which
-/// the simulation keeps it on, so it arrives exact) and facing, moving and running in
-/// one byte; with varint encoding a moving avatar costs 7 bytes on a map up to
-/// 16,384 px across. It changes only when the avatar moves, turns or stops, so an
-/// avatar standing still costs nothing after its last change.
-#[derive(Component, Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// the simulation keeps it on, so it arrives exact), facing, moving and running in
+/// one byte and the health bar in another; with varint encoding a moving avatar costs
+/// 8 bytes on a map up to 16,384 px across. It changes only when the avatar moves,
+/// turns, stops or is hurt or healed, so an avatar standing still costs nothing after
+/// its last change.
+#[derive(Component, Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(into = "WireState", from = "WireState")]
 pub struct AvatarState {
     pub motion: MoveState,
+    /// Health as a fraction of full, in 255ths ([`health_bar`]): 0 only when dead.
+    pub health: u8,
+}
+
+/// [`AvatarState::health`] when unhurt.
+pub const FULL_HEALTH: u8 = u8::MAX;
+
+impl Default for AvatarState {
+    fn default() -> Self {
+        AvatarState::new(MoveState::default())
+    }
+}
+
+impl AvatarState {
+    /// Moving like this, unhurt.
+    pub fn new(motion: MoveState) -> Self {
+        AvatarState {
+            motion,
+            health: FULL_HEALTH,
+        }
+    }
+
+    /// Standing still at `pos`, unhurt.
+    pub fn at(pos: Vec2) -> Self {
+        AvatarState::new(MoveState::at(pos))
+    }
+}
+
+/// `health` of `max` as a bar of 255ths, rounded up so that only 0 health shows empty.
+pub fn health_bar(health: u32, max: u32) -> u8 {
+    if max == 0 || health >= max {
+        return FULL_HEALTH;
+    }
+    (u64::from(health) * 255).div_ceil(u64::from(max)) as u8
 }
 
 /// The sequence number of the last of its owner's inputs the server applied to this
@@ -38,9 +75,9 @@ pub struct AvatarState {
 #[derive(Component, Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InputAck(pub u32);
 
-/// [`AvatarState`] as sent: fixed-point position and one byte of flags.
+/// [`AvatarState`] as sent: fixed-point position, one byte of flags, the health bar.
 #[derive(Clone, Copy, Serialize, Deserialize)]
-struct WireState(i32, i32, u8);
+struct WireState(i32, i32, u8, u8);
 
 const MOVING: u8 = 1 << 2;
 const RUNNING: u8 = 1 << 3;
@@ -57,12 +94,12 @@ impl From<AvatarState> for WireState {
         };
         let flags =
             facing | if m.moving { MOVING } else { 0 } | if m.running { RUNNING } else { 0 };
-        WireState(fixed(m.pos.x), fixed(m.pos.y), flags)
+        WireState(fixed(m.pos.x), fixed(m.pos.y), flags, state.health)
     }
 }
 
 impl From<WireState> for AvatarState {
-    fn from(WireState(x, y, flags): WireState) -> Self {
+    fn from(WireState(x, y, flags, health): WireState) -> Self {
         let facing = match flags & 3 {
             0 => Facing::Down,
             1 => Facing::Up,
@@ -76,6 +113,7 @@ impl From<WireState> for AvatarState {
                 moving: flags & MOVING != 0,
                 running: flags & RUNNING != 0,
             },
+            health,
         }
     }
 }
@@ -132,22 +170,31 @@ mod tests {
                 moving: true,
                 running: true,
             },
+            health: 17,
         };
         let bytes = postcard::to_allocvec(&state).unwrap();
-        assert_eq!(bytes.len(), 7, "{bytes:?}");
+        assert_eq!(bytes.len(), 8, "{bytes:?}");
         let back: AvatarState = postcard::from_bytes(&bytes).unwrap();
         assert_eq!(back, state);
         for facing in [Facing::Down, Facing::Up, Facing::Left, Facing::Right] {
-            let s = AvatarState {
-                motion: MoveState {
-                    facing,
-                    ..MoveState::at(Vec2::new(-3.5, 2.25))
-                },
-            };
+            let s = AvatarState::new(MoveState {
+                facing,
+                ..MoveState::at(Vec2::new(-3.5, 2.25))
+            });
             let back: AvatarState =
                 postcard::from_bytes(&postcard::to_allocvec(&s).unwrap()).unwrap();
             assert_eq!(back, s);
         }
+    }
+
+    #[test]
+    fn only_no_health_shows_an_empty_bar() {
+        assert_eq!(health_bar(100, 100), FULL_HEALTH);
+        assert_eq!(health_bar(0, 100), 0);
+        assert_eq!(health_bar(1, 1000), 1);
+        assert_eq!(health_bar(50, 100), 128);
+        assert_eq!(health_bar(999, 1000), 255);
+        assert_eq!(health_bar(5, 0), FULL_HEALTH);
     }
 
     #[test]

@@ -122,6 +122,15 @@ pub struct CombatStats {
     pub armor: u32,
     /// Pixels per second.
     pub move_speed: f32,
+    /// Mana and stamina won back per second (health only comes back with potions,
+    /// respawning, or a monster's walk home).
+    #[serde(default)]
+    pub mana_regen: f32,
+    #[serde(default)]
+    pub stamina_regen: f32,
+    /// Abilities on the hotbar (ids, at most four): keys 1 to 4 for players.
+    #[serde(default)]
+    pub hotbar: Vec<String>,
 }
 
 /// How an enemy behaves.

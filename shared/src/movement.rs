@@ -69,11 +69,20 @@ impl MoveState {
 /// Speed is proportional to stick deflection (which [`crate::input::Stick`] keeps at most 1,
 /// so diagonals are never faster), and walls stop and deflect the avatar.
 pub fn step(state: MoveState, input: InputFrame, dt: f32, world: &CollisionWorld) -> MoveState {
-    let stick = input.stick.to_vec();
     let running = input.run();
     let speed = if running { RUN_SPEED } else { WALK_SPEED };
+    MoveState {
+        running: running && !input.stick.is_zero(),
+        ..walk(state, input.stick.to_vec(), speed, dt, world)
+    }
+}
+
+/// Advances a body by `dir` (length at most 1) at `speed` px/s over `dt` seconds, with
+/// the same collision and position grid as [`step`]: how monsters move.
+pub fn walk(state: MoveState, dir: Vec2, speed: f32, dt: f32, world: &CollisionWorld) -> MoveState {
+    let stick = dir.clamp_length_max(1.0);
     let delta = stick * speed * dt;
-    if delta == Vec2::ZERO {
+    if !delta.is_finite() || delta == Vec2::ZERO {
         return MoveState {
             moving: false,
             running: false,
@@ -98,7 +107,7 @@ pub fn step(state: MoveState, input: InputFrame, dt: f32, world: &CollisionWorld
         ),
         facing,
         moving: true,
-        running,
+        running: false,
     }
 }
 

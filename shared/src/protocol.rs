@@ -8,12 +8,13 @@ use serde::{Deserialize, Serialize};
 use crate::agent::{AgentClosed, AgentLeave, AgentNotice, AgentOpened, Npc};
 use crate::avatar::InZones;
 use crate::chat::{ChatDelivery, ChatRejected, ChatSend};
+use crate::combat::messages::{AbilityResult, CombatEvents, UseAbility};
 use crate::input::InputBatch;
 use crate::map::MapData;
 use crate::stream::{AvatarRoster, AvatarStates, StatesAck};
 
 /// Identifies Tavern's netcode protocol; bump when the wire format changes.
-pub const PROTOCOL_ID: u64 = 0x5441_5645_524e_0006;
+pub const PROTOCOL_ID: u64 = 0x5441_5645_524e_0007;
 
 /// Server → client, reliable: the map the client's avatar is on. Sent on joining, when
 /// the avatar takes an exit to another map, and when the map file was edited.
@@ -75,5 +76,11 @@ pub fn plugin(app: &mut App) {
         .add_server_message::<AgentOpened>(Channel::Ordered)
         .add_server_message::<AgentClosed>(Channel::Ordered)
         .add_server_message::<AgentNotice>(Channel::Ordered)
-        .add_client_message::<AgentLeave>(Channel::Ordered);
+        .add_client_message::<AgentLeave>(Channel::Ordered)
+        .add_client_message::<UseAbility>(Channel::Ordered)
+        .add_server_message::<AbilityResult>(Channel::Ordered)
+        .add_server_message::<CombatEvents>(Channel::Ordered)
+        // Combat events name bodies by stream id, not by replicated entity.
+        .make_message_independent::<CombatEvents>()
+        .make_message_independent::<AbilityResult>();
 }

@@ -24,14 +24,34 @@ use crate::avatar::AvatarState;
 /// The server's id of an avatar on the wire: small, so it costs one to three bytes.
 pub type StreamId = u32;
 
-/// An avatar that came into a player's view, as it is at the send numbered `seq`.
+/// What a streamed body is (on the server, a component of each).
+#[derive(Component, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Actor {
+    /// A player's avatar: the player's client id ([`crate::avatar::PlayerId`]).
+    Player(u64),
+    /// A monster: its enemy type's id in the content (`/api/content/enemy-types/{id}`).
+    Monster(String),
+}
+
+/// An avatar (or monster) that came into a player's view, as it is at the send numbered
+/// `seq`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AvatarIntro {
     pub id: StreamId,
-    /// The player's client id ([`crate::avatar::PlayerId`]).
-    pub player: u64,
+    pub actor: Actor,
+    /// The player's name, or the monster's.
     pub name: String,
     pub state: AvatarState,
+}
+
+impl AvatarIntro {
+    /// The player's client id, for a player's avatar.
+    pub fn player(&self) -> Option<u64> {
+        match self.actor {
+            Actor::Player(id) => Some(id),
+            Actor::Monster(_) => None,
+        }
+    }
 }
 
 /// Server → client, reliable and ordered: who came into view and who left it, decided
@@ -53,6 +73,9 @@ pub struct OwnState {
     pub last_input: u32,
     /// Health, mana and stamina.
     pub vitals: crate::combat::Vitals,
+    /// Counts the times the server placed the avatar itself (it died, it came back):
+    /// prediction starts over from such a state instead of counting a correction.
+    pub warps: u8,
 }
 
 /// Server → client, unreliable: the newest states the player does not have yet.
@@ -64,7 +87,7 @@ pub struct AvatarStates {
     pub others: Vec<(StreamId, AvatarState)>,
 }
 
-/// Most other avatars' states in one [`AvatarStates`]: at most 16 bytes each, so a
+/// Most other avatars' states in one [`AvatarStates`]: at most 17 bytes each, so a
 /// packet stays within one datagram.
 pub const STATES_PER_PACKET: usize = 64;
 
@@ -164,6 +187,7 @@ mod tests {
                 moving: true,
                 running: true,
             },
+            health: 1,
         };
         let packet = AvatarStates {
             seq: u32::MAX,
@@ -178,6 +202,7 @@ mod tests {
                     stamina: u32::MAX,
                     max_stamina: u32::MAX,
                 },
+                warps: u8::MAX,
             }),
             others: vec![(u32::MAX, state); STATES_PER_PACKET],
         };

@@ -201,3 +201,22 @@ pub fn join(url: &str, name: &str, others: &mut [&mut Bot]) -> Bot {
     );
     bot
 }
+
+/// A copy of the game's content files in `dir/content`, to edit for one test.
+pub fn copy_content(dir: &std::path::Path) -> PathBuf {
+    let content = dir.join("content");
+    std::fs::create_dir_all(&content).unwrap();
+    for kind in tavern_shared::content::KINDS {
+        let sample = tavern_server::content::default_dir().join(kind.file());
+        std::fs::copy(sample, content.join(kind.file())).unwrap();
+    }
+    content
+}
+
+/// Replaces `from` with `to` in `dir/file`, which must contain it.
+pub fn edit_file(dir: &std::path::Path, file: &str, from: &str, to: &str) {
+    let path = dir.join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{file} has no `{from}`");
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+}

@@ -1,0 +1,149 @@
+//! The client's side of combat: sends the player's [`UseAbility`] intentions (after the
+//! input it has predicted, so the server judges from the same spot), and keeps what the
+//! server answered and what it told of fights in view ([`CombatLog`]), for the HUD, the
+//! floating numbers and the bots' reports. It decides nothing: hits, deaths and
+//! refusals all come from the server.
+
+use std::collections::VecDeque;
+
+use bevy::prelude::*;
+use bevy_replicon::prelude::*;
+use tavern_shared::combat::messages::{AbilityResult, CombatEvent, CombatEvents, UseAbility};
+use tavern_shared::stream::StreamId;
+
+use crate::PlaySystems;
+use crate::prediction::Prediction;
+use crate::stream::StreamBook;
+
+/// Most events and answers kept for showing.
+const KEEP: usize = 256;
+
+/// What the server said about fights: answers to the own uses, recent events, and
+/// running counts for reports.
+#[derive(Resource, Debug, Default, Clone)]
+pub struct CombatLog {
+    /// Newest last.
+    pub answers: VecDeque<AbilityResult>,
+    pub events: VecDeque<CombatEvent>,
+    /// Uses sent and not answered yet.
+    pub awaiting: u32,
+    /// The number of the last use sent.
+    last_use: u32,
+    /// Monsters that died with the own avatar among those credited.
+    pub kills: u32,
+    /// Times the own avatar died.
+    pub deaths: u32,
+    /// Damage the own avatar's hits did.
+    pub damage_dealt: u64,
+    /// Uses the server refused.
+    pub refused: u32,
+    /// Seconds the own avatar waits to come back, when it is dead.
+    pub respawn_secs: Option<f32>,
+}
+
+impl CombatLog {
+    /// The last reason the server gave for refusing a use.
+    pub fn last_refusal(&self) -> Option<&str> {
+        self.answers.iter().rev().find_map(|a| a.refused.as_deref())
+    }
+
+    fn take(&mut self, event: &CombatEvent, me: Option<StreamId>) {
+        match event {
+            CombatEvent::Hit {
+                attacker, amount, ..
+            } if attacker.is_some() && *attacker == me => {
+                self.damage_dealt += u64::from(*amount);
+            }
+            CombatEvent::Died {
+                who,
+                credited,
+                respawn_secs,
+            } => {
+                if Some(*who) == me {
+                    self.deaths += 1;
+                    self.respawn_secs = *respawn_secs;
+                } else if me.is_some_and(|me| credited.contains(&me)) {
+                    self.kills += 1;
+                }
+            }
+            CombatEvent::Respawned { who, .. } if Some(*who) == me => self.respawn_secs = None,
+            _ => {}
+        }
+        if self.events.len() >= KEEP {
+            self.events.pop_front();
+        }
+        self.events.push_back(event.clone());
+    }
+}
+
+pub fn plugin(app: &mut App) {
+    app.init_resource::<CombatLog>()
+        .add_systems(PreUpdate, receive.in_set(PlaySystems::Receive))
+        .add_systems(OnExit(ClientState::Connected), forget);
+}
+
+fn receive(
+    mut answers: MessageReader<AbilityResult>,
+    mut events: MessageReader<CombatEvents>,
+    book: Res<StreamBook>,
+    mut log: ResMut<CombatLog>,
+) {
+    for answer in answers.read() {
+        log.awaiting = log.awaiting.saturating_sub(1);
+        if answer.refused.is_some() {
+            log.refused += 1;
+        }
+        if log.answers.len() >= KEEP {
+            log.answers.pop_front();
+        }
+        log.answers.push_back(answer.clone());
+    }
+    let me = book.own_id();
+    for batch in events.read() {
+        for event in &batch.events {
+            log.take(event, me);
+        }
+    }
+}
+
+fn forget(mut log: ResMut<CombatLog>) {
+    let kept = CombatLog {
+        last_use: log.last_use,
+        kills: log.kills,
+        deaths: log.deaths,
+        damage_dealt: log.damage_dealt,
+        refused: log.refused,
+        ..default()
+    };
+    *log = kept;
+}
+
+impl CombatLog {
+    /// The next use of `ability` aimed at `aim`, after the newest input predicted
+    /// (counted as awaiting its answer).
+    pub fn next_use(
+        &mut self,
+        prediction: &Prediction,
+        ability: &str,
+        aim: Option<Vec2>,
+    ) -> UseAbility {
+        self.last_use = self.last_use.wrapping_add(1);
+        self.awaiting += 1;
+        UseAbility {
+            id: self.last_use,
+            ability: ability.to_string(),
+            aim,
+            input_seq: prediction.next_seq().saturating_sub(1),
+        }
+    }
+}
+
+/// Asks the server to use `ability` aimed at `aim` (map pixels; `None`: the nearest
+/// enemy in front). Returns the message sent.
+pub fn use_ability(world: &mut World, ability: &str, aim: Option<Vec2>) -> UseAbility {
+    let message = world.resource_scope(|world, mut log: Mut<CombatLog>| {
+        log.next_use(world.resource::<Prediction>(), ability, aim)
+    });
+    world.write_message(message.clone());
+    message
+}
