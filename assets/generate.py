@@ -4,6 +4,7 @@
 Writes:
   assets/tilesets/town.png   the tileset image (32x32 tiles, 5 columns)
   assets/sprites/avatar.png  the avatar sheet (4 facings x standing/stepping, white so it can be tinted)
+  assets/sprites/slime.png, skeleton.png, ogre.png  monster sheets (the same layout)
   maps/town.tsx              the tileset as Tiled sees it (which tiles collide)
   maps/town.tmx              the first map
 
@@ -224,6 +225,101 @@ def avatar_png():
             else:
                 put(ox, oy, 19, 8, eye)
     write_png(os.path.join(ROOT, "assets/sprites/avatar.png"), w, h, img)
+
+
+def monster_png(name, draw):
+    """A monster sheet in the avatar's layout: 4 facings x standing/stepping."""
+    w, h = 4 * T, 2 * T
+    img = [[(0, 0, 0, 0)] * w for _ in range(h)]
+    for col, facing in enumerate(["down", "up", "left", "right"]):
+        for row in range(2):
+            ox, oy = col * T, row * T
+
+            def put(x, y, c, ox=ox, oy=oy):
+                if 0 <= x < T and 0 <= y < T:
+                    img[oy + y][ox + x] = c
+
+            draw(put, facing, row == 1)
+    write_png(os.path.join(ROOT, f"assets/sprites/{name}.png"), w, h, img)
+
+
+def eyes(put, facing, y, left, right, c=(20, 20, 20, 255)):
+    shift = {"down": 0, "up": None, "left": -2, "right": 2}[facing]
+    if shift is None:
+        return
+    for x in (left + shift, right + shift):
+        put(x, y, c)
+        put(x, y + 1, c)
+
+
+def slime(put, facing, step):
+    """A green drop that squashes as it hops."""
+    squash = 2 if step else 0
+    for x in range(8, 24):
+        put(x, 29, (0, 0, 0, 70))
+    for y in range(10 + squash, 29):
+        for x in range(5, 27):
+            dx, dy = (x - 15.5) / (11 + squash / 2), (y - 22) / (12 - squash)
+            if dx * dx + dy * dy <= 1.0 and y <= 28:
+                shade = 170 + int(40 * (1 - (y - 10) / 19))
+                put(x, y, (60, clamp(shade), 80, 235))
+    for x in range(10, 14):
+        put(x, 14 + squash, (200, 255, 210, 255))
+    eyes(put, facing, 18 + squash, 12, 19)
+
+
+def skeleton(put, facing, step):
+    """Bones: a white skull, ribs, a bow."""
+    bone, dark = (235, 230, 215, 255), (90, 85, 80, 255)
+    for x in range(10, 22):
+        put(x, 29, (0, 0, 0, 70))
+    for y in range(3, 12):
+        for x in range(11, 21):
+            dx, dy = x - 15.5, y - 7.5
+            if dx * dx + dy * dy < 24:
+                put(x, y, bone)
+    eyes(put, facing, 7, 13, 18, dark)
+    for y in range(12, 22):
+        put(15, y, bone)
+        put(16, y, bone)
+    for y in (14, 16, 18):
+        for x in range(12, 20):
+            put(x, y, bone)
+    lift = 1 if step else 0
+    for y in range(22, 29):
+        put(13, y - lift, bone)
+        put(18, y, bone)
+    for y in range(10, 24):
+        put(24 + (1 if abs(y - 17) < 4 else 0), y, (140, 90, 40, 255))
+
+
+def ogre(put, facing, step):
+    """A big brown brute filling the frame."""
+    skin, dark, tusk = (150, 120, 70, 255), (90, 65, 35, 255), (245, 240, 220, 255)
+    for x in range(3, 29):
+        put(x, 30, (0, 0, 0, 90))
+    for y in range(2, 12):
+        for x in range(9, 23):
+            dx, dy = x - 15.5, y - 7
+            if dx * dx / 49 + dy * dy / 25 <= 1:
+                put(x, y, skin)
+    eyes(put, facing, 6, 12, 19, (200, 30, 30, 255))
+    if facing != "up":
+        put(12, 10, tusk)
+        put(19, 10, tusk)
+    for y in range(12, 25):
+        for x in range(4, 28):
+            dx, dy = x - 15.5, y - 18
+            if dx * dx / 144 + dy * dy / 49 <= 1:
+                put(x, y, skin)
+    for x in range(8, 24):
+        put(x, 22, dark)
+    lift = 2 if step else 0
+    for y in range(24, 30):
+        for x in (9, 10, 11):
+            put(x, y - lift, dark)
+        for x in (20, 21, 22):
+            put(x, y, dark)
 
 
 # The town: '#' wall, '~' water, 'T' tree, 'f' flowers, '.' grass, ':' path, 'w' wood floor,
@@ -483,7 +579,10 @@ if __name__ == "__main__":
     os.makedirs(os.path.join(ROOT, "maps"), exist_ok=True)
     tileset_png()
     avatar_png()
+    monster_png("slime", slime)
+    monster_png("skeleton", skeleton)
+    monster_png("ogre", ogre)
     town_tsx()
     town_tmx()
     dungeon_tmj()
-    print("wrote assets/tilesets/town.png, assets/sprites/avatar.png, maps/town.tsx, maps/town.tmx, maps/dungeon.tmj")
+    print("wrote assets/tilesets/town.png, assets/sprites/{avatar,slime,skeleton,ogre}.png, maps/town.tsx, maps/town.tmx, maps/dungeon.tmj")

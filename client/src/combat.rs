@@ -5,10 +5,13 @@
 //! refusals all come from the server.
 
 use std::collections::VecDeque;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::{Arc, Mutex};
 
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;
 use tavern_shared::combat::messages::{AbilityResult, CombatEvent, CombatEvents, UseAbility};
+use tavern_shared::content::Content;
 use tavern_shared::stream::StreamId;
 
 use crate::PlaySystems;
@@ -76,10 +79,59 @@ impl CombatLog {
     }
 }
 
+/// The server's game content (names, sprites, the hotbar's abilities), fetched from
+/// `/api/content` once connected; `None` until it arrives.
+#[derive(Resource, Debug, Default, Clone)]
+pub struct GameContent(pub Option<Arc<Content>>);
+
+/// The fetch under way.
+#[derive(Resource)]
+struct FetchingContent(Mutex<Receiver<Result<Content, String>>>);
+
 pub fn plugin(app: &mut App) {
     app.init_resource::<CombatLog>()
+        .init_resource::<GameContent>()
         .add_systems(PreUpdate, receive.in_set(PlaySystems::Receive))
+        .add_systems(OnEnter(ClientState::Connected), fetch_content)
+        .add_systems(
+            Update,
+            take_content.run_if(resource_exists::<FetchingContent>),
+        )
         .add_systems(OnExit(ClientState::Connected), forget);
+}
+
+fn fetch_content(
+    mut commands: Commands,
+    content: Res<GameContent>,
+    target: Option<Res<crate::connection::ServerTarget>>,
+) {
+    let Some(target) = target.filter(|_| content.0.is_none()) else {
+        return;
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let url = target.url.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(crate::login::fetch_content(&url));
+    });
+    commands.insert_resource(FetchingContent(Mutex::new(rx)));
+}
+
+fn take_content(
+    mut commands: Commands,
+    fetching: Res<FetchingContent>,
+    mut content: ResMut<GameContent>,
+) {
+    let answer = match fetching.0.lock() {
+        Ok(rx) => rx.try_recv(),
+        Err(_) => Err(TryRecvError::Disconnected),
+    };
+    match answer {
+        Err(TryRecvError::Empty) => return,
+        Ok(Ok(fetched)) => content.0 = Some(Arc::new(fetched)),
+        Ok(Err(e)) => warn!("cannot show monsters and the hotbar: {e}"),
+        Err(TryRecvError::Disconnected) => warn!("the content fetch ended without an answer"),
+    }
+    commands.remove_resource::<FetchingContent>();
 }
 
 fn receive(

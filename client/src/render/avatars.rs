@@ -40,6 +40,16 @@ pub fn avatar_sprite(
     layouts: &mut Assets<TextureAtlasLayout>,
     layout: &mut Option<Handle<TextureAtlasLayout>>,
 ) -> Sprite {
+    sheet_sprite(assets, layouts, layout, SHEET)
+}
+
+/// A sprite of a sheet laid out like the avatar's (4 facings x standing/stepping).
+pub fn sheet_sprite(
+    assets: &AssetServer,
+    layouts: &mut Assets<TextureAtlasLayout>,
+    layout: &mut Option<Handle<TextureAtlasLayout>>,
+    sheet: &str,
+) -> Sprite {
     let layout = layout
         .get_or_insert_with(|| {
             layouts.add(TextureAtlasLayout::from_grid(
@@ -51,7 +61,10 @@ pub fn avatar_sprite(
             ))
         })
         .clone();
-    Sprite::from_atlas_image(assets.load(SHEET), TextureAtlas { layout, index: 0 })
+    Sprite::from_atlas_image(
+        assets.load(sheet.to_string()),
+        TextureAtlas { layout, index: 0 },
+    )
 }
 
 fn dress_avatars(

@@ -1,11 +1,12 @@
 //! The windowed game's presentation: map tiles, avatars with name labels, the camera,
-//! NPCs, the connection indicator, the chat panel, the NPC window, zone prompts, and
-//! keyboard input.
+//! NPCs, the connection indicator, the chat panel, the NPC window, zone prompts, the
+//! fight (monsters, health bars, hotbar, death screen), and keyboard input.
 
 pub mod audio;
 pub mod avatars;
 pub mod camera;
 pub mod chat;
+pub mod combat;
 pub mod conversation;
 pub mod hud;
 pub mod keyboard;
@@ -32,5 +33,6 @@ pub fn plugin(app: &mut App) {
         conversation::plugin,
         prompts::plugin,
         audio::plugin,
+        combat::plugin,
     ));
 }
