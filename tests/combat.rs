@@ -373,3 +373,51 @@ fn fighting_bots_report_kills_and_no_refusals_and_cheating_bots_get_nothing_thro
     );
     server.stop();
 }
+
+#[test]
+fn a_boss_phase_reaches_everyone_on_the_map() {
+    let _turn = crate::common::serial();
+    let ogre = serde_json::json!({"id": 1, "name": "Ogre", "x": 420.0, "y": 112.0,
+        "point": true, "properties": [{"name": "boss", "type": "string", "value": "ogre"}]});
+    let server = arena(
+        "combat-boss",
+        serde_json::json!([ogre]),
+        &[(
+            "combat_stats.toml",
+            "[ogre]\nhealth = 400",
+            "[ogre]\nhealth = 120",
+        )],
+    );
+    let url = server.http_url();
+    let content = served_content(&server);
+    let mut ada = join(&url, "Ada", &mut []);
+    let mut bo = join(&url, "Bo", &mut [&mut ada]);
+    *ada.brain_mut() = Brain::fight(&content, false);
+    let phase_of = |bot: &Bot| -> Vec<String> {
+        bot.combat()
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                CombatEvent::Phase { name, .. } => Some(name.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(
+        pump_until(&mut [&mut ada, &mut bo], Duration::from_secs(40), |b| {
+            phase_of(b[0]).contains(&"Enraged".to_string())
+                && phase_of(b[1]).contains(&"Enraged".to_string())
+        }),
+        "both hear of the phase: Ada {:?}, Bo {:?}",
+        phase_of(&ada),
+        phase_of(&bo)
+    );
+    // In order, each once, the same for both.
+    let ada_phases = phase_of(&ada);
+    assert_eq!(ada_phases[0], "Enraged");
+    assert_eq!(
+        ada_phases,
+        phase_of(&bo)[..ada_phases.len().min(phase_of(&bo).len())]
+    );
+    server.stop();
+}

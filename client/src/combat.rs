@@ -42,6 +42,8 @@ pub struct CombatLog {
     pub refused: u32,
     /// Seconds the own avatar waits to come back, when it is dead.
     pub respawn_secs: Option<f32>,
+    /// The phase each boss in view last entered, by stream id.
+    pub boss_phases: std::collections::HashMap<StreamId, String>,
 }
 
 impl CombatLog {
@@ -70,6 +72,9 @@ impl CombatLog {
                 }
             }
             CombatEvent::Respawned { who, .. } if Some(*who) == me => self.respawn_secs = None,
+            CombatEvent::Phase { who, name } => {
+                self.boss_phases.insert(*who, name.clone());
+            }
             _ => {}
         }
         if self.events.len() >= KEEP {

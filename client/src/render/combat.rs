@@ -694,7 +694,8 @@ fn show_death(
 fn show_boss(
     content: Res<GameContent>,
     prediction: Res<Prediction>,
-    monsters: Query<(&MonsterKind, &DisplayName, &AvatarState)>,
+    monsters: Query<(&MonsterKind, &DisplayName, &AvatarState, &Streamed)>,
+    log: Res<CombatLog>,
     mut bar: Query<&mut Visibility, With<BossBar>>,
     mut fill: Query<&mut Node, With<BossFill>>,
     mut name: Query<&mut Text, With<BossName>>,
@@ -704,7 +705,7 @@ fn show_boss(
     };
     let boss = monsters
         .iter()
-        .filter(|(kind, _, state)| {
+        .filter(|(kind, _, state, _)| {
             state.health > 0
                 && content
                     .enemy_types
@@ -724,16 +725,20 @@ fn show_boss(
             Visibility::Hidden
         });
     }
-    let Some((_, boss_name, state)) = boss else {
+    let Some((_, boss_name, state, id)) = boss else {
         return;
     };
     if let Ok(mut node) = fill.single_mut() {
         node.width = percent(f32::from(state.health) / f32::from(FULL_HEALTH) * 100.0);
     }
+    let line = match log.boss_phases.get(&id.0) {
+        Some(phase) => format!("{} - {phase}", boss_name.0),
+        None => boss_name.0.clone(),
+    };
     if let Ok(mut text) = name.single_mut()
-        && text.0 != boss_name.0
+        && text.0 != line
     {
-        text.0.clone_from(&boss_name.0);
+        text.0 = line;
     }
 }
 

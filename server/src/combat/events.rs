@@ -11,14 +11,22 @@ use tavern_shared::stream::StreamId;
 use crate::interest::Viewer;
 use crate::net::rate::send_due;
 use crate::net::to_client;
+use crate::zones::{Presence, can_see};
 
-/// Combat events since the last send, in order.
+/// Combat events since the last send, in order; those for a whole map carry where
+/// they happened.
 #[derive(Resource, Debug, Default)]
-pub struct Happenings(Vec<CombatEvent>);
+pub struct Happenings(Vec<(CombatEvent, Option<Presence>)>);
 
 impl Happenings {
+    /// An event for whoever sees the bodies it names.
     pub fn push(&mut self, event: CombatEvent) {
-        self.0.push(event);
+        self.0.push((event, None));
+    }
+
+    /// An event for everyone on the map of `at` who may see there (`can_see`).
+    pub fn push_to_map(&mut self, event: CombatEvent, at: Presence) {
+        self.0.push((event, Some(at)));
     }
 }
 
@@ -31,6 +39,7 @@ pub fn concerns(event: &CombatEvent) -> impl Iterator<Item = StreamId> + '_ {
         } => (Some(*target), *attacker),
         CombatEvent::Died { who, .. } => (Some(*who), None),
         CombatEvent::Respawned { who, .. } => (Some(*who), None),
+        CombatEvent::Phase { who, .. } => (Some(*who), None),
     };
     a.into_iter().chain(b)
 }
@@ -49,18 +58,21 @@ pub fn plugin(app: &mut App) {
 /// send (so a body that came into view now counts).
 fn send_events(
     mut happenings: ResMut<Happenings>,
-    viewers: Query<(Entity, &Viewer)>,
+    viewers: Query<(Entity, &Viewer, &Presence)>,
     mut out: MessageWriter<ToClients<CombatEvents>>,
 ) {
     if happenings.0.is_empty() {
         return;
     }
     let events = std::mem::take(&mut happenings.0);
-    for (client, viewer) in &viewers {
+    for (client, viewer, presence) in &viewers {
         let mine: Vec<CombatEvent> = events
             .iter()
-            .filter(|e| concerns(e).any(|id| viewer.sees(id)))
-            .cloned()
+            .filter(|(e, at)| match at {
+                Some(at) => can_see(presence, at),
+                None => concerns(e).any(|id| viewer.sees(id)),
+            })
+            .map(|(e, _)| e.clone())
             .collect();
         if !mine.is_empty() {
             out.write(to_client(client, CombatEvents { events: mine }));

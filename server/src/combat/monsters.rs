@@ -11,8 +11,8 @@ use bevy::platform::collections::HashMap;
 use bevy::prelude::*;
 use tavern_shared::avatar::{AvatarState, DisplayName, PlayerId};
 use tavern_shared::combat::messages::CombatEvent;
-use tavern_shared::combat::{Vitals, cooldown_ticks, leashed};
-use tavern_shared::content::{AiKind, Content};
+use tavern_shared::combat::{Vitals, cooldown_ticks, leashed, phase_for};
+use tavern_shared::content::{AiKind, CombatStats, Content};
 use tavern_shared::map::{Area, MapData};
 use tavern_shared::movement::{AVATAR_RADIUS, TICK_DT, TICK_HZ, walk};
 use tavern_shared::pathing::NavGrid;
@@ -57,6 +57,8 @@ pub struct Monster {
     spawner: usize,
     pub home: Vec2,
     pub mind: Mind,
+    /// Boss phases entered (0: none).
+    pub phase: usize,
     path: Vec<Vec2>,
     path_tick: u32,
     wander: Option<Vec2>,
@@ -112,8 +114,44 @@ pub fn plugin(app: &mut App) {
         .add_systems(FixedUpdate, think.in_set(CombatSystems::Monsters))
         .add_systems(
             FixedUpdate,
-            (provoke, remove_dead).in_set(CombatSystems::Recover),
+            (provoke, enter_phases, remove_dead).in_set(CombatSystems::Recover),
         );
+}
+
+/// A boss whose health falls to a phase's threshold enters it (all those passed, in
+/// order), and everyone on its map is told.
+fn enter_phases(
+    content: Option<Res<ContentHandle>>,
+    mut bosses: Query<
+        (
+            &mut Monster,
+            &Vitals,
+            &crate::interest::StreamTag,
+            &Presence,
+        ),
+        Changed<Vitals>,
+    >,
+    mut happenings: ResMut<Happenings>,
+) {
+    let Some(content) = content else {
+        return;
+    };
+    let served = content.current();
+    for (mut monster, vitals, tag, presence) in &mut bosses {
+        let Some(kind) = served.content.enemy_types.get(&monster.enemy) else {
+            continue;
+        };
+        if kind.phases.is_empty() || vitals.health == 0 {
+            continue;
+        }
+        let now_in = phase_for(&kind.phases, vitals.health, vitals.max_health);
+        while monster.phase < now_in {
+            let name = kind.phases[monster.phase].name.clone();
+            monster.phase += 1;
+            info!(boss = %kind.name, phase = %name, "boss entered a phase");
+            happenings.push_to_map(CombatEvent::Phase { who: tag.0, name }, *presence);
+        }
+    }
 }
 
 /// An idle monster a player hurts goes after that player, whatever its aggro radius.
@@ -256,6 +294,7 @@ fn keep_spawns(
                     spawner: index,
                     home: at,
                     mind: Mind::Idle,
+                    phase: 0,
                     path: Vec::new(),
                     path_tick: 0,
                     wander: None,
@@ -381,7 +420,12 @@ fn think(
         let map = maps.get(on.0);
         let world = &map.collision;
         let pos = state.motion.pos;
-        let speed = stats.move_speed * afflicted.speed_factor();
+        let phase_speed = monster
+            .phase
+            .checked_sub(1)
+            .and_then(|i| kind.phases.get(i))
+            .map_or(1.0, |ph| ph.speed);
+        let speed = stats.move_speed * afflicted.speed_factor() * phase_speed;
         let mut dir = Vec2::ZERO;
         let mut pace = 1.0;
 
@@ -395,33 +439,50 @@ fn think(
                     let sees = world.line_of_sight(pos, p.pos);
                     if d <= attack.range * 0.9 && sees {
                         face(&mut state, p.pos - pos);
-                        if now >= fighter.ready_at(&kind.attack) {
-                            fighter.used(
-                                &kind.attack,
-                                now.wrapping_add(cooldown_ticks(attack).max(1)),
-                            );
+                        // The newest phase's abilities first, then its attack.
+                        let gained = kind.phases[..monster.phase.min(kind.phases.len())]
+                            .iter()
+                            .rev()
+                            .flat_map(|ph| ph.abilities.iter());
+                        let ready = gained
+                            .chain(std::iter::once(&kind.attack))
+                            .filter_map(|id| content.abilities.get(id).map(|a| (id, a)))
+                            .find(|(id, a)| d <= a.range * 0.9 && now >= fighter.ready_at(id));
+                        if let Some((id, ability)) = ready {
+                            fighter.used(id, now.wrapping_add(cooldown_ticks(ability).max(1)));
                             happenings.push(CombatEvent::Cast {
                                 who: tag.0,
-                                ability: kind.attack.clone(),
+                                ability: id.clone(),
                                 at: p.pos,
                             });
-                            let defender = players
-                                .get(p.entity)
-                                .ok()
-                                .and_then(|(_, _, _, f)| content.combat_stats.get(&f.stats));
-                            if let Some(defender) = defender {
-                                deliver(
-                                    attack,
-                                    entity,
-                                    stats,
-                                    &[(p.entity, defender)],
-                                    delay_ticks(attack, d),
-                                    now,
-                                    &mut rng,
-                                    &mut in_flight,
-                                    &mut strikes,
-                                );
-                            }
+                            // One target, or every player it may see around it.
+                            let reach = ability.area_radius.max(0.0);
+                            let targets: Vec<(Entity, &CombatStats)> = prey
+                                .iter()
+                                .filter(|q| {
+                                    if reach > 0.0 {
+                                        can_see(presence, &q.presence)
+                                            && q.pos.distance_squared(p.pos) <= reach * reach
+                                    } else {
+                                        q.entity == p.entity
+                                    }
+                                })
+                                .filter_map(|q| {
+                                    let (_, _, _, f) = players.get(q.entity).ok()?;
+                                    Some((q.entity, content.combat_stats.get(&f.stats)?))
+                                })
+                                .collect();
+                            deliver(
+                                ability,
+                                entity,
+                                stats,
+                                &targets,
+                                delay_ticks(ability, d),
+                                now,
+                                &mut rng,
+                                &mut in_flight,
+                                &mut strikes,
+                            );
                         }
                         // A ranged monster too close steps back; others hold.
                         if kind.ai == AiKind::Ranged && d < attack.range * 0.4 {
@@ -453,6 +514,7 @@ fn think(
             let home = monster.home;
             if pos.distance_squared(home) <= 4.0 * 4.0 {
                 monster.mind = Mind::Idle;
+                monster.phase = 0;
                 let full = Vitals::full(stats);
                 vitals.set_if_neq(full);
                 state.health = tavern_shared::avatar::FULL_HEALTH;

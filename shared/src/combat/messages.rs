@@ -59,6 +59,8 @@ pub enum CombatEvent {
     },
     /// `who` came back to life at `at`.
     Respawned { who: StreamId, at: Vec2 },
+    /// The boss `who` entered its phase `name` (told to everyone on its map).
+    Phase { who: StreamId, name: String },
 }
 
 /// Server → client, reliable: the combat events of one send that this player can see,

@@ -97,6 +97,19 @@ pub fn roll_damage(
     }
 }
 
+/// How many of a boss's `phases` (highest threshold first) it has entered at `health`
+/// of `max`: every phase whose threshold its health has fallen to.
+pub fn phase_for(phases: &[crate::content::BossPhase], health: u32, max: u32) -> usize {
+    if max == 0 {
+        return 0;
+    }
+    let fraction = health as f32 / max as f32;
+    phases
+        .iter()
+        .take_while(|p| fraction <= p.at_health)
+        .count()
+}
+
 /// Ticks an ability takes to be ready again after use (its cooldown to the nearest tick).
 pub fn cooldown_ticks(ability: &Ability) -> u32 {
     (f64::from(ability.cooldown_secs.max(0.0)) * TICK_HZ).round() as u32
@@ -186,6 +199,32 @@ pub fn check_use(
         return Err(Refusal::NoLineOfSight);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod phase_tests {
+    use super::*;
+    use crate::content::BossPhase;
+
+    #[test]
+    fn a_boss_enters_each_phase_at_its_threshold_and_not_before() {
+        let phase = |name: &str, at: f32| BossPhase {
+            name: name.into(),
+            at_health: at,
+            abilities: Vec::new(),
+            speed: 1.0,
+        };
+        let phases = [phase("Enraged", 0.66), phase("Desperate", 0.33)];
+        assert_eq!(phase_for(&phases, 400, 400), 0);
+        assert_eq!(phase_for(&phases, 265, 400), 0); // 66.25 %
+        assert_eq!(phase_for(&phases, 264, 400), 1); // 66 %
+        assert_eq!(phase_for(&phases, 133, 400), 1);
+        assert_eq!(phase_for(&phases, 132, 400), 2);
+        assert_eq!(phase_for(&phases, 0, 400), 2);
+        // A big hit goes through both at once.
+        assert_eq!(phase_for(&phases, 10, 400), 2);
+        assert_eq!(phase_for(&[], 1, 400), 0);
+    }
 }
 
 #[cfg(test)]
