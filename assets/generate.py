@@ -5,6 +5,7 @@ Writes:
   assets/tilesets/town.png   the tileset image (32x32 tiles, 5 columns)
   assets/sprites/avatar.png  the avatar sheet (4 facings x standing/stepping, white so it can be tinted)
   assets/sprites/slime.png, skeleton.png, ogre.png  monster sheets (the same layout)
+  assets/sprites/loot.png    loot icons, 16x16: gold, a potion, a key, a material
   maps/town.tsx              the tileset as Tiled sees it (which tiles collide)
   maps/town.tmx              the first map
 
@@ -322,6 +323,49 @@ def ogre(put, facing, step):
             put(x, y, dark)
 
 
+def loot_png():
+    """Four 16x16 icons in a row: gold coins, a potion, a key, a gem (materials)."""
+    S = 16
+    img = [[(0, 0, 0, 0)] * (4 * S) for _ in range(S)]
+
+    def put(i, x, y, c):
+        if 0 <= x < S and 0 <= y < S:
+            img[y][i * S + x] = c
+
+    gold, shine, dark = (240, 200, 60, 255), (255, 245, 170, 255), (150, 110, 20, 255)
+    for cx, cy in ((6, 9), (10, 10), (8, 6)):
+        for y in range(S):
+            for x in range(S):
+                d = (x - cx) ** 2 + (y - cy) ** 2
+                if d <= 9:
+                    put(0, x, y, dark if d > 6 else gold)
+        put(0, cx - 1, cy - 1, shine)
+    glass, red = (200, 220, 240, 255), (220, 40, 50, 255)
+    for y in range(3, 6):
+        for x in range(7, 10):
+            put(1, x, y, glass)
+    for y in range(6, 15):
+        for x in range(3, 14):
+            if (x - 8) ** 2 + (y - 10) ** 2 <= 20:
+                put(1, x, y, red if y >= 8 else glass)
+    iron = (190, 190, 200, 255)
+    for y in range(3, 9):
+        for x in range(3, 9):
+            if 4 <= (x - 5.5) ** 2 + (y - 5.5) ** 2 <= 9:
+                put(2, x, y, iron)
+    for i in range(8):
+        put(2, 8 + i // 1 if i < 6 else 13, 8 + i if i < 6 else 12, iron)
+    for x in (11, 13):
+        put(2, x, 12, iron)
+        put(2, x, 13, iron)
+    gem, edge = (120, 200, 220, 255), (40, 90, 120, 255)
+    for y in range(3, 14):
+        w = 6 - abs(y - 7) if y < 8 else 6 - (y - 7)
+        for x in range(8 - max(w, 0), 8 + max(w, 0)):
+            put(3, x, y, edge if x in (8 - w, 8 + w - 1) else gem)
+    write_png(os.path.join(ROOT, "assets/sprites/loot.png"), 4 * S, S, img)
+
+
 # The town: '#' wall, '~' water, 'T' tree, 'f' flowers, '.' grass, ':' path, 'w' wood floor,
 # 'r' rug, 't' table, 's' stone floor, 'S' spawn (on stone).
 TOWN = [
@@ -582,7 +626,8 @@ if __name__ == "__main__":
     monster_png("slime", slime)
     monster_png("skeleton", skeleton)
     monster_png("ogre", ogre)
+    loot_png()
     town_tsx()
     town_tmx()
     dungeon_tmj()
-    print("wrote assets/tilesets/town.png, assets/sprites/{avatar,slime,skeleton,ogre}.png, maps/town.tsx, maps/town.tmx, maps/dungeon.tmj")
+    print("wrote assets/tilesets/town.png, assets/sprites/{avatar,slime,skeleton,ogre,loot}.png, maps/town.tsx, maps/town.tmx, maps/dungeon.tmj")

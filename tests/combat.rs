@@ -356,6 +356,7 @@ fn fighting_bots_report_kills_and_no_refusals_and_cheating_bots_get_nothing_thro
     assert_eq!(report.connected, 3, "{:?}", report.failures);
     assert!(fight.kills >= 1, "{fight:?}");
     assert!(fight.damage_dealt >= 30, "{fight:?}");
+    assert!(fight.loot_picked >= 1, "slimes always drop gold: {fight:?}");
     assert_eq!(fight.actions_refused, 0, "{fight:?}");
     assert_eq!((fight.cheats_tried, fight.cheats_accepted), (None, None));
     let json = serde_json::to_value(&report).unwrap();
@@ -418,6 +419,163 @@ fn a_boss_phase_reaches_everyone_on_the_map() {
     assert_eq!(
         ada_phases,
         phase_of(&bo)[..ada_phases.len().min(phase_of(&bo).len())]
+    );
+    server.stop();
+}
+
+/// Script steps that walk from `from` to `stop` px short of `to`.
+fn walk_near(
+    from: Vec2,
+    to: Vec2,
+    stop: f32,
+) -> std::collections::VecDeque<(u32, tavern_shared::input::InputFrame)> {
+    let d = from.distance(to) - stop;
+    if d <= 0.0 {
+        return Default::default();
+    }
+    let ticks = (d / (160.0 / 60.0)).floor() as u32;
+    [crate::common::walk(to - from, ticks.max(1))].into()
+}
+
+#[test]
+fn two_players_asking_for_the_same_loot_at_once_get_it_once() {
+    let _turn = crate::common::serial();
+    // A frail slime that always drops gold.
+    let server = arena(
+        "combat-loot",
+        serde_json::json!([slime_at(1, 200.0, 112.0)]),
+        &[(
+            "combat_stats.toml",
+            "[slime]\nhealth = 30",
+            "[slime]\nhealth = 12",
+        )],
+    );
+    let url = server.http_url();
+    let mut ada = join(&url, "Ada", &mut []);
+    let mut bo = join(&url, "Bo", &mut [&mut ada]);
+    // Ada throws a fireball at the slime while it is still away from them both, so its
+    // loot lies where nobody stands.
+    let mut thrown = false;
+    assert!(
+        pump_until(&mut [&mut ada, &mut bo], Duration::from_secs(20), |b| {
+            if !thrown && let Some((_, _, s, _)) = b[0].monsters().first() {
+                thrown = true;
+                let at = s.motion.pos;
+                b[0].use_ability("fireball", Some(at));
+            }
+            b[0].combat()
+                .events
+                .iter()
+                .any(|e| matches!(e, CombatEvent::Died { .. }))
+        }),
+        "the slime dies: {:?}",
+        ada.combat()
+    );
+    let mut piles = Vec::new();
+    assert!(
+        pump_until(&mut [&mut ada, &mut bo], Duration::from_secs(5), |b| {
+            piles = b[0].loot();
+            !piles.is_empty() && b[1].loot().len() == piles.len()
+        }),
+        "both see the loot: Ada {:?} {:?}, Bo {:?} {:?}",
+        ada.loot(),
+        ada.combat().pickups,
+        bo.loot(),
+        bo.combat().pickups
+    );
+    // One roll of the slime's table: one item pile at most, and its gold.
+    assert!((1..=2).contains(&piles.len()), "{piles:?}");
+    assert!(
+        piles
+            .iter()
+            .any(|(_, kind, _)| kind.item.is_none() && kind.count >= 1)
+    );
+    // The pile nearest the players, so walking to it passes no other.
+    piles.sort_by(|a, b| a.2.x.total_cmp(&b.2.x));
+    let (loot, _, at) = piles[0].clone();
+    // Both step within reach (not onto it: walking over it picks it up).
+    for bot in [&mut ada, &mut bo] {
+        let from = bot.own_server_state().unwrap().motion.pos;
+        *bot.brain_mut() = Brain::Script(walk_near(from, at, 28.0));
+    }
+    assert!(pump_until(
+        &mut [&mut ada, &mut bo],
+        Duration::from_secs(5),
+        |b| {
+            b.iter_mut().all(|bot| {
+                bot.brain_mut().is_done()
+                    && bot.own_server_state().is_some_and(|s| !s.motion.moving)
+            })
+        }
+    ));
+    for bot in [&mut ada, &mut bo] {
+        let d = bot.own_server_state().unwrap().motion.pos.distance(at);
+        assert!(d > 16.0 && d <= 40.0, "{d}");
+    }
+    ada.pick_up(loot);
+    bo.pick_up(loot);
+    assert!(pump_until(
+        &mut [&mut ada, &mut bo],
+        Duration::from_secs(5),
+        |b| { b.iter().all(|bot| !bot.combat().pickups.is_empty()) }
+    ));
+    let answers: Vec<_> = [&ada, &bo]
+        .iter()
+        .map(|bot| bot.combat().pickups.back().unwrap().clone())
+        .collect();
+    let won: Vec<_> = answers.iter().filter(|a| a.refused.is_none()).collect();
+    assert_eq!(won.len(), 1, "exactly one gets it: {answers:?}");
+    let lost = answers.iter().find(|a| a.refused.is_some()).unwrap();
+    let winner = if answers[0].refused.is_none() {
+        "Ada"
+    } else {
+        "Bo"
+    };
+    assert_eq!(
+        lost.refused.as_deref(),
+        Some(format!("already taken by {winner}").as_str())
+    );
+    // The winner holds it; asking again is refused.
+    let (winner_bot, _) = if winner == "Ada" {
+        (&mut ada, &mut bo)
+    } else {
+        (&mut bo, &mut ada)
+    };
+    assert!(pump_until(
+        &mut [&mut *winner_bot],
+        Duration::from_secs(3),
+        |b| { b[0].inventory().gold > 0 || !b[0].inventory().items.is_empty() }
+    ));
+    winner_bot.pick_up(loot);
+    assert!(pump_until(
+        &mut [&mut *winner_bot],
+        Duration::from_secs(3),
+        |b| { b[0].combat().pickups.len() == 2 }
+    ));
+    assert_eq!(
+        winner_bot
+            .combat()
+            .pickups
+            .back()
+            .unwrap()
+            .refused
+            .as_deref(),
+        Some("you already took it")
+    );
+    // Using what one does not have is refused with the reason.
+    winner_bot.use_item("mana-potion");
+    let before = winner_bot.inventory().clone();
+    assert!(
+        pump_until(&mut [&mut *winner_bot], Duration::from_secs(3), |b| {
+            b[0].inventory().refused.is_some()
+        }),
+        "{before:?}"
+    );
+    let refused = winner_bot.inventory().refused.clone().unwrap();
+    assert!(
+        refused == "you have no Mana potion"
+            || before.items.iter().any(|(i, _)| i == "mana-potion"),
+        "{refused}"
     );
     server.stop();
 }

@@ -294,6 +294,36 @@ impl Bot {
         all
     }
 
+    /// Asks for the loot with stream id `loot`.
+    pub fn pick_up(&mut self, loot: u32) -> tavern_shared::combat::messages::PickUp {
+        crate::combat::pick_up(self.app.world_mut(), loot)
+    }
+
+    /// Uses one of an item held.
+    pub fn use_item(&mut self, item: &str) {
+        crate::combat::use_item(self.app.world_mut(), item);
+    }
+
+    /// What the player holds, as the server last said.
+    pub fn inventory(&self) -> &tavern_shared::combat::messages::InventoryUpdate {
+        &self.app.world().resource::<crate::combat::Inventory>().0
+    }
+
+    /// Loot in view: stream id, what it is, where it lies.
+    pub fn loot(&mut self) -> Vec<(u32, crate::stream::LootKind, Vec2)> {
+        let mut q = self.app.world_mut().query::<(
+            &crate::stream::Streamed,
+            &crate::stream::LootKind,
+            &AvatarState,
+        )>();
+        let mut all: Vec<_> = q
+            .iter(self.app.world())
+            .map(|(id, kind, s)| (id.0, kind.clone(), s.motion.pos))
+            .collect();
+        all.sort_by_key(|l| l.0);
+        all
+    }
+
     /// The own avatar's stream id.
     pub fn own_stream_id(&self) -> Option<u32> {
         self.app

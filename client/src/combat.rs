@@ -10,7 +10,10 @@ use std::sync::{Arc, Mutex};
 
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;
-use tavern_shared::combat::messages::{AbilityResult, CombatEvent, CombatEvents, UseAbility};
+use tavern_shared::combat::messages::{
+    AbilityResult, CombatEvent, CombatEvents, InventoryUpdate, PickUp, PickupResult, UseAbility,
+    UseItem,
+};
 use tavern_shared::content::Content;
 use tavern_shared::stream::StreamId;
 
@@ -44,7 +47,19 @@ pub struct CombatLog {
     pub respawn_secs: Option<f32>,
     /// The phase each boss in view last entered, by stream id.
     pub boss_phases: std::collections::HashMap<StreamId, String>,
+    /// Loot picked up; pickups lost to someone who was first; other refused pickups.
+    pub loot_picked: u32,
+    pub pickups_lost: u32,
+    pub pickups_refused: u32,
+    /// Answers to pickups, newest last.
+    pub pickups: VecDeque<PickupResult>,
+    last_pickup: u32,
 }
+
+/// What the own player holds, as the server last said (gold, item ids and counts), and
+/// why an item could not be used, if it could not.
+#[derive(Resource, Debug, Default, Clone, PartialEq, Eq)]
+pub struct Inventory(pub InventoryUpdate);
 
 impl CombatLog {
     /// The last reason the server gave for refusing a use.
@@ -96,7 +111,11 @@ struct FetchingContent(Mutex<Receiver<Result<Content, String>>>);
 pub fn plugin(app: &mut App) {
     app.init_resource::<CombatLog>()
         .init_resource::<GameContent>()
-        .add_systems(PreUpdate, receive.in_set(PlaySystems::Receive))
+        .init_resource::<Inventory>()
+        .add_systems(
+            PreUpdate,
+            (receive, receive_loot).in_set(PlaySystems::Receive),
+        )
         .add_systems(OnEnter(ClientState::Connected), fetch_content)
         .add_systems(
             Update,
@@ -163,9 +182,49 @@ fn receive(
     }
 }
 
+fn receive_loot(
+    mut results: MessageReader<PickupResult>,
+    mut updates: MessageReader<InventoryUpdate>,
+    mut log: ResMut<CombatLog>,
+    mut inventory: ResMut<Inventory>,
+) {
+    for result in results.read() {
+        match &result.refused {
+            None => log.loot_picked += 1,
+            Some(why) if why.starts_with("already taken by") => log.pickups_lost += 1,
+            Some(_) => log.pickups_refused += 1,
+        }
+        if log.pickups.len() >= KEEP {
+            log.pickups.pop_front();
+        }
+        log.pickups.push_back(result.clone());
+    }
+    if let Some(update) = updates.read().last() {
+        inventory.0 = update.clone();
+    }
+}
+
+/// Asks the server for the loot `loot` (a stream id). Returns the request.
+pub fn pick_up(world: &mut World, loot: StreamId) -> PickUp {
+    let request = world.resource_mut::<CombatLog>().next_pickup(loot);
+    world.write_message(request);
+    request
+}
+
+/// Asks the server to use one of an item held (a potion).
+pub fn use_item(world: &mut World, item: &str) {
+    world.write_message(UseItem {
+        item: item.to_string(),
+    });
+}
+
 fn forget(mut log: ResMut<CombatLog>) {
     let kept = CombatLog {
         last_use: log.last_use,
+        last_pickup: log.last_pickup,
+        loot_picked: log.loot_picked,
+        pickups_lost: log.pickups_lost,
+        pickups_refused: log.pickups_refused,
         kills: log.kills,
         deaths: log.deaths,
         damage_dealt: log.damage_dealt,
@@ -176,6 +235,15 @@ fn forget(mut log: ResMut<CombatLog>) {
 }
 
 impl CombatLog {
+    /// The next request for the loot `loot`.
+    pub fn next_pickup(&mut self, loot: StreamId) -> PickUp {
+        self.last_pickup = self.last_pickup.wrapping_add(1);
+        PickUp {
+            id: self.last_pickup,
+            loot,
+        }
+    }
+
     /// The next use of `ability` aimed at `aim`, after the newest input predicted
     /// (counted as awaiting its answer).
     pub fn next_use(

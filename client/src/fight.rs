@@ -12,6 +12,7 @@ use bevy::prelude::*;
 use tavern_shared::avatar::AvatarState;
 use tavern_shared::collision::CollisionWorld;
 use tavern_shared::combat::Vitals;
+use tavern_shared::combat::messages::PICKUP_REACH;
 use tavern_shared::content::{Ability, Content};
 use tavern_shared::input::{InputFrame, Stick};
 use tavern_shared::movement::AVATAR_RADIUS;
@@ -26,6 +27,8 @@ const COOLDOWN_MARGIN: f64 = 0.15;
 const REPATH_SECS: f64 = 0.5;
 /// Seconds between two cheats.
 const CHEAT_EVERY: f64 = 1.5;
+/// Loot is picked up first unless a monster is this close.
+const LOOT_BEFORE: f32 = 96.0;
 /// Costs paid this recently are taken off the mana and stamina the server last told
 /// (its word on them may not include them yet).
 const COST_MEMORY_SECS: f64 = 0.5;
@@ -36,6 +39,10 @@ pub enum Cheat {
     OutOfRange,
     DuringCooldown,
     ThroughWall,
+    /// Asking for loot out of reach.
+    FarPickup,
+    /// Asking twice for the same loot.
+    DoublePickup,
 }
 
 /// What the fighter sees this tick.
@@ -46,6 +53,8 @@ pub struct Sight {
     pub vitals: Vitals,
     /// Living monsters: stream id and where they are drawn.
     pub monsters: Vec<(u32, Vec2)>,
+    /// Loot lying in view: stream id and where.
+    pub loot: Vec<(u32, Vec2)>,
 }
 
 /// One decision: the stick, and an ability to use at a point (with the cheat it is, if
@@ -54,6 +63,8 @@ pub struct Sight {
 pub struct Move {
     pub input: InputFrame,
     pub ability: Option<(String, Vec2, Option<Cheat>)>,
+    /// Loot to ask for (with the cheat it is, if it is one).
+    pub pickups: Vec<(u32, Option<Cheat>)>,
 }
 
 /// The fighting mind: the hotbar's abilities, when each is ready, the path it follows.
@@ -63,6 +74,8 @@ pub struct Tactics {
     ready_at: HashMap<String, f64>,
     /// Recent uses: when, mana and stamina paid.
     paid: Vec<(f64, u32, u32)>,
+    /// Loot already asked for.
+    asked: std::collections::HashSet<u32>,
     path: Vec<Vec2>,
     path_at: f64,
     cheat: bool,
@@ -87,6 +100,7 @@ impl Tactics {
             hotbar,
             ready_at: HashMap::new(),
             paid: Vec::new(),
+            asked: std::collections::HashSet::new(),
             path: Vec::new(),
             path_at: f64::NEG_INFINITY,
             cheat,
@@ -107,18 +121,24 @@ impl Tactics {
         );
     }
 
-    /// Decides one tick.
+    /// Decides one tick: loot lying near goes first when no monster is close, then the
+    /// nearest monster.
     pub fn decide(&mut self, sight: &Sight, world: &CollisionWorld, nav: &NavGrid) -> Move {
         if sight.vitals.health == 0 {
             self.path.clear();
             return Move::default();
         }
-        let Some(&(_, target)) = sight.monsters.iter().min_by(|a, b| {
-            a.1.distance_squared(sight.own)
-                .total_cmp(&b.1.distance_squared(sight.own))
-        }) else {
-            return Move::default();
+        let nearest = |list: &[(u32, Vec2)]| {
+            list.iter().copied().min_by(|a, b| {
+                a.1.distance_squared(sight.own)
+                    .total_cmp(&b.1.distance_squared(sight.own))
+            })
         };
+        let monster = nearest(&sight.monsters);
+        let loot = nearest(&sight.loot);
+        if monster.is_none() && loot.is_none() {
+            return Move::default();
+        }
         if self.cheat
             && sight.now >= self.next_cheat
             && let Some(m) = self.try_cheat(sight, world)
@@ -126,69 +146,108 @@ impl Tactics {
             self.next_cheat = sight.now + CHEAT_EVERY;
             return m;
         }
+        let mut decided = Move::default();
+        if let Some((_, target)) = monster {
+            decided.ability = self.strike(sight, world, target);
+        }
+        let monster_close = monster.is_some_and(|(_, p)| p.distance(sight.own) <= LOOT_BEFORE);
+        let (goal, stop_at) = match (loot, monster) {
+            (Some((id, at)), _) if !monster_close => {
+                if at.distance(sight.own) <= PICKUP_REACH - 4.0 && self.asked.insert(id) {
+                    decided.pickups.push((id, None));
+                }
+                (at, 4.0)
+            }
+            (_, Some((_, at))) => {
+                // Close in to melee reach (a little less, so the monster's own steps do
+                // not take it out of reach).
+                let close = self
+                    .hotbar
+                    .iter()
+                    .map(|(_, a)| a.range)
+                    .fold(f32::INFINITY, f32::min)
+                    .min(48.0)
+                    - REACH_MARGIN * 1.5;
+                (at, close.max(AVATAR_RADIUS * 2.5))
+            }
+            (Some((_, at)), None) => (at, 4.0),
+            (None, None) => return decided,
+        };
+        let dir = self.head_for(sight, world, nav, goal, stop_at);
+        decided.input = InputFrame {
+            stick: Stick::from_vec(dir),
+            ..default()
+        };
+        decided
+    }
+
+    /// The first hotbar ability that is ready, affordable and reaches `target` in sight.
+    fn strike(
+        &mut self,
+        sight: &Sight,
+        world: &CollisionWorld,
+        target: Vec2,
+    ) -> Option<(String, Vec2, Option<Cheat>)> {
         let distance = sight.own.distance(target);
-        let sees = world.line_of_sight(sight.own, target);
-        let mut ability = None;
+        if !world.line_of_sight(sight.own, target) {
+            return None;
+        }
         self.paid
             .retain(|(at, ..)| sight.now - at < COST_MEMORY_SECS);
         let (mana, stamina) = self.paid.iter().fold(
             (sight.vitals.mana, sight.vitals.stamina),
             |(m, s), (_, pm, ps)| (m.saturating_sub(*pm), s.saturating_sub(*ps)),
         );
-        if sees {
-            let pick = self.hotbar.iter().find(|(id, a)| {
+        let (id, a) = self
+            .hotbar
+            .iter()
+            .find(|(id, a)| {
                 self.ready(id, sight.now)
                     && a.mana <= mana
                     && a.stamina <= stamina
                     && distance + REACH_MARGIN <= a.range
-            });
-            if let Some((id, a)) = pick.cloned() {
-                self.used(&id, &a, sight.now);
-                ability = Some((id, target, None));
-            }
-        }
-        // Close in to melee reach (a little less, so the monster's own steps do not
-        // take it out of reach), around walls when it is out of sight.
-        let close = self
-            .hotbar
-            .iter()
-            .map(|(_, a)| a.range)
-            .fold(f32::INFINITY, f32::min)
-            .min(48.0)
-            - REACH_MARGIN * 1.5;
-        let dir = if distance <= close.max(AVATAR_RADIUS * 2.5) {
+            })
+            .cloned()?;
+        self.used(&id, &a, sight.now);
+        Some((id, target, None))
+    }
+
+    /// The way to `goal`, stopping `stop_at` from it: straight when in sight, else along
+    /// an A* path around walls.
+    fn head_for(
+        &mut self,
+        sight: &Sight,
+        world: &CollisionWorld,
+        nav: &NavGrid,
+        goal: Vec2,
+        stop_at: f32,
+    ) -> Vec2 {
+        if sight.own.distance(goal) <= stop_at {
             self.path.clear();
-            Vec2::ZERO
-        } else if sees {
-            self.path.clear();
-            (target - sight.own).normalize_or_zero()
-        } else {
-            if self.path.is_empty() || sight.now - self.path_at >= REPATH_SECS {
-                self.path_at = sight.now;
-                self.path = nav
-                    .find_path(sight.own, target, |_| false, 4000)
-                    .unwrap_or_default();
-            }
-            while self
-                .path
-                .first()
-                .is_some_and(|p| p.distance_squared(sight.own) <= 6.0 * 6.0)
-            {
-                self.path.remove(0);
-            }
-            self.path
-                .first()
-                .map_or((target - sight.own).normalize_or_zero(), |p| {
-                    (*p - sight.own).normalize_or_zero()
-                })
-        };
-        Move {
-            input: InputFrame {
-                stick: Stick::from_vec(dir),
-                ..default()
-            },
-            ability,
+            return Vec2::ZERO;
         }
+        if world.line_of_sight(sight.own, goal) {
+            self.path.clear();
+            return (goal - sight.own).normalize_or_zero();
+        }
+        if self.path.is_empty() || sight.now - self.path_at >= REPATH_SECS {
+            self.path_at = sight.now;
+            self.path = nav
+                .find_path(sight.own, goal, |_| false, 4000)
+                .unwrap_or_default();
+        }
+        while self
+            .path
+            .first()
+            .is_some_and(|p| p.distance_squared(sight.own) <= 6.0 * 6.0)
+        {
+            self.path.remove(0);
+        }
+        self.path
+            .first()
+            .map_or((goal - sight.own).normalize_or_zero(), |p| {
+                (*p - sight.own).normalize_or_zero()
+            })
     }
 
     /// One cheat, in turn over the kinds that have a chance now.
@@ -198,11 +257,8 @@ impl Tactics {
             .iter()
             .min_by(|a, b| a.1.range.total_cmp(&b.1.range))
             .cloned()?;
-        let far = sight
-            .monsters
-            .iter()
-            .map(|(_, p)| *p)
-            .find(|p| p.distance(sight.own) > melee.range + 60.0);
+        let monsters = || sight.monsters.iter().map(|(_, p)| *p);
+        let far = monsters().find(|p| p.distance(sight.own) > melee.range + 60.0);
         // Through a wall: with the longest reach it can afford, so only the wall is wrong.
         let (long_id, long) = self
             .hotbar
@@ -211,31 +267,57 @@ impl Tactics {
             .max_by(|a, b| a.1.range.total_cmp(&b.1.range))
             .cloned()
             .unwrap_or((id.clone(), melee.clone()));
-        let behind_wall = sight.monsters.iter().map(|(_, p)| *p).find(|p| {
+        let behind_wall = monsters().find(|p| {
             !world.line_of_sight(sight.own, *p) && p.distance(sight.own) + REACH_MARGIN < long.range
         });
-        let near = sight
-            .monsters
+        let near = monsters().find(|p| p.distance(sight.own) + REACH_MARGIN <= melee.range);
+        // Only while the last use is surely still cooling down on the server (it may
+        // have judged that use a little later than it was sent).
+        let cooling = self
+            .ready_at
+            .get(&id)
+            .is_some_and(|t| t - sight.now > COOLDOWN_MARGIN + 0.25);
+        let far_loot = sight
+            .loot
             .iter()
-            .map(|(_, p)| *p)
-            .find(|p| p.distance(sight.own) + REACH_MARGIN <= melee.range);
-        for _ in 0..3 {
-            let kind =
-                [Cheat::ThroughWall, Cheat::OutOfRange, Cheat::DuringCooldown][self.cheat_turn % 3];
+            .find(|(_, p)| p.distance(sight.own) > PICKUP_REACH + 60.0);
+        let near_loot = sight
+            .loot
+            .iter()
+            .find(|(l, p)| p.distance(sight.own) <= PICKUP_REACH - 4.0 && !self.asked.contains(l));
+        const KINDS: [Cheat; 5] = [
+            Cheat::ThroughWall,
+            Cheat::OutOfRange,
+            Cheat::DuringCooldown,
+            Cheat::FarPickup,
+            Cheat::DoublePickup,
+        ];
+        for _ in 0..KINDS.len() {
+            let kind = KINDS[self.cheat_turn % KINDS.len()];
             self.cheat_turn += 1;
-            let at = match kind {
-                Cheat::OutOfRange => far.map(|p| (&id, p)),
-                // Only while the last use is still cooling down on the server.
-                Cheat::DuringCooldown => near
-                    .filter(|_| !self.ready(&id, sight.now))
-                    .map(|p| (&id, p)),
-                Cheat::ThroughWall => behind_wall.map(|p| (&long_id, p)),
+            let strike = |ability: &String, at: Vec2| Move {
+                ability: Some((ability.clone(), at, Some(kind))),
+                ..Move::default()
             };
-            if let Some((ability, at)) = at {
-                return Some(Move {
-                    input: InputFrame::default(),
-                    ability: Some((ability.clone(), at, Some(kind))),
-                });
+            let found = match kind {
+                Cheat::OutOfRange => far.map(|p| strike(&id, p)),
+                Cheat::DuringCooldown => near.filter(|_| cooling).map(|p| strike(&id, p)),
+                Cheat::ThroughWall => behind_wall.map(|p| strike(&long_id, p)),
+                Cheat::FarPickup => far_loot.map(|(l, _)| Move {
+                    pickups: vec![(*l, Some(kind))],
+                    ..Move::default()
+                }),
+                // Asks twice: the first is fair, the second is the cheat.
+                Cheat::DoublePickup => near_loot.map(|(l, _)| {
+                    self.asked.insert(*l);
+                    Move {
+                        pickups: vec![(*l, None), (*l, Some(kind))],
+                        ..Move::default()
+                    }
+                }),
+            };
+            if found.is_some() {
+                return found;
             }
         }
         None
@@ -271,10 +353,12 @@ impl FightMind {
 /// The cheats tried and what became of them.
 #[derive(Resource, Debug, Default, Clone)]
 pub struct CheatBook {
-    /// Cheats sent: the use's number and kind.
+    /// Cheats sent: the use's (or pickup's) number and kind.
     waiting: Vec<(u32, Cheat)>,
-    /// Every cheat's use number.
+    waiting_pickups: Vec<(u32, Cheat)>,
+    /// Every cheat's use number, and pickup request number.
     pub ids: std::collections::BTreeSet<u32>,
+    pub pickup_ids: std::collections::BTreeSet<u32>,
     pub tried: u32,
     /// The kinds tried so far.
     pub tried_kinds: Vec<Cheat>,
@@ -307,7 +391,9 @@ fn fight(
         ),
         With<crate::stream::MonsterKind>,
     >,
+    loot: Query<(&crate::stream::Streamed, &AvatarState), With<crate::stream::LootKind>>,
     mut uses: MessageWriter<tavern_shared::combat::messages::UseAbility>,
+    mut pickups: MessageWriter<tavern_shared::combat::messages::PickUp>,
     mut log: ResMut<crate::combat::CombatLog>,
     mut cheats: ResMut<CheatBook>,
 ) {
@@ -327,6 +413,7 @@ fn fight(
                 .iter()
                 .map(|(id, s, i)| (id.0, *s, i.map(|i| i.0.pos))),
         ),
+        loot: loot.iter().map(|(id, s)| (id.0, s.motion.pos)).collect(),
     };
     let nav = mind.nav(&map);
     let decided = mind.tactics.decide(&sight, &map.collision, &nav);
@@ -343,18 +430,40 @@ fn fight(
         }
         uses.write(message);
     }
+    for (loot, cheat) in decided.pickups {
+        let request = log.next_pickup(loot);
+        if let Some(kind) = cheat {
+            cheats.tried += 1;
+            if !cheats.tried_kinds.contains(&kind) {
+                cheats.tried_kinds.push(kind);
+            }
+            cheats.waiting_pickups.push((request.id, kind));
+            cheats.pickup_ids.insert(request.id);
+        }
+        pickups.write(request);
+    }
 }
 
 /// Matches the server's answers with the cheats tried.
 fn judge_cheats(
     mut answers: MessageReader<tavern_shared::combat::messages::AbilityResult>,
+    mut pickups: MessageReader<tavern_shared::combat::messages::PickupResult>,
     mut cheats: ResMut<CheatBook>,
 ) {
-    for answer in answers.read() {
-        let found = cheats.waiting.iter().position(|(id, _)| *id == answer.id);
+    let answers = answers.read().map(|a| (false, a.id, a.refused.is_none()));
+    let pickups = pickups
+        .read()
+        .filter_map(|p| p.id.map(|id| (true, id, p.refused.is_none())));
+    for (pickup, id, accepted) in answers.chain(pickups).collect::<Vec<_>>() {
+        let waiting = if pickup {
+            &mut cheats.waiting_pickups
+        } else {
+            &mut cheats.waiting
+        };
+        let found = waiting.iter().position(|(w, _)| *w == id);
         if let Some(i) = found {
-            let (_, kind) = cheats.waiting.remove(i);
-            if answer.refused.is_none() {
+            let (_, kind) = waiting.remove(i);
+            if accepted {
                 cheats.accepted += 1;
                 cheats.accepted_kinds.push(kind);
             } else {
@@ -448,6 +557,7 @@ mod tests {
                 .enumerate()
                 .map(|(i, p)| (i as u32, *p))
                 .collect(),
+            loot: Vec::new(),
         }
     }
 
@@ -490,6 +600,25 @@ mod tests {
             &world,
             &nav,
         );
+        assert!(m.ability.is_some());
+    }
+
+    #[test]
+    fn loot_lying_near_is_picked_up_first_and_asked_for_once() {
+        let (world, nav, spawn) = room();
+        let mut t = Tactics::new(&content(), false);
+        let mut s = sight(0.0, spawn, 10, &[spawn + Vec2::new(200.0, 0.0)]);
+        s.loot = vec![(7, spawn + Vec2::new(30.0, 0.0))];
+        let m = t.decide(&s, &world, &nav);
+        assert_eq!(m.pickups, vec![(7, None)]);
+        assert!(m.input.stick.to_vec().x > 0.9, "walks onto it");
+        let m = t.decide(&s, &world, &nav);
+        assert!(m.pickups.is_empty(), "asked once");
+        // A monster close by comes first.
+        let mut s = sight(1.0, spawn, 10, &[spawn + Vec2::new(0.0, 40.0)]);
+        s.loot = vec![(8, spawn + Vec2::new(30.0, 0.0))];
+        let m = t.decide(&s, &world, &nav);
+        assert!(m.pickups.is_empty());
         assert!(m.ability.is_some());
     }
 

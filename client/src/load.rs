@@ -114,8 +114,11 @@ pub struct FightReport {
     pub deaths: u64,
     /// Damage the bots' hits did.
     pub damage_dealt: u64,
-    /// Honest uses the server refused (cheats not counted; 0 on a clean link), and the
-    /// reasons given for the first few.
+    /// Loot picked up, and pickups lost to someone who was there first.
+    pub loot_picked: u64,
+    pub pickups_lost: u64,
+    /// Honest uses and pickups the server refused (cheats not counted; 0 on a clean
+    /// link), and the reasons given for the first few.
     pub actions_refused: u64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub refusals: Vec<String>,
@@ -148,13 +151,25 @@ impl FightReport {
         self.kills = kills.len() as u64;
         self.deaths += u64::from(log.deaths);
         self.damage_dealt += log.damage_dealt;
-        self.actions_refused += u64::from(log.refused.saturating_sub(cheats.refused));
+        self.loot_picked += u64::from(log.loot_picked);
+        self.pickups_lost += u64::from(log.pickups_lost);
+        self.actions_refused +=
+            u64::from((log.refused + log.pickups_refused).saturating_sub(cheats.refused));
         for answer in &log.answers {
             if let Some(reason) = &answer.refused
                 && !cheats.ids.contains(&answer.id)
                 && self.refusals.len() < 8
             {
                 self.refusals.push(format!("{}: {reason}", answer.ability));
+            }
+        }
+        for pickup in &log.pickups {
+            if let (Some(reason), Some(id)) = (&pickup.refused, pickup.id)
+                && !cheats.pickup_ids.contains(&id)
+                && !reason.starts_with("already taken by")
+                && self.refusals.len() < 8
+            {
+                self.refusals.push(format!("pickup: {reason}"));
             }
         }
         if let (Some(tried), Some(accepted)) = (&mut self.cheats_tried, &mut self.cheats_accepted) {

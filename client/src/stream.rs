@@ -27,6 +27,13 @@ pub struct Streamed(pub StreamId);
 #[derive(Component, Debug, Clone, PartialEq, Eq)]
 pub struct MonsterKind(pub String);
 
+/// On loot the stream gave: `count` of an item (its id), or of gold (`None`).
+#[derive(Component, Debug, Clone, PartialEq, Eq)]
+pub struct LootKind {
+    pub item: Option<String>,
+    pub count: u32,
+}
+
 /// States kept waiting for their roster at most; more means they will never be used.
 const MAX_EARLY: usize = 4096;
 /// Packets after which a waiting state is given up on.
@@ -214,6 +221,10 @@ impl StreamSink<Entity> for WorldSink<'_, '_, '_, '_, '_> {
         match &intro.actor {
             Actor::Player(id) => entity.insert(PlayerId(*id)),
             Actor::Monster(enemy) => entity.insert(MonsterKind(enemy.clone())),
+            Actor::Loot { item, count } => entity.insert(LootKind {
+                item: item.clone(),
+                count: *count,
+            }),
         };
         if own {
             entity.insert(OwnAvatar);

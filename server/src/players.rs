@@ -17,6 +17,7 @@ use tavern_shared::stream::Actor;
 
 use crate::combat::abilities::PendingUses;
 use crate::combat::damage::Afflicted;
+use crate::combat::loot::{Inventory, PendingPickups};
 use crate::combat::{Fighter, Past, Warps};
 use crate::http::name_from_user_data;
 use crate::interest::{StreamIds, Viewer};
@@ -145,6 +146,7 @@ fn spawn_avatar(
                 Warps::default(),
                 Past::default(),
                 Afflicted::default(),
+                Inventory::default(),
             ),
             tag,
             OnMap(start),
@@ -157,6 +159,7 @@ fn spawn_avatar(
         Controls(avatar),
         InputQueue::default(),
         PendingUses::default(),
+        PendingPickups::default(),
         presence,
         Viewer::new(tag),
     ));

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::agent::{AgentClosed, AgentLeave, AgentNotice, AgentOpened, Npc};
 use crate::avatar::InZones;
 use crate::chat::{ChatDelivery, ChatRejected, ChatSend};
-use crate::combat::messages::{AbilityResult, CombatEvents, UseAbility};
+use crate::combat::messages::{
+    AbilityResult, CombatEvents, InventoryUpdate, PickUp, PickupResult, UseAbility, UseItem,
+};
 use crate::input::InputBatch;
 use crate::map::MapData;
 use crate::stream::{AvatarRoster, AvatarStates, StatesAck};
@@ -82,5 +84,11 @@ pub fn plugin(app: &mut App) {
         .add_server_message::<CombatEvents>(Channel::Ordered)
         // Combat events name bodies by stream id, not by replicated entity.
         .make_message_independent::<CombatEvents>()
-        .make_message_independent::<AbilityResult>();
+        .make_message_independent::<AbilityResult>()
+        .add_client_message::<PickUp>(Channel::Ordered)
+        .add_server_message::<PickupResult>(Channel::Ordered)
+        .add_client_message::<UseItem>(Channel::Ordered)
+        .add_server_message::<InventoryUpdate>(Channel::Ordered)
+        .make_message_independent::<PickupResult>()
+        .make_message_independent::<InventoryUpdate>();
 }

@@ -31,6 +31,8 @@ pub enum Actor {
     Player(u64),
     /// A monster: its enemy type's id in the content (`/api/content/enemy-types/{id}`).
     Monster(String),
+    /// Loot on the ground: `count` of an item (its id in the content), or of gold.
+    Loot { item: Option<String>, count: u32 },
 }
 
 /// An avatar (or monster) that came into a player's view, as it is at the send numbered
@@ -49,7 +51,7 @@ impl AvatarIntro {
     pub fn player(&self) -> Option<u64> {
         match self.actor {
             Actor::Player(id) => Some(id),
-            Actor::Monster(_) => None,
+            Actor::Monster(_) | Actor::Loot { .. } => None,
         }
     }
 }

@@ -171,7 +171,15 @@ fn dress_monsters(
 
 fn add_health_bars(
     mut commands: Commands,
-    bodies: Query<Entity, (With<Sprite>, With<Streamed>, Without<HealthBar>)>,
+    bodies: Query<
+        Entity,
+        (
+            With<Sprite>,
+            With<Streamed>,
+            Without<HealthBar>,
+            Without<crate::stream::LootKind>,
+        ),
+    >,
 ) {
     for body in &bodies {
         commands.entity(body).insert(HealthBar).with_child((

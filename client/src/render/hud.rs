@@ -38,7 +38,7 @@ fn spawn_hud(mut commands: Commands) {
                 },
             ));
             hud.spawn((
-                Text::new("WASD / arrows: move    Shift: run    1-4: abilities at the mouse    E: interact / talk    J: join meeting    Enter: chat"),
+                Text::new("WASD / arrows: move    Shift: run    1-4: abilities at the mouse    E: interact / talk / pick up    I: inventory    J: join meeting    Enter: chat"),
                 TextFont {
                     font_size: FontSize::Px(13.0),
                     ..default()

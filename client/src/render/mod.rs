@@ -10,6 +10,7 @@ pub mod combat;
 pub mod conversation;
 pub mod hud;
 pub mod keyboard;
+pub mod loot;
 pub mod map;
 pub mod npcs;
 pub mod prompts;
@@ -34,5 +35,6 @@ pub fn plugin(app: &mut App) {
         prompts::plugin,
         audio::plugin,
         combat::plugin,
+        loot::plugin,
     ));
 }

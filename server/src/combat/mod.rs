@@ -5,6 +5,7 @@
 pub mod abilities;
 pub mod damage;
 pub mod events;
+pub mod loot;
 pub mod monsters;
 
 use bevy::prelude::*;
@@ -145,6 +146,7 @@ pub fn plugin(app: &mut App) {
             damage::plugin,
             abilities::plugin,
             monsters::plugin,
+            loot::plugin,
         ));
 }
 

@@ -69,3 +69,45 @@ pub enum CombatEvent {
 pub struct CombatEvents {
     pub events: Vec<CombatEvent>,
 }
+
+/// How close (px, centre to centre) a player must be to pick loot up; walking within
+/// [`WALK_OVER_RADIUS`] picks it up by itself.
+pub const PICKUP_REACH: f32 = 40.0;
+pub const WALK_OVER_RADIUS: f32 = 16.0;
+
+/// Client → server, reliable: pick up the loot with this stream id; `id` numbers the
+/// player's requests (the answer carries it back).
+#[derive(Message, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PickUp {
+    pub id: u32,
+    pub loot: StreamId,
+}
+
+/// Server → client, reliable: a pickup, asked for or walked into. `refused` says why
+/// nothing was taken ("already taken by Ada", too far); otherwise the player now holds
+/// `count` more of `item` (`None`: gold), already stored.
+#[derive(Message, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PickupResult {
+    /// The request answered; `None` when the player walked over the loot.
+    pub id: Option<u32>,
+    pub loot: StreamId,
+    pub item: Option<String>,
+    pub count: u32,
+    pub refused: Option<String>,
+}
+
+/// Client → server, reliable: use one of an item held (a potion).
+#[derive(Message, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UseItem {
+    pub item: String,
+}
+
+/// Server → client, reliable: what the player holds, sent when it changes (and on
+/// joining), with the reason when an item could not be used.
+#[derive(Message, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryUpdate {
+    pub gold: u64,
+    /// Item ids and counts, by id.
+    pub items: Vec<(String, u32)>,
+    pub refused: Option<String>,
+}

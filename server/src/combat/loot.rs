@@ -1,0 +1,450 @@
+//! Loot: a slain monster's loot table is rolled once (the server's seeded generator)
+//! and what it drops lies on the ground as streamed bodies, gold and each item stack
+//! apart, for two minutes. Walking over loot, or asking for it within reach, picks it
+//! up: the first player wins, anyone else gets "already taken by Ada". What a player
+//! holds is its [`Inventory`]; using a potion goes through here too.
+
+use std::collections::BTreeMap;
+
+use bevy::prelude::*;
+use bevy_replicon::prelude::*;
+use tavern_shared::avatar::{AvatarState, DisplayName, PlayerId};
+use tavern_shared::combat::messages::{
+    InventoryUpdate, PICKUP_REACH, PickUp, PickupResult, UseItem, WALK_OVER_RADIUS,
+};
+use tavern_shared::combat::{Vitals, roll_loot};
+use tavern_shared::content::ItemKind;
+use tavern_shared::movement::{AVATAR_RADIUS, TICK_HZ};
+use tavern_shared::stream::{Actor, StreamId};
+
+use super::damage::Slain;
+use super::monsters::Monster;
+use super::{Clock, CombatRng, CombatSystems, Dead};
+use crate::GameSystems;
+use crate::content::ContentHandle;
+use crate::interest::{StreamIds, StreamTag};
+use crate::net::to_client;
+use crate::players::Controls;
+use crate::world::{Maps, OnMap};
+use crate::zones::{Owner, Presence, can_see};
+
+/// Seconds loot lies on the ground.
+pub const LOOT_SECS: f32 = 120.0;
+/// Ticks a taken loot is remembered, to tell late askers who took it.
+const TAKEN_TICKS: u32 = 120;
+/// Pickup requests taken from one player per tick; more wait.
+const PICKUPS_PER_TICK: usize = 4;
+
+/// Loot on the ground: `count` of `item` (`None`: gold), until the tick `until`.
+#[derive(Component, Debug, Clone)]
+pub struct Loot {
+    pub item: Option<String>,
+    pub count: u32,
+    pub until: u32,
+}
+
+/// What a player holds.
+#[derive(Component, Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inventory {
+    pub gold: u64,
+    pub items: BTreeMap<String, u32>,
+}
+
+impl Inventory {
+    pub fn add(&mut self, item: Option<&str>, count: u32) {
+        match item {
+            None => self.gold = self.gold.saturating_add(u64::from(count)),
+            Some(item) => {
+                let held = self.items.entry(item.to_string()).or_default();
+                *held = held.saturating_add(count);
+            }
+        }
+    }
+
+    /// Takes one of `item`; false when there is none.
+    pub fn take_one(&mut self, item: &str) -> bool {
+        match self.items.get_mut(item) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                true
+            }
+            Some(_) => {
+                self.items.remove(item);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn update(&self, refused: Option<String>) -> InventoryUpdate {
+        InventoryUpdate {
+            gold: self.gold,
+            items: self.items.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            refused,
+        }
+    }
+}
+
+/// Loot taken lately: who took it (name, avatar) and when.
+#[derive(Resource, Debug, Default)]
+struct Taken(Vec<(StreamId, String, Entity, u32)>);
+
+/// On a player's connection: pickup requests waiting for their turn.
+#[derive(Component, Debug, Default)]
+pub struct PendingPickups(std::collections::VecDeque<PickUp>);
+
+pub fn plugin(app: &mut App) {
+    app.init_resource::<Taken>()
+        .add_systems(
+            PreUpdate,
+            receive_pickups.in_set(GameSystems::ReceiveInputs),
+        )
+        .add_systems(
+            FixedUpdate,
+            (drop_loot, pick_up, use_items, expire_loot)
+                .chain()
+                .in_set(CombatSystems::Recover),
+        );
+}
+
+/// Rolls each slain monster's loot table once and lays what drops around where it died.
+#[allow(clippy::too_many_arguments)]
+fn drop_loot(
+    clock: Res<Clock>,
+    content: Option<Res<ContentHandle>>,
+    maps: Res<Maps>,
+    mut rng: ResMut<CombatRng>,
+    mut ids: ResMut<StreamIds>,
+    mut slain: MessageReader<Slain>,
+    monsters: Query<(&Monster, &OnMap, &Presence)>,
+    mut commands: Commands,
+) {
+    let Some(content) = content else {
+        return;
+    };
+    let served = content.current();
+    let content = &served.content;
+    let until = clock
+        .0
+        .wrapping_add((f64::from(LOOT_SECS) * TICK_HZ) as u32);
+    for death in slain.read() {
+        let Ok((monster, on, presence)) = monsters.get(death.monster) else {
+            continue;
+        };
+        let Some(table) = content
+            .enemy_types
+            .get(&monster.enemy)
+            .and_then(|e| e.loot_table.as_ref())
+            .and_then(|t| content.loot_tables.get(t))
+        else {
+            continue;
+        };
+        let drop = roll_loot(table, || rng.roll());
+        let mut piles: Vec<(Option<String>, u32)> = Vec::new();
+        for (item, count) in drop.items {
+            match piles
+                .iter_mut()
+                .find(|(i, _)| i.as_deref() == Some(item.as_str()))
+            {
+                Some((_, n)) => *n += count,
+                None => piles.push((Some(item), count)),
+            }
+        }
+        if drop.gold > 0 {
+            piles.push((None, drop.gold));
+        }
+        let world = &maps.get(on.0).collision;
+        let n = piles.len().max(1) as f32;
+        for (i, (item, count)) in piles.into_iter().enumerate() {
+            // Spread in a small ring, on free ground.
+            let around = death.at + Vec2::from_angle(i as f32 / n * std::f32::consts::TAU) * 14.0;
+            let at = if n > 1.0 && world.is_free(around, AVATAR_RADIUS * 0.5) {
+                around
+            } else {
+                death.at
+            };
+            let label = match &item {
+                Some(id) => {
+                    let name = content
+                        .items
+                        .get(id)
+                        .map_or(id.as_str(), |i| i.name.as_str());
+                    if count > 1 {
+                        format!("{name} x{count}")
+                    } else {
+                        name.to_string()
+                    }
+                }
+                None => format!("{count} gold"),
+            };
+            commands.spawn((
+                Loot {
+                    item: item.clone(),
+                    count,
+                    until,
+                },
+                Actor::Loot { item, count },
+                DisplayName(label),
+                AvatarState::at(at),
+                ids.issue(),
+                *on,
+                *presence,
+            ));
+        }
+    }
+}
+
+fn receive_pickups(
+    mut requests: MessageReader<FromClient<PickUp>>,
+    mut pending: Query<&mut PendingPickups>,
+    mut results: MessageWriter<ToClients<PickupResult>>,
+) {
+    for FromClient { client_id, message } in requests.read() {
+        let Some(client) = client_id.entity() else {
+            continue;
+        };
+        let Ok(mut queue) = pending.get_mut(client) else {
+            continue;
+        };
+        if queue.0.len() >= 16 {
+            results.write(to_client(
+                client,
+                refused(Some(message.id), message.loot, "too many pickups at once"),
+            ));
+            continue;
+        }
+        queue.0.push_back(*message);
+    }
+}
+
+fn refused(id: Option<u32>, loot: StreamId, why: &str) -> PickupResult {
+    PickupResult {
+        id,
+        loot,
+        item: None,
+        count: 0,
+        refused: Some(why.to_string()),
+    }
+}
+
+type Picker = (
+    Entity,
+    &'static AvatarState,
+    &'static Presence,
+    &'static DisplayName,
+    &'static mut Inventory,
+    &'static Owner,
+    Has<Dead>,
+);
+
+type LootQuery = (
+    Entity,
+    &'static Loot,
+    &'static StreamTag,
+    &'static AvatarState,
+    &'static Presence,
+);
+
+/// Requests first, in the order they came, then whoever stands on loot; the first to
+/// take a loot gets it, everyone after is told who did.
+#[allow(clippy::too_many_arguments)]
+fn pick_up(
+    clock: Res<Clock>,
+    mut taken: ResMut<Taken>,
+    mut connections: Query<(Entity, &mut PendingPickups, &Controls)>,
+    mut players: Query<Picker, (With<PlayerId>, Without<Loot>)>,
+    loot: Query<LootQuery, Without<PlayerId>>,
+    mut results: MessageWriter<ToClients<PickupResult>>,
+    mut updates: MessageWriter<ToClients<InventoryUpdate>>,
+    mut commands: Commands,
+) {
+    let now = clock.0;
+    taken
+        .0
+        .retain(|(.., at)| now.wrapping_sub(*at) < TAKEN_TICKS);
+    // Loot taken this tick, and by whom: (loot entity, picker, its connection, request).
+    let mut took: Vec<(Entity, Entity, Entity, Option<u32>)> = Vec::new();
+    let name_of = |players: &Query<Picker, (With<PlayerId>, Without<Loot>)>, p: Entity| {
+        players
+            .get(p)
+            .map(|(_, _, _, n, ..)| n.0.clone())
+            .unwrap_or_default()
+    };
+
+    for (client, mut pending, controls) in &mut connections {
+        for _ in 0..PICKUPS_PER_TICK {
+            let Some(request) = pending.0.pop_front() else {
+                break;
+            };
+            let target = loot
+                .iter()
+                .find(|(e, _, tag, ..)| tag.0 == request.loot && !took.iter().any(|t| t.0 == *e));
+            let why_not = if let Some((_, by, who, _)) =
+                taken.0.iter().find(|(id, ..)| *id == request.loot)
+            {
+                Some(if *who == controls.0 {
+                    "you already took it".to_string()
+                } else {
+                    format!("already taken by {by}")
+                })
+            } else if let Ok((_, pos, presence, _, _, _, dead)) = players.get(controls.0) {
+                match target {
+                    _ if dead => Some("you are dead".to_string()),
+                    Some((_, _, _, at, l_presence)) if can_see(presence, l_presence) => {
+                        let distance = pos.motion.pos.distance(at.motion.pos);
+                        (distance > PICKUP_REACH).then(|| {
+                            format!(
+                                "the loot is {distance:.0} px away; pick up within {PICKUP_REACH:.0} px"
+                            )
+                        })
+                    }
+                    _ => Some("there is no such loot here".to_string()),
+                }
+            } else {
+                continue;
+            };
+            match (why_not, target) {
+                (None, Some((entity, _, tag, ..))) => {
+                    taken
+                        .0
+                        .push((tag.0, name_of(&players, controls.0), controls.0, now));
+                    took.push((entity, controls.0, client, Some(request.id)));
+                }
+                (why, _) => {
+                    let why = why.unwrap_or_else(|| "there is no such loot here".into());
+                    results.write(to_client(
+                        client,
+                        refused(Some(request.id), request.loot, &why),
+                    ));
+                }
+            }
+        }
+    }
+
+    // Walking over loot: the nearest living player on it takes it; others on it are told.
+    for (entity, _, tag, at, l_presence) in &loot {
+        if took.iter().any(|t| t.0 == entity) {
+            continue;
+        }
+        let mut on_it: Vec<(f32, Entity, Entity)> = players
+            .iter()
+            .filter(|(_, _, presence, _, _, _, dead)| !dead && can_see(presence, l_presence))
+            .map(|(p, pos, _, _, _, owner, _)| (pos.motion.pos.distance(at.motion.pos), p, owner.0))
+            .filter(|(d, ..)| *d <= WALK_OVER_RADIUS)
+            .collect();
+        if on_it.is_empty() {
+            continue;
+        }
+        on_it.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (_, winner, client) = on_it[0];
+        let winner_name = name_of(&players, winner);
+        taken.0.push((tag.0, winner_name.clone(), winner, now));
+        took.push((entity, winner, client, None));
+        for (_, _, other) in &on_it[1..] {
+            results.write(to_client(
+                *other,
+                refused(None, tag.0, &format!("already taken by {winner_name}")),
+            ));
+        }
+    }
+
+    for (entity, picker, client, request) in took {
+        let (Ok((_, l, tag, ..)), Ok((_, _, _, _, mut inventory, ..))) =
+            (loot.get(entity), players.get_mut(picker))
+        else {
+            continue;
+        };
+        inventory.add(l.item.as_deref(), l.count);
+        commands.entity(entity).despawn();
+        results.write(to_client(
+            client,
+            PickupResult {
+                id: request,
+                loot: tag.0,
+                item: l.item.clone(),
+                count: l.count,
+                refused: None,
+            },
+        ));
+        updates.write(to_client(client, inventory.update(None)));
+    }
+}
+
+/// Potions: one is used up, and its health or mana comes back.
+fn use_items(
+    content: Option<Res<ContentHandle>>,
+    mut uses: MessageReader<FromClient<UseItem>>,
+    connections: Query<&Controls>,
+    mut players: Query<(&mut Inventory, &mut Vitals, &mut AvatarState, Has<Dead>), With<PlayerId>>,
+    mut updates: MessageWriter<ToClients<InventoryUpdate>>,
+) {
+    let Some(content) = content else {
+        return;
+    };
+    let served = content.current();
+    for FromClient { client_id, message } in uses.read() {
+        let Some(client) = client_id.entity() else {
+            continue;
+        };
+        let Ok(controls) = connections.get(client) else {
+            continue;
+        };
+        let Ok((mut inventory, mut vitals, mut state, dead)) = players.get_mut(controls.0) else {
+            continue;
+        };
+        let item = served.content.items.get(&message.item);
+        let why_not = match item {
+            _ if dead => Some("you are dead".to_string()),
+            None => Some(format!(
+                "{} is not an item",
+                message.item.chars().take(64).collect::<String>()
+            )),
+            Some(i) if i.kind != ItemKind::Consumable => {
+                Some(format!("{} cannot be used like that", i.name))
+            }
+            Some(i) if !inventory.items.contains_key(&message.item) => {
+                Some(format!("you have no {}", i.name))
+            }
+            Some(_) => None,
+        };
+        if why_not.is_none()
+            && let Some(i) = item
+        {
+            inventory.take_one(&message.item);
+            vitals.health = (vitals.health + i.heal).min(vitals.max_health);
+            vitals.mana = (vitals.mana + i.restore_mana).min(vitals.max_mana);
+            state.health = tavern_shared::avatar::health_bar(vitals.health, vitals.max_health);
+        }
+        updates.write(to_client(client, inventory.update(why_not)));
+    }
+}
+
+fn expire_loot(clock: Res<Clock>, loot: Query<(Entity, &Loot)>, mut commands: Commands) {
+    for (entity, l) in &loot {
+        if clock.0 >= l.until {
+            commands.entity(entity).despawn();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_inventory_counts_gold_and_stacks_and_gives_them_back() {
+        let mut inv = Inventory::default();
+        inv.add(None, 12);
+        inv.add(Some("potion"), 2);
+        inv.add(Some("potion"), 1);
+        assert_eq!(inv.gold, 12);
+        assert_eq!(inv.items["potion"], 3);
+        assert!(inv.take_one("potion"));
+        assert!(inv.take_one("potion"));
+        assert!(inv.take_one("potion"));
+        assert!(!inv.take_one("potion"));
+        assert!(inv.items.is_empty());
+        let update = inv.update(Some("no".into()));
+        assert_eq!((update.gold, update.items.len()), (12, 0));
+    }
+}
