@@ -133,7 +133,7 @@ fn a_handshake_flood_from_one_address_does_not_keep_others_out() {
     );
     // A player from another address logs in and connects.
     let url = server.http_url();
-    let creds = tavern_client::login::login(&url, "Patient").expect("login");
+    let creds = tavern_client::login::login(&url, "Patient", None).expect("login");
     let (mut client, mut transport) = netcode_client("127.0.0.2:0", creds.token);
     let started = Instant::now();
     while !client.is_connected() && started.elapsed() < Duration::from_secs(5) {

@@ -10,6 +10,7 @@ mod combat;
 mod content;
 mod e2e;
 mod exits;
+mod inventory;
 mod load;
 mod maps;
 mod reconciliation;

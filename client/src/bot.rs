@@ -130,12 +130,18 @@ pub(crate) fn disconnect(world: &mut World) {
 impl Bot {
     /// A bot that will log in at `url` as `name` on its first update.
     pub fn new(url: &str, name: &str, brain: Brain) -> Bot {
+        Bot::with_session(url, name, brain, None)
+    }
+
+    /// A bot that logs in with a guest session from an earlier login: the same player.
+    pub fn with_session(url: &str, name: &str, brain: Brain, session: Option<String>) -> Bot {
         let mut app = App::new();
         app.add_plugins((MinimalPlugins, StatesPlugin))
             .add_plugins(crate::plugin)
             .insert_resource(ServerTarget {
                 url: url.to_string(),
                 name: name.to_string(),
+                session,
             })
             .insert_resource(brain)
             .add_plugins(crate::fight::plugin)
@@ -292,6 +298,11 @@ impl Bot {
             .collect();
         all.sort_by_key(|m| m.0);
         all
+    }
+
+    /// The guest session the server gave at login (to come back as the same player).
+    pub fn session(&self) -> Option<String> {
+        self.app.world().resource::<ServerTarget>().session.clone()
     }
 
     /// Asks for the loot with stream id `loot`.

@@ -27,6 +27,9 @@ pub struct ServerTarget {
     /// The server's HTTP API, `http://host:port`.
     pub url: String,
     pub name: String,
+    /// The guest session to log in with (the last login's, after the first), so a
+    /// reconnect comes back as the same player.
+    pub session: Option<String>,
 }
 
 /// What the player is told about the connection.
@@ -193,9 +196,13 @@ fn start_login(
         return;
     }
     let (tx, rx) = channel();
-    let (url, name) = (target.url.clone(), target.name.clone());
+    let (url, name, session) = (
+        target.url.clone(),
+        target.name.clone(),
+        target.session.clone(),
+    );
     std::thread::spawn(move || {
-        let _ = tx.send(login(&url, &name));
+        let _ = tx.send(login(&url, &name, session.as_deref()));
     });
     commands.insert_resource(PendingLogin(Mutex::new(rx)));
     if *status == ConnectionStatus::Idle {
@@ -206,6 +213,7 @@ fn start_login(
 fn finish_login(
     mut commands: Commands,
     pending: Option<Res<PendingLogin>>,
+    mut target: Option<ResMut<ServerTarget>>,
     channels: Res<RepliconChannels>,
     mut status: ResMut<ConnectionStatus>,
     mut attempts: ResMut<Attempts>,
@@ -230,6 +238,11 @@ fn finish_login(
             return;
         }
     };
+    if let Some(target) = target.as_mut()
+        && !creds.session.is_empty()
+    {
+        target.session = Some(creds.session.clone());
+    }
     let config =
         ConnectionConfig::from_channels(channels.server_configs(), channels.client_configs());
     match open_transport(&creds, config) {

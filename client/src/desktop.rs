@@ -99,7 +99,11 @@ pub fn main() -> ExitCode {
         .insert_resource(ClearColor(Color::srgb(0.08, 0.07, 0.1)))
         .add_plugins(crate::plugin)
         .add_plugins(crate::render::plugin)
-        .insert_resource(ServerTarget { url, name })
+        .insert_resource(ServerTarget {
+            url,
+            name,
+            session: None,
+        })
         .run();
     ExitCode::SUCCESS
 }

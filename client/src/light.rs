@@ -297,7 +297,7 @@ impl LightBot {
                 let (tx, rx) = channel();
                 let (url, name) = (self.url.clone(), self.name.clone());
                 std::thread::spawn(move || {
-                    let _ = tx.send(login(&url, &name));
+                    let _ = tx.send(login(&url, &name, None));
                 });
                 self.login = Some(rx);
                 if self.status == ConnectionStatus::Idle {

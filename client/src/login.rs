@@ -37,6 +37,8 @@ pub struct Credentials {
     pub token: ConnectToken,
     /// For the HTTP API (chat history).
     pub api_token: String,
+    /// The guest session secret, to log in as the same player again.
+    pub session: String,
 }
 
 /// Checks and normalizes a server URL (`http://host:port`, no trailing slash).
@@ -51,8 +53,9 @@ pub fn normalize_url(url: &str) -> Result<String, LoginError> {
     Ok(trimmed.to_string())
 }
 
-/// Logs in as a guest named `name` at the server's HTTP API.
-pub fn login(url: &str, name: &str) -> Result<Credentials, LoginError> {
+/// Logs in as a guest named `name` at the server's HTTP API; with the `session` a
+/// previous login answered, as the same player (what it held comes back).
+pub fn login(url: &str, name: &str, session: Option<&str>) -> Result<Credentials, LoginError> {
     let base = normalize_url(url)?;
     let endpoint = format!("{base}/api/login");
     let agent = ureq::Agent::config_builder()
@@ -64,6 +67,7 @@ pub fn login(url: &str, name: &str) -> Result<Credentials, LoginError> {
         .post(&endpoint)
         .send_json(LoginRequest {
             name: name.to_string(),
+            session: session.map(str::to_string),
         })
         .map_err(|e| LoginError::Unreachable {
             url: base.clone(),
@@ -101,6 +105,7 @@ pub fn login(url: &str, name: &str) -> Result<Credentials, LoginError> {
         name: answer.name,
         token,
         api_token: answer.api_token,
+        session: answer.session,
     })
 }
 
@@ -147,7 +152,7 @@ mod tests {
     #[test]
     fn an_unreachable_server_is_a_transient_error() {
         // Port 9 on loopback (discard) is closed on a normal machine.
-        let err = login("http://127.0.0.1:9", "Ada").unwrap_err();
+        let err = login("http://127.0.0.1:9", "Ada", None).unwrap_err();
         assert!(err.is_transient(), "{err}");
         assert!(err.to_string().contains("127.0.0.1:9"), "{err}");
     }

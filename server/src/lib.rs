@@ -209,6 +209,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .block_on(store::ChatStore::open(&database_url))?
         .with_metrics(&metrics);
     let worker = chat::spawn_worker(runtime.handle(), chat_store.clone());
+    let inventories = combat::loot::spawn_worker(runtime.handle(), chat_store.clone());
     let agent_worker = agents::AgentWorker::new(runtime.handle(), chat_store.clone());
     let players = players::PlayerDirectory::default();
     let packet_stats = Arc::new(net::guard::PacketStats::new(&metrics));
@@ -262,6 +263,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                         .insert_resource(filter)
                         .insert_resource(jitsi)
                         .insert_resource(worker)
+                        .insert_resource(inventories)
                         .insert_resource(agents)
                         .insert_resource(agent_worker);
                     let _ = built_tx.send(Ok(()));

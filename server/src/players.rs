@@ -17,7 +17,7 @@ use tavern_shared::stream::Actor;
 
 use crate::combat::abilities::PendingUses;
 use crate::combat::damage::Afflicted;
-use crate::combat::loot::{Inventory, PendingPickups};
+use crate::combat::loot::{Inventory, InventoryWorker, Job, PendingPickups, PlayerKey};
 use crate::combat::{Fighter, Past, Warps};
 use crate::http::name_from_user_data;
 use crate::interest::{StreamIds, Viewer};
@@ -98,6 +98,7 @@ fn spawn_avatar(
     rate: Res<SendRate>,
     mut ids: ResMut<StreamIds>,
     content: Option<Res<crate::content::ContentHandle>>,
+    inventories: Option<Res<InventoryWorker>>,
     mut enter: MessageWriter<ToClients<EnterMap>>,
 ) {
     let client = add.entity;
@@ -108,7 +109,7 @@ fn spawn_avatar(
         .as_ref()
         .and_then(|t| t.user_data(network_id.get()))
         .and_then(|data| name_from_user_data(&data));
-    let Some(name) = name else {
+    let Some((name, identity)) = name else {
         warn!(
             client_id = network_id.get(),
             "connection without a valid name in its token; disconnecting"
@@ -147,6 +148,7 @@ fn spawn_avatar(
                 Past::default(),
                 Afflicted::default(),
                 Inventory::default(),
+                PlayerKey(identity.clone()),
             ),
             tag,
             OnMap(start),
@@ -155,6 +157,14 @@ fn spawn_avatar(
             presence,
         ))
         .id();
+    // What this player held last time comes back (stored jobs run in order, so any
+    // pickup after this adds to it).
+    if let Some(worker) = inventories {
+        worker.send(Job::Load {
+            avatar,
+            key: identity.clone(),
+        });
+    }
     commands.entity(client).insert((
         Controls(avatar),
         InputQueue::default(),

@@ -341,9 +341,126 @@ impl ChatStore {
     }
 
     /// Runs raw SQL: for tests that need to break the database on purpose.
+    /// The guest whose session secret is `secret`, or a new guest with a new secret when
+    /// there is none (or it is unknown): the guest's id and the secret to keep. Secrets
+    /// are 128 random bits from the OS, stored as their SHA-256.
+    pub async fn guest(&self, secret: Option<&str>) -> Result<(i64, String), sqlx::Error> {
+        let _timer = self.timer("guest");
+        if let Some(secret) = secret.filter(|s| s.len() <= 64) {
+            let found = sqlx::query("SELECT id FROM guests WHERE secret_hash = $1")
+                .bind(secret_hash(secret))
+                .fetch_optional(&self.pool)
+                .await?;
+            if let Some(row) = found {
+                return Ok((row.try_get(0)?, secret.to_string()));
+            }
+        }
+        let mut bytes = [0u8; 16];
+        rand::TryRngCore::try_fill_bytes(&mut rand::rngs::OsRng, &mut bytes)
+            .map_err(|e| sqlx::Error::Protocol(format!("no random bytes from the OS: {e}")))?;
+        let secret =
+            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes);
+        let row = sqlx::query(
+            "INSERT INTO guests (secret_hash, created_at) VALUES ($1, $2) RETURNING id",
+        )
+        .bind(secret_hash(&secret))
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.try_get(0)?, secret))
+    }
+
+    /// What `player` holds: gold, and items by id.
+    pub async fn inventory(
+        &self,
+        player: &str,
+    ) -> Result<(u64, std::collections::BTreeMap<String, u32>), sqlx::Error> {
+        let _timer = self.timer("inventory");
+        let gold: i64 = sqlx::query("SELECT gold FROM inventory_gold WHERE player = $1")
+            .bind(player)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?
+            .unwrap_or(0);
+        let rows = sqlx::query("SELECT item, count FROM inventory_items WHERE player = $1")
+            .bind(player)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut items = std::collections::BTreeMap::new();
+        for row in rows {
+            let count: i64 = row.try_get(1)?;
+            items.insert(row.try_get(0)?, count.clamp(0, i64::from(u32::MAX)) as u32);
+        }
+        Ok((gold.max(0) as u64, items))
+    }
+
+    /// Adds `count` of `item` (`None`: gold) to what `player` holds.
+    pub async fn add_to_inventory(
+        &self,
+        player: &str,
+        item: Option<&str>,
+        count: u32,
+    ) -> Result<(), sqlx::Error> {
+        let _timer = self.timer("add_to_inventory");
+        let query = match item {
+            None => sqlx::query(
+                "INSERT INTO inventory_gold (player, gold) VALUES ($1, $2) \
+                 ON CONFLICT (player) DO UPDATE SET gold = inventory_gold.gold + excluded.gold",
+            )
+            .bind(player)
+            .bind(i64::from(count)),
+            Some(item) => sqlx::query(
+                "INSERT INTO inventory_items (player, item, count) VALUES ($1, $2, $3) \
+                 ON CONFLICT (player, item) DO UPDATE SET count = inventory_items.count + excluded.count",
+            )
+            .bind(player)
+            .bind(item)
+            .bind(i64::from(count)),
+        };
+        query.execute(&self.pool).await.map(|_| ())
+    }
+
+    /// Takes one of `item` from `player`; false when it holds none.
+    pub async fn take_from_inventory(&self, player: &str, item: &str) -> Result<bool, sqlx::Error> {
+        let _timer = self.timer("take_from_inventory");
+        let mut tx = self.pool.begin().await?;
+        let taken = sqlx::query(
+            "UPDATE inventory_items SET count = count - 1 WHERE player = $1 AND item = $2 AND count > 0",
+        )
+        .bind(player)
+        .bind(item)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        sqlx::query("DELETE FROM inventory_items WHERE player = $1 AND item = $2 AND count <= 0")
+            .bind(player)
+            .bind(item)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(taken)
+    }
+
     pub async fn execute_raw(&self, sql: &str) -> Result<(), sqlx::Error> {
         sqlx::raw_sql(sql).execute(&self.pool).await.map(|_| ())
     }
+}
+
+/// How a guest's session secret is stored.
+fn secret_hash(secret: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]

@@ -205,6 +205,64 @@ async fn round_trip(store: &ChatStore) {
     assert_eq!(bo.len(), 2, "earlier members keep their history");
 }
 
+/// Guests and what they hold: a session secret brings the same guest back, an unknown
+/// one makes a new guest; gold and items add up, potions come out one at a time.
+async fn inventory_round_trip(store: &ChatStore) {
+    let (ada, secret) = store.guest(None).await.unwrap();
+    assert!(secret.len() >= 22, "128 bits: {secret}");
+    assert_eq!(
+        store.guest(Some(&secret)).await.unwrap(),
+        (ada, secret.clone())
+    );
+    let (other, other_secret) = store
+        .guest(Some("not a secret anyone was given"))
+        .await
+        .unwrap();
+    assert_ne!((other, &other_secret), (ada, &secret));
+    let key = format!("guest:{ada}");
+    assert_eq!(
+        store.inventory(&key).await.unwrap(),
+        (0, Default::default())
+    );
+    store.add_to_inventory(&key, None, 7).await.unwrap();
+    store.add_to_inventory(&key, None, 5).await.unwrap();
+    store
+        .add_to_inventory(&key, Some("health-potion"), 2)
+        .await
+        .unwrap();
+    store
+        .add_to_inventory(&key, Some("slime-gel"), 1)
+        .await
+        .unwrap();
+    let (gold, items) = store.inventory(&key).await.unwrap();
+    assert_eq!(gold, 12);
+    assert_eq!(items["health-potion"], 2);
+    assert!(
+        store
+            .take_from_inventory(&key, "health-potion")
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .take_from_inventory(&key, "health-potion")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .take_from_inventory(&key, "health-potion")
+            .await
+            .unwrap()
+    );
+    let (_, items) = store.inventory(&key).await.unwrap();
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(
+        store.inventory(&format!("guest:{other}")).await.unwrap(),
+        (0, Default::default())
+    );
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -221,6 +279,7 @@ fn sqlite_round_trip() {
     runtime().block_on(async {
         let store = ChatStore::open(&url).await.unwrap();
         round_trip(&store).await;
+        inventory_round_trip(&store).await;
         let again = ChatStore::open(&url).await.unwrap();
         assert_eq!(
             again.sessions("Ada").await.unwrap().len(),
@@ -350,6 +409,7 @@ fn postgres_round_trip() {
     runtime().block_on(async {
         let store = ChatStore::open(&pg.url()).await.unwrap();
         round_trip(&store).await;
+        inventory_round_trip(&store).await;
         let again = ChatStore::open(&pg.url()).await.unwrap();
         assert_eq!(
             again.sessions("Ada").await.unwrap().len(),

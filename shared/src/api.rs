@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub name: String,
+    /// The guest session secret a previous login answered, to be recognised as the same
+    /// player (what it holds comes back); a new session is made without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
 }
 
 /// `POST /api/login` answer.
@@ -19,6 +23,10 @@ pub struct LoginResponse {
     pub token: String,
     /// For the HTTP API (chat history): send as `Authorization: Bearer TOKEN`.
     pub api_token: String,
+    /// The guest session secret: send it with the next login to come back as the same
+    /// player. Keep it private.
+    #[serde(default)]
+    pub session: String,
 }
 
 /// Body of every API error.

@@ -85,6 +85,139 @@ impl Inventory {
     }
 }
 
+/// On a player's avatar: its identity (`guest:17`), which its inventory is stored under.
+#[derive(Component, Debug, Clone, PartialEq, Eq)]
+pub struct PlayerKey(pub String);
+
+/// A pile being stored into someone's inventory: put back on the ground if that fails.
+#[derive(Debug, Clone)]
+pub struct Pile {
+    pub loot: StreamId,
+    pub item: Option<String>,
+    pub count: u32,
+    pub at: Vec2,
+    pub on: OnMap,
+    pub presence: Presence,
+    pub until: u32,
+    pub label: String,
+}
+
+/// Work for the inventory's storage task, done in the order sent.
+#[derive(Debug)]
+pub enum Job {
+    Load {
+        avatar: Entity,
+        key: String,
+    },
+    Add {
+        avatar: Entity,
+        client: Entity,
+        key: String,
+        pile: Pile,
+        request: Option<u32>,
+    },
+    Take {
+        avatar: Entity,
+        client: Entity,
+        key: String,
+        item: String,
+    },
+}
+
+/// What the storage task answers.
+#[derive(Debug)]
+pub enum Done {
+    Loaded {
+        avatar: Entity,
+        result: Result<(u64, BTreeMap<String, u32>), String>,
+    },
+    Added {
+        avatar: Entity,
+        client: Entity,
+        pile: Pile,
+        request: Option<u32>,
+        result: Result<(), String>,
+    },
+    Took {
+        avatar: Entity,
+        client: Entity,
+        item: String,
+        result: Result<bool, String>,
+    },
+}
+
+/// The game side of the inventory's storage task. Without it (benchmarks), inventories
+/// live in memory only.
+#[derive(Resource)]
+pub struct InventoryWorker {
+    jobs: tokio::sync::mpsc::UnboundedSender<Job>,
+    done: std::sync::Mutex<std::sync::mpsc::Receiver<Done>>,
+}
+
+impl InventoryWorker {
+    pub fn send(&self, job: Job) {
+        if self.jobs.send(job).is_err() {
+            error!("the inventory storage task has stopped");
+        }
+    }
+}
+
+/// Starts the storage task on `runtime`: each job is stored before it is answered.
+pub fn spawn_worker(
+    runtime: &tokio::runtime::Handle,
+    store: crate::store::ChatStore,
+) -> InventoryWorker {
+    let (jobs, mut incoming) = tokio::sync::mpsc::unbounded_channel::<Job>();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    runtime.spawn(async move {
+        while let Some(job) = incoming.recv().await {
+            let done = match job {
+                Job::Load { avatar, key } => Done::Loaded {
+                    avatar,
+                    result: store.inventory(&key).await.map_err(|e| e.to_string()),
+                },
+                Job::Add {
+                    avatar,
+                    client,
+                    key,
+                    pile,
+                    request,
+                } => Done::Added {
+                    result: store
+                        .add_to_inventory(&key, pile.item.as_deref(), pile.count)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    avatar,
+                    client,
+                    pile,
+                    request,
+                },
+                Job::Take {
+                    avatar,
+                    client,
+                    key,
+                    item,
+                } => Done::Took {
+                    result: store
+                        .take_from_inventory(&key, &item)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    avatar,
+                    client,
+                    item,
+                },
+            };
+            if done_tx.send(done).is_err() {
+                break;
+            }
+        }
+    });
+    InventoryWorker {
+        jobs,
+        done: std::sync::Mutex::new(done_rx),
+    }
+}
+
 /// Loot taken lately: who took it (name, avatar) and when.
 #[derive(Resource, Debug, Default)]
 struct Taken(Vec<(StreamId, String, Entity, u32)>);
@@ -101,7 +234,7 @@ pub fn plugin(app: &mut App) {
         )
         .add_systems(
             FixedUpdate,
-            (drop_loot, pick_up, use_items, expire_loot)
+            (drop_loot, pick_up, use_items, finish_jobs, expire_loot)
                 .chain()
                 .in_set(CombatSystems::Recover),
         );
@@ -235,6 +368,7 @@ type Picker = (
     &'static mut Inventory,
     &'static Owner,
     Has<Dead>,
+    Option<&'static PlayerKey>,
 );
 
 type LootQuery = (
@@ -254,6 +388,7 @@ fn pick_up(
     mut connections: Query<(Entity, &mut PendingPickups, &Controls)>,
     mut players: Query<Picker, (With<PlayerId>, Without<Loot>)>,
     loot: Query<LootQuery, Without<PlayerId>>,
+    worker: Option<Res<InventoryWorker>>,
     mut results: MessageWriter<ToClients<PickupResult>>,
     mut updates: MessageWriter<ToClients<InventoryUpdate>>,
     mut commands: Commands,
@@ -287,7 +422,7 @@ fn pick_up(
                 } else {
                     format!("already taken by {by}")
                 })
-            } else if let Ok((_, pos, presence, _, _, _, dead)) = players.get(controls.0) {
+            } else if let Ok((_, pos, presence, _, _, _, dead, _)) = players.get(controls.0) {
                 match target {
                     _ if dead => Some("you are dead".to_string()),
                     Some((_, _, _, at, l_presence)) if can_see(presence, l_presence) => {
@@ -328,8 +463,10 @@ fn pick_up(
         }
         let mut on_it: Vec<(f32, Entity, Entity)> = players
             .iter()
-            .filter(|(_, _, presence, _, _, _, dead)| !dead && can_see(presence, l_presence))
-            .map(|(p, pos, _, _, _, owner, _)| (pos.motion.pos.distance(at.motion.pos), p, owner.0))
+            .filter(|(_, _, presence, _, _, _, dead, _)| !dead && can_see(presence, l_presence))
+            .map(|(p, pos, _, _, _, owner, _, _)| {
+                (pos.motion.pos.distance(at.motion.pos), p, owner.0)
+            })
             .filter(|(d, ..)| *d <= WALK_OVER_RADIUS)
             .collect();
         if on_it.is_empty() {
@@ -349,33 +486,189 @@ fn pick_up(
     }
 
     for (entity, picker, client, request) in took {
-        let (Ok((_, l, tag, ..)), Ok((_, _, _, _, mut inventory, ..))) =
+        let (Ok((_, l, tag, at, presence)), Ok((_, _, _, name, mut inventory, _, _, key))) =
             (loot.get(entity), players.get_mut(picker))
         else {
             continue;
         };
-        inventory.add(l.item.as_deref(), l.count);
         commands.entity(entity).despawn();
-        results.write(to_client(
-            client,
-            PickupResult {
-                id: request,
-                loot: tag.0,
-                item: l.item.clone(),
-                count: l.count,
-                refused: None,
-            },
-        ));
-        updates.write(to_client(client, inventory.update(None)));
+        match (&worker, key) {
+            // Stored first; answered when it is.
+            (Some(worker), Some(key)) => worker.send(Job::Add {
+                avatar: picker,
+                client,
+                key: key.0.clone(),
+                pile: Pile {
+                    loot: tag.0,
+                    item: l.item.clone(),
+                    count: l.count,
+                    at: at.motion.pos,
+                    on: OnMap(presence.map),
+                    presence: *presence,
+                    until: l.until,
+                    label: name.0.clone(),
+                },
+                request,
+            }),
+            _ => {
+                inventory.add(l.item.as_deref(), l.count);
+                results.write(to_client(
+                    client,
+                    taken_result(request, tag.0, l.item.clone(), l.count),
+                ));
+                updates.write(to_client(client, inventory.update(None)));
+            }
+        }
     }
 }
 
-/// Potions: one is used up, and its health or mana comes back.
+fn taken_result(id: Option<u32>, loot: StreamId, item: Option<String>, count: u32) -> PickupResult {
+    PickupResult {
+        id,
+        loot,
+        item,
+        count,
+        refused: None,
+    }
+}
+
+/// Takes the storage task's answers: a loaded inventory, a pickup stored (now told to
+/// the player) or not (the pile goes back on the ground), a potion taken out.
+#[allow(clippy::too_many_arguments)]
+fn finish_jobs(
+    worker: Option<Res<InventoryWorker>>,
+    content: Option<Res<ContentHandle>>,
+    mut players: Query<(&mut Inventory, &mut Vitals, &mut AvatarState, &Owner), With<PlayerId>>,
+    mut ids: ResMut<StreamIds>,
+    mut results: MessageWriter<ToClients<PickupResult>>,
+    mut updates: MessageWriter<ToClients<InventoryUpdate>>,
+    mut commands: Commands,
+) {
+    let Some(worker) = worker else {
+        return;
+    };
+    let done: Vec<Done> = match worker.done.lock() {
+        Ok(rx) => rx.try_iter().collect(),
+        Err(_) => return,
+    };
+    for done in done {
+        match done {
+            Done::Loaded { avatar, result } => {
+                let Ok((mut inventory, _, _, owner)) = players.get_mut(avatar) else {
+                    continue;
+                };
+                match result {
+                    Ok((gold, items)) => {
+                        *inventory = Inventory { gold, items };
+                        updates.write(to_client(owner.0, inventory.update(None)));
+                    }
+                    Err(e) => error!("cannot read an inventory: {e}"),
+                }
+            }
+            Done::Added {
+                avatar,
+                client,
+                pile,
+                request,
+                result: Ok(()),
+            } => {
+                if let Ok((mut inventory, ..)) = players.get_mut(avatar) {
+                    inventory.add(pile.item.as_deref(), pile.count);
+                    updates.write(to_client(client, inventory.update(None)));
+                }
+                results.write(to_client(
+                    client,
+                    taken_result(request, pile.loot, pile.item, pile.count),
+                ));
+            }
+            Done::Added {
+                client,
+                pile,
+                request,
+                result: Err(e),
+                ..
+            } => {
+                error!("cannot store a pickup: {e}");
+                results.write(to_client(
+                    client,
+                    refused(
+                        request,
+                        pile.loot,
+                        "the pickup could not be stored; it is back on the ground",
+                    ),
+                ));
+                commands.spawn((
+                    Loot {
+                        item: pile.item.clone(),
+                        count: pile.count,
+                        until: pile.until,
+                    },
+                    Actor::Loot {
+                        item: pile.item,
+                        count: pile.count,
+                    },
+                    DisplayName(pile.label),
+                    AvatarState::at(pile.at),
+                    ids.issue(),
+                    pile.on,
+                    pile.presence,
+                ));
+            }
+            Done::Took {
+                avatar,
+                client,
+                item,
+                result,
+            } => {
+                let Ok((mut inventory, mut vitals, mut state, _)) = players.get_mut(avatar) else {
+                    continue;
+                };
+                let why_not = match result {
+                    Ok(true) => {
+                        inventory.take_one(&item);
+                        if let Some(i) = content
+                            .as_ref()
+                            .and_then(|c| c.current().content.items.get(&item).cloned())
+                        {
+                            drink(&i, &mut vitals, &mut state);
+                        }
+                        None
+                    }
+                    Ok(false) => Some("you have none left".to_string()),
+                    Err(e) => {
+                        error!("cannot take an item out of an inventory: {e}");
+                        Some("the item could not be used right now".to_string())
+                    }
+                };
+                updates.write(to_client(client, inventory.update(why_not)));
+            }
+        }
+    }
+}
+
+/// A potion's health and mana come back.
+fn drink(item: &tavern_shared::content::Item, vitals: &mut Vitals, state: &mut AvatarState) {
+    vitals.health = (vitals.health + item.heal).min(vitals.max_health);
+    vitals.mana = (vitals.mana + item.restore_mana).min(vitals.max_mana);
+    state.health = tavern_shared::avatar::health_bar(vitals.health, vitals.max_health);
+}
+
+/// Potions: one is taken out (stored first) and its health or mana comes back.
 fn use_items(
     content: Option<Res<ContentHandle>>,
+    worker: Option<Res<InventoryWorker>>,
     mut uses: MessageReader<FromClient<UseItem>>,
     connections: Query<&Controls>,
-    mut players: Query<(&mut Inventory, &mut Vitals, &mut AvatarState, Has<Dead>), With<PlayerId>>,
+    mut players: Query<
+        (
+            &mut Inventory,
+            &mut Vitals,
+            &mut AvatarState,
+            Has<Dead>,
+            Option<&PlayerKey>,
+        ),
+        With<PlayerId>,
+    >,
     mut updates: MessageWriter<ToClients<InventoryUpdate>>,
 ) {
     let Some(content) = content else {
@@ -389,7 +682,8 @@ fn use_items(
         let Ok(controls) = connections.get(client) else {
             continue;
         };
-        let Ok((mut inventory, mut vitals, mut state, dead)) = players.get_mut(controls.0) else {
+        let Ok((mut inventory, mut vitals, mut state, dead, key)) = players.get_mut(controls.0)
+        else {
             continue;
         };
         let item = served.content.items.get(&message.item);
@@ -407,15 +701,22 @@ fn use_items(
             }
             Some(_) => None,
         };
-        if why_not.is_none()
-            && let Some(i) = item
-        {
-            inventory.take_one(&message.item);
-            vitals.health = (vitals.health + i.heal).min(vitals.max_health);
-            vitals.mana = (vitals.mana + i.restore_mana).min(vitals.max_mana);
-            state.health = tavern_shared::avatar::health_bar(vitals.health, vitals.max_health);
+        match (why_not, item, &worker, key) {
+            (None, Some(_), Some(worker), Some(key)) => worker.send(Job::Take {
+                avatar: controls.0,
+                client,
+                key: key.0.clone(),
+                item: message.item.clone(),
+            }),
+            (None, Some(i), ..) => {
+                inventory.take_one(&message.item);
+                drink(i, &mut vitals, &mut state);
+                updates.write(to_client(client, inventory.update(None)));
+            }
+            (why, ..) => {
+                updates.write(to_client(client, inventory.update(why)));
+            }
         }
-        updates.write(to_client(client, inventory.update(why_not)));
     }
 }
 

@@ -447,22 +447,33 @@ async fn chat_messages(
     }
 }
 
-/// Packs a display name into netcode user data: a length byte, then UTF-8.
-pub fn name_to_user_data(name: &str) -> [u8; NETCODE_USER_DATA_BYTES] {
+/// Packs a display name and the player's identity (`guest:17`) into netcode user
+/// data: each a length byte, then UTF-8.
+pub fn name_to_user_data(name: &str, identity: &str) -> [u8; NETCODE_USER_DATA_BYTES] {
     let mut data = [0u8; NETCODE_USER_DATA_BYTES];
-    let bytes = name.as_bytes();
-    let len = bytes.len().min(NETCODE_USER_DATA_BYTES - 1);
-    data[0] = len as u8;
-    data[1..=len].copy_from_slice(&bytes[..len]);
+    let mut at = 0;
+    for part in [name, identity] {
+        let bytes = part.as_bytes();
+        let len = bytes.len().min(120);
+        data[at] = len as u8;
+        data[at + 1..at + 1 + len].copy_from_slice(&bytes[..len]);
+        at += 1 + len;
+    }
     data
 }
 
-/// Reads the display name back out of netcode user data.
-pub fn name_from_user_data(data: &[u8; NETCODE_USER_DATA_BYTES]) -> Option<String> {
+/// Reads the display name and the identity back out of netcode user data.
+pub fn name_from_user_data(data: &[u8; NETCODE_USER_DATA_BYTES]) -> Option<(String, String)> {
     let len = data[0] as usize;
     let name = std::str::from_utf8(data.get(1..=len)?).ok()?;
     validate_name(name).ok()?;
-    Some(name.to_string())
+    let at = 1 + len;
+    let id_len = *data.get(at)? as usize;
+    let identity = std::str::from_utf8(data.get(at + 1..at + 1 + id_len)?).ok()?;
+    if identity.is_empty() {
+        return None;
+    }
+    Some((name.to_string(), identity.to_string()))
 }
 
 async fn login(
@@ -510,6 +521,20 @@ async fn login(
         return too_many(refusal.message, refusal.retry_after);
     }
     let client_id = state.next_client_id.fetch_add(1, Ordering::Relaxed);
+    // The player's identity: its guest session, kept in the database when there is one.
+    let (identity, session) = match &state.store {
+        Some(store) => match store.guest(request.session.as_deref()).await {
+            Ok((id, secret)) => (format!("guest:{id}"), secret),
+            Err(e) => {
+                tracing::error!("cannot open a guest session: {e}");
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the server cannot log anyone in right now; try again shortly",
+                );
+            }
+        },
+        None => (format!("client:{client_id}"), String::new()),
+    };
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO);
@@ -521,7 +546,7 @@ async fn login(
         CONNECTION_TIMEOUT_SECS,
         0,
         vec![state.public_addr],
-        Some(&name_to_user_data(&request.name)),
+        Some(&name_to_user_data(&request.name, &identity)),
         &state.key,
     );
     let mut bytes = Vec::new();
@@ -537,6 +562,7 @@ async fn login(
         name: request.name,
         token: STANDARD.encode(bytes),
         api_token,
+        session,
     })
     .into_response()
 }
@@ -547,14 +573,19 @@ mod tests {
 
     #[test]
     fn names_survive_the_trip_through_user_data() {
-        for name in ["Ada", "Zoë the Bard 🎻", &"x".repeat(24)] {
+        for name in ["Ada", "Zoë the Bard 🎻", &"🎻".repeat(24)] {
             assert_eq!(
-                name_from_user_data(&name_to_user_data(name)).as_deref(),
-                Some(name)
+                name_from_user_data(&name_to_user_data(name, "guest:123456789")),
+                Some((name.to_string(), "guest:123456789".to_string()))
             );
         }
-        let mut bad = name_to_user_data("Ada");
+        let mut bad = name_to_user_data("Ada", "guest:1");
         bad[0] = 0;
         assert_eq!(name_from_user_data(&bad), None, "empty names are refused");
+        assert_eq!(
+            name_from_user_data(&name_to_user_data("Ada", "")),
+            None,
+            "no identity, no player"
+        );
     }
 }

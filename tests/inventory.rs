@@ -1,0 +1,172 @@
+//! Stored inventories: a pickup is answered only once it is in the database, so it
+//! survives the server being killed (`kill -9`) right after, and comes back to the same
+//! player (its guest session, not its name) when it joins the restarted server.
+
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tavern_client::bot::{Bot, Brain};
+use tavern_shared::combat::messages::CombatEvent;
+
+use crate::common::{copy_content, edit_file, pump_until, temp_dir, walk, write_room};
+
+/// The `tavern-server` binary next to this test binary (`cargo test --workspace` builds
+/// it).
+fn server_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let bin = dir.join("tavern-server");
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test --workspace --all-targets`",
+        bin.display()
+    );
+    bin
+}
+
+fn free_addr() -> SocketAddr {
+    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = tcp.local_addr().unwrap().port();
+    // The same port must be free for UDP too.
+    UdpSocket::bind(("127.0.0.1", port)).map_or_else(|_| free_addr(), |_| tcp.local_addr().unwrap())
+}
+
+/// A server process; killed (SIGKILL) when dropped.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(dir: &Path, map: &Path, content: &Path, addr: SocketAddr) -> Server {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))
+        .unwrap();
+    let child = Command::new(server_bin())
+        .args(["--map".as_ref(), map.as_os_str()])
+        .args(["--content".as_ref(), content.as_os_str()])
+        .args(["--data-dir".as_ref(), dir.join("data").as_os_str()])
+        .args(["--http", &addr.to_string(), "--udp", &addr.to_string()])
+        .args(["--no-watch", "--combat-seed", "1"])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("the server binary starts");
+    let server = Server(child);
+    let url = format!("http://{addr}/healthz");
+    let start = Instant::now();
+    while ureq::get(&url).call().is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the server answers"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server
+}
+
+#[test]
+fn a_pickup_survives_kill_9_and_comes_back_to_the_same_guest() {
+    let _turn = crate::common::serial();
+    let dir = temp_dir("inventory-kill");
+    let content = copy_content(&dir);
+    edit_file(
+        &content,
+        "combat_stats.toml",
+        "[slime]\nhealth = 30",
+        "[slime]\nhealth = 12",
+    );
+    let map = write_room(
+        &dir.join("maps"),
+        "arena.tmj",
+        serde_json::json!([{"id": 1, "name": "Slime", "x": 220.0, "y": 112.0, "point": true,
+        "properties": [
+            {"name": "enemySpawn", "type": "string", "value": "slime"},
+            {"name": "respawnSecs", "type": "float", "value": 600.0}
+        ]}]),
+    );
+    let addr = free_addr();
+    let url = format!("http://{addr}");
+    let mut server = start(&dir, &map, &content, addr);
+
+    let mut ada = Bot::new(&url, "Ada", Brain::Idle);
+    let mut thrown = false;
+    assert!(
+        pump_until(&mut [&mut ada], Duration::from_secs(20), |b| {
+            if !thrown && let Some((_, _, s, _)) = b[0].monsters().first() {
+                thrown = true;
+                let at = s.motion.pos;
+                b[0].use_ability("fireball", Some(at));
+            }
+            b[0].combat()
+                .events
+                .iter()
+                .any(|e| matches!(e, CombatEvent::Died { .. }))
+        }),
+        "the slime dies: {:?}",
+        ada.combat()
+    );
+    let mut piles = Vec::new();
+    assert!(pump_until(&mut [&mut ada], Duration::from_secs(5), |b| {
+        piles = b[0].loot();
+        !piles.is_empty()
+    }));
+    piles.sort_by(|a, b| a.2.x.total_cmp(&b.2.x));
+    let (loot, kind, at) = piles[0].clone();
+    let from = ada.own_server_state().unwrap().motion.pos;
+    let ticks = ((from.distance(at) - 28.0).max(0.0) / (160.0 / 60.0)) as u32;
+    *ada.brain_mut() = Brain::Script([walk(at - from, ticks.max(1))].into());
+    assert!(pump_until(&mut [&mut ada], Duration::from_secs(5), |b| {
+        b[0].brain_mut().is_done() && b[0].own_server_state().is_some_and(|s| !s.motion.moving)
+    }));
+    ada.pick_up(loot);
+    assert!(pump_until(&mut [&mut ada], Duration::from_secs(5), |b| {
+        !b[0].combat().pickups.is_empty()
+    }));
+    let answer = ada.combat().pickups.back().unwrap().clone();
+    assert_eq!(answer.refused, None, "{answer:?}");
+    // Acknowledged: it is stored. Kill the server at once, no goodbye.
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
+    let session = ada.session().expect("a guest session");
+    drop(ada);
+
+    let _server = start(&dir, &map, &content, addr);
+    let holds = |bot: &Bot| -> u64 {
+        let inv = bot.inventory();
+        match &kind.item {
+            None => inv.gold,
+            Some(item) => inv
+                .items
+                .iter()
+                .find(|(i, _)| i == item)
+                .map_or(0, |(_, n)| u64::from(*n)),
+        }
+    };
+    let mut back = Bot::with_session(&url, "Ada", Brain::Idle, Some(session));
+    assert!(
+        pump_until(&mut [&mut back], Duration::from_secs(15), |b| holds(b[0])
+            == u64::from(kind.count)),
+        "Ada holds {} {:?} again: {:?}",
+        kind.count,
+        kind.item,
+        back.inventory()
+    );
+    // Another guest who calls herself Ada holds nothing: identity is not the name.
+    let mut other = Bot::new(&url, "Ada", Brain::Idle);
+    assert!(pump_until(
+        &mut [&mut back, &mut other],
+        Duration::from_secs(10),
+        |b| { b[1].own_server_state().is_some() }
+    ));
+    crate::common::pump_for(&mut [&mut back, &mut other], Duration::from_millis(500));
+    assert_eq!(holds(&other), 0, "{:?}", other.inventory());
+    assert_ne!(other.session(), back.session());
+}
