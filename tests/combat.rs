@@ -423,20 +423,6 @@ fn a_boss_phase_reaches_everyone_on_the_map() {
     server.stop();
 }
 
-/// Script steps that walk from `from` to `stop` px short of `to`.
-fn walk_near(
-    from: Vec2,
-    to: Vec2,
-    stop: f32,
-) -> std::collections::VecDeque<(u32, tavern_shared::input::InputFrame)> {
-    let d = from.distance(to) - stop;
-    if d <= 0.0 {
-        return Default::default();
-    }
-    let ticks = (d / (160.0 / 60.0)).floor() as u32;
-    [crate::common::walk(to - from, ticks.max(1))].into()
-}
-
 #[test]
 fn two_players_asking_for_the_same_loot_at_once_get_it_once() {
     let _turn = crate::common::serial();
@@ -455,22 +441,7 @@ fn two_players_asking_for_the_same_loot_at_once_get_it_once() {
     let mut bo = join(&url, "Bo", &mut [&mut ada]);
     // Ada throws a fireball at the slime while it is still away from them both, so its
     // loot lies where nobody stands.
-    let mut thrown = false;
-    assert!(
-        pump_until(&mut [&mut ada, &mut bo], Duration::from_secs(20), |b| {
-            if !thrown && let Some((_, _, s, _)) = b[0].monsters().first() {
-                thrown = true;
-                let at = s.motion.pos;
-                b[0].use_ability("fireball", Some(at));
-            }
-            b[0].combat()
-                .events
-                .iter()
-                .any(|e| matches!(e, CombatEvent::Died { .. }))
-        }),
-        "the slime dies: {:?}",
-        ada.combat()
-    );
+    crate::common::fireball_first_monster(&mut [&mut ada, &mut bo]);
     let mut piles = Vec::new();
     assert!(
         pump_until(&mut [&mut ada, &mut bo], Duration::from_secs(5), |b| {
@@ -496,7 +467,7 @@ fn two_players_asking_for_the_same_loot_at_once_get_it_once() {
     // Both step within reach (not onto it: walking over it picks it up).
     for bot in [&mut ada, &mut bo] {
         let from = bot.own_server_state().unwrap().motion.pos;
-        *bot.brain_mut() = Brain::Script(walk_near(from, at, 28.0));
+        *bot.brain_mut() = Brain::Script(crate::common::walk_near(from, at, 28.0));
     }
     assert!(pump_until(
         &mut [&mut ada, &mut bo],

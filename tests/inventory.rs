@@ -8,9 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tavern_client::bot::{Bot, Brain};
-use tavern_shared::combat::messages::CombatEvent;
 
-use crate::common::{copy_content, edit_file, pump_until, temp_dir, walk, write_room};
+use crate::common::{copy_content, edit_file, pump_until, temp_dir, walk_near, write_room};
 
 /// The `tavern-server` binary next to this test binary (`cargo test --workspace` builds
 /// it).
@@ -97,22 +96,7 @@ fn a_pickup_survives_kill_9_and_comes_back_to_the_same_guest() {
     let mut server = start(&dir, &map, &content, addr);
 
     let mut ada = Bot::new(&url, "Ada", Brain::Idle);
-    let mut thrown = false;
-    assert!(
-        pump_until(&mut [&mut ada], Duration::from_secs(20), |b| {
-            if !thrown && let Some((_, _, s, _)) = b[0].monsters().first() {
-                thrown = true;
-                let at = s.motion.pos;
-                b[0].use_ability("fireball", Some(at));
-            }
-            b[0].combat()
-                .events
-                .iter()
-                .any(|e| matches!(e, CombatEvent::Died { .. }))
-        }),
-        "the slime dies: {:?}",
-        ada.combat()
-    );
+    crate::common::fireball_first_monster(&mut [&mut ada]);
     let mut piles = Vec::new();
     assert!(pump_until(&mut [&mut ada], Duration::from_secs(5), |b| {
         piles = b[0].loot();
@@ -121,8 +105,7 @@ fn a_pickup_survives_kill_9_and_comes_back_to_the_same_guest() {
     piles.sort_by(|a, b| a.2.x.total_cmp(&b.2.x));
     let (loot, kind, at) = piles[0].clone();
     let from = ada.own_server_state().unwrap().motion.pos;
-    let ticks = ((from.distance(at) - 28.0).max(0.0) / (160.0 / 60.0)) as u32;
-    *ada.brain_mut() = Brain::Script([walk(at - from, ticks.max(1))].into());
+    *ada.brain_mut() = Brain::Script(walk_near(from, at, 28.0));
     assert!(pump_until(&mut [&mut ada], Duration::from_secs(5), |b| {
         b[0].brain_mut().is_done() && b[0].own_server_state().is_some_and(|s| !s.motion.moving)
     }));

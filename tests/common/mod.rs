@@ -220,3 +220,32 @@ pub fn edit_file(dir: &std::path::Path, file: &str, from: &str, to: &str) {
     assert!(text.contains(from), "{file} has no `{from}`");
     std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
 }
+
+/// Script steps that walk from `from` to `stop` px short of `to`.
+pub fn walk_near(from: Vec2, to: Vec2, stop: f32) -> std::collections::VecDeque<(u32, InputFrame)> {
+    let d = from.distance(to) - stop;
+    if d <= 0.0 {
+        return Default::default();
+    }
+    let ticks = (d / (160.0 / 60.0)).floor() as u32;
+    [walk(to - from, ticks.max(1))].into()
+}
+
+/// The first of `bots` throws a fireball at the first monster it sees, while it is
+/// still away from everyone (so its loot lies where nobody stands), and waits until
+/// it dies.
+pub fn fireball_first_monster(bots: &mut [&mut Bot]) {
+    let mut thrown = false;
+    let died = pump_until(bots, Duration::from_secs(20), |b| {
+        if !thrown && let Some((_, _, s, _)) = b[0].monsters().first() {
+            thrown = true;
+            let at = s.motion.pos;
+            b[0].use_ability("fireball", Some(at));
+        }
+        b[0].combat()
+            .events
+            .iter()
+            .any(|e| matches!(e, tavern_shared::combat::messages::CombatEvent::Died { .. }))
+    });
+    assert!(died, "the monster dies: {:?}", bots[0].combat());
+}
