@@ -144,6 +144,49 @@ fn two_players_kill_a_monster_together_and_both_are_credited() {
     for bot in [&ada, &bo] {
         assert_eq!(bot.prediction().corrections, 0);
     }
+
+    // The event log tells the same story: numbered from 1 without gaps, the slime's
+    // damage adds up to its 90 health, one death crediting both players' identities,
+    // and one roll's drops (an item at most, and gold).
+    let token = ada.api_token().unwrap();
+    let (status, body) =
+        crate::common::api_get(&format!("{url}/api/events/arena?limit=500"), &token);
+    assert_eq!(status, 200, "{body}");
+    let events: Vec<tavern_shared::api::CombatLogEntry> = serde_json::from_str(&body).unwrap();
+    let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=events.len() as i64).collect::<Vec<_>>());
+    let slime_label = events
+        .iter()
+        .find(|e| e.kind == "death" && e.target.starts_with("slime#"))
+        .map(|e| e.target.clone())
+        .expect("the slime's death is logged");
+    let to_slime: i64 = events
+        .iter()
+        .filter(|e| e.kind == "damage" && e.target == slime_label)
+        .map(|e| e.amount)
+        .sum();
+    assert_eq!(to_slime, 90, "{events:#?}");
+    let deaths: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == "death" && e.target == slime_label)
+        .collect();
+    assert_eq!(deaths.len(), 1);
+    let mut credited: Vec<&str> = deaths[0].detail.split(',').collect();
+    credited.sort_unstable();
+    assert_eq!(credited.len(), 2, "{credited:?}");
+    assert!(
+        credited.iter().all(|c| c.starts_with("guest:")),
+        "{credited:?}"
+    );
+    let drops: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == "drop" && e.actor == slime_label)
+        .collect();
+    assert!((1..=2).contains(&drops.len()) && drops.iter().any(|d| d.detail == "gold"));
+    let (status, body) = crate::common::api_get(&format!("{url}/api/events/arena?limit=0"), &token);
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = crate::common::api_get(&format!("{url}/api/events/arena"), "not-a-token");
+    assert_eq!(status, 401);
     server.stop();
 }
 

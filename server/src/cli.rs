@@ -121,6 +121,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", env = "TAVERN_COMBAT_SEED")]
     pub combat_seed: Option<u64>,
 
+    /// Hours the combat event log (GET /api/events/{map}) keeps events.
+    #[arg(long, value_name = "HOURS", env = "TAVERN_EVENT_RETENTION", default_value_t = 24,
+          value_parser = clap::value_parser!(u32).range(1..=8760))]
+    pub event_retention: u32,
+
     /// Chat database: postgres://USER:PASSWORD@HOST/DB, or sqlite://FILE. With a password,
     /// prefer the environment variable or --database-url-file.
     /// [default: a SQLite file, DATA_DIR/tavern.db]
@@ -329,6 +334,7 @@ impl RunArgs {
             view_radius: f32::from(self.view_radius),
             send_hz: self.send_hz,
             combat_seed: self.combat_seed,
+            event_retention: std::time::Duration::from_secs(u64::from(self.event_retention) * 3600),
             database_url: self.database_url.clone(),
             chat_filter: Vec::new(),
             jitsi: crate::meetings::JitsiConfig {

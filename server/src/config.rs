@@ -31,6 +31,8 @@ pub struct ServerConfig {
     pub send_hz: u8,
     /// Seed of combat's random numbers (`--combat-seed`); from the OS when `None`.
     pub combat_seed: Option<u64>,
+    /// How long the combat event log keeps events (`--event-retention`).
+    pub event_retention: std::time::Duration,
     /// Chat database: `sqlite://...` or `postgres://...`; a SQLite file in `data_dir`
     /// when `None`.
     pub database_url: Option<String>,
@@ -70,6 +72,7 @@ impl ServerConfig {
             view_radius: crate::interest::DEFAULT_VIEW_RADIUS,
             send_hz: crate::net::rate::DEFAULT_SEND_HZ,
             combat_seed: None,
+            event_retention: crate::combat::log::DEFAULT_RETENTION,
             database_url: None,
             chat_filter: Vec::new(),
             jitsi: crate::meetings::JitsiConfig::default(),

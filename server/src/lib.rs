@@ -210,6 +210,15 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .with_metrics(&metrics);
     let worker = chat::spawn_worker(runtime.handle(), chat_store.clone());
     let inventories = combat::loot::spawn_worker(runtime.handle(), chat_store.clone());
+    let last_events = runtime
+        .block_on(chat_store.last_event_seqs())
+        .context("cannot read the combat event log")?;
+    let event_log = combat::log::spawn_writer(
+        runtime.handle(),
+        chat_store.clone(),
+        last_events,
+        config.event_retention,
+    );
     let agent_worker = agents::AgentWorker::new(runtime.handle(), chat_store.clone());
     let players = players::PlayerDirectory::default();
     let packet_stats = Arc::new(net::guard::PacketStats::new(&metrics));
@@ -264,6 +273,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                         .insert_resource(jitsi)
                         .insert_resource(worker)
                         .insert_resource(inventories)
+                        .insert_resource(event_log)
                         .insert_resource(agents)
                         .insert_resource(agent_worker);
                     let _ = built_tx.send(Ok(()));

@@ -443,6 +443,89 @@ impl ChatStore {
         Ok(taken)
     }
 
+    /// Appends combat events (map, entry) in one transaction.
+    pub async fn append_events(
+        &self,
+        events: &[(String, tavern_shared::api::CombatLogEntry)],
+    ) -> Result<(), sqlx::Error> {
+        let _timer = self.timer("append_events");
+        let mut tx = self.pool.begin().await?;
+        for (map, e) in events {
+            sqlx::query(
+                "INSERT INTO combat_events (map, seq, at_ms, tick, kind, actor, target, amount, x, y, detail) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(map)
+            .bind(e.seq)
+            .bind(e.at_ms)
+            .bind(e.tick)
+            .bind(&e.kind)
+            .bind(&e.actor)
+            .bind(&e.target)
+            .bind(e.amount)
+            .bind(e.x)
+            .bind(e.y)
+            .bind(&e.detail)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
+    }
+
+    /// A map's events after `after`, oldest first, at most `limit`.
+    pub async fn events(
+        &self,
+        map: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<tavern_shared::api::CombatLogEntry>, sqlx::Error> {
+        let _timer = self.timer("events");
+        let rows = sqlx::query(
+            "SELECT seq, at_ms, tick, kind, actor, target, amount, x, y, detail FROM combat_events \
+             WHERE map = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(map)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(tavern_shared::api::CombatLogEntry {
+                    seq: r.try_get(0)?,
+                    at_ms: r.try_get(1)?,
+                    tick: r.try_get(2)?,
+                    kind: r.try_get(3)?,
+                    actor: r.try_get(4)?,
+                    target: r.try_get(5)?,
+                    amount: r.try_get(6)?,
+                    x: r.try_get(7)?,
+                    y: r.try_get(8)?,
+                    detail: r.try_get(9)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The last event number of each map (to number on after a restart).
+    pub async fn last_event_seqs(&self) -> Result<Vec<(String, i64)>, sqlx::Error> {
+        let rows = sqlx::query("SELECT map, MAX(seq) FROM combat_events GROUP BY map")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    /// Forgets events older than `before_ms`; returns how many.
+    pub async fn forget_events_before(&self, before_ms: i64) -> Result<u64, sqlx::Error> {
+        sqlx::query("DELETE FROM combat_events WHERE at_ms < $1")
+            .bind(before_ms)
+            .execute(&self.pool)
+            .await
+            .map(|r| r.rows_affected())
+    }
+
     pub async fn execute_raw(&self, sql: &str) -> Result<(), sqlx::Error> {
         sqlx::raw_sql(sql).execute(&self.pool).await.map(|_| ())
     }

@@ -263,6 +263,35 @@ async fn inventory_round_trip(store: &ChatStore) {
     );
 }
 
+/// The combat event log: appended in order, read after a sequence number, numbered on
+/// after a restart, and old events forgotten.
+async fn events_round_trip(store: &ChatStore) {
+    let entry = |seq: i64, at_ms: i64| tavern_shared::api::CombatLogEntry {
+        seq,
+        at_ms,
+        tick: seq * 10,
+        kind: "damage".into(),
+        actor: "guest:1".into(),
+        target: "slime#4".into(),
+        amount: 7,
+        x: 12.5,
+        y: -3.0,
+        detail: "crit".into(),
+    };
+    let batch: Vec<_> = (1..=5)
+        .map(|i| ("dungeon".to_string(), entry(i, 1000 * i)))
+        .chain([("town".to_string(), entry(1, 50))])
+        .collect();
+    store.append_events(&batch).await.unwrap();
+    let after_two = store.events("dungeon", 2, 2).await.unwrap();
+    assert_eq!(after_two, vec![entry(3, 3000), entry(4, 4000)]);
+    let mut last = store.last_event_seqs().await.unwrap();
+    last.sort();
+    assert_eq!(last, vec![("dungeon".into(), 5), ("town".into(), 1)]);
+    assert_eq!(store.forget_events_before(2500).await.unwrap(), 3);
+    assert_eq!(store.events("dungeon", 0, 100).await.unwrap().len(), 3);
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -280,6 +309,7 @@ fn sqlite_round_trip() {
         let store = ChatStore::open(&url).await.unwrap();
         round_trip(&store).await;
         inventory_round_trip(&store).await;
+        events_round_trip(&store).await;
         let again = ChatStore::open(&url).await.unwrap();
         assert_eq!(
             again.sessions("Ada").await.unwrap().len(),
@@ -410,6 +440,7 @@ fn postgres_round_trip() {
         let store = ChatStore::open(&pg.url()).await.unwrap();
         round_trip(&store).await;
         inventory_round_trip(&store).await;
+        events_round_trip(&store).await;
         let again = ChatStore::open(&pg.url()).await.unwrap();
         assert_eq!(
             again.sessions("Ada").await.unwrap().len(),

@@ -48,3 +48,26 @@ pub struct PlayerInfo {
     /// Last input the server applied.
     pub last_input: u32,
 }
+
+/// One entry of a map's combat event log (`GET /api/events/{map}`).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct CombatLogEntry {
+    /// Numbers the map's events from 1, in the order they happened.
+    pub seq: i64,
+    /// When, in milliseconds since the Unix epoch, and on which server tick.
+    pub at_ms: i64,
+    pub tick: i64,
+    /// `damage`, `death`, `drop`, `pickup` or `phase`.
+    pub kind: String,
+    /// Who did it and to whom: a player's identity (`guest:17`) or a monster
+    /// (`slime#42`); empty when there is none.
+    pub actor: String,
+    pub target: String,
+    /// Damage done, or how many were dropped or picked up.
+    pub amount: i64,
+    /// Where it happened, in map pixels.
+    pub x: f64,
+    pub y: f64,
+    /// The rest: `crit`, the item, the phase's name, who was credited.
+    pub detail: String,
+}

@@ -12,6 +12,9 @@ use tavern_shared::movement::{MoveState, TICK_DT, TICK_HZ};
 use tavern_shared::stream::StreamId;
 
 use super::events::Happenings;
+use super::log::{Event, EventLog, label};
+use super::loot::PlayerKey;
+use super::monsters::Monster;
 use super::{Clock, CombatSystems, Dead, Fighter, PLAYER_RESPAWN_SECS, Warps};
 use crate::content::ContentHandle;
 use crate::interest::StreamTag;
@@ -86,6 +89,14 @@ type Target = (
     Option<&'static mut Warps>,
     Has<Dead>,
     Has<PlayerId>,
+    Named,
+);
+
+/// What names a body in the log, and its map.
+type Named = (
+    Option<&'static PlayerKey>,
+    Option<&'static Monster>,
+    &'static OnMap,
 );
 
 /// Applies this tick's strikes in order. The first to bring a body to 0 kills it; later
@@ -94,21 +105,33 @@ fn apply_strikes(
     clock: Res<Clock>,
     mut strikes: MessageReader<Strike>,
     mut targets: Query<Target>,
-    tags: Query<(&StreamTag, Has<PlayerId>)>,
+    tags: Query<(
+        &StreamTag,
+        Has<PlayerId>,
+        Option<&PlayerKey>,
+        Option<&Monster>,
+    )>,
+    maps: Res<Maps>,
+    mut log: ResMut<EventLog>,
     mut happenings: ResMut<Happenings>,
     mut slain: MessageWriter<Slain>,
     mut commands: Commands,
 ) {
+    let name_of = |e: Entity| {
+        tags.get(e)
+            .map(|(tag, _, key, monster)| label(key, monster, tag))
+            .unwrap_or_default()
+    };
     let mut dying: Vec<Entity> = Vec::new();
     for strike in strikes.read() {
-        let Ok((mut vitals, mut state, tag, credit, afflicted, warps, dead, is_player)) =
+        let Ok((mut vitals, mut state, tag, credit, afflicted, warps, dead, is_player, named)) =
             targets.get_mut(strike.target)
         else {
             continue;
         };
         let attacker = strike
             .attacker
-            .and_then(|a| tags.get(a).ok().map(|t| (a, t)));
+            .and_then(|a| tags.get(a).ok().map(|(t, p, ..)| (a, (t, p))));
         let just_died = dying.contains(&strike.target);
         if dead || (vitals.health == 0 && !just_died) {
             continue;
@@ -124,6 +147,21 @@ fn apply_strikes(
         let amount = strike.amount.min(vitals.health);
         vitals.health -= amount;
         state.health = health_bar(vitals.health, vitals.max_health);
+        let (key, monster, on) = named;
+        log.record(Event {
+            map: &maps.get(on.0).data.name,
+            tick: clock.0,
+            kind: "damage",
+            actor: strike.attacker.map(name_of).unwrap_or_default(),
+            target: label(key, monster, tag),
+            amount: i64::from(amount),
+            at: state.motion.pos,
+            detail: if strike.crit {
+                "crit".into()
+            } else {
+                String::new()
+            },
+        });
         happenings.push(CombatEvent::Hit {
             attacker: attacker.map(|(_, (t, _))| t.0),
             target: tag.0,
@@ -165,7 +203,8 @@ fn apply_strikes(
     }
     // Deaths are told after every strike of the tick, so same-tick blows are credited.
     for body in dying {
-        let Ok((_, state, tag, credit, mut afflicted, _, _, is_player)) = targets.get_mut(body)
+        let Ok((_, state, tag, credit, mut afflicted, _, _, is_player, (key, monster, on))) =
+            targets.get_mut(body)
         else {
             continue;
         };
@@ -173,6 +212,20 @@ fn apply_strikes(
             afflicted.0.clear();
         }
         let credited = credit.map(|c| c.0.clone()).unwrap_or_default();
+        log.record(Event {
+            map: &maps.get(on.0).data.name,
+            tick: clock.0,
+            kind: "death",
+            actor: String::new(),
+            target: label(key, monster, tag),
+            amount: 0,
+            at: state.motion.pos,
+            detail: credited
+                .iter()
+                .map(|(e, _)| name_of(*e))
+                .collect::<Vec<_>>()
+                .join(","),
+        });
         happenings.push(CombatEvent::Died {
             who: tag.0,
             credited: credited.iter().map(|(_, id)| *id).collect(),

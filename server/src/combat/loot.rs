@@ -18,6 +18,7 @@ use tavern_shared::movement::{AVATAR_RADIUS, TICK_HZ};
 use tavern_shared::stream::{Actor, StreamId};
 
 use super::damage::Slain;
+use super::log::{Event, EventLog};
 use super::monsters::Monster;
 use super::{Clock, CombatRng, CombatSystems, Dead};
 use crate::GameSystems;
@@ -249,7 +250,8 @@ fn drop_loot(
     mut rng: ResMut<CombatRng>,
     mut ids: ResMut<StreamIds>,
     mut slain: MessageReader<Slain>,
-    monsters: Query<(&Monster, &OnMap, &Presence)>,
+    monsters: Query<(&Monster, &OnMap, &Presence, &StreamTag)>,
+    mut log: ResMut<EventLog>,
     mut commands: Commands,
 ) {
     let Some(content) = content else {
@@ -261,7 +263,7 @@ fn drop_loot(
         .0
         .wrapping_add((f64::from(LOOT_SECS) * TICK_HZ) as u32);
     for death in slain.read() {
-        let Ok((monster, on, presence)) = monsters.get(death.monster) else {
+        let Ok((monster, on, presence, monster_tag)) = monsters.get(death.monster) else {
             continue;
         };
         let Some(table) = content
@@ -310,6 +312,16 @@ fn drop_loot(
                 }
                 None => format!("{count} gold"),
             };
+            log.record(Event {
+                map: &maps.get(on.0).data.name,
+                tick: clock.0,
+                kind: "drop",
+                actor: super::log::label(None, Some(monster), monster_tag),
+                target: String::new(),
+                amount: i64::from(count),
+                at,
+                detail: item.clone().unwrap_or_else(|| "gold".into()),
+            });
             commands.spawn((
                 Loot {
                     item: item.clone(),
@@ -389,6 +401,8 @@ fn pick_up(
     mut players: Query<Picker, (With<PlayerId>, Without<Loot>)>,
     loot: Query<LootQuery, Without<PlayerId>>,
     worker: Option<Res<InventoryWorker>>,
+    maps: Res<Maps>,
+    mut log: ResMut<EventLog>,
     mut results: MessageWriter<ToClients<PickupResult>>,
     mut updates: MessageWriter<ToClients<InventoryUpdate>>,
     mut commands: Commands,
@@ -512,6 +526,15 @@ fn pick_up(
             }),
             _ => {
                 inventory.add(l.item.as_deref(), l.count);
+                log.record(picked(
+                    &maps,
+                    now,
+                    key,
+                    l.item.as_deref(),
+                    l.count,
+                    at.motion.pos,
+                    presence.map,
+                ));
                 results.write(to_client(
                     client,
                     taken_result(request, tag.0, l.item.clone(), l.count),
@@ -519,6 +542,28 @@ fn pick_up(
                 updates.write(to_client(client, inventory.update(None)));
             }
         }
+    }
+}
+
+/// A pickup as the event log has it.
+fn picked<'a>(
+    maps: &'a Maps,
+    tick: u32,
+    key: Option<&PlayerKey>,
+    item: Option<&str>,
+    count: u32,
+    at: Vec2,
+    map: crate::world::MapId,
+) -> Event<'a> {
+    Event {
+        map: &maps.get(map).data.name,
+        tick,
+        kind: "pickup",
+        actor: key.map(|k| k.0.clone()).unwrap_or_default(),
+        target: String::new(),
+        amount: i64::from(count),
+        at,
+        detail: item.unwrap_or("gold").to_string(),
     }
 }
 
@@ -538,7 +583,19 @@ fn taken_result(id: Option<u32>, loot: StreamId, item: Option<String>, count: u3
 fn finish_jobs(
     worker: Option<Res<InventoryWorker>>,
     content: Option<Res<ContentHandle>>,
-    mut players: Query<(&mut Inventory, &mut Vitals, &mut AvatarState, &Owner), With<PlayerId>>,
+    clock: Res<Clock>,
+    maps: Res<Maps>,
+    mut log: ResMut<EventLog>,
+    mut players: Query<
+        (
+            &mut Inventory,
+            &mut Vitals,
+            &mut AvatarState,
+            &Owner,
+            Option<&PlayerKey>,
+        ),
+        With<PlayerId>,
+    >,
     mut ids: ResMut<StreamIds>,
     mut results: MessageWriter<ToClients<PickupResult>>,
     mut updates: MessageWriter<ToClients<InventoryUpdate>>,
@@ -554,7 +611,7 @@ fn finish_jobs(
     for done in done {
         match done {
             Done::Loaded { avatar, result } => {
-                let Ok((mut inventory, _, _, owner)) = players.get_mut(avatar) else {
+                let Ok((mut inventory, _, _, owner, _)) = players.get_mut(avatar) else {
                     continue;
                 };
                 match result {
@@ -572,9 +629,18 @@ fn finish_jobs(
                 request,
                 result: Ok(()),
             } => {
-                if let Ok((mut inventory, ..)) = players.get_mut(avatar) {
+                if let Ok((mut inventory, _, _, _, key)) = players.get_mut(avatar) {
                     inventory.add(pile.item.as_deref(), pile.count);
                     updates.write(to_client(client, inventory.update(None)));
+                    log.record(picked(
+                        &maps,
+                        clock.0,
+                        key,
+                        pile.item.as_deref(),
+                        pile.count,
+                        pile.at,
+                        pile.on.0,
+                    ));
                 }
                 results.write(to_client(
                     client,
@@ -620,7 +686,8 @@ fn finish_jobs(
                 item,
                 result,
             } => {
-                let Ok((mut inventory, mut vitals, mut state, _)) = players.get_mut(avatar) else {
+                let Ok((mut inventory, mut vitals, mut state, _, _)) = players.get_mut(avatar)
+                else {
                     continue;
                 };
                 let why_not = match result {

@@ -5,6 +5,7 @@
 pub mod abilities;
 pub mod damage;
 pub mod events;
+pub mod log;
 pub mod loot;
 pub mod monsters;
 
@@ -147,6 +148,7 @@ pub fn plugin(app: &mut App) {
             abilities::plugin,
             monsters::plugin,
             loot::plugin,
+            log::plugin,
         ));
 }
 

@@ -122,12 +122,16 @@ pub fn plugin(app: &mut App) {
 /// order), and everyone on its map is told.
 fn enter_phases(
     content: Option<Res<ContentHandle>>,
+    clock: Res<Clock>,
+    maps: Res<Maps>,
+    mut log: ResMut<super::log::EventLog>,
     mut bosses: Query<
         (
             &mut Monster,
             &Vitals,
             &crate::interest::StreamTag,
             &Presence,
+            &AvatarState,
         ),
         Changed<Vitals>,
     >,
@@ -137,7 +141,7 @@ fn enter_phases(
         return;
     };
     let served = content.current();
-    for (mut monster, vitals, tag, presence) in &mut bosses {
+    for (mut monster, vitals, tag, presence, state) in &mut bosses {
         let Some(kind) = served.content.enemy_types.get(&monster.enemy) else {
             continue;
         };
@@ -149,6 +153,16 @@ fn enter_phases(
             let name = kind.phases[monster.phase].name.clone();
             monster.phase += 1;
             info!(boss = %kind.name, phase = %name, "boss entered a phase");
+            log.record(super::log::Event {
+                map: &maps.get(presence.map).data.name,
+                tick: clock.0,
+                kind: "phase",
+                actor: super::log::label(None, Some(&monster), tag),
+                target: String::new(),
+                amount: monster.phase as i64,
+                at: state.motion.pos,
+                detail: name.clone(),
+            });
             happenings.push_to_map(CombatEvent::Phase { who: tag.0, name }, *presence);
         }
     }

@@ -143,6 +143,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/players", get(list_players))
         .route("/api/chat/sessions", get(chat_sessions))
         .route("/api/chat/sessions/{id}/messages", get(chat_messages))
+        .route("/api/events/{map}", get(combat_events))
         .route("/api/content", get(all_content))
         .route("/api/content/{kind}/{id}", get(one_content))
         .route("/healthz", get(healthz))
@@ -326,7 +327,7 @@ async fn json_errors(response: Response) -> Response {
 async fn not_found() -> Response {
     error(
         StatusCode::NOT_FOUND,
-        "no such endpoint; the API has POST /api/login, GET /api/players, GET /api/chat/sessions, GET /api/chat/sessions/{id}/messages, GET /healthz and GET /metrics",
+        "no such endpoint; the API has POST /api/login, GET /api/players, GET /api/chat/sessions, GET /api/chat/sessions/{id}/messages, GET /api/events/{map}, GET /api/content, GET /healthz and GET /metrics",
     )
 }
 
@@ -374,6 +375,62 @@ async fn count_request(
         .with_label_values(&[route.as_str(), response.status().as_str()])
         .inc();
     response
+}
+
+/// Query of `GET /api/events/{map}`.
+#[derive(Debug, serde::Deserialize)]
+pub struct EventsPage {
+    #[serde(default)]
+    pub after: i64,
+    pub limit: Option<i64>,
+}
+
+/// Most events in one page.
+pub const MAX_EVENTS_PAGE: i64 = 500;
+
+/// `GET /api/events/{map}?after=SEQ&limit=N`: the map's combat events after `after`, in
+/// order (for logged-in players).
+async fn combat_events(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    Path(map): Path<String>,
+    page: Result<Query<EventsPage>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    if let Err(r) = state.caller(&headers) {
+        return *r;
+    }
+    let Query(page) = match page {
+        Ok(p) => p,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("after and limit must be whole numbers: {e}"),
+            );
+        }
+    };
+    let limit = page.limit.unwrap_or(100);
+    if !(1..=MAX_EVENTS_PAGE).contains(&limit) || page.after < 0 {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("limit must be 1 to {MAX_EVENTS_PAGE} and after 0 or more"),
+        );
+    }
+    let Some(store) = &state.store else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this server keeps no event log",
+        );
+    };
+    match store.events(&map, page.after, limit).await {
+        Ok(events) => axum::Json(events).into_response(),
+        Err(e) => {
+            tracing::error!("combat events of {map}: {e}");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the event log cannot be read right now",
+            )
+        }
+    }
 }
 
 async fn list_players(State(state): State<Arc<ApiState>>) -> Response {
