@@ -53,17 +53,22 @@ pub fn normalize_url(url: &str) -> Result<String, LoginError> {
     Ok(trimmed.to_string())
 }
 
+/// An HTTP client for the server's API: 5 s at most per request, and error statuses
+/// answered (their JSON says what was wrong) rather than raised.
+fn api_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(5)))
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+}
+
 /// Logs in as a guest named `name` at the server's HTTP API; with the `session` a
 /// previous login answered, as the same player (what it held comes back).
 pub fn login(url: &str, name: &str, session: Option<&str>) -> Result<Credentials, LoginError> {
     let base = normalize_url(url)?;
     let endpoint = format!("{base}/api/login");
-    let agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(5)))
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    let mut response = agent
+    let mut response = api_agent()
         .post(&endpoint)
         .send_json(LoginRequest {
             name: name.to_string(),
@@ -112,12 +117,7 @@ pub fn login(url: &str, name: &str, session: Option<&str>) -> Result<Credentials
 /// The server's game content (`GET /api/content`): combat stats, abilities and the rest.
 pub fn fetch_content(url: &str) -> Result<tavern_shared::content::Content, String> {
     let base = normalize_url(url).map_err(|e| e.to_string())?;
-    let agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(5)))
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    let mut response = agent
+    let mut response = api_agent()
         .get(format!("{base}/api/content"))
         .call()
         .map_err(|e| format!("cannot reach the server at {base}: {e}"))?;

@@ -364,7 +364,7 @@ impl ChatStore {
             "INSERT INTO guests (secret_hash, created_at) VALUES ($1, $2) RETURNING id",
         )
         .bind(secret_hash(&secret))
-        .bind(now_ms())
+        .bind(crate::chat::now_ms())
         .fetch_one(&self.pool)
         .await?;
         Ok((row.try_get(0)?, secret))
@@ -538,12 +538,6 @@ fn secret_hash(secret: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]

@@ -11,6 +11,11 @@ use crate::input::InputFrame;
 pub const TICK_HZ: f64 = 60.0;
 /// One simulation step, in seconds.
 pub const TICK_DT: f32 = 1.0 / 60.0;
+/// Whole ticks in `secs` seconds (to the nearest; none for negative times).
+pub fn secs_to_ticks(secs: f64) -> u32 {
+    (secs.max(0.0) * TICK_HZ).round() as u32
+}
+
 /// Walking speed at full stick, pixels per second.
 pub const WALK_SPEED: f32 = 160.0;
 /// Running speed at full stick, pixels per second.

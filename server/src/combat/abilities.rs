@@ -15,7 +15,7 @@ use tavern_shared::combat::{
     Caster, HOTBAR_SLOTS, Refusal, Vitals, check_use, cooldown_ticks, rewind_ticks, roll_damage,
 };
 use tavern_shared::content::{Ability, CombatStats, Content, Delivery};
-use tavern_shared::movement::{AVATAR_RADIUS, Facing, TICK_HZ};
+use tavern_shared::movement::{AVATAR_RADIUS, Facing, secs_to_ticks};
 
 use super::damage::Strike;
 use super::events::Happenings;
@@ -119,17 +119,12 @@ pub fn choose_targets(
 ) -> Option<(Vec2, Vec<Entity>)> {
     let point = match aim {
         Some(aim) if ability.area_radius > 0.0 => aim,
-        Some(aim) => {
+        Some(aim) => nearest(
             marks
                 .iter()
-                .filter(|m| m.pos.distance_squared(aim) <= PICK_RADIUS * PICK_RADIUS)
-                .min_by(|a, b| {
-                    a.pos
-                        .distance_squared(aim)
-                        .total_cmp(&b.pos.distance_squared(aim))
-                })?
-                .pos
-        }
+                .filter(|m| m.pos.distance_squared(aim) <= PICK_RADIUS * PICK_RADIUS),
+            aim,
+        )?,
         None => {
             let ahead = match facing {
                 Facing::Down => Vec2::Y,
@@ -137,16 +132,13 @@ pub fn choose_targets(
                 Facing::Left => Vec2::NEG_X,
                 Facing::Right => Vec2::X,
             };
-            marks
-                .iter()
-                .filter(|m| (m.pos - from).dot(ahead) > 0.0)
-                .filter(|m| m.pos.distance(from) <= ability.range + PICK_RADIUS)
-                .min_by(|a, b| {
-                    a.pos
-                        .distance_squared(from)
-                        .total_cmp(&b.pos.distance_squared(from))
-                })?
-                .pos
+            nearest(
+                marks
+                    .iter()
+                    .filter(|m| (m.pos - from).dot(ahead) > 0.0)
+                    .filter(|m| m.pos.distance(from) <= ability.range + PICK_RADIUS),
+                from,
+            )?
         }
     };
     let reach = ability.area_radius.max(0.0);
@@ -167,13 +159,20 @@ pub fn choose_targets(
     Some((point, hit))
 }
 
+/// Where the mark nearest `to` stands.
+fn nearest<'a>(marks: impl Iterator<Item = &'a Mark>, to: Vec2) -> Option<Vec2> {
+    marks
+        .map(|m| m.pos)
+        .min_by(|a, b| a.distance_squared(to).total_cmp(&b.distance_squared(to)))
+}
+
 /// Ticks from use to impact: the cast, then the projectile's flight.
 pub fn delay_ticks(ability: &Ability, distance: f32) -> u32 {
     let flight = match (ability.delivery, ability.projectile_speed) {
         (Delivery::Projectile, Some(speed)) if speed > 0.0 => distance / speed,
         _ => 0.0,
     };
-    ((f64::from(ability.cast_secs.max(0.0)) + f64::from(flight)) * TICK_HZ).round() as u32
+    secs_to_ticks(f64::from(ability.cast_secs.max(0.0)) + f64::from(flight))
 }
 
 /// Rolls each hit and sends it on its way: at once, or in flight until it lands.

@@ -8,7 +8,7 @@ use tavern_shared::avatar::{AvatarState, PlayerId, health_bar};
 use tavern_shared::combat::Vitals;
 use tavern_shared::combat::messages::CombatEvent;
 use tavern_shared::content::{EffectKind, StatusEffect};
-use tavern_shared::movement::{MoveState, TICK_DT, TICK_HZ};
+use tavern_shared::movement::{MoveState, TICK_DT, TICK_HZ, secs_to_ticks};
 use tavern_shared::stream::StreamId;
 
 use super::events::Happenings;
@@ -174,9 +174,7 @@ fn apply_strikes(
                 afflicted.0.push(Affliction {
                     effect,
                     source: strike.attacker,
-                    until: clock
-                        .0
-                        .wrapping_add((f64::from(effect.secs) * TICK_HZ).round() as u32),
+                    until: clock.0.wrapping_add(secs_to_ticks(f64::from(effect.secs))),
                     banked: 0.0,
                 });
             }
@@ -188,7 +186,7 @@ fn apply_strikes(
             if let Some(mut warps) = warps {
                 warps.0 = warps.0.wrapping_add(1);
             }
-            let wait = (f64::from(PLAYER_RESPAWN_SECS) * TICK_HZ) as u32;
+            let wait = secs_to_ticks(f64::from(PLAYER_RESPAWN_SECS));
             commands.entity(strike.target).insert(Dead {
                 since: clock.0,
                 until: clock.0.wrapping_add(wait),

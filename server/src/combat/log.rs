@@ -47,7 +47,7 @@ impl EventLog {
         let seq = self.next.entry(event.map.to_string()).or_insert(1);
         let entry = CombatLogEntry {
             seq: *seq,
-            at_ms: now_ms(),
+            at_ms: crate::chat::now_ms(),
             tick: i64::from(event.tick),
             kind: event.kind.to_string(),
             actor: event.actor,
@@ -71,12 +71,6 @@ pub fn label(key: Option<&PlayerKey>, monster: Option<&Monster>, tag: &StreamTag
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 /// Starts the writing task; maps number on from `last` (what the store already holds).
 pub fn spawn_writer(
     runtime: &tokio::runtime::Handle,
@@ -96,7 +90,7 @@ pub fn spawn_writer(
                     }
                 }
                 _ = sweep.tick() => {
-                    let before = now_ms() - retention.as_millis() as i64;
+                    let before = crate::chat::now_ms() - retention.as_millis() as i64;
                     match store.forget_events_before(before).await {
                         Ok(0) => {}
                         Ok(n) => debug!(events = n, "forgot old combat events"),

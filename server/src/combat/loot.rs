@@ -14,7 +14,7 @@ use tavern_shared::combat::messages::{
 };
 use tavern_shared::combat::{Vitals, roll_loot};
 use tavern_shared::content::ItemKind;
-use tavern_shared::movement::{AVATAR_RADIUS, TICK_HZ};
+use tavern_shared::movement::{AVATAR_RADIUS, secs_to_ticks};
 use tavern_shared::stream::{Actor, StreamId};
 
 use super::damage::Slain;
@@ -90,7 +90,8 @@ impl Inventory {
 #[derive(Component, Debug, Clone, PartialEq, Eq)]
 pub struct PlayerKey(pub String);
 
-/// A pile being stored into someone's inventory: put back on the ground if that fails.
+/// A pile of loot: being laid on the ground, or being stored into someone's inventory
+/// (put back on the ground if that fails).
 #[derive(Debug, Clone)]
 pub struct Pile {
     pub loot: StreamId,
@@ -101,6 +102,26 @@ pub struct Pile {
     pub presence: Presence,
     pub until: u32,
     pub label: String,
+}
+
+/// A pile lying on the ground, under a new stream id (its `loot` is not used).
+fn pile_bundle(pile: Pile, ids: &mut StreamIds) -> impl Bundle {
+    (
+        Loot {
+            item: pile.item.clone(),
+            count: pile.count,
+            until: pile.until,
+        },
+        Actor::Loot {
+            item: pile.item,
+            count: pile.count,
+        },
+        DisplayName(pile.label),
+        AvatarState::at(pile.at),
+        ids.issue(),
+        pile.on,
+        pile.presence,
+    )
 }
 
 /// Work for the inventory's storage task, done in the order sent.
@@ -259,9 +280,7 @@ fn drop_loot(
     };
     let served = content.current();
     let content = &served.content;
-    let until = clock
-        .0
-        .wrapping_add((f64::from(LOOT_SECS) * TICK_HZ) as u32);
+    let until = clock.0.wrapping_add(secs_to_ticks(f64::from(LOOT_SECS)));
     for death in slain.read() {
         let Ok((monster, on, presence, monster_tag)) = monsters.get(death.monster) else {
             continue;
@@ -322,18 +341,18 @@ fn drop_loot(
                 at,
                 detail: item.clone().unwrap_or_else(|| "gold".into()),
             });
-            commands.spawn((
-                Loot {
-                    item: item.clone(),
+            commands.spawn(pile_bundle(
+                Pile {
+                    loot: 0,
+                    item,
                     count,
+                    at,
+                    on: *on,
+                    presence: *presence,
                     until,
+                    label,
                 },
-                Actor::Loot { item, count },
-                DisplayName(label),
-                AvatarState::at(at),
-                ids.issue(),
-                *on,
-                *presence,
+                &mut ids,
             ));
         }
     }
@@ -389,6 +408,7 @@ type LootQuery = (
     &'static StreamTag,
     &'static AvatarState,
     &'static Presence,
+    &'static DisplayName,
 );
 
 /// Requests first, in the order they came, then whoever stands on loot; the first to
@@ -439,7 +459,7 @@ fn pick_up(
             } else if let Ok((_, pos, presence, _, _, _, dead, _)) = players.get(controls.0) {
                 match target {
                     _ if dead => Some("you are dead".to_string()),
-                    Some((_, _, _, at, l_presence)) if can_see(presence, l_presence) => {
+                    Some((_, _, _, at, l_presence, _)) if can_see(presence, l_presence) => {
                         let distance = pos.motion.pos.distance(at.motion.pos);
                         (distance > PICKUP_REACH).then(|| {
                             format!(
@@ -471,7 +491,7 @@ fn pick_up(
     }
 
     // Walking over loot: the nearest living player on it takes it; others on it are told.
-    for (entity, _, tag, at, l_presence) in &loot {
+    for (entity, _, tag, at, l_presence, _) in &loot {
         if took.iter().any(|t| t.0 == entity) {
             continue;
         }
@@ -500,7 +520,7 @@ fn pick_up(
     }
 
     for (entity, picker, client, request) in took {
-        let (Ok((_, l, tag, at, presence)), Ok((_, _, _, name, mut inventory, _, _, key))) =
+        let (Ok((_, l, tag, at, presence, label)), Ok((_, _, _, _, mut inventory, _, _, key))) =
             (loot.get(entity), players.get_mut(picker))
         else {
             continue;
@@ -520,7 +540,7 @@ fn pick_up(
                     on: OnMap(presence.map),
                     presence: *presence,
                     until: l.until,
-                    label: name.0.clone(),
+                    label: label.0.clone(),
                 },
                 request,
             }),
@@ -663,22 +683,7 @@ fn finish_jobs(
                         "the pickup could not be stored; it is back on the ground",
                     ),
                 ));
-                commands.spawn((
-                    Loot {
-                        item: pile.item.clone(),
-                        count: pile.count,
-                        until: pile.until,
-                    },
-                    Actor::Loot {
-                        item: pile.item,
-                        count: pile.count,
-                    },
-                    DisplayName(pile.label),
-                    AvatarState::at(pile.at),
-                    ids.issue(),
-                    pile.on,
-                    pile.presence,
-                ));
+                commands.spawn(pile_bundle(pile, &mut ids));
             }
             Done::Took {
                 avatar,

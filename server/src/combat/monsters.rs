@@ -14,7 +14,7 @@ use tavern_shared::combat::messages::CombatEvent;
 use tavern_shared::combat::{Vitals, cooldown_ticks, leashed, phase_for};
 use tavern_shared::content::{AiKind, CombatStats, Content};
 use tavern_shared::map::{Area, MapData};
-use tavern_shared::movement::{AVATAR_RADIUS, TICK_DT, TICK_HZ, walk};
+use tavern_shared::movement::{AVATAR_RADIUS, TICK_DT, TICK_HZ, secs_to_ticks, walk};
 use tavern_shared::pathing::NavGrid;
 use tavern_shared::stream::Actor;
 
@@ -190,7 +190,7 @@ fn provoke(
 
 /// The spawners a map declares: `enemySpawn` zones and `boss` spots.
 fn spawners_of(id: MapId, map: &MapData) -> Vec<Spawner> {
-    let ticks = |secs: f32| (f64::from(secs.max(0.0)) * TICK_HZ).round() as u32;
+    let ticks = |secs: f32| secs_to_ticks(f64::from(secs));
     map.zones
         .iter()
         .flat_map(|zone| {

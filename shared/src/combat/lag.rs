@@ -29,7 +29,7 @@ pub const MAX_REWIND_SECS: f64 = 0.25;
 /// whose input took half of `rtt_secs` to arrive; at most [`MAX_REWIND_SECS`].
 pub fn rewind_ticks(interpolation_secs: f64, rtt_secs: f64) -> u32 {
     let secs = (interpolation_secs.max(0.0) + rtt_secs.max(0.0) / 2.0).min(MAX_REWIND_SECS);
-    (secs * TICK_HZ).round() as u32
+    crate::movement::secs_to_ticks(secs)
 }
 
 /// Where an entity was over the last [`MAX_REWIND_SECS`], one position per tick, so a

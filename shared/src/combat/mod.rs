@@ -112,7 +112,7 @@ pub fn phase_for(phases: &[crate::content::BossPhase], health: u32, max: u32) ->
 
 /// Ticks an ability takes to be ready again after use (its cooldown to the nearest tick).
 pub fn cooldown_ticks(ability: &Ability) -> u32 {
-    (f64::from(ability.cooldown_secs.max(0.0)) * TICK_HZ).round() as u32
+    crate::movement::secs_to_ticks(f64::from(ability.cooldown_secs))
 }
 
 /// Why an ability was not used; the text is what the player is shown.
