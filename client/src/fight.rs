@@ -87,15 +87,10 @@ impl Tactics {
     /// A fighter with the players' hotbar from `content`; `cheat` to try cheats too.
     pub fn new(content: &Content, cheat: bool) -> Self {
         let hotbar = content
-            .combat_stats
-            .get(tavern_shared::combat::PLAYER_STATS)
-            .map(|s| {
-                s.hotbar
-                    .iter()
-                    .filter_map(|id| content.abilities.get(id).map(|a| (id.clone(), a.clone())))
-                    .collect()
-            })
-            .unwrap_or_default();
+            .player_hotbar()
+            .iter()
+            .filter_map(|id| content.abilities.get(id).map(|a| (id.clone(), a.clone())))
+            .collect();
         Tactics {
             hotbar,
             ready_at: HashMap::new(),

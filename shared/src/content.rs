@@ -90,6 +90,15 @@ impl Content {
         }
     }
 
+    /// The ability ids on the players' hotbar (the `player` stats'), keys 1 to 4.
+    pub fn player_hotbar(&self) -> &[String] {
+        self.combat_stats
+            .get(crate::combat::PLAYER_STATS)
+            .map_or(&[], |s| {
+                &s.hotbar[..s.hotbar.len().min(crate::combat::HOTBAR_SLOTS)]
+            })
+    }
+
     /// The ids of one kind, in order.
     pub fn ids(&self, kind: ContentKind) -> Vec<&str> {
         fn keys<T>(map: &BTreeMap<String, T>) -> Vec<&str> {

@@ -424,11 +424,7 @@ fn use_hotbar(
 }
 
 fn hotbar_of(content: &tavern_shared::content::Content) -> Vec<String> {
-    content
-        .combat_stats
-        .get(tavern_shared::combat::PLAYER_STATS)
-        .map(|s| s.hotbar.clone())
-        .unwrap_or_default()
+    content.player_hotbar().to_vec()
 }
 
 fn ability_name(content: &tavern_shared::content::Content, id: &str) -> String {
