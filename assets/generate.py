@@ -543,12 +543,15 @@ DUNGEON_ZONES = [
     ("Hall", "area", cells(6, 1, 14, 5), [("room", "string", "hall")]),
     ("Slime pit", "area", cells(8, 2, 12, 4),
      [("enemySpawn", "string", "slime"), ("count", "int", 3), ("respawnSecs", "float", 20)]),
-    ("Hall door", "area", cells(5, 3, 5, 3), [("door", "string", "hall")]),
+    # Clearing the store room opens the way into the hall.
+    ("Hall door", "area", cells(5, 3, 5, 3), [("door", "string", "store")]),
     ("Store room", "area", cells(1, 7, 9, 9), [("room", "string", "store")]),
-    ("Store door", "area", cells(3, 6, 3, 6), [("door", "string", "store")]),
+    ("Store slimes", "area", cells(6, 7, 9, 9),
+     [("enemySpawn", "string", "slime"), ("count", "int", 2), ("respawnSecs", "float", 30)]),
     ("Lair", "area", cells(16, 1, 28, 9), [("room", "string", "lair")]),
+    # Clearing the hall, then the store chest's iron key (used up), opens the lair.
     ("Lair door", "area", cells(15, 3, 15, 3),
-     [("door", "string", "lair"), ("key", "string", "iron-key")]),
+     [("door", "string", "hall"), ("key", "string", "iron-key"), ("consumeKey", "bool", True)]),
 ]
 
 
@@ -582,7 +585,8 @@ def dungeon_tmj():
         "width": w, "height": h, "tilewidth": T, "tileheight": T, "infinite": False,
         "compressionlevel": -1, "nextlayerid": 5, "nextobjectid": len(objects) + 1,
         "properties": [{"name": "mapDescription", "type": "string",
-                        "value": "Under the town: a hall of slimes, a store room and the ogre's lair."}],
+                        "value": ("Under the town: clear the store room's slimes to open the hall; clear the hall "
+                                  "and bring the iron key from the store room's chest to open the ogre's lair.")}],
         "tilesets": [{"firstgid": 1, "source": "town.tsx"}],
         "layers": [
             {"type": "group", "id": 1, "name": "floor", "opacity": 1, "visible": True, "x": 0, "y": 0,

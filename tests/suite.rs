@@ -15,5 +15,6 @@ mod load;
 mod maps;
 mod reconciliation;
 mod reload;
+mod rooms;
 mod security;
 mod zones;

@@ -335,6 +335,11 @@ impl Bot {
         all
     }
 
+    /// The map's doors, chests and rooms as the server last said, and its notices.
+    pub fn dungeon(&self) -> &crate::dungeon::Dungeon {
+        self.app.world().resource::<crate::dungeon::Dungeon>()
+    }
+
     /// The own avatar's stream id.
     pub fn own_stream_id(&self) -> Option<u32> {
         self.app

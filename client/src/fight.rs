@@ -228,7 +228,7 @@ impl Tactics {
         if self.path.is_empty() || sight.now - self.path_at >= REPATH_SECS {
             self.path_at = sight.now;
             self.path = nav
-                .find_path(sight.own, goal, |_| false, 4000)
+                .find_path(sight.own, goal, nav.shut_doors(world), 4000)
                 .unwrap_or_default();
         }
         while self

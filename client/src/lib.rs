@@ -7,6 +7,7 @@ pub mod chat;
 pub mod cli;
 pub mod combat;
 pub mod connection;
+pub mod dungeon;
 pub mod fight;
 pub mod interpolation;
 pub mod light;
@@ -81,5 +82,6 @@ pub fn plugin(app: &mut App) {
             meetings::plugin,
             agents::plugin,
             combat::plugin,
+            dungeon::plugin,
         ));
 }

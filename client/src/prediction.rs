@@ -243,7 +243,7 @@ pub fn plugin(app: &mut App) {
         .add_systems(OnExit(ClientState::Connected), forget_prediction);
 }
 
-fn enter_map(
+pub(crate) fn enter_map(
     mut commands: Commands,
     mut entered: MessageReader<EnterMap>,
     mut prediction: ResMut<Prediction>,

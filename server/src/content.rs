@@ -906,8 +906,11 @@ mod tests {
         .0;
         assert_eq!(check_map(&content, &dungeon), Vec::new());
         let mut broken = dungeon.clone();
+        let mut first_spawn = true;
         for zone in &mut broken.zones {
-            if let Some(spawn) = &mut zone.effects.enemy_spawn {
+            if let Some(spawn) = &mut zone.effects.enemy_spawn
+                && std::mem::take(&mut first_spawn)
+            {
                 spawn.enemy = "dragon".into();
             }
             if let Some(door) = &mut zone.effects.door

@@ -3,15 +3,23 @@
 //!
 //! It holds no Bevy state: the server and the client's prediction call the same
 //! [`CollisionWorld::move_and_slide`] on the same shapes, so they agree to the bit.
+//!
+//! A map's doors are shapes of their own: solid while closed, skipped by every query
+//! once [`CollisionWorld::set_door_open`] opens them (the server when a room is cleared,
+//! the client when the server says so).
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bevy::math::{IVec2, Rect, Vec2};
 use bevy_rapier2d::parry::partitioning::{Bvh, BvhBuildStrategy};
 use bevy_rapier2d::parry::query::{DefaultQueryDispatcher, Ray, ShapeCastOptions};
 use bevy_rapier2d::parry::shape::Ball;
 use bevy_rapier2d::rapier::prelude::{
-    ColliderBuilder, ColliderSet, Pose, QueryFilter, QueryPipeline, RigidBodySet,
+    Collider, ColliderBuilder, ColliderHandle, ColliderSet, Pose, QueryFilter, QueryPipeline,
+    RigidBodySet,
 };
 
+use crate::map::rooms::{door_shapes, door_zones};
 use crate::map::{MapData, SolidShape};
 
 /// Gap kept between an avatar and a wall, in pixels, so sliding never starts in contact.
@@ -27,6 +35,19 @@ pub struct CollisionWorld {
     colliders: ColliderSet,
     bvh: Bvh,
     shape_count: usize,
+    /// One flag per door (colliders carry their door's number + 1 as user data, walls 0).
+    doors_open: Box<[AtomicBool]>,
+}
+
+/// Which door shapes a query meets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Doors {
+    /// The closed ones.
+    Closed,
+    /// None: only walls (for the grid monsters path on, where doors are looked up apart).
+    Ignored,
+    /// Only the doors, open or not.
+    Only,
 }
 
 impl std::fmt::Debug for CollisionWorld {
@@ -46,35 +67,44 @@ impl CollisionWorld {
     /// Builds the world from solid shapes (pixels, y down). Concave polygons are split
     /// into triangles; degenerate shapes (no area) are skipped.
     pub fn from_shapes(shapes: impl IntoIterator<Item = SolidShape>) -> Self {
+        Self::with_doors(shapes.into_iter().map(|s| (s, 0)), 0)
+    }
+
+    /// Builds the world from shapes tagged with their door's number + 1 (0: a wall).
+    fn with_doors(shapes: impl IntoIterator<Item = (SolidShape, u128)>, doors: usize) -> Self {
         let mut colliders = ColliderSet::new();
         let mut aabbs = Vec::new();
-        let mut add = |collider: bevy_rapier2d::rapier::geometry::Collider| {
-            aabbs.push(collider.compute_aabb());
-            colliders.insert(collider);
-        };
-        for shape in shapes {
-            match shape {
+        for (shape, tag) in shapes {
+            let built: Vec<Collider> = match shape {
                 SolidShape::Rect(r) => {
                     let half = r.half_size();
                     if half.x > 0.0 && half.y > 0.0 {
-                        add(ColliderBuilder::cuboid(half.x, half.y)
-                            .translation(r.center())
-                            .build());
+                        vec![
+                            ColliderBuilder::cuboid(half.x, half.y)
+                                .translation(r.center())
+                                .build(),
+                        ]
+                    } else {
+                        Vec::new()
                     }
                 }
                 SolidShape::Circle { center, radius } if radius > 0.0 => {
-                    add(ColliderBuilder::ball(radius).translation(center).build());
+                    vec![ColliderBuilder::ball(radius).translation(center).build()]
                 }
-                SolidShape::Circle { .. } => {}
-                SolidShape::Polygon(points) => {
-                    for [a, b, c] in triangulate(&points) {
-                        add(ColliderBuilder::triangle(a, b, c).build());
-                    }
-                }
+                SolidShape::Circle { .. } => Vec::new(),
+                SolidShape::Polygon(points) => triangulate(&points)
+                    .into_iter()
+                    .map(|[a, b, c]| ColliderBuilder::triangle(a, b, c).build())
+                    .collect(),
                 SolidShape::Polyline(points) if points.len() >= 2 => {
-                    add(ColliderBuilder::polyline(points, None).build());
+                    vec![ColliderBuilder::polyline(points, None).build()]
                 }
-                SolidShape::Polyline(_) => {}
+                SolidShape::Polyline(_) => Vec::new(),
+            };
+            for mut collider in built {
+                collider.user_data = tag;
+                aabbs.push(collider.compute_aabb());
+                colliders.insert(collider);
             }
         }
         // Collider handles are handed out in insertion order, so leaf i is collider i.
@@ -84,11 +114,13 @@ impl CollisionWorld {
             colliders,
             bvh,
             shape_count: aabbs.len(),
+            doors_open: (0..doors).map(|_| AtomicBool::new(false)).collect(),
         }
     }
 
     /// Builds the world of a map: its solid tiles merged into rectangles, its collider
-    /// objects, and walls around the map's edge so nobody walks off it.
+    /// objects, walls around the map's edge so nobody walks off it, and its doors, all
+    /// closed.
     pub fn from_map(map: &MapData) -> Self {
         let tile = Vec2::new(map.tile_width as f32, map.tile_height as f32);
         let size = map.pixel_size();
@@ -104,12 +136,57 @@ impl CollisionWorld {
             min: min.as_vec2() * tile,
             max: max.as_vec2() * tile,
         });
-        Self::from_shapes(
-            tiles
-                .chain(edges)
-                .map(SolidShape::Rect)
-                .chain(map.solid_shapes.iter().cloned()),
-        )
+        let walls = tiles
+            .chain(edges)
+            .map(SolidShape::Rect)
+            .chain(map.solid_shapes.iter().cloned())
+            .map(|s| (s, 0));
+        let doors: Vec<(SolidShape, u128)> = door_zones(map)
+            .enumerate()
+            .flat_map(|(i, (zone, _))| {
+                door_shapes(&zone.area)
+                    .into_iter()
+                    .map(move |s| (s, i as u128 + 1))
+            })
+            .collect();
+        Self::with_doors(walls.chain(doors), door_zones(map).count())
+    }
+
+    /// Number of doors (numbered as [`crate::map::rooms::Rooms::doors`]).
+    pub fn door_count(&self) -> usize {
+        self.doors_open.len()
+    }
+
+    /// Opens or closes door `door` for every query after this one; unknown numbers are
+    /// ignored.
+    pub fn set_door_open(&self, door: usize, open: bool) {
+        if let Some(flag) = self.doors_open.get(door) {
+            flag.store(open, Ordering::Relaxed);
+        }
+    }
+
+    pub fn is_door_open(&self, door: usize) -> bool {
+        self.doors_open
+            .get(door)
+            .is_some_and(|f| f.load(Ordering::Relaxed))
+    }
+
+    /// The first door a circle of `radius` at `pos` touches, open or not.
+    pub fn door_touching(&self, pos: Vec2, radius: f32) -> Option<usize> {
+        self.query(Doors::Only, |q| {
+            q.intersect_shape(Pose::from_translation(pos), &Ball::new(radius))
+                .next()
+                .map(|(_, c)| c.user_data as usize - 1)
+        })
+    }
+
+    /// Whether a circle of `radius` at `pos` touches no wall, whatever the doors.
+    pub fn is_free_of_walls(&self, pos: Vec2, radius: f32) -> bool {
+        self.query(Doors::Ignored, |q| {
+            q.intersect_shape(Pose::from_translation(pos), &Ball::new(radius))
+                .next()
+                .is_none()
+        })
     }
 
     /// The free spot nearest to `pos` for a circle of `radius`: `pos` itself if free,
@@ -151,20 +228,40 @@ impl CollisionWorld {
         self.shape_count
     }
 
-    fn queries(&self) -> QueryPipeline<'_> {
-        QueryPipeline {
+    /// Runs `f` on a query pipeline that meets the walls and `doors`.
+    fn query<R>(&self, doors: Doors, f: impl FnOnce(&QueryPipeline<'_>) -> R) -> R {
+        let keep = |_: ColliderHandle, c: &Collider| match (doors, c.user_data) {
+            (Doors::Only, 0) => false,
+            (Doors::Only, _) | (_, 0) => true,
+            (Doors::Ignored, _) => false,
+            (Doors::Closed, tag) => !self.is_door_open(tag as usize - 1),
+        };
+        let filter = if self.doors_open.is_empty() && doors == Doors::Closed {
+            QueryFilter::default()
+        } else {
+            QueryFilter {
+                predicate: Some(&keep),
+                ..QueryFilter::default()
+            }
+        };
+        f(&QueryPipeline {
             dispatcher: &DefaultQueryDispatcher,
             bvh: &self.bvh,
             bodies: &self.bodies,
             colliders: &self.colliders,
-            filter: QueryFilter::default(),
-        }
+            filter,
+        })
     }
 
     /// Moves a circle of `radius` from `pos` by `delta`, stopping at walls and sliding
     /// along them. Continuous (shape casts), so no speed tunnels through a wall.
     pub fn move_and_slide(&self, pos: Vec2, delta: Vec2, radius: f32) -> Vec2 {
-        let queries = self.queries();
+        self.query(Doors::Closed, |queries| {
+            Self::slide(queries, pos, delta, radius)
+        })
+    }
+
+    fn slide(queries: &QueryPipeline<'_>, pos: Vec2, delta: Vec2, radius: f32) -> Vec2 {
         let ball = Ball::new(radius);
         let mut pos = pos;
         let mut remaining = delta;
@@ -211,15 +308,16 @@ impl CollisionWorld {
             return true;
         }
         let ray = Ray::new(from, delta / dist);
-        self.queries().cast_ray(&ray, dist, true).is_none()
+        self.query(Doors::Closed, |q| q.cast_ray(&ray, dist, true).is_none())
     }
 
     /// Whether a circle of `radius` at `pos` touches no solid shape.
     pub fn is_free(&self, pos: Vec2, radius: f32) -> bool {
-        self.queries()
-            .intersect_shape(Pose::from_translation(pos), &Ball::new(radius))
-            .next()
-            .is_none()
+        self.query(Doors::Closed, |q| {
+            q.intersect_shape(Pose::from_translation(pos), &Ball::new(radius))
+                .next()
+                .is_none()
+        })
     }
 }
 
@@ -430,6 +528,45 @@ mod tests {
         // Walking right from the spawn stops at the line.
         let end = world.move_and_slide(Vec2::new(16.0, 48.0), Vec2::new(100.0, 0.0), 10.0);
         assert!(end.x < 50.0 + 0.1, "{end}");
+    }
+
+    #[test]
+    fn a_door_blocks_walking_and_sight_until_it_opens() {
+        let mut map = MapData::from_ascii("t", 32, &["#######", "#S.#..#", "#######"]);
+        // The wall's middle cell becomes a door.
+        map.solid[7 + 3] = false; // row 1, column 3
+        map.zones = vec![crate::map::Zone {
+            name: "Door".into(),
+            place: "object `Door`".into(),
+            area: crate::map::Area::Rect(Rect::new(96.0, 32.0, 128.0, 64.0)),
+            effects: crate::map::Effects {
+                door: Some(crate::map::zones::Door {
+                    room: None,
+                    key: Some("key".into()),
+                    consume_key: false,
+                }),
+                ..Default::default()
+            },
+        }];
+        let world = CollisionWorld::from_map(&map);
+        assert_eq!(world.door_count(), 1);
+        let (west, east) = (Vec2::new(48.0, 48.0), Vec2::new(160.0, 48.0));
+        let stopped = world.move_and_slide(west, Vec2::new(120.0, 0.0), 10.0);
+        assert!(stopped.x < 96.0 - 9.9, "{stopped}");
+        assert!(!world.line_of_sight(west, east));
+        assert!(!world.is_free(Vec2::new(112.0, 48.0), 4.0));
+        assert!(world.is_free_of_walls(Vec2::new(112.0, 48.0), 4.0));
+        assert_eq!(world.door_touching(Vec2::new(84.0, 48.0), 13.0), Some(0));
+        world.set_door_open(0, true);
+        assert!(world.is_door_open(0));
+        assert_eq!(
+            world.move_and_slide(west, Vec2::new(112.0, 0.0), 10.0),
+            east
+        );
+        assert!(world.line_of_sight(west, east));
+        // Open or not, it is still a door (for who touches it).
+        assert_eq!(world.door_touching(Vec2::new(84.0, 48.0), 13.0), Some(0));
+        world.set_door_open(7, true); // no such door: nothing happens
     }
 
     #[test]

@@ -20,14 +20,18 @@ pub struct NavGrid {
     height: i32,
     cell: Vec2,
     open: Vec<bool>,
+    /// The door (number) a walker standing in each cell would touch, `u16::MAX`: none.
+    doors: Vec<u16>,
 }
 
 impl NavGrid {
-    /// The grid of `map` for a walker of `radius`.
+    /// The grid of `map` for a walker of `radius`. Doors count as open here; which are
+    /// shut is asked of the world when a path is looked for ([`NavGrid::shut_doors`]).
     pub fn from_map(map: &MapData, world: &CollisionWorld, radius: f32) -> Self {
         let cell = Vec2::new(map.tile_width as f32, map.tile_height as f32);
         let (width, height) = (map.width as i32, map.height as i32);
         let mut open = Vec::with_capacity((width * height).max(0) as usize);
+        let mut doors = Vec::with_capacity(open.capacity());
         for y in 0..height {
             for x in 0..width {
                 let solid = map
@@ -36,7 +40,12 @@ impl NavGrid {
                     .copied()
                     .unwrap_or(true);
                 let centre = (Vec2::new(x as f32, y as f32) + 0.5) * cell;
-                open.push(!solid && world.is_free(centre, radius));
+                open.push(!solid && world.is_free_of_walls(centre, radius));
+                doors.push(
+                    world
+                        .door_touching(centre, radius)
+                        .map_or(u16::MAX, |d| d.min(u16::MAX as usize - 1) as u16),
+                );
             }
         }
         NavGrid {
@@ -44,7 +53,22 @@ impl NavGrid {
             height,
             cell,
             open,
+            doors,
         }
+    }
+
+    /// The door a walker in `cell` would touch.
+    pub fn door_at(&self, cell: IVec2) -> Option<usize> {
+        if cell.x < 0 || cell.y < 0 || cell.x >= self.width || cell.y >= self.height {
+            return None;
+        }
+        let d = self.doors[(cell.y * self.width + cell.x) as usize];
+        (d != u16::MAX).then_some(usize::from(d))
+    }
+
+    /// For [`NavGrid::find_path`]: the cells `world`'s closed doors shut now.
+    pub fn shut_doors<'a>(&'a self, world: &'a CollisionWorld) -> impl Fn(IVec2) -> bool + 'a {
+        move |c| self.door_at(c).is_some_and(|d| !world.is_door_open(d))
     }
 
     /// The cell a point is in.
@@ -172,6 +196,39 @@ mod tests {
             }
             at = c;
         }
+    }
+
+    #[test]
+    fn a_path_goes_through_a_map_door_only_once_it_is_open() {
+        let (mut map, _) = world();
+        // The gap in the wall (cell 5,4) is a door of room `west`.
+        map.zones = vec![crate::map::Zone {
+            name: "Gap door".into(),
+            place: "object `Gap door`".into(),
+            area: crate::map::Area::Rect(bevy::math::Rect::new(160.0, 128.0, 192.0, 160.0)),
+            effects: crate::map::Effects {
+                door: Some(crate::map::zones::Door {
+                    room: Some("west".into()),
+                    key: None,
+                    consume_key: false,
+                }),
+                ..Default::default()
+            },
+        }];
+        let collision = CollisionWorld::from_map(&map);
+        let grid = NavGrid::from_map(&map, &collision, 10.0);
+        let (from, to) = (grid.centre(IVec2::new(2, 1)), grid.centre(IVec2::new(7, 1)));
+        assert_eq!(grid.door_at(IVec2::new(5, 4)), Some(0));
+        assert_eq!(grid.door_at(IVec2::new(2, 1)), None);
+        assert_eq!(
+            grid.find_path(from, to, grid.shut_doors(&collision), 1000),
+            None
+        );
+        collision.set_door_open(0, true);
+        let path = grid
+            .find_path(from, to, grid.shut_doors(&collision), 1000)
+            .expect("through the open door");
+        assert!(path.contains(&grid.centre(IVec2::new(5, 4))));
     }
 
     #[test]

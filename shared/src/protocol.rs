@@ -9,14 +9,15 @@ use crate::agent::{AgentClosed, AgentLeave, AgentNotice, AgentOpened, Npc};
 use crate::avatar::InZones;
 use crate::chat::{ChatDelivery, ChatRejected, ChatSend};
 use crate::combat::messages::{
-    AbilityResult, CombatEvents, InventoryUpdate, PickUp, PickupResult, UseAbility, UseItem,
+    AbilityResult, CombatEvents, DoorNotice, DungeonState, InventoryUpdate, PickUp, PickupResult,
+    UseAbility, UseItem,
 };
 use crate::input::InputBatch;
 use crate::map::MapData;
 use crate::stream::{AvatarRoster, AvatarStates, StatesAck};
 
 /// Identifies Tavern's netcode protocol; bump when the wire format changes.
-pub const PROTOCOL_ID: u64 = 0x5441_5645_524e_0007;
+pub const PROTOCOL_ID: u64 = 0x5441_5645_524e_0008;
 
 /// Server → client, reliable: the map the client's avatar is on. Sent on joining, when
 /// the avatar takes an exit to another map, and when the map file was edited.
@@ -90,5 +91,9 @@ pub fn plugin(app: &mut App) {
         .add_client_message::<UseItem>(Channel::Ordered)
         .add_server_message::<InventoryUpdate>(Channel::Ordered)
         .make_message_independent::<PickupResult>()
-        .make_message_independent::<InventoryUpdate>();
+        .make_message_independent::<InventoryUpdate>()
+        .add_server_message::<DungeonState>(Channel::Ordered)
+        .add_server_message::<DoorNotice>(Channel::Ordered)
+        .make_message_independent::<DungeonState>()
+        .make_message_independent::<DoorNotice>();
 }

@@ -143,7 +143,29 @@ pub enum Job {
         client: Entity,
         key: String,
         item: String,
+        purpose: Purpose,
     },
+}
+
+/// What an item taken out of an inventory is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A potion, drunk once taken out.
+    Drink,
+    /// A key, used up opening door `door` of map `map`.
+    Unlock {
+        map: crate::world::MapId,
+        door: usize,
+    },
+}
+
+/// A key was taken out of `avatar`'s inventory (`used`), or could not be, to open a door.
+#[derive(Message, Debug, Clone, Copy)]
+pub struct KeyTaken {
+    pub avatar: Entity,
+    pub map: crate::world::MapId,
+    pub door: usize,
+    pub used: bool,
 }
 
 /// What the storage task answers.
@@ -164,6 +186,7 @@ pub enum Done {
         avatar: Entity,
         client: Entity,
         item: String,
+        purpose: Purpose,
         result: Result<bool, String>,
     },
 }
@@ -219,6 +242,7 @@ pub fn spawn_worker(
                     client,
                     key,
                     item,
+                    purpose,
                 } => Done::Took {
                     result: store
                         .take_from_inventory(&key, &item)
@@ -227,6 +251,7 @@ pub fn spawn_worker(
                     avatar,
                     client,
                     item,
+                    purpose,
                 },
             };
             if done_tx.send(done).is_err() {
@@ -250,6 +275,7 @@ pub struct PendingPickups(std::collections::VecDeque<PickUp>);
 
 pub fn plugin(app: &mut App) {
     app.init_resource::<Taken>()
+        .add_message::<KeyTaken>()
         .add_systems(
             PreUpdate,
             receive_pickups.in_set(GameSystems::ReceiveInputs),
@@ -280,7 +306,6 @@ fn drop_loot(
     };
     let served = content.current();
     let content = &served.content;
-    let until = clock.0.wrapping_add(secs_to_ticks(f64::from(LOOT_SECS)));
     for death in slain.read() {
         let Ok((monster, on, presence, monster_tag)) = monsters.get(death.monster) else {
             continue;
@@ -294,6 +319,41 @@ fn drop_loot(
             continue;
         };
         let drop = roll_loot(table, || rng.roll());
+        let from = super::log::label(None, Some(monster), monster_tag);
+        Spill {
+            content,
+            maps: &maps,
+            tick: clock.0,
+            log: &mut log,
+            ids: &mut ids,
+            commands: &mut commands,
+        }
+        .lay(drop, death.at, *on, *presence, &from);
+    }
+}
+
+/// Where a roll of a loot table is laid out on the ground.
+pub struct Spill<'a, 'w, 's> {
+    pub content: &'a tavern_shared::content::Content,
+    pub maps: &'a Maps,
+    pub tick: u32,
+    pub log: &'a mut EventLog,
+    pub ids: &'a mut StreamIds,
+    pub commands: &'a mut Commands<'w, 's>,
+}
+
+impl Spill<'_, '_, '_> {
+    /// Lays `drop` around `at` (each item stack and the gold apart, in a small ring on
+    /// free ground) for [`LOOT_SECS`], logging each pile as dropped by `from`.
+    pub fn lay(
+        &mut self,
+        drop: tavern_shared::combat::loot::Drop,
+        at: Vec2,
+        on: OnMap,
+        presence: Presence,
+        from: &str,
+    ) {
+        let until = self.tick.wrapping_add(secs_to_ticks(f64::from(LOOT_SECS)));
         let mut piles: Vec<(Option<String>, u32)> = Vec::new();
         for (item, count) in drop.items {
             match piles
@@ -307,19 +367,19 @@ fn drop_loot(
         if drop.gold > 0 {
             piles.push((None, drop.gold));
         }
-        let world = &maps.get(on.0).collision;
+        let map = self.maps.get(on.0);
         let n = piles.len().max(1) as f32;
         for (i, (item, count)) in piles.into_iter().enumerate() {
-            // Spread in a small ring, on free ground.
-            let around = death.at + Vec2::from_angle(i as f32 / n * std::f32::consts::TAU) * 14.0;
-            let at = if n > 1.0 && world.is_free(around, AVATAR_RADIUS * 0.5) {
+            let around = at + Vec2::from_angle(i as f32 / n * std::f32::consts::TAU) * 14.0;
+            let spot = if n > 1.0 && map.collision.is_free(around, AVATAR_RADIUS * 0.5) {
                 around
             } else {
-                death.at
+                at
             };
             let label = match &item {
                 Some(id) => {
-                    let name = content
+                    let name = self
+                        .content
                         .items
                         .get(id)
                         .map_or(id.as_str(), |i| i.name.as_str());
@@ -331,28 +391,28 @@ fn drop_loot(
                 }
                 None => format!("{count} gold"),
             };
-            log.record(Event {
-                map: &maps.get(on.0).data.name,
-                tick: clock.0,
+            self.log.record(Event {
+                map: &map.data.name,
+                tick: self.tick,
                 kind: "drop",
-                actor: super::log::label(None, Some(monster), monster_tag),
+                actor: from.to_string(),
                 target: String::new(),
                 amount: i64::from(count),
-                at,
+                at: spot,
                 detail: item.clone().unwrap_or_else(|| "gold".into()),
             });
-            commands.spawn(pile_bundle(
+            self.commands.spawn(pile_bundle(
                 Pile {
                     loot: 0,
                     item,
                     count,
-                    at,
-                    on: *on,
-                    presence: *presence,
+                    at: spot,
+                    on,
+                    presence,
                     until,
                     label,
                 },
-                &mut ids,
+                self.ids,
             ));
         }
     }
@@ -600,7 +660,7 @@ fn taken_result(id: Option<u32>, loot: StreamId, item: Option<String>, count: u3
 /// Takes the storage task's answers: a loaded inventory, a pickup stored (now told to
 /// the player) or not (the pile goes back on the ground), a potion taken out.
 #[allow(clippy::too_many_arguments)]
-fn finish_jobs(
+pub(super) fn finish_jobs(
     worker: Option<Res<InventoryWorker>>,
     content: Option<Res<ContentHandle>>,
     clock: Res<Clock>,
@@ -619,6 +679,7 @@ fn finish_jobs(
     mut ids: ResMut<StreamIds>,
     mut results: MessageWriter<ToClients<PickupResult>>,
     mut updates: MessageWriter<ToClients<InventoryUpdate>>,
+    mut keys: MessageWriter<KeyTaken>,
     mut commands: Commands,
 ) {
     let Some(worker) = worker else {
@@ -689,8 +750,17 @@ fn finish_jobs(
                 avatar,
                 client,
                 item,
+                purpose,
                 result,
             } => {
+                if let Purpose::Unlock { map, door } = purpose {
+                    keys.write(KeyTaken {
+                        avatar,
+                        map,
+                        door,
+                        used: matches!(result, Ok(true)),
+                    });
+                }
                 let Ok((mut inventory, mut vitals, mut state, _, _)) = players.get_mut(avatar)
                 else {
                     continue;
@@ -701,6 +771,7 @@ fn finish_jobs(
                         if let Some(i) = content
                             .as_ref()
                             .and_then(|c| c.current().content.items.get(&item).cloned())
+                            .filter(|_| purpose == Purpose::Drink)
                         {
                             drink(&i, &mut vitals, &mut state);
                         }
@@ -765,6 +836,10 @@ fn use_items(
                 "{} is not an item",
                 message.item.chars().take(64).collect::<String>()
             )),
+            Some(i) if i.kind == ItemKind::Key => Some(format!(
+                "walk up to the door the {} opens, and it opens",
+                i.name
+            )),
             Some(i) if i.kind != ItemKind::Consumable => {
                 Some(format!("{} cannot be used like that", i.name))
             }
@@ -779,6 +854,7 @@ fn use_items(
                 client,
                 key: key.0.clone(),
                 item: message.item.clone(),
+                purpose: Purpose::Drink,
             }),
             (None, Some(i), ..) => {
                 inventory.take_one(&message.item);

@@ -8,6 +8,7 @@ pub mod events;
 pub mod log;
 pub mod loot;
 pub mod monsters;
+pub mod rooms;
 
 use bevy::prelude::*;
 use rand::SeedableRng;
@@ -149,6 +150,7 @@ pub fn plugin(app: &mut App) {
             monsters::plugin,
             loot::plugin,
             log::plugin,
+            rooms::plugin,
         ));
 }
 

@@ -643,8 +643,9 @@ fn follow(
         *searches -= 1;
         monster.path_tick = now;
         let grid = navs.get(map, maps);
+        let world = &maps.get(map).collision;
         monster.path = grid
-            .find_path(pos, to, |_| false, PATH_BUDGET)
+            .find_path(pos, to, grid.shut_doors(world), PATH_BUDGET)
             .unwrap_or_default();
         // The first waypoint is the cell it stands in.
         if monster.path.len() > 1 {
@@ -692,7 +693,11 @@ mod tests {
             .collect();
         assert_eq!(
             found,
-            vec![("slime".to_string(), 3), ("ogre".to_string(), 1)]
+            vec![
+                ("slime".to_string(), 3),
+                ("slime".to_string(), 2),
+                ("ogre".to_string(), 1)
+            ]
         );
     }
 }

@@ -111,3 +111,24 @@ pub struct InventoryUpdate {
     pub items: Vec<(String, u32)>,
     pub refused: Option<String>,
 }
+
+/// Server → client, reliable: the doors, chests and rooms of the player's map `map`,
+/// numbered as [`crate::map::rooms::Rooms::of`] numbers them. Sent on entering a map
+/// (and after it was edited) and to everyone on it whenever one of them changes.
+#[derive(Message, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DungeonState {
+    pub map: String,
+    pub doors_open: Vec<bool>,
+    /// Open since their room was last cleared.
+    pub chests_open: Vec<bool>,
+    /// No monster of theirs alive.
+    pub rooms_cleared: Vec<bool>,
+}
+
+/// Server → client, reliable: why the door the player walked into stays shut ("The
+/// Lair door needs an Iron key"), or that the player's key opened it.
+#[derive(Message, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DoorNotice {
+    pub door: u16,
+    pub text: String,
+}

@@ -548,6 +548,9 @@ fn build_map(
             "the map has no spawn point; add a tile layer named `start` with a tile where players appear, or an object of class `spawn`",
         );
     }
+    for (place, problem) in super::rooms::problems(&data) {
+        report.error(&place, problem);
+    }
     let mut in_wall: Vec<(String, Vec<Vec2>)> = Vec::new();
     for (p, place) in spawn_places {
         let blocked = data.is_solid_cell(data.cell_at(p))

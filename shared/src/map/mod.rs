@@ -8,6 +8,7 @@ mod build;
 pub mod doc;
 mod json;
 pub mod limits;
+pub mod rooms;
 mod tmx;
 pub mod zones;
 

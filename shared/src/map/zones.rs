@@ -153,10 +153,12 @@ pub struct EnemySpawn {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Door {
-    /// The room the door belongs to.
+    /// The room whose clearing opens it (`door: hall`); `door: true` names none.
     pub room: Option<String>,
-    /// The item that opens it.
+    /// The item a player must carry to open it (`key`).
     pub key: Option<String>,
+    /// Whether opening it uses the key up (`consumeKey`, default false).
+    pub consume_key: bool,
 }
 
 /// Everything a zone does. A zone may do several things at once.
@@ -430,15 +432,16 @@ pub fn effects(props: &Props) -> (Effects, Vec<String>) {
             respawn_secs: respawn.max(0.0) as f32,
         }
     });
-    let door = props.get("door").map(|_| match props.get("door") {
-        Some(Prop::Bool(_)) => Door {
-            room: None,
+    let door = props.get("door").map(|_| {
+        let room = match props.get("door") {
+            Some(Prop::Bool(_)) => None,
+            _ => r.text("door"),
+        };
+        Door {
+            room,
             key: r.text("key"),
-        },
-        _ => Door {
-            room: r.text("door"),
-            key: r.text("key"),
-        },
+            consume_key: r.bool("consumeKey").unwrap_or(false),
+        }
     });
     let effects = Effects {
         jitsi,
