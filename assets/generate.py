@@ -6,6 +6,7 @@ Writes:
   assets/sprites/avatar.png  the avatar sheet (4 facings x standing/stepping, white so it can be tinted)
   assets/sprites/slime.png, skeleton.png, ogre.png  monster sheets (the same layout)
   assets/sprites/loot.png    loot icons, 16x16: gold, a potion, a key, a material
+  assets/sprites/dungeon.png doors and chests, 32x32: door shut, door open, chest shut, chest open
   maps/town.tsx              the tileset as Tiled sees it (which tiles collide)
   maps/town.tmx              the first map
 
@@ -366,6 +367,60 @@ def loot_png():
     write_png(os.path.join(ROOT, "assets/sprites/loot.png"), 4 * S, S, img)
 
 
+def dungeon_png():
+    """Four 32x32 frames in a row: a shut door, an open door, a shut chest, an open chest."""
+    S = 32
+    img = [[(0, 0, 0, 0)] * (4 * S) for _ in range(S)]
+
+    def put(i, x, y, c):
+        if 0 <= x < S and 0 <= y < S:
+            img[y][i * S + x] = c
+
+    plank, seam, band, rivet = (120, 78, 40, 255), (80, 50, 25, 255), (90, 90, 100, 255), (200, 200, 210, 255)
+    frame, dark = (70, 66, 64, 255), (28, 24, 24, 255)
+    for y in range(S):
+        for x in range(S):
+            edge = x < 3 or x >= S - 3 or y < 3
+            # Shut: planks in a stone frame, two iron bands with rivets, a keyhole.
+            if edge:
+                put(0, x, y, frame)
+                put(1, x, y, frame)
+                continue
+            c = seam if x % 6 == 2 else plank
+            if y in (8, 9, 22, 23):
+                c = rivet if x % 6 == 4 else band
+            put(0, x, y, c)
+            # Open: a dark doorway with the door swung against the left post.
+            put(1, x, y, plank if x < 7 else (seam if x == 7 else dark))
+    for y in range(15, 19):
+        for x in range(20, 23):
+            put(0, x, y, dark if (y < 17 or x == 21) else plank)
+    wood, lid, gold, shine, shadow = (130, 84, 40, 255), (150, 100, 50, 255), (240, 200, 60, 255), (255, 245, 170, 255), (40, 26, 14, 255)
+    for y in range(S):
+        for x in range(3, S - 3):
+            # Shut: a lid above a body, gold trim and a lock.
+            if 10 <= y < 28:
+                c = lid if y < 16 else wood
+                if y in (15, 16) or x in (3, 4, S - 5, S - 4):
+                    c = gold
+                put(2, x, y, c)
+            # Open: the lid stands up behind, the gold inside shows.
+            if 4 <= y < 10:
+                put(3, x, y, lid if x not in (3, 4, S - 5, S - 4) else gold)
+            if 16 <= y < 28:
+                c = wood
+                if y == 16 or x in (3, 4, S - 5, S - 4):
+                    c = gold
+                put(3, x, y, c)
+            if 10 <= y < 16:
+                inside = 5 <= x < S - 5
+                put(3, x, y, (shine if (x + y) % 5 == 0 else gold) if inside and y >= 12 else (shadow if inside else gold))
+    for y in range(17, 21):
+        for x in range(14, 18):
+            put(2, x, y, shadow if (x, y) in ((15, 18), (16, 18)) else gold)
+    write_png(os.path.join(ROOT, "assets/sprites/dungeon.png"), 4 * S, S, img)
+
+
 # The town: '#' wall, '~' water, 'T' tree, 'f' flowers, '.' grass, ':' path, 'w' wood floor,
 # 'r' rug, 't' table, 's' stone floor, 'S' spawn (on stone).
 TOWN = [
@@ -504,8 +559,8 @@ DUNGEON = [
     "#ssss#sssssssss#sssssssssssss#",
     "#ssss#sssssssss#sssssssssssss#",
     "#ssss:sssssssss:sssssssssssss#",
-    "#ssss#sssssssss#sssssssssssss#",
-    "#ssss#sssssssss#sssssssssssss#",
+    "#:sss#sssssssss#sssssssssssss#",
+    "#:sss#sssssssss#sssssssssssss#",
     "###:############sssssssssssss#",
     "#sssssssss######sssssssssssss#",
     "#sssssssss######sssssssssssss#",
@@ -539,7 +594,8 @@ def json_object(oid, name, cls, x, y, w=0, h=0, props=(), point=False):
 
 DUNGEON_ZONES = [
     ("Entrance", "area", cells(1, 1, 4, 5), [("room", "string", "entrance")]),
-    ("Back to town", "area", cells(1, 5, 4, 5), [("exitUrl", "string", "town.tmx#from-dungeon")]),
+    # The way up: the path tiles along the west wall, off the way to the store room.
+    ("Back to town", "area", cells(1, 4, 1, 5), [("exitUrl", "string", "town.tmx#from-dungeon")]),
     ("Hall", "area", cells(6, 1, 14, 5), [("room", "string", "hall")]),
     ("Slime pit", "area", cells(8, 2, 12, 4),
      [("enemySpawn", "string", "slime"), ("count", "int", 3), ("respawnSecs", "float", 20)]),
@@ -631,7 +687,8 @@ if __name__ == "__main__":
     monster_png("skeleton", skeleton)
     monster_png("ogre", ogre)
     loot_png()
+    dungeon_png()
     town_tsx()
     town_tmx()
     dungeon_tmj()
-    print("wrote assets/tilesets/town.png, assets/sprites/{avatar,slime,skeleton,ogre,loot}.png, maps/town.tsx, maps/town.tmx, maps/dungeon.tmj")
+    print("wrote assets/tilesets/town.png, assets/sprites/{avatar,slime,skeleton,ogre,loot,dungeon}.png, maps/town.tsx, maps/town.tmx, maps/dungeon.tmj")

@@ -75,8 +75,9 @@ fn a_player_walks_to_the_dungeon_and_back() {
         "inside the dungeon's entrance room"
     );
 
-    // Down the entrance room into the way back to town.
+    // Along the entrance room's west wall, down into the way back to town.
     *traveller.brain_mut() = Brain::Script(VecDeque::from([
+        walk(-Vec2::X, 20),
         walk(Vec2::Y, 60),
         (1, InputFrame::default()),
     ]));

@@ -71,7 +71,7 @@ fn receive(
         dungeon.notices.push_back((now, notice.clone()));
     }
     if let Some(state) = states.read().last() {
-        dungeon.waiting = Some(state.clone());
+        dungeon.bypass_change_detection().waiting = Some(state.clone());
     }
     let Some(current) = current else {
         return;
@@ -84,7 +84,10 @@ fn receive(
             dungeon.cleared.clear();
         }
     }
-    let fresh = dungeon.waiting.take_if(|s| s.map == current.data.name);
+    let fresh = dungeon
+        .bypass_change_detection()
+        .waiting
+        .take_if(|s| s.map == current.data.name);
     if let Some(state) = fresh {
         if state.map == dungeon.state.map {
             let newly: Vec<String> = state

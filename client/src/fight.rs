@@ -27,6 +27,8 @@ const COOLDOWN_MARGIN: f64 = 0.15;
 const REPATH_SECS: f64 = 0.5;
 /// Seconds between two cheats.
 const CHEAT_EVERY: f64 = 1.5;
+/// Seconds a target is taken as reachable (or not) before it is looked at again.
+const REACH_SECS: f64 = 1.0;
 /// Loot is picked up first unless a monster is this close.
 const LOOT_BEFORE: f32 = 96.0;
 /// Costs paid this recently are taken off the mana and stamina the server last told
@@ -78,6 +80,9 @@ pub struct Tactics {
     asked: std::collections::HashSet<u32>,
     path: Vec<Vec2>,
     path_at: f64,
+    /// Whether each monster or loot (stream id) could be walked to, and when that was
+    /// found: one behind a shut door is left alone.
+    reach: HashMap<u32, (f64, bool)>,
     cheat: bool,
     next_cheat: f64,
     cheat_turn: usize,
@@ -98,6 +103,7 @@ impl Tactics {
             asked: std::collections::HashSet::new(),
             path: Vec::new(),
             path_at: f64::NEG_INFINITY,
+            reach: HashMap::new(),
             cheat,
             next_cheat: CHEAT_EVERY,
             cheat_turn: 0,
@@ -116,21 +122,58 @@ impl Tactics {
         );
     }
 
+    /// Whether the bot can walk to `at` (in sight, or along a path through open doors),
+    /// as last found for `id`.
+    fn reachable(
+        &mut self,
+        id: u32,
+        at: Vec2,
+        sight: &Sight,
+        world: &CollisionWorld,
+        nav: &NavGrid,
+    ) -> bool {
+        if let Some((when, ok)) = self.reach.get(&id)
+            && sight.now - when < REACH_SECS
+        {
+            return *ok;
+        }
+        let ok = world.line_of_sight(sight.own, at)
+            || nav
+                .find_path(sight.own, at, nav.shut_doors(world), 4000)
+                .is_some();
+        self.reach
+            .retain(|_, (when, _)| sight.now - *when < 10.0 * REACH_SECS);
+        self.reach.insert(id, (sight.now, ok));
+        ok
+    }
+
+    /// The nearest of `list` that the bot can walk to.
+    fn nearest_reachable(
+        &mut self,
+        list: &[(u32, Vec2)],
+        sight: &Sight,
+        world: &CollisionWorld,
+        nav: &NavGrid,
+    ) -> Option<(u32, Vec2)> {
+        let mut by_distance = list.to_vec();
+        by_distance.sort_by(|a, b| {
+            a.1.distance_squared(sight.own)
+                .total_cmp(&b.1.distance_squared(sight.own))
+        });
+        by_distance
+            .into_iter()
+            .find(|(id, at)| self.reachable(*id, *at, sight, world, nav))
+    }
+
     /// Decides one tick: loot lying near goes first when no monster is close, then the
-    /// nearest monster.
+    /// nearest monster (of those it can walk to: not behind a shut door).
     pub fn decide(&mut self, sight: &Sight, world: &CollisionWorld, nav: &NavGrid) -> Move {
         if sight.vitals.health == 0 {
             self.path.clear();
             return Move::default();
         }
-        let nearest = |list: &[(u32, Vec2)]| {
-            list.iter().copied().min_by(|a, b| {
-                a.1.distance_squared(sight.own)
-                    .total_cmp(&b.1.distance_squared(sight.own))
-            })
-        };
-        let monster = nearest(&sight.monsters);
-        let loot = nearest(&sight.loot);
+        let monster = self.nearest_reachable(&sight.monsters, sight, world, nav);
+        let loot = self.nearest_reachable(&sight.loot, sight, world, nav);
         if monster.is_none() && loot.is_none() {
             return Move::default();
         }
@@ -554,6 +597,34 @@ mod tests {
                 .collect(),
             loot: Vec::new(),
         }
+    }
+
+    #[test]
+    fn goes_for_the_monster_it_can_reach_not_the_nearer_one_behind_a_shut_door() {
+        let map = tavern_shared::map::load_map(
+            std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../maps/dungeon.tmj")),
+            &mut tavern_shared::map::FsFiles::default(),
+        )
+        .into_result()
+        .unwrap()
+        .0;
+        let world = CollisionWorld::from_map(&map);
+        let nav = NavGrid::from_map(&map, &world, AVATAR_RADIUS);
+        let mut t = Tactics::new(&content(), false);
+        let own = Vec2::new(112.0, 112.0);
+        // A hall slime just past the shut Hall door, a store slime further away.
+        let (hall, store) = (Vec2::new(230.0, 112.0), Vec2::new(240.0, 272.0));
+        let m = t.decide(&sight(0.0, own, 10, &[hall, store]), &world, &nav);
+        let dir = m.input.stick.to_vec();
+        assert!(dir.y > 0.5, "heads down for the store room: {dir}");
+        // Once the door is open, the hall slime is the nearer one it can reach.
+        world.set_door_open(0, true);
+        let m = t.decide(&sight(2.0, own, 10, &[hall, store]), &world, &nav);
+        assert!(
+            m.input.stick.to_vec().x > 0.9,
+            "{:?}",
+            m.input.stick.to_vec()
+        );
     }
 
     #[test]

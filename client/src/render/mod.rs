@@ -8,6 +8,7 @@ pub mod camera;
 pub mod chat;
 pub mod combat;
 pub mod conversation;
+pub mod dungeon;
 pub mod hud;
 pub mod keyboard;
 pub mod loot;
@@ -36,5 +37,6 @@ pub fn plugin(app: &mut App) {
         audio::plugin,
         combat::plugin,
         loot::plugin,
+        dungeon::plugin,
     ));
 }
