@@ -79,6 +79,12 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The built-in server's address changes from run to run; its data folder does not.
+    let server = args.server.as_deref().unwrap_or("built-in");
+    let sessions = crate::sessions::SessionFile::new(
+        crate::sessions::data_dir().join("sessions.json"),
+        server,
+    );
     App::new()
         .add_plugins(
             DefaultPlugins
@@ -101,9 +107,11 @@ pub fn main() -> ExitCode {
         .add_plugins(crate::render::plugin)
         .insert_resource(ServerTarget {
             url,
+            session: sessions.load(&name),
             name,
-            session: None,
         })
+        .insert_resource(sessions)
+        .add_systems(Update, crate::sessions::remember)
         .run();
     ExitCode::SUCCESS
 }

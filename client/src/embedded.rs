@@ -3,17 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::sessions::data_dir;
 use tavern_server::{RunningServer, ServerConfig};
-
-/// Where the embedded server keeps its files: `$XDG_DATA_HOME/tavern` or
-/// `~/.local/share/tavern`, else a folder in the system's temp dir.
-pub fn data_dir() -> PathBuf {
-    std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("tavern")
-}
 
 /// Starts a server on ephemeral loopback ports; `map` (a map file or folder) overrides
 /// the sample world.

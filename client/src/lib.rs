@@ -17,6 +17,7 @@ pub mod meetings;
 pub mod offers;
 pub mod prediction;
 pub mod proximity;
+pub mod sessions;
 pub mod stream;
 
 #[cfg(feature = "render")]
