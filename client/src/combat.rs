@@ -45,6 +45,8 @@ pub struct CombatLog {
     pub refused: u32,
     /// Seconds the own avatar waits to come back, when it is dead.
     pub respawn_secs: Option<f32>,
+    /// When (seconds since start) the own avatar comes back, when it is dead.
+    pub back_at: Option<f64>,
     /// The phase each boss in view last entered, by stream id.
     pub boss_phases: std::collections::HashMap<StreamId, String>,
     /// Loot picked up; pickups lost to someone who was first; other refused pickups.
@@ -67,7 +69,7 @@ impl CombatLog {
         self.answers.iter().rev().find_map(|a| a.refused.as_deref())
     }
 
-    fn take(&mut self, event: &CombatEvent, me: Option<StreamId>) {
+    fn take(&mut self, event: &CombatEvent, me: Option<StreamId>, now: f64) {
         match event {
             CombatEvent::Hit {
                 attacker, amount, ..
@@ -82,11 +84,15 @@ impl CombatLog {
                 if Some(*who) == me {
                     self.deaths += 1;
                     self.respawn_secs = *respawn_secs;
+                    self.back_at = respawn_secs.map(|s| now + f64::from(s));
                 } else if me.is_some_and(|me| credited.contains(&me)) {
                     self.kills += 1;
                 }
             }
-            CombatEvent::Respawned { who, .. } if Some(*who) == me => self.respawn_secs = None,
+            CombatEvent::Respawned { who, .. } if Some(*who) == me => {
+                self.respawn_secs = None;
+                self.back_at = None;
+            }
             CombatEvent::Phase { who, name } => {
                 self.boss_phases.insert(*who, name.clone());
             }
@@ -162,6 +168,7 @@ fn receive(
     mut answers: MessageReader<AbilityResult>,
     mut events: MessageReader<CombatEvents>,
     book: Res<StreamBook>,
+    time: Res<Time>,
     mut log: ResMut<CombatLog>,
 ) {
     for answer in answers.read() {
@@ -177,7 +184,7 @@ fn receive(
     let me = book.own_id();
     for batch in events.read() {
         for event in &batch.events {
-            log.take(event, me);
+            log.take(event, me, time.elapsed_secs_f64());
         }
     }
 }

@@ -92,8 +92,6 @@ struct Hotbar {
     ready_at: HashMap<String, f64>,
     sent: HashMap<u32, String>,
     refusal: Option<(String, f32)>,
-    /// When the own avatar comes back, if it is dead.
-    back_at: Option<f64>,
 }
 
 pub fn plugin(app: &mut App) {
@@ -435,13 +433,7 @@ fn ability_name(content: &tavern_shared::content::Content, id: &str) -> String {
 }
 
 /// A refused use gives its cooldown back and shows why.
-fn take_answers(
-    mut answers: MessageReader<AbilityResult>,
-    mut events: MessageReader<CombatEvents>,
-    mut hotbar: ResMut<Hotbar>,
-    book: Res<crate::stream::StreamBook>,
-    time: Res<Time>,
-) {
+fn take_answers(mut answers: MessageReader<AbilityResult>, mut hotbar: ResMut<Hotbar>) {
     for answer in answers.read() {
         let Some(id) = hotbar.sent.remove(&answer.id) else {
             continue;
@@ -449,22 +441,6 @@ fn take_answers(
         if let Some(reason) = &answer.refused {
             hotbar.ready_at.remove(&id);
             hotbar.refusal = Some((reason.clone(), 0.0));
-        }
-    }
-    let me = book.own_id();
-    for batch in events.read() {
-        for event in &batch.events {
-            match event {
-                CombatEvent::Died {
-                    who,
-                    respawn_secs: Some(secs),
-                    ..
-                } if Some(*who) == me => {
-                    hotbar.back_at = Some(time.elapsed_secs_f64() + f64::from(*secs));
-                }
-                CombatEvent::Respawned { who, .. } if Some(*who) == me => hotbar.back_at = None,
-                _ => {}
-            }
         }
     }
 }
@@ -663,7 +639,7 @@ fn show_hotbar(
 
 fn show_death(
     time: Res<Time>,
-    hotbar: Res<Hotbar>,
+    log: Res<crate::combat::CombatLog>,
     own: Query<&AvatarState, With<OwnAvatar>>,
     mut screen: Query<&mut Visibility, With<DeathScreen>>,
     mut text: Query<&mut Text, With<DeathText>>,
@@ -679,7 +655,7 @@ fn show_death(
     if !dead {
         return;
     }
-    let line = match hotbar.back_at {
+    let line = match log.back_at {
         Some(at) => format!(
             "You died - back at the entrance in {:.0} s",
             (at - time.elapsed_secs_f64()).max(0.0).ceil()
