@@ -17,7 +17,7 @@ use tavern_server::ServerConfig;
 use tavern_server::http::limits::HttpLimits;
 use tavern_shared::protocol::PROTOCOL_ID;
 
-use crate::common::temp_dir;
+use crate::common::{post, temp_dir};
 
 const KEY: [u8; 32] = [42; 32];
 
@@ -216,25 +216,6 @@ fn raw_http(addr: SocketAddr, request: &[u8]) -> (String, String) {
     (status, body)
 }
 
-fn post(url: &str, content_type: &str, body: &str) -> (u16, serde_json::Value, Option<String>) {
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    let mut r = agent
-        .post(&format!("{url}/api/login"))
-        .header("Content-Type", content_type)
-        .send(body)
-        .unwrap();
-    let retry = r
-        .headers()
-        .get("retry-after")
-        .map(|v| v.to_str().unwrap().to_string());
-    let text = r.body_mut().read_to_string().unwrap();
-    let json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
-    (r.status().as_u16(), json, retry)
-}
-
 #[test]
 fn http_limits_refuse_with_json_and_slow_clients_are_cut_off() {
     let _turn = crate::common::serial();
@@ -250,7 +231,7 @@ fn http_limits_refuse_with_json_and_slow_clients_are_cut_off() {
     let addr = server.http_addr;
 
     // Axum's own rejections are JSON too.
-    let (status, json, _) = post(&url, "text/plain", "{\"name\": \"Ada\"}");
+    let (status, json, _) = post(&url, "/api/login", "text/plain", "{\"name\": \"Ada\"}");
     assert_eq!(status, 415, "{json}");
     assert!(json["error"].as_str().unwrap().contains("JSON"), "{json}");
     let agent = ureq::Agent::config_builder()
@@ -333,8 +314,12 @@ fn http_limits_refuse_with_json_and_slow_clients_are_cut_off() {
     let mut statuses = Vec::new();
     let mut last = None;
     for i in 0..limits.login_burst + 5 {
-        let (status, json, retry) =
-            post(&url, "application/json", &format!("{{\"name\": \"P{i}\"}}"));
+        let (status, json, retry) = post(
+            &url,
+            "/api/login",
+            "application/json",
+            &format!("{{\"name\": \"P{i}\"}}"),
+        );
         statuses.push(status);
         if status == 429 {
             last = Some((json, retry));
@@ -362,7 +347,12 @@ fn logins_leave_bounded_state_and_tokens_per_name_are_capped() {
     // The load-test limits allow 20 live connect tokens per name: the 21st is refused.
     let mut refused = None;
     for _ in 0..21 {
-        let (status, json, retry) = post(&url, "application/json", "{\"name\": \"Ada\"}");
+        let (status, json, retry) = post(
+            &url,
+            "/api/login",
+            "application/json",
+            "{\"name\": \"Ada\"}",
+        );
         if status != 200 {
             refused = Some((status, json, retry));
         }
@@ -379,6 +369,7 @@ fn logins_leave_bounded_state_and_tokens_per_name_are_capped() {
     for i in 0..2000 {
         let (status, _, _) = post(
             &url,
+            "/api/login",
             "application/json",
             &format!("{{\"name\": \"N{}\"}}", i % 50),
         );

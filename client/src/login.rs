@@ -73,6 +73,7 @@ pub fn login(url: &str, name: &str, session: Option<&str>) -> Result<Credentials
         .send_json(LoginRequest {
             name: name.to_string(),
             session: session.map(str::to_string),
+            password: None,
         })
         .map_err(|e| LoginError::Unreachable {
             url: base.clone(),

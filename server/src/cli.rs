@@ -255,6 +255,12 @@ pub struct RunArgs {
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub tokens_per_name: u32,
 
+    /// Hours an account's login session lasts before it must log in with its password
+    /// again.
+    #[arg(long, value_name = "HOURS", env = "TAVERN_SESSION_TTL", default_value_t = 168,
+          value_parser = clap::value_parser!(u32).range(1..=8760))]
+    pub session_ttl: u32,
+
     /// Open HTTP connections at once; more are answered 503 and closed.
     #[arg(long, value_name = "N", env = "TAVERN_HTTP_MAX_CONNECTIONS", default_value_t = HttpLimits::default().max_connections,
           value_parser = parse_connections)]
@@ -355,6 +361,7 @@ impl RunArgs {
                 login_burst: self.login_burst,
                 tokens_per_ip: self.tokens_per_ip,
                 tokens_per_name: self.tokens_per_name,
+                session_ttl: Duration::from_secs(u64::from(self.session_ttl) * 3600),
                 max_connections: self.http_max_connections,
                 header_timeout: Duration::from_secs(self.http_header_timeout),
                 request_timeout: Duration::from_secs(self.http_request_timeout),

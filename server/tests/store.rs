@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Command;
 
-use tavern_server::store::{ChatStore, NewMessage, SessionScope};
+use tavern_server::store::{ChatStore, NameTaken, NewMessage, SessionScope};
 use tavern_shared::chat::ChatChannel;
 
 fn message(
@@ -299,6 +299,62 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// Accounts: a name is registered once in any case or form; sessions live until they
+/// expire or are closed, and are found only by their token.
+async fn accounts_round_trip(store: &ChatStore) {
+    use std::time::Duration;
+    let id = store
+        .create_account("Zo\u{eb}", "$argon2id$stand-in")
+        .await
+        .unwrap()
+        .expect("a new name");
+    assert_eq!(
+        store
+            .create_account("ZOE\u{308}", "$argon2id$other")
+            .await
+            .unwrap(),
+        Err(NameTaken),
+        "the same name in another case and Unicode form"
+    );
+    let account = store
+        .account_named("zo\u{eb}")
+        .await
+        .unwrap()
+        .expect("found");
+    assert_eq!((account.id, account.name.as_str()), (id, "Zo\u{eb}"));
+    assert_eq!(account.password_hash, "$argon2id$stand-in");
+    assert_eq!(store.account_named("Nobody").await.unwrap(), None);
+
+    let session = store
+        .open_account_session(&account, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert!(session.token.len() >= 22, "128 bits: {}", session.token);
+    let found = store
+        .account_session(&session.token)
+        .await
+        .unwrap()
+        .expect("live");
+    assert_eq!((found.account, found.name.as_str()), (id, "Zo\u{eb}"));
+    assert_eq!(store.account_session("forged").await.unwrap(), None);
+    let expired = store
+        .open_account_session(&account, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.account_session(&expired.token).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert!(store.close_account_session(&session.token).await.unwrap());
+    assert!(!store.close_account_session(&session.token).await.unwrap());
+    assert_eq!(
+        store.account_session(&session.token).await.unwrap(),
+        None,
+        "logged out"
+    );
+}
+
 #[test]
 fn sqlite_round_trip() {
     let dir = std::env::temp_dir().join(format!("tavern-store-sqlite-{}", std::process::id()));
@@ -310,6 +366,7 @@ fn sqlite_round_trip() {
         round_trip(&store).await;
         inventory_round_trip(&store).await;
         events_round_trip(&store).await;
+        accounts_round_trip(&store).await;
         let again = ChatStore::open(&url).await.unwrap();
         assert_eq!(
             again.sessions("Ada").await.unwrap().len(),
@@ -441,6 +498,7 @@ fn postgres_round_trip() {
         round_trip(&store).await;
         inventory_round_trip(&store).await;
         events_round_trip(&store).await;
+        accounts_round_trip(&store).await;
         let again = ChatStore::open(&pg.url()).await.unwrap();
         assert_eq!(
             again.sessions("Ada").await.unwrap().len(),

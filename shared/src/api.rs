@@ -11,6 +11,9 @@ pub struct LoginRequest {
     /// player (what it holds comes back); a new session is made without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<String>,
+    /// A registered account's password: logs in as that account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
 }
 
 /// `POST /api/login` answer.
@@ -27,7 +30,40 @@ pub struct LoginResponse {
     /// player. Keep it private.
     #[serde(default)]
     pub session: String,
+    /// The account logged in to, for a password login (or its session); `None` for a
+    /// guest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<i64>,
+    /// When an account's session ends (milliseconds since the Unix epoch): log in with
+    /// the password again after that.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at_ms: Option<i64>,
 }
+
+/// `POST /api/accounts` body: register `name` with `password` (8 to 128 characters).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AccountRequest {
+    pub name: String,
+    pub password: String,
+}
+
+/// `POST /api/accounts` answer (201).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct AccountCreated {
+    pub id: i64,
+    pub name: String,
+}
+
+/// `POST /api/logout` body: the account session to end.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LogoutRequest {
+    pub session: String,
+}
+
+/// Shortest and longest passwords, in characters.
+pub const PASSWORD_CHARS: std::ops::RangeInclusive<usize> = 8..=128;
 
 /// Body of every API error.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
@@ -57,7 +93,7 @@ pub struct CombatLogEntry {
     /// When, in milliseconds since the Unix epoch, and on which server tick.
     pub at_ms: i64,
     pub tick: i64,
-    /// `damage`, `death`, `drop`, `pickup` or `phase`.
+    /// `damage`, `death`, `drop`, `pickup`, `phase`, `cleared`, `door` or `chest`.
     pub kind: String,
     /// Who did it and to whom: a player's identity (`guest:17`) or a monster
     /// (`slime#42`); empty when there is none.

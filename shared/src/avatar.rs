@@ -156,9 +156,29 @@ pub fn validate_name(name: &str) -> Result<(), NameError> {
     Ok(())
 }
 
+/// The form names are compared in: Unicode-normalised (NFKC, so "Ａｄａ" and a
+/// composed or decomposed "Zoë" compare alike) and lower-cased. Two names with one key
+/// are the same name: a registered one cannot be taken by anyone else.
+pub fn name_key(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    name.nfkc()
+        .collect::<String>()
+        .to_lowercase()
+        .nfkc()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_compare_without_case_or_unicode_form() {
+        assert_eq!(name_key("Ada"), name_key("ADA"));
+        assert_eq!(name_key("Ada"), name_key("\u{ff21}\u{ff44}\u{ff41}")); // fullwidth
+        assert_eq!(name_key("Zo\u{eb}"), name_key("Zoe\u{308}")); // composed, decomposed
+        assert_ne!(name_key("Ada"), name_key("Adam"));
+    }
 
     #[test]
     fn avatar_state_goes_over_the_wire_exactly_and_compactly() {

@@ -249,3 +249,33 @@ pub fn fireball_first_monster(bots: &mut [&mut Bot]) {
     });
     assert!(died, "the monster dies: {:?}", bots[0].combat());
 }
+
+/// POSTs `body` to `url` + `route` as `content_type`: the status, the JSON answer
+/// (`null` for an empty one) and its `Retry-After`.
+pub fn post(
+    url: &str,
+    route: &str,
+    content_type: &str,
+    body: &str,
+) -> (u16, serde_json::Value, Option<String>) {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut r = agent
+        .post(&format!("{url}{route}"))
+        .header("Content-Type", content_type)
+        .send(body)
+        .unwrap();
+    let retry = r
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    let text = r.body_mut().read_to_string().unwrap();
+    let json = if text.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+    };
+    (r.status().as_u16(), json, retry)
+}

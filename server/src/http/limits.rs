@@ -34,6 +34,10 @@ pub struct HttpLimits {
     pub api_tokens_per_name: usize,
     /// An API token unused this long expires.
     pub api_token_idle: Duration,
+    /// An account's login session lasts this long (`--session-ttl`).
+    pub session_ttl: Duration,
+    /// Failed password logins allowed per name and per address in a minute.
+    pub password_failures_per_minute: usize,
     /// Open HTTP connections at once; more are answered 503 and closed.
     pub max_connections: usize,
     /// Requests handled at once; more are answered 503.
@@ -55,6 +59,8 @@ impl Default for HttpLimits {
             tokens_per_name: 3,
             api_tokens_per_name: 4,
             api_token_idle: Duration::from_secs(12 * 3600),
+            session_ttl: Duration::from_secs(7 * 24 * 3600),
+            password_failures_per_minute: 5,
             max_connections: 1024,
             max_requests: 256,
             header_timeout: Duration::from_secs(5),
@@ -293,5 +299,88 @@ mod tests {
         }
         assert_eq!(tokens.len(), limits.api_tokens_per_name as u64);
         assert_eq!(tokens.names(), 1);
+    }
+}
+
+/// Failed password logins of the last minute, per account name (its key) and per
+/// address: past the limit on either, password logins are refused until the oldest
+/// failure is a minute old, whether the next password would be right or not.
+#[derive(Debug)]
+pub struct PasswordFailures {
+    limit: usize,
+    seen: Mutex<HashMap<String, VecDeque<std::time::Instant>>>,
+}
+
+/// Keys kept at most; past that, those with no failure in the last minute go first.
+const MAX_FAILURE_KEYS: usize = 100_000;
+
+impl PasswordFailures {
+    pub fn new(limits: &HttpLimits) -> Self {
+        PasswordFailures {
+            limit: limits.password_failures_per_minute.max(1),
+            seen: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn keys(ip: IpAddr, name_key: &str) -> [String; 2] {
+        [format!("ip {ip}"), format!("name {name_key}")]
+    }
+
+    /// How long until a password login for `name_key` from `ip` may be tried, if it
+    /// may not be now.
+    pub fn wait(&self, ip: IpAddr, name_key: &str) -> Option<Duration> {
+        let now = std::time::Instant::now();
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        Self::keys(ip, name_key)
+            .iter()
+            .filter_map(|k| {
+                let times = seen.get_mut(k)?;
+                times.retain(|t| now.duration_since(*t) < Duration::from_secs(60));
+                (times.len() >= self.limit)
+                    .then(|| Duration::from_secs(60).saturating_sub(now.duration_since(times[0])))
+            })
+            .max()
+    }
+
+    /// Counts a failed password login.
+    pub fn failed(&self, ip: IpAddr, name_key: &str) {
+        let now = std::time::Instant::now();
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if seen.len() >= MAX_FAILURE_KEYS {
+            seen.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|t| now.duration_since(*t) < Duration::from_secs(60))
+            });
+        }
+        for key in Self::keys(ip, name_key) {
+            let times = seen.entry(key).or_default();
+            times.push_back(now);
+            while times.len() > self.limit {
+                times.pop_front();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod password_failure_tests {
+    use super::*;
+
+    #[test]
+    fn five_failures_a_minute_per_name_or_address_then_a_wait() {
+        let failures = PasswordFailures::new(&HttpLimits::default());
+        let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        for _ in 0..4 {
+            failures.failed(a, "ada");
+        }
+        assert_eq!(failures.wait(a, "ada"), None);
+        failures.failed(a, "ada");
+        let wait = failures.wait(a, "ada").expect("a wait after five");
+        assert!(wait > Duration::from_secs(55) && wait <= Duration::from_secs(60));
+        // The name is held from any address, the address for any name.
+        assert!(failures.wait(b, "ada").is_some());
+        assert!(failures.wait(a, "bo").is_some());
+        assert_eq!(failures.wait(b, "bo"), None);
     }
 }

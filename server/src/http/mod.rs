@@ -2,6 +2,7 @@
 //! player list, chat history, and a health check. Every answer that is an error,
 //! including those of the layers in front (limits, timeouts), is JSON `{"error": ...}`.
 
+mod accounts;
 pub mod limits;
 pub mod serve;
 
@@ -35,7 +36,7 @@ use crate::net::guard::PacketStats;
 use crate::players::PlayerDirectory;
 use crate::store::ChatStore;
 use governor::middleware::NoOpMiddleware;
-use limits::{ApiTokens, HttpLimits, TOKEN_EXPIRE_SECS, TokenCaps};
+use limits::{ApiTokens, HttpLimits, PasswordFailures, TOKEN_EXPIRE_SECS, TokenCaps};
 
 /// Largest request body accepted, in bytes (refused before it is read further).
 pub const MAX_BODY: usize = 4096;
@@ -57,6 +58,8 @@ pub struct ApiState {
     login_rate: Option<Arc<GovernorConfig<PeerIpKeyExtractor, NoOpMiddleware>>>,
     /// Live connect tokens per address and per name.
     pub token_caps: TokenCaps,
+    /// Wrong passwords of the last minute, per name and per address.
+    pub password_failures: PasswordFailures,
     pub limits: HttpLimits,
     /// What the UDP gate dropped.
     pub packets: Arc<PacketStats>,
@@ -91,6 +94,7 @@ impl ApiState {
                 .finish()
                 .map(Arc::new),
             token_caps: TokenCaps::new(&limits),
+            password_failures: PasswordFailures::new(&limits),
             limits,
             packets: Arc::new(PacketStats::new(&metrics)),
             metrics,
@@ -132,14 +136,21 @@ struct Page {
 /// a request timeout and a cap on requests in flight; errors from any of them are JSON.
 pub fn router(state: Arc<ApiState>) -> Router {
     let limits = state.limits.clone();
-    let login_route = match &state.login_rate {
+    // Logging in and registering share one rate per address.
+    let (login_route, accounts_route) = match &state.login_rate {
         Some(config) => {
-            post(login).layer(GovernorLayer::new(config.clone()).error_handler(rate_limited))
+            let layer = GovernorLayer::new(config.clone()).error_handler(rate_limited);
+            (
+                post(login).layer(layer.clone()),
+                post(accounts::create_account).layer(layer),
+            )
         }
-        None => post(login),
+        None => (post(login), post(accounts::create_account)),
     };
     Router::new()
         .route("/api/login", login_route)
+        .route("/api/accounts", accounts_route)
+        .route("/api/logout", post(accounts::logout))
         .route("/api/players", get(list_players))
         .route("/api/chat/sessions", get(chat_sessions))
         .route("/api/chat/sessions/{id}/messages", get(chat_messages))
@@ -533,38 +544,49 @@ pub fn name_from_user_data(data: &[u8; NETCODE_USER_DATA_BYTES]) -> Option<(Stri
     Some((name.to_string(), identity.to_string()))
 }
 
+/// A JSON request body of type `T`, or the error to answer: not JSON, too large, or
+/// not the shape of `example` (`what` names the request in the message).
+fn json_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    what: &str,
+    example: &str,
+) -> Result<T, Box<Response>> {
+    if let Some(ct) = headers.get(header::CONTENT_TYPE)
+        && !ct.to_str().unwrap_or("").starts_with("application/json")
+    {
+        return Err(Box::new(error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("send the {what} as JSON (Content-Type: application/json), e.g. {example}"),
+        )));
+    }
+    let body = match body {
+        Ok(body) => body,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Err(Box::new(error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the {what} body is larger than {MAX_BODY} bytes"),
+            )));
+        }
+        Err(e) => return Err(Box::new(error(e.status(), e.body_text()))),
+    };
+    serde_json::from_slice(&body).map_err(|e| {
+        Box::new(error(
+            StatusCode::BAD_REQUEST,
+            format!("the {what} body must be JSON like {example}: {e}"),
+        ))
+    })
+}
+
 async fn login(
     State(state): State<Arc<ApiState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    if let Some(ct) = headers.get(header::CONTENT_TYPE)
-        && !ct.to_str().unwrap_or("").starts_with("application/json")
-    {
-        return error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "send the login as JSON (Content-Type: application/json), e.g. {\"name\": \"Ada\"}",
-        );
-    }
-    let body = match body {
-        Ok(body) => body,
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the login body is larger than {MAX_BODY} bytes"),
-            );
-        }
-        Err(e) => return error(e.status(), e.body_text()),
-    };
-    let request: LoginRequest = match serde_json::from_slice(&body) {
+    let request: LoginRequest = match json_body(&headers, body, "login", r#"{"name": "Ada"}"#) {
         Ok(r) => r,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("the login body must be JSON like {{\"name\": \"Ada\"}}: {e}"),
-            );
-        }
+        Err(e) => return *e,
     };
     if let Err(e) = validate_name(&request.name) {
         return error(
@@ -572,26 +594,17 @@ async fn login(
             format!("invalid name: {e}"),
         );
     }
-    if let Err(refusal) = state.token_caps.take(peer.ip(), &request.name) {
-        tracing::debug!(%peer, name = %request.name, "login refused: {}", refusal.message);
+    let client_id = state.next_client_id.fetch_add(1, Ordering::Relaxed);
+    // The player's identity: an account, or a guest session kept in the database.
+    let who = match accounts::who_logs_in(&state, peer, &request, client_id).await {
+        Ok(who) => who,
+        Err(refused) => return refused,
+    };
+    if let Err(refusal) = state.token_caps.take(peer.ip(), &who.name) {
+        tracing::debug!(%peer, name = %who.name, "login refused: {}", refusal.message);
         state.metrics.logins_refused.inc();
         return too_many(refusal.message, refusal.retry_after);
     }
-    let client_id = state.next_client_id.fetch_add(1, Ordering::Relaxed);
-    // The player's identity: its guest session, kept in the database when there is one.
-    let (identity, session) = match &state.store {
-        Some(store) => match store.guest(request.session.as_deref()).await {
-            Ok((id, secret)) => (format!("guest:{id}"), secret),
-            Err(e) => {
-                tracing::error!("cannot open a guest session: {e}");
-                return error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the server cannot log anyone in right now; try again shortly",
-                );
-            }
-        },
-        None => (format!("client:{client_id}"), String::new()),
-    };
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO);
@@ -603,7 +616,7 @@ async fn login(
         CONNECTION_TIMEOUT_SECS,
         0,
         vec![state.public_addr],
-        Some(&name_to_user_data(&request.name, &identity)),
+        Some(&name_to_user_data(&who.name, &who.identity)),
         &state.key,
     );
     let mut bytes = Vec::new();
@@ -612,14 +625,16 @@ async fn login(
         Ok(Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("token: {e}")),
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("token: {e}")),
     }
-    tracing::debug!(client_id, name = %request.name, %peer, "guest login");
-    let api_token = state.tokens.issue(&request.name);
+    tracing::debug!(client_id, name = %who.name, identity = %who.identity, %peer, "login");
+    let api_token = state.tokens.issue(&who.name);
     axum::Json(LoginResponse {
         client_id,
-        name: request.name,
+        name: who.name,
         token: STANDARD.encode(bytes),
         api_token,
-        session,
+        session: who.session,
+        account: who.account,
+        expires_at_ms: who.expires_at_ms,
     })
     .into_response()
 }

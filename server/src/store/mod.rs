@@ -9,6 +9,9 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Row};
 use tavern_shared::chat::{ChatChannel, ChatLine};
 
+mod accounts;
+pub use accounts::{Account, AccountSession, NameTaken};
+
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -355,11 +358,7 @@ impl ChatStore {
                 return Ok((row.try_get(0)?, secret.to_string()));
             }
         }
-        let mut bytes = [0u8; 16];
-        rand::TryRngCore::try_fill_bytes(&mut rand::rngs::OsRng, &mut bytes)
-            .map_err(|e| sqlx::Error::Protocol(format!("no random bytes from the OS: {e}")))?;
-        let secret =
-            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes);
+        let secret = random_secret()?;
         let row = sqlx::query(
             "INSERT INTO guests (secret_hash, created_at) VALUES ($1, $2) RETURNING id",
         )
@@ -532,6 +531,17 @@ impl ChatStore {
 }
 
 /// How a guest's session secret is stored.
+/// 128 random bits from the OS, URL-safe base64.
+fn random_secret() -> Result<String, sqlx::Error> {
+    let mut bytes = [0u8; 16];
+    rand::TryRngCore::try_fill_bytes(&mut rand::rngs::OsRng, &mut bytes)
+        .map_err(|e| sqlx::Error::Protocol(format!("no random bytes from the OS: {e}")))?;
+    Ok(base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        bytes,
+    ))
+}
+
 fn secret_hash(secret: &str) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(secret.as_bytes())
