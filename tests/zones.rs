@@ -134,6 +134,22 @@ fn private_booths_hide_avatars_and_proximity_is_reported_to_both_players() {
     );
     assert!(alice.own_server_state().is_some());
     assert!(sees(&mut alice, b), "from inside, the outside is visible");
+    // The HTTP API follows the same rule: Bob is not told where she is, she sees both.
+    let listed = |bot: &Bot| -> Vec<u64> {
+        let (status, body) = crate::common::api_get(
+            &format!("{url}/api/players"),
+            &bot.api_token().expect("a token"),
+        );
+        assert_eq!(status, 200, "{body}");
+        let players: Vec<tavern_shared::api::PlayerInfo> = serde_json::from_str(&body).unwrap();
+        players.iter().map(|p| p.client_id).collect()
+    };
+    assert_eq!(listed(&bob), [b], "Bob's list leaves out the booth");
+    let mut both = [a, b];
+    both.sort_unstable();
+    assert_eq!(listed(&alice), both);
+    let (status, _) = crate::common::api_get(&format!("{url}/api/players"), "not-a-token");
+    assert_eq!(status, 401, "the list needs a token");
 
     // A third player joining now does not get her either.
     let mut carol = Bot::new(&url, "Carol", Brain::Idle);

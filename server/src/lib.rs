@@ -120,9 +120,16 @@ pub struct RunningServer {
     game: Option<JoinHandle<()>>,
     http: Option<JoinHandle<()>>,
     http_stop: Option<tokio::sync::oneshot::Sender<()>>,
+    players: players::PlayerDirectory,
 }
 
 impl RunningServer {
+    /// Every player connected and where it stands: the server's own view (`GET
+    /// /api/players` shows a player only what it could see in the game).
+    pub fn players(&self) -> Vec<tavern_shared::api::PlayerInfo> {
+        self.players.list()
+    }
+
     /// The HTTP API's base URL, e.g. `http://127.0.0.1:8080`.
     pub fn http_url(&self) -> String {
         format!("http://{}", http::serve::reachable(self.http_addr))
@@ -228,6 +235,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         players.clone(),
         config.http_limits.clone(),
     );
+    let directory = players.clone();
     api_state.store = Some(chat_store);
     let content = content::ContentHandle::new(content);
     api_state.content = Some(content.clone());
@@ -316,6 +324,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         game: Some(game),
         http: Some(http),
         http_stop: Some(http_stop),
+        players: directory,
     })
 }
 

@@ -33,7 +33,17 @@ pub struct Controls(pub Entity);
 
 /// Who is connected and where they stand, shared with the HTTP API.
 #[derive(Resource, Clone, Debug, Default)]
-pub struct PlayerDirectory(Arc<RwLock<BTreeMap<u64, PlayerInfo>>>);
+pub struct PlayerDirectory(Arc<RwLock<BTreeMap<u64, Listed>>>);
+
+/// One player in the directory: what the API shows, whose it is, and where it may be
+/// seen from.
+#[derive(Debug, Clone)]
+struct Listed {
+    info: PlayerInfo,
+    identity: String,
+    /// `None` until its avatar is placed.
+    presence: Option<Presence>,
+}
 
 impl PlayerDirectory {
     pub fn len(&self) -> usize {
@@ -44,13 +54,33 @@ impl PlayerDirectory {
         self.len() == 0
     }
 
-    /// Every player, ordered by client id.
+    /// Every player, ordered by client id (the server's own view: tests, the embedded
+    /// server; the API shows [`PlayerDirectory::visible_to`]).
     pub fn list(&self) -> Vec<PlayerInfo> {
         let players = self.0.read().unwrap_or_else(PoisonError::into_inner);
-        players.values().cloned().collect()
+        players.values().map(|l| l.info.clone()).collect()
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<u64, PlayerInfo>> {
+    /// The players whoever is logged in as `identity` can see in the game from where
+    /// its avatars stand (themselves included): nothing if it has none in the game.
+    pub fn visible_to(&self, identity: &str) -> Vec<PlayerInfo> {
+        let players = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        let viewers: Vec<Presence> = players
+            .values()
+            .filter(|l| l.identity == identity)
+            .filter_map(|l| l.presence)
+            .collect();
+        players
+            .values()
+            .filter(|l| {
+                l.presence
+                    .is_some_and(|p| viewers.iter().any(|v| crate::zones::can_see(v, &p)))
+            })
+            .map(|l| l.info.clone())
+            .collect()
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<u64, Listed>> {
         self.0.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -65,8 +95,13 @@ pub fn plugin(app: &mut App) {
 /// Copies moved avatars into the directory (only those that changed this tick).
 fn publish_positions(
     avatars: Query<
-        (&PlayerId, &AvatarState, &InputAck, &OnMap),
-        Or<(Changed<AvatarState>, Changed<InputAck>, Changed<OnMap>)>,
+        (&PlayerId, &AvatarState, &InputAck, &OnMap, &Presence),
+        Or<(
+            Changed<AvatarState>,
+            Changed<InputAck>,
+            Changed<OnMap>,
+            Changed<Presence>,
+        )>,
     >,
     maps: Res<Maps>,
     directory: Res<PlayerDirectory>,
@@ -75,8 +110,10 @@ fn publish_positions(
         return;
     }
     let mut players = directory.write();
-    for (id, state, ack, on) in &avatars {
-        if let Some(info) = players.get_mut(&id.0) {
+    for (id, state, ack, on, presence) in &avatars {
+        if let Some(listed) = players.get_mut(&id.0) {
+            listed.presence = Some(*presence);
+            let info = &mut listed.info;
             let map = &maps.get(on.0).data.name;
             if info.map != *map {
                 info.map.clone_from(map);
@@ -185,13 +222,17 @@ fn spawn_avatar(
         let mut players = directory.write();
         players.insert(
             network_id.get(),
-            PlayerInfo {
-                client_id: network_id.get(),
-                name: name.clone(),
-                map: maps.get(start).data.name.clone(),
-                x: spawn.x,
-                y: spawn.y,
-                last_input: 0,
+            Listed {
+                info: PlayerInfo {
+                    client_id: network_id.get(),
+                    name: name.clone(),
+                    map: maps.get(start).data.name.clone(),
+                    x: spawn.x,
+                    y: spawn.y,
+                    last_input: 0,
+                },
+                identity: identity.clone(),
+                presence: Some(presence),
             },
         );
         players.len()

@@ -66,11 +66,10 @@ pub fn pump_for(bots: &mut [&mut Bot], time: Duration) {
     pump_until(bots, time, |_| false);
 }
 
-/// The server's own word on every player, from its HTTP API.
+/// The server's own word on every player (its in-process view: the HTTP API shows
+/// each player only whom it could see).
 pub fn server_players(server: &RunningServer) -> Vec<PlayerInfo> {
-    let url = format!("{}/api/players", server.http_url());
-    let mut response = ureq::get(&url).call().expect("GET /api/players");
-    serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
+    server.players()
 }
 
 /// The server's state of one player.

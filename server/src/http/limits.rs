@@ -153,10 +153,18 @@ impl TokenCaps {
     }
 }
 
+/// Who an API token was given to: the name shown, and the identity (`account:7`,
+/// `guest:12`) everything of theirs is kept under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenOwner {
+    pub name: String,
+    pub identity: String,
+}
+
 /// Bearer tokens for the chat API: random, expire when idle, at most a few per name.
 #[derive(Debug, Clone)]
 pub struct ApiTokens {
-    cache: moka::sync::Cache<String, String>,
+    cache: moka::sync::Cache<String, TokenOwner>,
     by_name: Arc<Mutex<HashMap<String, VecDeque<String>>>>,
     per_name: usize,
 }
@@ -166,9 +174,9 @@ impl ApiTokens {
         let by_name: Arc<Mutex<HashMap<String, VecDeque<String>>>> = Arc::default();
         let listener = {
             let by_name = by_name.clone();
-            move |token: Arc<String>, name: String, _cause| {
+            move |token: Arc<String>, owner: TokenOwner, _cause| {
                 let mut map = by_name.lock().unwrap_or_else(PoisonError::into_inner);
-                let key = name.to_lowercase();
+                let key = owner.name.to_lowercase();
                 if let Some(list) = map.get_mut(&key) {
                     list.retain(|t| t != token.as_str());
                     if list.is_empty() {
@@ -192,11 +200,18 @@ impl ApiTokens {
         }
     }
 
-    /// A new token for `name`; the name's oldest token goes if it has too many.
-    pub fn issue(&self, name: &str) -> String {
+    /// A new token for `name` (with the identity `identity`); the name's oldest token
+    /// goes if it has too many.
+    pub fn issue(&self, name: &str, identity: &str) -> String {
         let token = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(bevy_replicon_renet2::netcode::generate_random_bytes::<32>());
-        self.cache.insert(token.clone(), name.to_string());
+        self.cache.insert(
+            token.clone(),
+            TokenOwner {
+                name: name.to_string(),
+                identity: identity.to_string(),
+            },
+        );
         let dropped: Vec<String> = {
             let mut map = self.by_name.lock().unwrap_or_else(PoisonError::into_inner);
             let list = map.entry(name.to_lowercase()).or_default();
@@ -211,7 +226,7 @@ impl ApiTokens {
     }
 
     /// Whose token this is, if it is live.
-    pub fn owner(&self, token: &str) -> Option<String> {
+    pub fn owner(&self, token: &str) -> Option<TokenOwner> {
         self.cache.get(token)
     }
 
@@ -276,12 +291,16 @@ mod tests {
             ..HttpLimits::default()
         };
         let tokens = ApiTokens::new(&limits);
-        let first = tokens.issue("Ada");
-        let second = tokens.issue("ada");
-        let third = tokens.issue("Ada");
+        let first = tokens.issue("Ada", "guest:1");
+        let second = tokens.issue("ada", "guest:2");
+        let third = tokens.issue("Ada", "guest:1");
         assert_eq!(tokens.owner(&first), None, "the oldest of three is dropped");
-        assert_eq!(tokens.owner(&second).as_deref(), Some("ada"));
-        assert_eq!(tokens.owner(&third).as_deref(), Some("Ada"));
+        let owner = tokens.owner(&second).unwrap();
+        assert_eq!(
+            (owner.name.as_str(), owner.identity.as_str()),
+            ("ada", "guest:2")
+        );
+        assert_eq!(tokens.owner(&third).unwrap().name, "Ada");
         assert_ne!(second, third);
         assert_eq!(tokens.len(), 2);
         std::thread::sleep(Duration::from_millis(600));
@@ -295,7 +314,7 @@ mod tests {
         let limits = HttpLimits::default();
         let tokens = ApiTokens::new(&limits);
         for _ in 0..10_000 {
-            tokens.issue("Ada");
+            tokens.issue("Ada", "guest:1");
         }
         assert_eq!(tokens.len(), limits.api_tokens_per_name as u64);
         assert_eq!(tokens.names(), 1);

@@ -104,7 +104,7 @@ impl ApiState {
     }
 
     /// Who presented `headers`' bearer token, or the error to answer with.
-    fn caller(&self, headers: &HeaderMap) -> Result<String, Box<Response>> {
+    fn caller(&self, headers: &HeaderMap) -> Result<limits::TokenOwner, Box<Response>> {
         let token = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -338,7 +338,7 @@ async fn json_errors(response: Response) -> Response {
 async fn not_found() -> Response {
     error(
         StatusCode::NOT_FOUND,
-        "no such endpoint; the API has POST /api/login, GET /api/players, GET /api/chat/sessions, GET /api/chat/sessions/{id}/messages, GET /api/events/{map}, GET /api/content, GET /healthz and GET /metrics",
+        "no such endpoint; the API has POST /api/login, POST /api/accounts, POST /api/logout, GET /api/players, GET /api/chat/sessions, GET /api/chat/sessions/{id}/messages, GET /api/events/{map}, GET /api/content, GET /healthz and GET /metrics",
     )
 }
 
@@ -444,13 +444,20 @@ async fn combat_events(
     }
 }
 
-async fn list_players(State(state): State<Arc<ApiState>>) -> Response {
-    axum::Json(state.players.list()).into_response()
+/// The players the caller could see in the game (the same `can_see` rule): on its map,
+/// and in a private zone only when it is in the same one; nothing when it is not in
+/// the game.
+async fn list_players(State(state): State<Arc<ApiState>>, headers: HeaderMap) -> Response {
+    match state.caller(&headers) {
+        Ok(caller) => axum::Json(state.players.visible_to(&caller.identity)).into_response(),
+        Err(r) => *r,
+    }
 }
 
 async fn chat_sessions(State(state): State<Arc<ApiState>>, headers: HeaderMap) -> Response {
+    // Conversations still follow the display name (see the README).
     let user = match state.caller(&headers) {
-        Ok(u) => u,
+        Ok(u) => u.name,
         Err(r) => return *r,
     };
     let Some(store) = &state.store else {
@@ -477,8 +484,9 @@ async fn chat_messages(
     Path(id): Path<i64>,
     page: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
+    // Conversations still follow the display name (see the README).
     let user = match state.caller(&headers) {
-        Ok(u) => u,
+        Ok(u) => u.name,
         Err(r) => return *r,
     };
     let Ok(Query(page)) = page else {
@@ -626,7 +634,7 @@ async fn login(
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("token: {e}")),
     }
     tracing::debug!(client_id, name = %who.name, identity = %who.identity, %peer, "login");
-    let api_token = state.tokens.issue(&who.name);
+    let api_token = state.tokens.issue(&who.name, &who.identity);
     axum::Json(LoginResponse {
         client_id,
         name: who.name,
