@@ -174,10 +174,39 @@ fn chat_reaches_the_right_people_is_stored_first_and_comes_back() {
     );
     assert_eq!(status, 400);
 
-    // Ada leaves and comes back: her conversations are sent to her again.
+    // Ada leaves. Another guest who types her name gets nothing of hers: conversations
+    // are kept under the guest's own session, not the name.
+    let ada_session = ada.session();
     drop(ada);
     pump_for(&mut [&mut bo, &mut cy], Duration::from_millis(500));
-    let mut ada = Bot::new(&url, "Ada", Brain::Idle);
+    let mut other = Bot::new(&url, "Ada", Brain::Idle);
+    assert!(pump_until(
+        &mut [&mut other, &mut bo, &mut cy],
+        Duration::from_secs(15),
+        |b| b[0].own_server_state().is_some()
+    ));
+    pump_for(
+        &mut [&mut other, &mut bo, &mut cy],
+        Duration::from_millis(500),
+    );
+    assert_eq!(
+        texts(&other),
+        Vec::<String>::new(),
+        "no history for a namesake"
+    );
+    let (status, body) = api_get(
+        &format!("{url}/api/chat/sessions"),
+        &other.api_token().unwrap(),
+    );
+    assert_eq!((status, body.as_str()), (200, "[]"), "nor any conversation");
+    let (status, _) = api_get(
+        &format!("{url}/api/chat/sessions/{whisper}/messages?limit=10"),
+        &other.api_token().unwrap(),
+    );
+    assert_eq!(status, 404, "nor Ada's whisper");
+    drop(other);
+    // Ada comes back with her session: her conversations are sent to her again.
+    let mut ada = Bot::with_session(&url, "Ada", Brain::Idle, ada_session);
     assert!(
         pump_until(
             &mut [&mut ada, &mut bo, &mut cy],

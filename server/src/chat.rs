@@ -18,6 +18,7 @@ use tavern_shared::map::MapData;
 
 use crate::GameSystems;
 use crate::agents::AgentSay;
+use crate::combat::loot::PlayerKey;
 use crate::metrics::Metrics;
 use crate::net::to_client;
 use crate::players::Controls;
@@ -40,7 +41,7 @@ pub enum Job {
     Store {
         sender: Entity,
         recipients: Vec<Entity>,
-        message: NewMessage,
+        message: Box<NewMessage>,
     },
     History {
         client: Entity,
@@ -128,6 +129,8 @@ pub fn plugin(app: &mut App) {
 struct Speaker {
     client: Entity,
     name: String,
+    /// What the conversations are kept under (`account:7`, `guest:12`).
+    identity: String,
     map: MapId,
     zones: Vec<u16>,
     presence: Presence,
@@ -282,7 +285,15 @@ pub(crate) fn receive_chat(
     mut commands: Commands,
     mut incoming: MessageReader<FromClient<ChatSend>>,
     mut limiters: Query<(&Controls, Option<&mut ChatLimiter>)>,
-    avatars: Query<(&PlayerId, &DisplayName, &OnMap, &InZones, &Owner, &Presence)>,
+    avatars: Query<(
+        &PlayerId,
+        &DisplayName,
+        &OnMap,
+        &InZones,
+        &Owner,
+        &Presence,
+        Option<&PlayerKey>,
+    )>,
     near: Res<NearSets>,
     maps: Res<Maps>,
     filter: Res<ChatFilter>,
@@ -339,12 +350,13 @@ pub(crate) fn receive_chat(
         let speakers = speakers.get_or_insert_with(|| {
             avatars
                 .iter()
-                .map(|(id, name, on, zones, owner, presence)| {
+                .map(|(id, name, on, zones, owner, presence, key)| {
                     (
                         id.0,
                         Speaker {
                             client: owner.0,
                             name: name.0.clone(),
+                            identity: identity(key, id.0),
                             map: on.0,
                             zones: zones.0.clone(),
                             presence: *presence,
@@ -361,7 +373,7 @@ pub(crate) fn receive_chat(
                 let participants = to
                     .iter()
                     .filter_map(|id| speakers.get(id))
-                    .map(|s| s.name.clone())
+                    .map(|s| s.identity.clone())
                     .collect();
                 let job = Job::Store {
                     sender: client,
@@ -370,15 +382,16 @@ pub(crate) fn receive_chat(
                         .filter_map(|id| speakers.get(id))
                         .map(|s| s.client)
                         .collect(),
-                    message: NewMessage {
+                    message: Box::new(NewMessage {
                         channel: message.channel.clone(),
                         scope,
                         title,
-                        sender: me.name.clone(),
+                        sender: me.identity.clone(),
+                        sender_name: me.name.clone(),
                         participants,
                         text,
                         at_ms: now_ms(),
-                    },
+                    }),
                 };
                 if worker.jobs.send(job).is_err() {
                     reject(
@@ -460,18 +473,24 @@ fn deliver_chat(
 fn send_history(
     add: On<Add, Controls>,
     controls: Query<&Controls>,
-    names: Query<&DisplayName>,
+    players: Query<(&PlayerId, Option<&PlayerKey>)>,
     worker: Option<Res<ChatWorker>>,
 ) {
     let (Some(worker), Ok(c)) = (worker, controls.get(add.entity)) else {
         return;
     };
-    if let Ok(name) = names.get(c.0) {
+    if let Ok((id, key)) = players.get(c.0) {
         let _ = worker.jobs.send(Job::History {
             client: add.entity,
-            user: name.0.clone(),
+            user: identity(key, id.0),
         });
     }
+}
+
+/// What a player's conversations are kept under: its identity (the connection's, for
+/// an avatar made without one).
+pub(crate) fn identity(key: Option<&PlayerKey>, client_id: u64) -> String {
+    key.map_or_else(|| format!("client:{client_id}"), |k| k.0.clone())
 }
 
 #[cfg(test)]
@@ -537,6 +556,7 @@ mod tests {
                     Speaker {
                         client: Entity::PLACEHOLDER,
                         name: name.to_string(),
+                        identity: format!("guest:{id}"),
                         map: MapId(0),
                         zones: zones.to_vec(),
                         presence: Presence {

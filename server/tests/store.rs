@@ -23,6 +23,7 @@ fn message(
         title: format!("{scope:?}"),
         scope,
         sender: sender.into(),
+        sender_name: sender.into(),
         participants: to.iter().map(|s| s.to_string()).collect(),
         text: text.into(),
         at_ms,
@@ -352,6 +353,41 @@ async fn accounts_round_trip(store: &ChatStore) {
         store.account_session(&session.token).await.unwrap(),
         None,
         "logged out"
+    );
+
+    // Conversations are kept under identities; lines show the name they were said under.
+    let line = store
+        .store(&NewMessage {
+            channel: ChatChannel::Map,
+            scope: SessionScope::Map {
+                map: "vault".into(),
+            },
+            title: "vault".into(),
+            sender: format!("account:{id}"),
+            sender_name: "Zo\u{eb}".into(),
+            participants: vec![format!("account:{id}")],
+            text: "mine".into(),
+            at_ms: 9_000,
+        })
+        .await
+        .unwrap();
+    assert_eq!(line.from, "Zo\u{eb}");
+    let page = store
+        .messages(line.session, &format!("account:{id}"), None, 10)
+        .await
+        .unwrap()
+        .expect("a participant");
+    assert_eq!(
+        (page[0].from.as_str(), page[0].text.as_str()),
+        ("Zo\u{eb}", "mine")
+    );
+    assert_eq!(
+        store
+            .messages(line.session, "Zo\u{eb}", None, 10)
+            .await
+            .unwrap(),
+        None,
+        "the display name is not a key"
     );
 }
 

@@ -20,7 +20,7 @@ use bevy_replicon::prelude::*;
 use tavern_shared::agent::{
     AgentClosed, AgentLeave, AgentNotice, AgentOpened, LEAVE_SLACK, Npc, in_reach,
 };
-use tavern_shared::avatar::{AvatarState, DisplayName};
+use tavern_shared::avatar::{AvatarState, DisplayName, PlayerId};
 use tavern_shared::chat::{ChatChannel, ChatDelivery, ChatLine, ChatRejected};
 use tavern_shared::map::Trigger;
 
@@ -28,6 +28,7 @@ pub use script::Scripts;
 
 use crate::GameSystems;
 use crate::chat::{now_ms, receive_chat, rejection};
+use crate::combat::loot::PlayerKey;
 use crate::movement::ActionPressed;
 use crate::net::to_client;
 use crate::store::{ChatStore, NewMessage, SessionScope};
@@ -120,6 +121,8 @@ struct Talk {
     client: Entity,
     avatar: Entity,
     player: String,
+    /// What the conversation is kept under (`account:7`, `guest:12`).
+    player_key: String,
     /// When something was last said (game clock, seconds).
     last_active: f64,
     /// A turn is running; the player waits for the reply before saying more.
@@ -194,19 +197,27 @@ struct Turn {
     agent: String,
     npc_name: String,
     player: String,
+    player_key: String,
     said: Option<String>,
 }
 
 impl Turn {
-    fn message(&self, sender: &str, text: String) -> NewMessage {
+    /// A line of this talk, said by the NPC (`npc`) or the player.
+    fn message(&self, npc: bool, text: String) -> NewMessage {
+        let (sender, sender_name) = if npc {
+            (format!("npc:{}", self.agent), self.npc_name.clone())
+        } else {
+            (self.player_key.clone(), self.player.clone())
+        };
         NewMessage {
             channel: ChatChannel::Agent(self.agent.clone()),
             scope: SessionScope::Agent {
                 agent: self.agent.clone(),
             },
             title: self.npc_name.clone(),
-            sender: sender.to_string(),
-            participants: vec![self.player.clone()],
+            sender,
+            sender_name,
+            participants: vec![self.player_key.clone()],
             text,
             at_ms: now_ms(),
         }
@@ -229,7 +240,7 @@ async fn run_turn(store: &ChatStore, config: Arc<AgentConfig>, turn: Turn) -> Ve
         let Some(greeting) = script.and_then(|s| s.greeting.clone()) else {
             return Vec::new();
         };
-        return match store.store(&turn.message(&turn.npc_name, greeting)).await {
+        return match store.store(&turn.message(true, greeting)).await {
             Ok(line) => vec![Done::Line { client, line }],
             Err(e) => {
                 error!(agent = %turn.agent, "cannot store an NPC greeting: {e}");
@@ -237,7 +248,7 @@ async fn run_turn(store: &ChatStore, config: Arc<AgentConfig>, turn: Turn) -> Ve
             }
         };
     };
-    let mine = match store.store(&turn.message(&turn.player, said.clone())).await {
+    let mine = match store.store(&turn.message(false, said.clone())).await {
         Ok(line) => line,
         Err(e) => {
             error!(agent = %turn.agent, "cannot store a line to an NPC: {e}");
@@ -252,7 +263,7 @@ async fn run_turn(store: &ChatStore, config: Arc<AgentConfig>, turn: Turn) -> Ve
         line: mine.clone(),
     }];
     let history = match store
-        .messages(mine.session, &turn.player, Some(mine.id), HISTORY_LINES)
+        .messages(mine.session, &turn.player_key, Some(mine.id), HISTORY_LINES)
         .await
     {
         Ok(lines) => lines.unwrap_or_default(),
@@ -288,7 +299,7 @@ async fn run_turn(store: &ChatStore, config: Arc<AgentConfig>, turn: Turn) -> Ve
         (None, None) => Err(config.mute_reason(&turn.agent).unwrap_or_default()),
     };
     match reply {
-        Ok(text) => match store.store(&turn.message(&turn.npc_name, text)).await {
+        Ok(text) => match store.store(&turn.message(true, text)).await {
             Ok(line) => out.push(Done::Line { client, line }),
             Err(e) => {
                 error!(agent = %turn.agent, "cannot store an NPC reply: {e}");
@@ -446,7 +457,14 @@ fn close(
 fn start_talks(
     mut actions: MessageReader<ActionPressed>,
     mut changes: MessageReader<ZoneChange>,
-    avatars: Query<(&OnMap, &AvatarState, &Owner, &DisplayName)>,
+    avatars: Query<(
+        &OnMap,
+        &AvatarState,
+        &Owner,
+        &DisplayName,
+        &PlayerId,
+        Option<&PlayerKey>,
+    )>,
     mut npcs: Query<(Entity, &NpcHome, &mut Npc)>,
     maps: Res<Maps>,
     agents: Res<Agents>,
@@ -494,9 +512,10 @@ fn start_talks(
         }
     }
     for (avatar, npc) in wanted {
-        let Ok((_, _, owner, player)) = avatars.get(avatar) else {
+        let Ok((_, _, owner, player, id, key)) = avatars.get(avatar) else {
             continue;
         };
+        let player_key = crate::chat::identity(key, id.0);
         let client = owner.0;
         let Ok((_, _, n)) = npcs.get(npc) else {
             continue;
@@ -555,6 +574,7 @@ fn start_talks(
                 client,
                 avatar,
                 player: player.0.clone(),
+                player_key: player_key.clone(),
                 last_active: time.elapsed_secs_f64(),
                 pending: true,
             },
@@ -574,6 +594,7 @@ fn start_talks(
                 agent,
                 npc_name: name,
                 player: player.0.clone(),
+                player_key,
                 said: None,
             },
         );
@@ -694,6 +715,7 @@ fn hear(
                 agent: n.agent.clone(),
                 npc_name: n.name.clone(),
                 player: talk.player.clone(),
+                player_key: talk.player_key.clone(),
                 said: Some(say.text.clone()),
             },
         );

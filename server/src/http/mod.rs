@@ -455,9 +455,9 @@ async fn list_players(State(state): State<Arc<ApiState>>, headers: HeaderMap) ->
 }
 
 async fn chat_sessions(State(state): State<Arc<ApiState>>, headers: HeaderMap) -> Response {
-    // Conversations still follow the display name (see the README).
+    // Conversations are kept under the caller's identity, never its display name.
     let user = match state.caller(&headers) {
-        Ok(u) => u.name,
+        Ok(u) => u.identity,
         Err(r) => return *r,
     };
     let Some(store) = &state.store else {
@@ -484,9 +484,9 @@ async fn chat_messages(
     Path(id): Path<i64>,
     page: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    // Conversations still follow the display name (see the README).
+    // Conversations are kept under the caller's identity, never its display name.
     let user = match state.caller(&headers) {
-        Ok(u) => u.name,
+        Ok(u) => u.identity,
         Err(r) => return *r,
     };
     let Ok(Query(page)) = page else {

@@ -65,8 +65,11 @@ pub struct NewMessage {
     pub scope: SessionScope,
     /// What the conversation is called in lists: "town", "Ada and Bo", ...
     pub title: String,
+    /// Who said it: an identity (`account:7`, `guest:12`, `npc:innkeeper`).
     pub sender: String,
-    /// Everyone the line goes to, the sender included.
+    /// The name it was said under, shown with the line.
+    pub sender_name: String,
+    /// Everyone the line goes to (identities), the sender included.
     pub participants: Vec<String>,
     pub text: String,
     pub at_ms: i64,
@@ -214,14 +217,15 @@ impl ChatStore {
         .await?
         .try_get(0)?;
         let id: i64 = sqlx::query(
-            "INSERT INTO messages (session_id, sender_id, channel, body, created_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO messages (session_id, sender_id, channel, body, created_at, sender_name) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(session)
         .bind(sender)
         .bind(channel_text(&m.channel))
         .bind(&m.text)
         .bind(m.at_ms)
+        .bind(&m.sender_name)
         .fetch_one(&mut *tx)
         .await?
         .try_get(0)?;
@@ -241,7 +245,7 @@ impl ChatStore {
             id,
             session,
             channel: m.channel.clone(),
-            from: m.sender.clone(),
+            from: m.sender_name.clone(),
             text: m.text.clone(),
             at_ms: m.at_ms,
         })
@@ -294,7 +298,8 @@ impl ChatStore {
         };
         let since: i64 = member.try_get(0)?;
         let rows = sqlx::query(
-            "SELECT m.id, m.session_id, m.channel, u.name, m.body, m.created_at \
+            "SELECT m.id, m.session_id, m.channel, COALESCE(NULLIF(m.sender_name, ''), u.name), \
+             m.body, m.created_at \
              FROM messages m JOIN users u ON u.id = m.sender_id \
              WHERE m.session_id = $1 AND m.id < $2 AND m.id >= $3 \
              ORDER BY m.id DESC LIMIT $4",
@@ -343,7 +348,6 @@ impl ChatStore {
         Ok(lines)
     }
 
-    /// Runs raw SQL: for tests that need to break the database on purpose.
     /// The guest whose session secret is `secret`, or a new guest with a new secret when
     /// there is none (or it is unknown): the guest's id and the secret to keep. Secrets
     /// are 128 random bits from the OS, stored as their SHA-256.
@@ -525,6 +529,7 @@ impl ChatStore {
             .map(|r| r.rows_affected())
     }
 
+    /// Runs raw SQL: for tests that need to break the database on purpose.
     pub async fn execute_raw(&self, sql: &str) -> Result<(), sqlx::Error> {
         sqlx::raw_sql(sql).execute(&self.pool).await.map(|_| ())
     }
