@@ -375,7 +375,7 @@ fn try_doors(
                                 door: door as u16,
                                 text: match &key_item {
                                     Some(item) => {
-                                        format!("Your {} opens the {}", item_name(item), spot.name)
+                                        key_opened(&item_name(item), &spot.name, spot.consume_key)
                                     }
                                     None => format!("The {} opens", spot.name),
                                 },
@@ -387,6 +387,12 @@ fn try_doors(
         }
     }
     *touching = now_touching;
+}
+
+/// "Your Iron key opens the Lair door; it is used up".
+fn key_opened(key: &str, door: &str, used_up: bool) -> String {
+    let used = if used_up { "; it is used up" } else { "" };
+    format!("Your {key} opens the {door}{used}")
 }
 
 /// "an Iron key", "a Health potion".
@@ -432,9 +438,11 @@ fn use_keys(
     mut dungeons: ResMut<Dungeons>,
     mut log: ResMut<EventLog>,
     mut taken: MessageReader<KeyTaken>,
+    content: Option<Res<ContentHandle>>,
     players: Query<(&Owner, Option<&PlayerKey>)>,
     mut notices: MessageWriter<ToClients<DoorNotice>>,
 ) {
+    let served = content.as_ref().map(|c| c.current());
     for t in taken.read() {
         let Some(rooms) = dungeons.0.get_mut(&t.map) else {
             continue;
@@ -462,11 +470,16 @@ fn use_keys(
         );
         if let Some((owner, _)) = player {
             let spot = &rooms.rooms.doors[t.door];
+            let key = spot.key.as_deref().unwrap_or("key");
+            let key = served
+                .as_ref()
+                .and_then(|s| s.content.items.get(key))
+                .map_or(key, |i| i.name.as_str());
             notices.write(to_client(
                 owner.0,
                 DoorNotice {
                     door: t.door as u16,
-                    text: format!("Your key opens the {}; it is used up", spot.name),
+                    text: key_opened(key, &spot.name, true),
                 },
             ));
         }
@@ -517,5 +530,13 @@ mod tests {
     fn door_messages_read_well() {
         assert_eq!(with_article("Iron key"), "an Iron key");
         assert_eq!(with_article("Bone key"), "a Bone key");
+        assert_eq!(
+            key_opened("Iron key", "Lair door", true),
+            "Your Iron key opens the Lair door; it is used up"
+        );
+        assert_eq!(
+            key_opened("Bone key", "Crypt door", false),
+            "Your Bone key opens the Crypt door"
+        );
     }
 }
