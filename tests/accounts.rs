@@ -113,6 +113,29 @@ fn accounts_register_log_in_play_and_log_out() {
     );
     assert_eq!(bot.session().as_deref(), Some(session.as_str()));
     assert!(server_players(&server).iter().any(|p| p.name == "Zoë"));
+    // A guest may not take the name of someone playing now either.
+    let mut bo = Bot::new(&url, "Bo", Brain::Idle);
+    assert!(pump_until(
+        &mut [&mut bot, &mut bo],
+        Duration::from_secs(15),
+        |b| b[1].own_server_state().is_some()
+    ));
+    let (status, in_use, _) = json(&url, "/api/login", serde_json::json!({"name": "BO"}));
+    assert_eq!(status, 409, "{in_use}");
+    assert!(
+        in_use["error"]
+            .as_str()
+            .unwrap()
+            .contains("is playing right now"),
+        "{in_use}"
+    );
+    // Bo himself, coming back with his session while still connected, may.
+    let (status, again, _) = json(
+        &url,
+        "/api/login",
+        serde_json::json!({"name": "Bo", "session": bo.session()}),
+    );
+    assert_eq!(status, 200, "{again}");
 
     // Logged out, the session is worth nothing.
     let (status, _, _) = json(&url, "/api/logout", serde_json::json!({"session": session}));

@@ -178,7 +178,17 @@ fn chat_reaches_the_right_people_is_stored_first_and_comes_back() {
     // are kept under the guest's own session, not the name.
     let ada_session = ada.session();
     drop(ada);
-    pump_for(&mut [&mut bo, &mut cy], Duration::from_millis(500));
+    let ada_gone = |bots: &mut [&mut Bot]| {
+        assert!(
+            pump_until(bots, Duration::from_secs(20), |_| {
+                !crate::common::server_players(&server)
+                    .iter()
+                    .any(|p| p.name == "Ada")
+            }),
+            "Ada leaves"
+        );
+    };
+    ada_gone(&mut [&mut bo, &mut cy]);
     let mut other = Bot::new(&url, "Ada", Brain::Idle);
     assert!(pump_until(
         &mut [&mut other, &mut bo, &mut cy],
@@ -205,6 +215,7 @@ fn chat_reaches_the_right_people_is_stored_first_and_comes_back() {
     );
     assert_eq!(status, 404, "nor Ada's whisper");
     drop(other);
+    ada_gone(&mut [&mut bo, &mut cy]);
     // Ada comes back with her session: her conversations are sent to her again.
     let mut ada = Bot::with_session(&url, "Ada", Brain::Idle, ada_session);
     assert!(

@@ -142,14 +142,31 @@ fn a_pickup_survives_kill_9_and_comes_back_to_the_same_guest() {
         kind.item,
         back.inventory()
     );
-    // Another guest who calls herself Ada holds nothing: identity is not the name.
+    // While Ada plays, nobody else may call themselves Ada; once she has left, another
+    // guest may, and holds nothing: identity is not the name.
+    let refused = crate::common::post(&url, "/api/login", "application/json", r#"{"name": "ada"}"#);
+    assert_eq!(refused.0, 409, "{:?}", refused.1);
+    let back_session = back.session();
+    drop(back);
+    let start = Instant::now();
+    while !ureq::get(&format!("{url}/healthz"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap()
+        .contains("\"players\":0")
+    {
+        assert!(start.elapsed() < Duration::from_secs(20), "Ada leaves");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let mut other = Bot::new(&url, "Ada", Brain::Idle);
     assert!(pump_until(
-        &mut [&mut back, &mut other],
+        &mut [&mut other],
         Duration::from_secs(10),
-        |b| { b[1].own_server_state().is_some() }
+        |b| { b[0].own_server_state().is_some() }
     ));
-    crate::common::pump_for(&mut [&mut back, &mut other], Duration::from_millis(500));
+    crate::common::pump_for(&mut [&mut other], Duration::from_millis(500));
     assert_eq!(holds(&other), 0, "{:?}", other.inventory());
-    assert_ne!(other.session(), back.session());
+    assert_ne!(other.session(), back_session);
 }

@@ -80,6 +80,18 @@ impl PlayerDirectory {
             .collect()
     }
 
+    /// The identities of the players in the game called `name` (compared by
+    /// [`tavern_shared::avatar::name_key`]).
+    pub fn called(&self, name: &str) -> Vec<String> {
+        let key = tavern_shared::avatar::name_key(name);
+        let players = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        players
+            .values()
+            .filter(|l| tavern_shared::avatar::name_key(&l.info.name) == key)
+            .map(|l| l.identity.clone())
+            .collect()
+    }
+
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<u64, Listed>> {
         self.0.write().unwrap_or_else(PoisonError::into_inner)
     }

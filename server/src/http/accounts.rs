@@ -2,7 +2,8 @@
 //! password (hashed with argon2id, off the async threads), a login with the password
 //! (or with a live session token) is that account, and `POST /api/logout` ends a
 //! session. Failed password logins are limited per name and per address; a guest
-//! cannot take a registered name, in any case or Unicode form.
+//! cannot take a registered name, in any case or Unicode form, nor the name of someone
+//! else playing right now.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -202,6 +203,9 @@ pub async fn who_logs_in(
         if request.password.is_some() {
             return Err(*store(state).unwrap_err());
         }
+        if !state.players.called(&request.name).is_empty() {
+            return Err(name_in_use(&request.name));
+        }
         return Ok(Who {
             identity: format!("client:{client_id}"),
             name: request.name.clone(),
@@ -256,10 +260,20 @@ pub async fn who_logs_in(
             ),
         ));
     }
+    // Two guests with one name would be told apart by nobody (whispers go by name): a
+    // name someone else is playing under is refused. A guest coming back with its own
+    // session may take its name again.
+    let holders = state.players.called(&request.name);
+    if !holders.is_empty() && request.session.is_none() {
+        return Err(name_in_use(&request.name));
+    }
     let (id, secret) = store
         .guest(request.session.as_deref())
         .await
         .map_err(unavailable)?;
+    if holders.iter().any(|h| *h != format!("guest:{id}")) {
+        return Err(name_in_use(&request.name));
+    }
     Ok(Who {
         identity: format!("guest:{id}"),
         name: request.name.clone(),
@@ -267,6 +281,13 @@ pub async fn who_logs_in(
         account: None,
         expires_at_ms: None,
     })
+}
+
+fn name_in_use(name: &str) -> Response {
+    error(
+        StatusCode::CONFLICT,
+        format!("someone called `{name}` is playing right now; pick another name"),
+    )
 }
 
 fn account_login(session: crate::store::AccountSession) -> Who {
