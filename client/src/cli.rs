@@ -54,7 +54,7 @@ pub struct BotsArgs {
     /// Bots stand still where they spawn (what the server sends when nobody moves).
     #[arg(long, conflicts_with = "fight")]
     pub still: bool,
-    /// Bots fight: each goes for the nearest monster it sees and uses its hotbar (full
+    /// Bots fight: each goes for the nearest monster it sees and can reach and uses its hotbar (full
     /// bots only; the content comes from the server's /api/content). The report adds
     /// kills, deaths, damage_dealt and actions_refused.
     #[arg(long)]

@@ -1,5 +1,6 @@
 //! A bot's fighting mind (`tavern-bots --fight`): go for the nearest monster it sees
-//! (along an A* path around walls, the monsters' own pathing), and use the first
+//! and can walk to (along an A* path around walls and through open doors, the
+//! monsters' own pathing), and use the first
 //! hotbar ability that is ready, affordable, in reach and in sight, aimed where the
 //! monster is drawn, as a player would. With `--cheat` it also tries what a cheating
 //! client would (hits out of reach, during cooldown, through walls) and records
