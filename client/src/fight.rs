@@ -407,6 +407,16 @@ pub struct CheatBook {
     pub accepted_kinds: Vec<Cheat>,
 }
 
+impl CheatBook {
+    /// Counts a cheat of `kind` tried.
+    fn tried_one(&mut self, kind: Cheat) {
+        self.tried += 1;
+        if !self.tried_kinds.contains(&kind) {
+            self.tried_kinds.push(kind);
+        }
+    }
+}
+
 pub fn plugin(app: &mut App) {
     app.init_resource::<CheatBook>()
         .add_systems(FixedUpdate, fight.in_set(crate::PlaySystems::Input))
@@ -460,10 +470,7 @@ fn fight(
     if let Some((ability, at, cheat)) = decided.ability {
         let message = log.next_use(&prediction, &ability, Some(at));
         if let Some(kind) = cheat {
-            cheats.tried += 1;
-            if !cheats.tried_kinds.contains(&kind) {
-                cheats.tried_kinds.push(kind);
-            }
+            cheats.tried_one(kind);
             cheats.waiting.push((message.id, kind));
             cheats.ids.insert(message.id);
         }
@@ -472,10 +479,7 @@ fn fight(
     for (loot, cheat) in decided.pickups {
         let request = log.next_pickup(loot);
         if let Some(kind) = cheat {
-            cheats.tried += 1;
-            if !cheats.tried_kinds.contains(&kind) {
-                cheats.tried_kinds.push(kind);
-            }
+            cheats.tried_one(kind);
             cheats.waiting_pickups.push((request.id, kind));
             cheats.pickup_ids.insert(request.id);
         }

@@ -50,17 +50,7 @@ pub fn sheet_sprite(
     layout: &mut Option<Handle<TextureAtlasLayout>>,
     sheet: &str,
 ) -> Sprite {
-    let layout = layout
-        .get_or_insert_with(|| {
-            layouts.add(TextureAtlasLayout::from_grid(
-                UVec2::splat(FRAME),
-                4,
-                2,
-                None,
-                None,
-            ))
-        })
-        .clone();
+    let layout = crate::render::grid_layout(layouts, layout, FRAME, 4, 2);
     Sprite::from_atlas_image(
         assets.load(sheet.to_string()),
         TextureAtlas { layout, index: 0 },

@@ -64,17 +64,7 @@ fn draw_pieces(
     let Some(rooms) = dungeon.rooms.clone() else {
         return;
     };
-    let layout = layout
-        .get_or_insert_with(|| {
-            layouts.add(TextureAtlasLayout::from_grid(
-                UVec2::splat(FRAME),
-                4,
-                1,
-                None,
-                None,
-            ))
-        })
-        .clone();
+    let layout = crate::render::grid_layout(&mut layouts, &mut layout, FRAME, 4, 1);
     let image: Handle<Image> = assets.load("sprites/dungeon.png");
     let mut piece = |index: usize, at: Vec2, size: Vec2| {
         let mut sprite = Sprite::from_atlas_image(

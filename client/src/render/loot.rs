@@ -62,17 +62,7 @@ fn dress_loot(
     mut layout: Local<Option<Handle<TextureAtlasLayout>>>,
 ) {
     for (entity, kind, label) in &new {
-        let layout = layout
-            .get_or_insert_with(|| {
-                layouts.add(TextureAtlasLayout::from_grid(
-                    UVec2::splat(ICON),
-                    4,
-                    1,
-                    None,
-                    None,
-                ))
-            })
-            .clone();
+        let layout = crate::render::grid_layout(&mut layouts, &mut layout, ICON, 4, 1);
         let index = icon(content.0.as_deref(), kind.item.as_deref());
         commands
             .entity(entity)

@@ -18,6 +18,28 @@ pub mod prompts;
 
 use bevy::prelude::*;
 
+/// The atlas layout of a sheet of `columns` x `rows` square frames of `frame` px, made
+/// once and kept in `cache` (a system's `Local`).
+pub fn grid_layout(
+    layouts: &mut Assets<TextureAtlasLayout>,
+    cache: &mut Option<Handle<TextureAtlasLayout>>,
+    frame: u32,
+    columns: u32,
+    rows: u32,
+) -> Handle<TextureAtlasLayout> {
+    cache
+        .get_or_insert_with(|| {
+            layouts.add(TextureAtlasLayout::from_grid(
+                UVec2::splat(frame),
+                columns,
+                rows,
+                None,
+                None,
+            ))
+        })
+        .clone()
+}
+
 /// Simulation coordinates are Tiled's (y down); Bevy's world is y up.
 pub fn to_world(pos: Vec2, z: f32) -> Vec3 {
     Vec3::new(pos.x, -pos.y, z)

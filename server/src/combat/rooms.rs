@@ -289,12 +289,7 @@ fn try_doors(
     mut updates: MessageWriter<ToClients<InventoryUpdate>>,
 ) {
     let served = content.as_ref().map(|c| c.current());
-    let item_name = |id: &str| {
-        served
-            .as_ref()
-            .and_then(|s| s.content.items.get(id))
-            .map_or(id.to_string(), |i| i.name.clone())
-    };
+    let item_name = |id: &str| item_name(served.as_deref(), id);
     let mut now_touching: HashMap<Entity, usize> = HashMap::default();
     for (avatar, state, on, owner, mut inventory, key) in &mut players {
         let world = &maps.get(on.0).collision;
@@ -389,6 +384,13 @@ fn try_doors(
     *touching = now_touching;
 }
 
+/// An item's name as the content has it (its id when the content lacks it).
+fn item_name(served: Option<&crate::content::Served>, id: &str) -> String {
+    served
+        .and_then(|s| s.content.items.get(id))
+        .map_or(id.to_string(), |i| i.name.clone())
+}
+
 /// "Your Iron key opens the Lair door; it is used up".
 fn key_opened(key: &str, door: &str, used_up: bool) -> String {
     let used = if used_up { "; it is used up" } else { "" };
@@ -470,16 +472,12 @@ fn use_keys(
         );
         if let Some((owner, _)) = player {
             let spot = &rooms.rooms.doors[t.door];
-            let key = spot.key.as_deref().unwrap_or("key");
-            let key = served
-                .as_ref()
-                .and_then(|s| s.content.items.get(key))
-                .map_or(key, |i| i.name.as_str());
+            let key = item_name(served.as_deref(), spot.key.as_deref().unwrap_or("key"));
             notices.write(to_client(
                 owner.0,
                 DoorNotice {
                     door: t.door as u16,
-                    text: key_opened(key, &spot.name, true),
+                    text: key_opened(&key, &spot.name, true),
                 },
             ));
         }

@@ -17,9 +17,9 @@ use axum::response::{IntoResponse, Response};
 use tavern_shared::api::{
     AccountCreated, AccountRequest, LoginRequest, LogoutRequest, PASSWORD_CHARS,
 };
-use tavern_shared::avatar::{name_key, validate_name};
+use tavern_shared::avatar::name_key;
 
-use super::{ApiState, error, json_body, too_many};
+use super::{ApiState, check_name, error, json_body, too_many};
 use crate::store::{Account, ChatStore};
 
 /// Who a login is: the identity things are kept under, the name shown, and what to
@@ -125,11 +125,8 @@ pub async fn create_account(
         Ok(r) => r,
         Err(e) => return *e,
     };
-    if let Err(e) = validate_name(&request.name) {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("invalid name: {e}"),
-        );
+    if let Err(e) = check_name(&request.name) {
+        return *e;
     }
     if let Err(e) = check_password(&request.password) {
         return *e;

@@ -552,6 +552,16 @@ pub fn name_from_user_data(data: &[u8; NETCODE_USER_DATA_BYTES]) -> Option<(Stri
     Some((name.to_string(), identity.to_string()))
 }
 
+/// A display name as logins and accounts accept it, or the 422 to answer.
+fn check_name(name: &str) -> Result<(), Box<Response>> {
+    validate_name(name).map_err(|e| {
+        Box::new(error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("invalid name: {e}"),
+        ))
+    })
+}
+
 /// A JSON request body of type `T`, or the error to answer: not JSON, too large, or
 /// not the shape of `example` (`what` names the request in the message).
 fn json_body<T: serde::de::DeserializeOwned>(
@@ -596,11 +606,8 @@ async fn login(
         Ok(r) => r,
         Err(e) => return *e,
     };
-    if let Err(e) = validate_name(&request.name) {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("invalid name: {e}"),
-        );
+    if let Err(e) = check_name(&request.name) {
+        return *e;
     }
     let client_id = state.next_client_id.fetch_add(1, Ordering::Relaxed);
     // The player's identity: an account, or a guest session kept in the database.
