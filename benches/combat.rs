@@ -21,7 +21,8 @@ use tavern_server::combat::damage::Afflicted;
 use tavern_server::combat::{Fighter, Past, Warps};
 use tavern_server::content::ContentHandle;
 use tavern_server::interest::StreamIds;
-use tavern_server::world::{MapId, Maps, OnMap};
+use tavern_server::rooms::RoomId;
+use tavern_server::world::{FileId, MapId, Maps, OnMap};
 use tavern_server::zones::Presence;
 use tavern_shared::avatar::{AvatarState, DisplayName, InputAck, PlayerId};
 use tavern_shared::combat::Vitals;
@@ -72,9 +73,10 @@ fn app() -> App {
             ..default()
         }))
         .add_plugins(tavern_shared::protocol_plugin)
-        .insert_resource(Maps {
-            maps: vec![arena],
-            start: MapId(0),
+        .insert_resource({
+            let mut maps = Maps::new(vec![arena], FileId(0));
+            maps.open(&RoomId::from("arena"), FileId(0));
+            maps
         })
         .insert_resource(ContentHandle::new(content))
         .insert_resource(tavern_server::net::rate::SendRate::new(20))
@@ -84,7 +86,13 @@ fn app() -> App {
         .insert_resource(tavern_server::combat::CombatRng::seeded(Some(9)));
     app.finish();
     app.cleanup();
-    let spawns: Vec<Vec2> = app.world().resource::<Maps>().maps[0].data.spawns.clone();
+    let spawns: Vec<Vec2> = app
+        .world()
+        .resource::<Maps>()
+        .get(MapId(0))
+        .data
+        .spawns
+        .clone();
     for i in 0..PLAYERS {
         let tag = app.world_mut().resource_mut::<StreamIds>().issue();
         app.world_mut().spawn((
@@ -113,7 +121,12 @@ fn app() -> App {
 
 /// Players walk, each turning every second or two (outside the measured tick).
 fn move_players(app: &mut App, rng: &mut ChaCha8Rng, dirs: &mut Vec<(Vec2, u32)>) {
-    let world = app.world().resource::<Maps>().maps[0].collision.clone();
+    let world = app
+        .world()
+        .resource::<Maps>()
+        .get(MapId(0))
+        .collision
+        .clone();
     let mut q = app
         .world_mut()
         .query_filtered::<&mut AvatarState, With<PlayerId>>();

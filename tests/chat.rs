@@ -177,6 +177,7 @@ fn chat_reaches_the_right_people_is_stored_first_and_comes_back() {
     // Ada leaves. Another guest who types her name gets nothing of hers: conversations
     // are kept under the guest's own session, not the name.
     let ada_session = ada.session();
+    ada.leave();
     drop(ada);
     let ada_gone = |bots: &mut [&mut Bot]| {
         assert!(
@@ -214,6 +215,7 @@ fn chat_reaches_the_right_people_is_stored_first_and_comes_back() {
         &other.api_token().unwrap(),
     );
     assert_eq!(status, 404, "nor Ada's whisper");
+    other.leave();
     drop(other);
     ada_gone(&mut [&mut bo, &mut cy]);
     // Ada comes back with her session: her conversations are sent to her again.

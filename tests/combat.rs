@@ -393,6 +393,8 @@ fn fighting_bots_report_kills_and_no_refusals_and_cheating_bots_get_nothing_thro
         still: false,
         fight: Some(content.clone()),
         cheat,
+        rooms: Vec::new(),
+        drop_every: None,
     };
     let report = tavern_client::load::run_bots(&options(false));
     let fight = report.fight.clone().expect("a fight report");

@@ -147,6 +147,7 @@ fn a_pickup_survives_kill_9_and_comes_back_to_the_same_guest() {
     let refused = crate::common::post(&url, "/api/login", "application/json", r#"{"name": "ada"}"#);
     assert_eq!(refused.0, 409, "{:?}", refused.1);
     let back_session = back.session();
+    back.leave();
     drop(back);
     let start = Instant::now();
     while !ureq::get(&format!("{url}/healthz"))

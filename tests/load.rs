@@ -25,6 +25,8 @@ fn light_bots_walk_see_each_other_and_the_report_has_the_server_figures() {
         still: false,
         fight: None,
         cheat: false,
+        rooms: Vec::new(),
+        drop_every: None,
     });
     eprintln!("{report:?}");
     assert_eq!(
@@ -162,6 +164,7 @@ fn light_bots_read_and_write_exactly_what_replicon_does() {
         map: MapData::from_ascii("t", 32, &["####", "#S.#", "####"]),
         arrival: Some(Vec2::new(48.0, 48.0)),
         send_hz: 20,
+        resumed: true,
     };
     use tavern_server::net::to_client;
     let world = server.world_mut();
@@ -180,5 +183,75 @@ fn light_bots_read_and_write_exactly_what_replicon_does() {
     assert!(
         sent.contains(&Incoming::EnterMap(Box::new(enter))),
         "{sent:?}"
+    );
+}
+
+#[test]
+fn bots_spread_over_rooms_see_only_their_room() {
+    let _turn = crate::common::serial();
+    let server = start_server("load-rooms", None);
+    let url = server.http_url();
+    let rooms = tavern_client::login::make_rooms(&url, 2).expect("rooms are made");
+    assert_eq!(rooms.len(), 2);
+    let report = run_bots(&BotOptions {
+        server: url,
+        count: 4,
+        duration: Duration::from_secs(2),
+        seed: 3,
+        connect_timeout: Duration::from_secs(15),
+        chat_lines: 0,
+        light: true,
+        predict_sample: 0,
+        still: true,
+        fight: None,
+        cheat: false,
+        rooms: rooms.into_iter().map(|id| (id, None)).collect(),
+        drop_every: None,
+    });
+    assert_eq!(
+        (report.connected, report.failed),
+        (4, 0),
+        "{:?}",
+        report.failures
+    );
+    // Two bots a room, standing on their plaza: each sees the other and nobody else.
+    assert_eq!(report.min_seen_avatars, 1, "{report:?}");
+    assert_eq!(report.mean_seen_avatars, 1.0, "{report:?}");
+}
+
+#[test]
+fn bots_that_drop_their_connection_come_back_to_their_avatars() {
+    let _turn = crate::common::serial();
+    let server = start_server("load-drops", None);
+    let report = run_bots(&BotOptions {
+        server: server.http_url(),
+        count: 4,
+        duration: Duration::from_secs(7),
+        seed: 5,
+        connect_timeout: Duration::from_secs(15),
+        chat_lines: 0,
+        light: false,
+        predict_sample: 0,
+        still: false,
+        fight: None,
+        cheat: false,
+        rooms: Vec::new(),
+        drop_every: Some(Duration::from_secs(3)),
+    });
+    let drops = report.drops.clone().expect("a drop report");
+    assert!(drops.drops >= 4, "{drops:?}");
+    assert_eq!(drops.resumed, drops.drops, "{report:?}");
+    assert_eq!((drops.avatars_lost, drops.resume_failures), (0, 0));
+    assert_eq!(drops.events_missed_after_resume, 0, "{drops:?}");
+    assert!(drops.events_received > 0, "{drops:?}");
+    assert_eq!(
+        (report.connected, report.failed),
+        (4, 0),
+        "{:?}",
+        report.failures
+    );
+    assert!(
+        server_players(&server).is_empty(),
+        "the bots said goodbye at the end: their avatars left at once"
     );
 }

@@ -374,7 +374,7 @@ fn exits_resolve_between_the_sample_maps_in_both_directions() {
     // Given only the town, the server follows its exit and loads the dungeon too.
     let maps = Maps::load(&[repo("maps/town.tmx")], None).unwrap();
     assert_eq!(maps.names(), vec!["town", "dungeon"]);
-    let town = maps.get(maps.start);
+    let town = maps.file(maps.start);
     let exit = town
         .data
         .zones
@@ -382,13 +382,13 @@ fn exits_resolve_between_the_sample_maps_in_both_directions() {
         .find_map(|z| z.effects.exit.clone())
         .unwrap();
     let (target, points) = maps.exit_target(&exit).unwrap();
-    assert_eq!(maps.get(target).data.name, "dungeon");
+    assert_eq!(maps.file(target).data.name, "dungeon");
     assert_eq!(
         points,
         &[Vec2::new(80.0, 48.0)],
         "the dungeon's `from-town` entry"
     );
-    let dungeon = maps.get(target);
+    let dungeon = maps.file(target);
     let back = dungeon
         .data
         .zones
@@ -425,7 +425,7 @@ fn exits_resolve_between_the_sample_maps_in_both_directions() {
     }
     // Start map by name, and a clear error for one that is not there.
     let maps = Maps::load(&[repo("maps")], Some("dungeon")).unwrap();
-    assert_eq!(maps.get(maps.start).data.name, "dungeon");
+    assert_eq!(maps.file(maps.start).data.name, "dungeon");
     let err = Maps::load(&[repo("maps")], Some("moon"))
         .unwrap_err()
         .to_string();

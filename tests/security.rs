@@ -373,7 +373,8 @@ fn logins_leave_bounded_state_and_tokens_per_name_are_capped() {
             "application/json",
             &format!("{{\"name\": \"N{}\"}}", i % 50),
         );
-        assert!(status == 200 || status == 429);
+        // 409: the town is full of places held for tokens nobody used yet.
+        assert!(matches!(status, 200 | 409 | 429), "{status}");
     }
     let tokens = metric(&url, "tavern_api_tokens");
     assert!(tokens <= 51 * 4, "at most 4 API tokens per name: {tokens}");

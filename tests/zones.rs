@@ -101,11 +101,13 @@ fn private_booths_hide_avatars_and_proximity_is_reported_to_both_players() {
     assert_eq!(m.invites, 1);
     assert!(m.current.is_none(), "hung up");
     let invite = m.last.clone().unwrap();
-    assert_eq!(invite.room, "room-stand-up");
+    // The call is the room's own: ROOM-MAP-ZONE (the server's room is named after its
+    // start map, `room`).
+    assert_eq!(invite.room, "room-room-stand-up");
     assert!(
         invite
             .url
-            .starts_with("https://meet.example.org/room-stand-up?jwt="),
+            .starts_with("https://meet.example.org/room-room-stand-up?jwt="),
         "{}",
         invite.url
     );

@@ -135,20 +135,96 @@ impl Bot {
 
     /// A bot that logs in with a guest session from an earlier login: the same player.
     pub fn with_session(url: &str, name: &str, brain: Brain, session: Option<String>) -> Bot {
+        Bot::with_target(
+            ServerTarget {
+                session,
+                ..ServerTarget::guest(url, name)
+            },
+            brain,
+        )
+    }
+
+    /// A bot that joins room `room` (with its password, if it has one).
+    pub fn in_room(url: &str, name: &str, brain: Brain, room: &str, password: Option<&str>) -> Bot {
+        Bot::with_target(
+            ServerTarget {
+                room: Some(room.to_string()),
+                room_password: password.map(str::to_string),
+                ..ServerTarget::guest(url, name)
+            },
+            brain,
+        )
+    }
+
+    /// A bot that logs in as `target` says.
+    pub fn with_target(target: ServerTarget, brain: Brain) -> Bot {
         let mut app = App::new();
         app.add_plugins((MinimalPlugins, StatesPlugin))
             .add_plugins(crate::plugin)
-            .insert_resource(ServerTarget {
-                url: url.to_string(),
-                name: name.to_string(),
-                session,
-            })
+            .insert_resource(target)
             .insert_resource(brain)
             .add_plugins(crate::fight::plugin)
             .add_systems(FixedUpdate, think.in_set(PlaySystems::Input));
         app.finish();
         app.cleanup();
         Bot { app }
+    }
+
+    /// The room's event stream as this bot got it.
+    pub fn events(&self) -> &crate::events::EventStream {
+        self.app.world().resource::<crate::events::EventStream>()
+    }
+
+    /// The room's players as the server last listed them.
+    pub fn roster(&self) -> &tavern_shared::presence::RoomRoster {
+        &self.app.world().resource::<crate::roster::Roster>().0
+    }
+
+    /// How many connections began with a new avatar, and how many back in the old one.
+    pub fn arrivals(&self) -> crate::connection::Arrivals {
+        *self.app.world().resource::<crate::connection::Arrivals>()
+    }
+
+    /// Leaves on purpose: says goodbye (the avatar goes at once) and waits, up to 2 s,
+    /// for the server to close the connection.
+    pub fn leave(&mut self) {
+        crate::connection::say_goodbye(self.app.world_mut());
+        let start = std::time::Instant::now();
+        while self.is_connected() && start.elapsed() < std::time::Duration::from_secs(2) {
+            self.update();
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// Whether the bot said goodbye (it does not log in again).
+    pub fn has_left(&self) -> bool {
+        !self
+            .app
+            .world()
+            .contains_resource::<crate::connection::ServerTarget>()
+    }
+
+    /// Cuts the connection as a broken network would; the bot logs in again (with its
+    /// session, into its room) after the usual backoff.
+    pub fn drop_connection(&mut self) {
+        crate::connection::drop_link(self.app.world_mut(), "dropped on purpose");
+    }
+
+    /// Says goodbye to the server and closes the connection; the bot logs in again
+    /// after the backoff unless `for_good`.
+    pub fn disconnect(&mut self, for_good: bool) {
+        if for_good {
+            self.app
+                .world_mut()
+                .remove_resource::<crate::connection::ServerTarget>();
+        }
+        if let Some(mut client) = self
+            .app
+            .world_mut()
+            .get_resource_mut::<bevy_replicon_renet2::renet2::RenetClient>()
+        {
+            client.disconnect();
+        }
     }
 
     pub fn update(&mut self) {

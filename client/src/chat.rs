@@ -22,6 +22,12 @@ pub struct ChatLog {
 }
 
 impl ChatLog {
+    /// A line as it was said (not history).
+    pub(crate) fn take_live(&mut self, line: ChatLine) {
+        self.received += 1;
+        self.add(line);
+    }
+
     fn add(&mut self, line: ChatLine) {
         if self.lines.iter().any(|l| l.id == line.id) {
             return;

@@ -78,6 +78,28 @@ pub struct BotsArgs {
     #[arg(long, value_name = "N", default_value_t = 0,
           value_parser = clap::value_parser!(u32).range(0..=10_000))]
     pub chat: u32,
+    /// The bots join this room (its id, as `GET /api/rooms` lists it) instead of the
+    /// server's default room; repeat (or separate with commas) to spread them over
+    /// several, bot i in the (i mod n)-th.
+    #[arg(
+        long,
+        value_name = "ID",
+        conflicts_with = "rooms",
+        value_delimiter = ','
+    )]
+    pub room: Vec<String>,
+    /// The password of the --room rooms.
+    #[arg(long, value_name = "PASSWORD", requires = "room")]
+    pub room_password: Option<String>,
+    /// Make N rooms on the server's start map first (over its HTTP API) and spread the
+    /// bots over them, bot i in room i mod N.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=5000))]
+    pub rooms: Option<u16>,
+    /// Full bots drop their connection every SECS seconds (staggered; as a broken
+    /// network would, without a goodbye) and log in again with their session. The
+    /// report adds drops, resumed, resume_failures and avatars_lost (which must be 0).
+    #[arg(long, value_name = "SECS", value_parser = positive_secs)]
+    pub drop_every: Option<f64>,
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -107,6 +129,21 @@ pub fn bots_main() -> ExitCode {
     } else {
         None
     };
+    let rooms = match (args.room.is_empty(), args.rooms) {
+        (false, _) => args
+            .room
+            .iter()
+            .map(|id| (id.clone(), args.room_password.clone()))
+            .collect(),
+        (true, Some(n)) => match crate::login::make_rooms(&args.server, usize::from(n)) {
+            Ok(ids) => ids.into_iter().map(|id| (id, None)).collect(),
+            Err(e) => {
+                eprintln!("tavern-bots: cannot make the --rooms: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        (true, None) => Vec::new(),
+    };
     let report = run_bots(&BotOptions {
         server: args.server.clone(),
         count: usize::from(args.count),
@@ -119,6 +156,8 @@ pub fn bots_main() -> ExitCode {
         still: args.still,
         fight,
         cheat: args.cheat,
+        rooms,
+        drop_every: args.drop_every.map(Duration::from_secs_f64),
     });
     if args.json {
         println!("{}", serde_json::to_string(&report).unwrap_or_default());
@@ -162,6 +201,25 @@ pub fn bots_main() -> ExitCode {
                 .bots_cpu_percent
                 .map_or("?".into(), |v| format!("{v:.1} %")),
         );
+        println!(
+            "join p50 {}, p99 {}; chat delivery p50 {}, p99 {} ({} lines)",
+            ms(report.join_ms_p50),
+            ms(report.join_ms_p99),
+            ms(report.chat_delivery_ms_p50),
+            ms(report.chat_delivery_ms_p99),
+            report.chat_delivery_samples
+        );
+        if let Some(d) = &report.drops {
+            println!(
+                "drops {}: resumed {}, resume failures {}, avatars lost {}, events missed {} of {}",
+                d.drops,
+                d.resumed,
+                d.resume_failures,
+                d.avatars_lost,
+                d.events_missed_after_resume,
+                d.events_received
+            );
+        }
         for failure in &report.failures {
             println!("  {failure}");
         }

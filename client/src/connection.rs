@@ -16,10 +16,11 @@ use bevy_replicon_renet2::netcode::{
 use bevy_replicon_renet2::renet2::{ConnectionConfig, RenetClient};
 
 use crate::PlaySystems;
-use crate::login::{Credentials, LoginError, login};
+use crate::login::{Credentials, LoginError, login_with};
 
-/// Attempts (login and connect) before the client gives up.
-pub const MAX_ATTEMPTS: u32 = 5;
+/// Attempts (login and connect) before the client gives up: the first and five more,
+/// 1, 2, 4, 8 and 16 s apart (the server keeps a dropped avatar 30 s by default).
+pub const MAX_ATTEMPTS: u32 = 6;
 
 /// Which server to join, and as whom.
 #[derive(Resource, Clone, Debug)]
@@ -30,6 +31,34 @@ pub struct ServerTarget {
     /// The guest session to log in with (the last login's, after the first), so a
     /// reconnect comes back as the same player.
     pub session: Option<String>,
+    /// The room to join (the server's default room when `None`); after the first login
+    /// the room it joined, so a reconnect goes back to it.
+    pub room: Option<String>,
+    pub room_password: Option<String>,
+}
+
+impl ServerTarget {
+    /// A guest named `name` at `url`, in the server's default room.
+    pub fn guest(url: &str, name: &str) -> Self {
+        ServerTarget {
+            url: url.to_string(),
+            name: name.to_string(),
+            session: None,
+            room: None,
+            room_password: None,
+        }
+    }
+
+    /// What logging in as this target sends.
+    pub fn request(&self) -> tavern_shared::api::LoginRequest {
+        tavern_shared::api::LoginRequest {
+            name: self.name.clone(),
+            session: self.session.clone(),
+            password: None,
+            room: self.room.clone(),
+            room_password: self.room_password.clone(),
+        }
+    }
 }
 
 /// What the player is told about the connection.
@@ -139,10 +168,18 @@ impl ClientSocket for CountingSocket {
     }
 }
 
+/// Failed attempts in a row, and when the next one is due.
 #[derive(Resource, Default)]
-struct Attempts {
+pub struct Attempts {
     failed: u32,
     retry_at: Option<f64>,
+}
+
+impl Attempts {
+    /// Seconds until the next attempt, while one is planned.
+    pub fn retry_in(&self, time: &Time<Real>) -> Option<f64> {
+        self.retry_at.map(|at| (at - now(time)).max(0.0))
+    }
 }
 
 #[derive(Resource)]
@@ -156,8 +193,35 @@ struct Mismatch(bool);
 /// What the player is told when client and server are different versions.
 pub const MISMATCH: &str = "the server runs a different version of Tavern (protocol mismatch); use a client built from the same version as the server";
 
+/// How each connection began: with a new avatar, or back in the one the player had
+/// before its connection dropped.
+#[derive(Resource, Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Arrivals {
+    pub fresh: u32,
+    pub resumed: u32,
+    /// A connection opened and its first map has not come yet.
+    awaiting: bool,
+}
+
+/// Counts the first map of each connection as a fresh avatar or a resumed one.
+fn count_arrivals(
+    mut entered: MessageReader<tavern_shared::protocol::EnterMap>,
+    mut arrivals: ResMut<Arrivals>,
+) {
+    for enter in entered.read() {
+        if enter.resumed {
+            arrivals.resumed += 1;
+        } else if arrivals.awaiting {
+            arrivals.fresh += 1;
+        }
+        arrivals.awaiting = false;
+    }
+}
+
 pub fn plugin(app: &mut App) {
     app.init_resource::<ConnectionStatus>()
+        .init_resource::<Arrivals>()
+        .add_systems(PreUpdate, count_arrivals.in_set(PlaySystems::Receive))
         .init_resource::<Attempts>()
         .init_resource::<Mismatch>()
         .add_observer(|_: On<ProtocolMismatch>, mut m: ResMut<Mismatch>| m.0 = true)
@@ -196,13 +260,9 @@ fn start_login(
         return;
     }
     let (tx, rx) = channel();
-    let (url, name, session) = (
-        target.url.clone(),
-        target.name.clone(),
-        target.session.clone(),
-    );
+    let (url, request) = (target.url.clone(), target.request());
     std::thread::spawn(move || {
-        let _ = tx.send(login(&url, &name, session.as_deref()));
+        let _ = tx.send(login_with(&url, &request));
     });
     commands.insert_resource(PendingLogin(Mutex::new(rx)));
     if *status == ConnectionStatus::Idle {
@@ -217,6 +277,7 @@ fn finish_login(
     channels: Res<RepliconChannels>,
     mut status: ResMut<ConnectionStatus>,
     mut attempts: ResMut<Attempts>,
+    mut arrivals: ResMut<Arrivals>,
     time: Res<Time<Real>>,
 ) {
     let Some(pending) = pending else { return };
@@ -238,10 +299,13 @@ fn finish_login(
             return;
         }
     };
-    if let Some(target) = target.as_mut()
-        && !creds.session.is_empty()
-    {
-        target.session = Some(creds.session.clone());
+    if let Some(target) = target.as_mut() {
+        if !creds.session.is_empty() {
+            target.session = Some(creds.session.clone());
+        }
+        if !creds.room.is_empty() {
+            target.room = Some(creds.room.clone());
+        }
     }
     let config =
         ConnectionConfig::from_channels(channels.server_configs(), channels.client_configs());
@@ -250,6 +314,7 @@ fn finish_login(
             commands.insert_resource(client);
             commands.insert_resource(transport);
             commands.insert_resource(traffic);
+            arrivals.awaiting = true;
             commands.insert_resource(LocalPlayer {
                 client_id: creds.client_id,
                 name: creds.name,
@@ -288,6 +353,27 @@ pub(crate) fn open_transport(
     Ok((client, transport, traffic))
 }
 
+/// Tells the server the player leaves on purpose (its avatar goes at once, and the
+/// server closes the connection), and does not log in again.
+pub fn say_goodbye(world: &mut World) {
+    world.remove_resource::<ServerTarget>();
+    if world.contains_resource::<RenetClient>() {
+        world.write_message(tavern_shared::protocol::Goodbye);
+    }
+}
+
+/// Drops the connection at once, as a broken network would (no goodbye reaches the
+/// server), and lets the client log in again as after any lost link.
+pub fn drop_link(world: &mut World, reason: &str) {
+    world.remove_resource::<RenetClient>();
+    world.remove_resource::<NetcodeClientTransport>();
+    let time = *world.resource::<Time<Real>>();
+    world.resource_scope(|world, mut attempts: Mut<Attempts>| {
+        let mut status = world.resource_mut::<ConnectionStatus>();
+        give_up_or_retry(&mut status, &mut attempts, &time, reason.to_string());
+    });
+}
+
 fn give_up_or_retry(
     status: &mut ConnectionStatus,
     attempts: &mut Attempts,
@@ -301,7 +387,7 @@ fn give_up_or_retry(
 
 /// A login or connection failed (`failed` counts the failures in a row): the status to
 /// show, and how long to wait before trying again, or `None` once it is given up:
-/// 1 s, 2 s, 4 s, 8 s between [`MAX_ATTEMPTS`] attempts.
+/// 1 s, 2 s, 4 s, 8 s, 16 s between [`MAX_ATTEMPTS`] attempts.
 pub(crate) fn after_failure(
     failed: &mut u32,
     reason: String,
@@ -310,7 +396,7 @@ pub(crate) fn after_failure(
     if *failed >= MAX_ATTEMPTS {
         return (ConnectionStatus::Failed(reason), None);
     }
-    let delay = Duration::from_secs(1 << (*failed - 1).min(3));
+    let delay = Duration::from_secs(1 << (*failed - 1).min(4));
     let status = ConnectionStatus::Reconnecting {
         attempt: *failed + 1,
         reason,
@@ -369,5 +455,30 @@ fn watch_link(
 fn forget_world(mut commands: Commands, remote: Query<Entity, With<Remote>>) {
     for entity in &remote {
         commands.entity(entity).despawn();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_1_2_4_8_16_seconds_then_give_up() {
+        let mut failed = 0;
+        let mut delays = Vec::new();
+        loop {
+            match after_failure(&mut failed, "lost".into()) {
+                (ConnectionStatus::Reconnecting { attempt, .. }, Some(d)) => {
+                    assert_eq!(attempt, failed + 1);
+                    delays.push(d.as_secs());
+                }
+                (ConnectionStatus::Failed(reason), None) => {
+                    assert_eq!(reason, "lost");
+                    break;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(delays, [1, 2, 4, 8, 16]);
     }
 }

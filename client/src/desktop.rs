@@ -29,6 +29,10 @@ pub struct DesktopArgs {
     /// Your display name (1 to 24 characters).
     #[arg(long, value_name = "NAME", value_parser = check_name)]
     pub name: Option<String>,
+    /// The room to join: its id, or an invitation `tavern://HOST/room/ID` (which also
+    /// names the server). With --server and no --room, a start screen lists the rooms.
+    #[arg(long, value_name = "ID|INVITE", value_parser = crate::login::parse_invite)]
+    pub room: Option<(Option<String>, String)>,
     /// A map file or folder for the built-in server to run (only without --server).
     #[arg(long, value_name = "PATH", conflicts_with = "server")]
     pub map: Option<PathBuf>,
@@ -49,6 +53,27 @@ fn assets_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../assets")
 }
 
+/// Closing the window: says goodbye (the avatar leaves at once rather than waiting for
+/// a reconnection), then exits once the server closed the connection, or after 1 s.
+fn quit(world: &mut World, mut since: Local<Option<f64>>) {
+    let now = world.resource::<Time<Real>>().elapsed_secs_f64();
+    let asked = world
+        .resource_mut::<Messages<bevy::window::WindowCloseRequested>>()
+        .drain()
+        .count()
+        > 0;
+    if asked && since.is_none() {
+        *since = Some(now);
+        crate::connection::say_goodbye(world);
+    }
+    let Some(at) = *since else { return };
+    let connected = *world.resource::<crate::connection::ConnectionStatus>()
+        == crate::connection::ConnectionStatus::Connected;
+    if !connected || now - at > 1.0 {
+        world.write_message(AppExit::Success);
+    }
+}
+
 /// `tavern`: parse the command line, start the embedded server if needed, play.
 pub fn main() -> ExitCode {
     let args = DesktopArgs::parse();
@@ -59,7 +84,8 @@ pub fn main() -> ExitCode {
     });
     #[cfg(feature = "embedded-server")]
     let mut _embedded = None;
-    let url = match args.server.clone() {
+    let invited = args.room.as_ref().and_then(|(server, _)| server.clone());
+    let url = match args.server.clone().or(invited) {
         Some(url) => url,
         #[cfg(feature = "embedded-server")]
         None => match crate::embedded::start(args.map.clone()) {
@@ -80,38 +106,59 @@ pub fn main() -> ExitCode {
         }
     };
     // The built-in server's address changes from run to run; its data folder does not.
-    let server = args.server.as_deref().unwrap_or("built-in");
+    let builtin = args.server.is_none() && args.room.is_none();
+    let server = if builtin { "built-in" } else { url.as_str() };
     let sessions = crate::sessions::SessionFile::new(
         crate::sessions::data_dir().join("sessions.json"),
         server,
     );
-    App::new()
-        .add_plugins(
-            DefaultPlugins
-                .set(WindowPlugin {
-                    primary_window: Some(Window {
-                        title: "Tavern".into(),
-                        ..default()
-                    }),
+    let mut app = App::new();
+    app.add_plugins(
+        DefaultPlugins
+            .set(WindowPlugin {
+                primary_window: Some(Window {
+                    title: "Tavern".into(),
                     ..default()
-                })
-                .set(AssetPlugin {
-                    file_path: assets_dir().to_string_lossy().into_owned(),
-                    ..default()
-                })
-                .set(ImagePlugin::default_nearest())
-                .disable::<bevy::log::LogPlugin>(),
-        )
-        .insert_resource(ClearColor(Color::srgb(0.08, 0.07, 0.1)))
-        .add_plugins(crate::plugin)
-        .add_plugins(crate::render::plugin)
-        .insert_resource(ServerTarget {
-            url,
-            session: sessions.load(&name),
-            name,
-        })
-        .insert_resource(sessions)
-        .add_systems(Update, crate::sessions::remember)
-        .run();
+                }),
+                // Closing says goodbye to the server first (see `quit`).
+                close_when_requested: false,
+                ..default()
+            })
+            .set(AssetPlugin {
+                file_path: assets_dir().to_string_lossy().into_owned(),
+                ..default()
+            })
+            .set(ImagePlugin::default_nearest())
+            .disable::<bevy::log::LogPlugin>(),
+    )
+    .insert_resource(ClearColor(Color::srgb(0.08, 0.07, 0.1)))
+    .add_plugins(crate::plugin)
+    .add_plugins(crate::render::plugin)
+    .add_systems(Update, (crate::sessions::remember, quit));
+    match (&args.room, builtin) {
+        // A room given, or the built-in server's town: straight in.
+        (Some((_, room)), _) => {
+            app.insert_resource(ServerTarget {
+                session: sessions.load(&name),
+                room: Some(room.clone()),
+                ..ServerTarget::guest(&url, &name)
+            });
+        }
+        (None, true) => {
+            app.insert_resource(ServerTarget {
+                session: sessions.load(&name),
+                ..ServerTarget::guest(&url, &name)
+            });
+        }
+        // A server without a room: the start screen.
+        (None, false) => {
+            app.insert_resource(crate::render::start::StartScreen::new(
+                &url,
+                &name,
+                sessions.load(&name),
+            ));
+        }
+    }
+    app.insert_resource(sessions).run();
     ExitCode::SUCCESS
 }

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod combat;
 pub mod connection;
 pub mod dungeon;
+pub mod events;
 pub mod fight;
 pub mod interpolation;
 pub mod light;
@@ -17,6 +18,7 @@ pub mod meetings;
 pub mod offers;
 pub mod prediction;
 pub mod proximity;
+pub mod roster;
 pub mod sessions;
 pub mod stream;
 
@@ -84,5 +86,7 @@ pub fn plugin(app: &mut App) {
             agents::plugin,
             combat::plugin,
             dungeon::plugin,
+            roster::plugin,
+            events::plugin,
         ));
 }

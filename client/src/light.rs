@@ -31,8 +31,9 @@ use tavern_shared::protocol::EnterMap;
 use tavern_shared::stream::{AvatarIntro, AvatarRoster, AvatarStates, OwnState, StatesAck};
 
 use crate::bot::Brain;
+use crate::connection::ServerTarget;
 use crate::connection::{ConnectionStatus, Traffic, after_failure, link_figures, open_transport};
-use crate::login::{Credentials, LoginError, login};
+use crate::login::{Credentials, LoginError, login_with};
 use crate::stream::{StreamBook, StreamSink};
 
 /// Updates a second of each light bot: often enough to acknowledge what arrives
@@ -55,6 +56,7 @@ pub struct LightProtocol {
     enter_map: u8,
     input: u8,
     ack: u8,
+    goodbye: u8,
 }
 
 impl LightProtocol {
@@ -99,6 +101,10 @@ impl LightProtocol {
                 "InputBatch",
             ),
             ack: id(registry.client_message_channel::<StatesAck>(), "StatesAck"),
+            goodbye: id(
+                registry.client_message_channel::<tavern_shared::protocol::Goodbye>(),
+                "Goodbye",
+            ),
         }
     }
 }
@@ -148,6 +154,13 @@ impl LightProtocol {
 
     pub fn input(&self, batch: &InputBatch) -> (u8, Vec<u8>) {
         (self.input, postcard::to_allocvec(batch).unwrap_or_default())
+    }
+
+    pub fn goodbye(&self) -> (u8, Vec<u8>) {
+        (
+            self.goodbye,
+            postcard::to_allocvec(&tavern_shared::protocol::Goodbye).unwrap_or_default(),
+        )
     }
 
     pub fn ack(&self, ack: &StatesAck) -> (u8, Vec<u8>) {
@@ -207,8 +220,9 @@ struct Link {
 /// One light bot: a renet2 connection and a few counters, no Bevy app.
 pub struct LightBot {
     protocol: Arc<LightProtocol>,
-    url: String,
-    name: String,
+    target: ServerTarget,
+    /// Said goodbye: not logging in again.
+    leaving: bool,
     status: ConnectionStatus,
     failed: u32,
     retry_at: Option<Instant>,
@@ -222,15 +236,14 @@ pub struct LightBot {
 impl LightBot {
     pub fn new(
         protocol: Arc<LightProtocol>,
-        url: &str,
-        name: &str,
+        target: ServerTarget,
         brain: Brain,
         moving: bool,
     ) -> LightBot {
         LightBot {
             protocol,
-            url: url.to_string(),
-            name: name.to_string(),
+            target,
+            leaving: false,
             status: ConnectionStatus::Idle,
             failed: 0,
             retry_at: None,
@@ -255,6 +268,11 @@ impl LightBot {
 
     pub fn is_connected(&self) -> bool {
         self.status == ConnectionStatus::Connected
+    }
+
+    /// Whether its own avatar's state has come (it is in the game).
+    pub fn has_own_state(&self) -> bool {
+        self.counter.own.is_some()
     }
 
     pub fn seen(&self) -> Seen {
@@ -295,9 +313,9 @@ impl LightBot {
         let Some(pending) = &self.login else {
             if self.retry_at.is_none_or(|at| now >= at) {
                 let (tx, rx) = channel();
-                let (url, name) = (self.url.clone(), self.name.clone());
+                let (url, request) = (self.target.url.clone(), self.target.request());
                 std::thread::spawn(move || {
-                    let _ = tx.send(login(&url, &name, None));
+                    let _ = tx.send(login_with(&url, &request));
                 });
                 self.login = Some(rx);
                 if self.status == ConnectionStatus::Idle {
@@ -322,6 +340,13 @@ impl LightBot {
                 return;
             }
         };
+        // Logging in again is as the same player, into the same room.
+        if !creds.session.is_empty() {
+            self.target.session = Some(creds.session.clone());
+        }
+        if !creds.room.is_empty() {
+            self.target.room = Some(creds.room.clone());
+        }
         match open_transport(&creds, self.protocol.config.clone()) {
             Ok((client, transport, traffic)) => {
                 self.link = Some(Link {
@@ -340,7 +365,21 @@ impl LightBot {
         }
     }
 
+    /// Leaves on purpose: the server lets the avatar go at once and closes the
+    /// connection; the bot does not log in again.
+    pub fn say_goodbye(&mut self) {
+        self.leaving = true;
+        if let Some(link) = &mut self.link {
+            let (channel, bytes) = self.protocol.goodbye();
+            link.client.send_message(channel, bytes);
+        }
+    }
+
     fn give_up_or_retry(&mut self, now: Instant, reason: String) {
+        if self.leaving {
+            self.status = ConnectionStatus::Failed("left".into());
+            return;
+        }
         let (status, delay) = after_failure(&mut self.failed, reason);
         self.status = status;
         self.retry_at = delay.map(|d| now + d);

@@ -9,7 +9,7 @@ use serde::Serialize;
 use tavern_shared::chat::ChatChannel;
 
 use crate::bot::{Bot, Brain};
-use crate::connection::{ConnectionStatus, Traffic};
+use crate::connection::{ConnectionStatus, ServerTarget, Traffic};
 use crate::light::{LIGHT_HZ, LightBot, LightProtocol};
 
 /// What `tavern-bots` is asked to do.
@@ -36,6 +36,77 @@ pub struct BotOptions {
     pub fight: Option<std::sync::Arc<tavern_shared::content::Content>>,
     /// Fighting bots also try cheats.
     pub cheat: bool,
+    /// Rooms the bots join, bot i the (i mod n)-th with its password; the server's
+    /// default room when empty.
+    pub rooms: Vec<(String, Option<String>)>,
+    /// Full bots drop their connection this often (staggered) and log in again.
+    pub drop_every: Option<Duration>,
+}
+
+/// A dropped bot has this long to be back before its drop counts as failed (the run
+/// goes on past its end until every dropped bot is back or out of time).
+pub const RESUME_WITHIN: Duration = Duration::from_secs(20);
+
+/// With `--drop-every`: how the dropped connections came back.
+#[derive(Serialize, Debug, Default, Clone, PartialEq, Eq)]
+pub struct DropReport {
+    pub drops: u32,
+    /// Back in the avatar they had.
+    pub resumed: u32,
+    /// Not back in time (or the login was refused).
+    pub resume_failures: u32,
+    /// Back, but with a new avatar: must be 0.
+    pub avatars_lost: u32,
+    /// Room events the bots found missing (a gap in their chain, or a catch-up that
+    /// could not bring everything back): must be 0.
+    pub events_missed_after_resume: u64,
+    /// Room events the bots received, live and caught up.
+    pub events_received: u64,
+}
+
+/// One bot's drops: when the next is due, and the one it is coming back from.
+struct Dropping {
+    next: Duration,
+    waiting: Option<(crate::connection::Arrivals, Instant)>,
+    dropped_ever: bool,
+}
+
+impl Dropping {
+    /// Drops `bot` when due, and scores its coming back.
+    fn drive(
+        &mut self,
+        bot: &mut Bot,
+        since: Duration,
+        options: &BotOptions,
+        report: &mut DropReport,
+    ) {
+        let Some(every) = options.drop_every else {
+            return;
+        };
+        if let Some((before, at)) = self.waiting {
+            let now = bot.arrivals();
+            if now.resumed > before.resumed {
+                report.resumed += 1;
+            } else if now.fresh > before.fresh {
+                report.avatars_lost += 1;
+            } else if at.elapsed() > RESUME_WITHIN
+                || matches!(bot.status(), ConnectionStatus::Failed(_))
+            {
+                report.resume_failures += 1;
+            } else {
+                return;
+            }
+            self.waiting = None;
+            return;
+        }
+        if since >= self.next && since < options.duration && bot.is_connected() {
+            self.next += every;
+            self.waiting = Some((bot.arrivals(), Instant::now()));
+            self.dropped_ever = true;
+            report.drops += 1;
+            bot.drop_connection();
+        }
+    }
 }
 
 /// Shortest gap between a bot's chat lines: keeps it under the rate limit.
@@ -53,6 +124,62 @@ pub fn chat_schedule(index: usize, lines: u32, run: Duration) -> Vec<Duration> {
     let gap = (run / (lines + 1)).max(CHAT_GAP);
     let offset = Duration::from_millis(1000 + (index as u64 * 137) % 1000);
     (0..lines).map(|i| offset + gap * i).collect()
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Chat lines the full bots received from other bots, and how long each took from the
+/// sender's `say` (stamped in the line, `@MS`, same machine clock) to being taken in
+/// (to within a frame).
+#[derive(Default)]
+struct Heard {
+    seen: Vec<std::collections::HashSet<i64>>,
+    /// Lines each bot had taken in when last looked at.
+    taken: Vec<u64>,
+    latencies_ms: Vec<f64>,
+}
+
+impl Heard {
+    fn listen(&mut self, i: usize, bot: &Bot) {
+        if self.seen.len() <= i {
+            self.seen.resize_with(i + 1, Default::default);
+            self.taken.resize(i + 1, 0);
+        }
+        let taken = bot.chat().received;
+        if taken == self.taken[i] {
+            return;
+        }
+        self.taken[i] = taken;
+        let me = format!("bot-{i} ");
+        let now = unix_ms();
+        for line in &bot.chat().lines {
+            if !self.seen[i].insert(line.id) || line.text.starts_with(&me) {
+                continue;
+            }
+            if let Some(sent) = line
+                .text
+                .rsplit_once(" @")
+                .and_then(|(_, ms)| ms.parse::<u64>().ok())
+            {
+                self.latencies_ms.push(now.saturating_sub(sent) as f64);
+            }
+        }
+    }
+}
+
+/// The `q`-quantile (0 to 1) of `values`, if any.
+pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let at = ((sorted.len() - 1) as f64 * q).round() as usize;
+    Some(sorted[at])
 }
 
 /// The run's result, printed as JSON by `tavern-bots --json`.
@@ -101,6 +228,17 @@ pub struct BotReport {
     /// With `--fight`: what the fights came to.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub fight: Option<FightReport>,
+    /// From a bot's login to its avatar's first state, over the bots that got in.
+    pub join_ms_p50: Option<f64>,
+    pub join_ms_p99: Option<f64>,
+    /// From a bot saying a chat line to another bot of its room having it (`--chat`,
+    /// full bots), and how many such lines were measured.
+    pub chat_delivery_ms_p50: Option<f64>,
+    pub chat_delivery_ms_p99: Option<f64>,
+    pub chat_delivery_samples: usize,
+    /// With `--drop-every`: how dropped connections came back.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub drops: Option<DropReport>,
     /// Why bots failed, one line each.
     pub failures: Vec<String>,
 }
@@ -217,6 +355,14 @@ impl AnyBot {
         match self {
             AnyBot::Light(b) => b.network(),
             AnyBot::Full(b) => b.network(),
+        }
+    }
+
+    /// Whether its own avatar's state has come.
+    fn in_game(&mut self) -> bool {
+        match self {
+            AnyBot::Light(b) => b.has_own_state(),
+            AnyBot::Full(b) => b.own_server_state().is_some(),
         }
     }
 
@@ -400,13 +546,17 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
         } else {
             Brain::wander(options.seed + i as u64)
         };
+        let mut target = ServerTarget::guest(&options.server, &name);
+        if let Some((room, password)) = options.rooms.get(i % options.rooms.len().max(1)) {
+            target.room = Some(room.clone());
+            target.room_password = password.clone();
+        }
         if i < predicting {
-            AnyBot::Full(Box::new(Bot::new(&options.server, &name, brain)))
+            AnyBot::Full(Box::new(Bot::with_target(target, brain)))
         } else {
             AnyBot::Light(Box::new(LightBot::new(
                 protocol.clone(),
-                &options.server,
-                &name,
+                target,
                 brain,
                 !options.still,
             )))
@@ -424,6 +574,11 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
     let mut traffic_before: Vec<Option<(u64, u64)>> = Vec::new();
     let mut chat: Vec<VecDeque<Duration>> = Vec::new();
     let mut said: Vec<u32> = Vec::new();
+    let mut created: Vec<Instant> = Vec::with_capacity(options.count);
+    let mut joined: Vec<Option<Duration>> = Vec::with_capacity(options.count);
+    let mut heard = Heard::default();
+    let mut dropping: Vec<Dropping> = Vec::new();
+    let mut drops = DropReport::default();
     let (mut samples, mut rtt) = (0u32, 0.0);
     let mut next_sample = Instant::now();
     let mut ramp_s = 0.0;
@@ -438,6 +593,8 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
             }
             bots.push(make(bots.len()));
             ever_connected.push(false);
+            created.push(Instant::now());
+            joined.push(None);
         }
         for (i, bot) in bots.iter_mut().enumerate() {
             let due = match bot {
@@ -450,6 +607,12 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
                     ever_connected[i] = true;
                     last_progress = Instant::now();
                 }
+                if joined[i].is_none() && bot.in_game() {
+                    joined[i] = Some(created[i].elapsed());
+                }
+            }
+            if let AnyBot::Full(b) = bot {
+                heard.listen(i, b);
             }
         }
         let all_in = bots.len() == options.count && bots.iter().all(AnyBot::is_settled);
@@ -464,11 +627,21 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
                     .map(|i| chat_schedule(i, options.chat_lines, options.duration).into())
                     .collect();
                 said = vec![0; bots.len()];
+                // Staggered over the first period, so drops do not all come at once.
+                let every = options.drop_every.unwrap_or_default();
+                dropping = (0..bots.len())
+                    .map(|i| Dropping {
+                        next: every + every.mul_f64(i as f64 / bots.len().max(1) as f64),
+                        waiting: None,
+                        dropped_ever: false,
+                    })
+                    .collect();
             }
             Some((start, ..)) => {
                 let since = start.elapsed();
                 for (i, bot) in bots.iter_mut().enumerate() {
                     let AnyBot::Full(bot) = bot else { continue };
+                    dropping[i].drive(bot, since, options, &mut drops);
                     if bot.is_connected() && chat[i].front().is_some_and(|at| since >= *at) {
                         chat[i].pop_front();
                         let channel = if said[i].is_multiple_of(2) {
@@ -477,7 +650,7 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
                             ChatChannel::Map
                         };
                         said[i] += 1;
-                        bot.say(channel, &format!("bot-{i} line {}", said[i]));
+                        bot.say(channel, &format!("bot-{i} line {} @{}", said[i], unix_ms()));
                     }
                 }
                 if Instant::now() >= next_sample {
@@ -487,7 +660,8 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
                         rtt += r;
                     }
                 }
-                if since >= options.duration {
+                let waiting = dropping.iter().any(|d| d.waiting.is_some());
+                if since >= options.duration && !waiting {
                     break;
                 }
             }
@@ -504,7 +678,11 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
 
     // Exact bytes at each bot's socket over the window, for bots connected throughout.
     let (mut down, mut up, mut counted) = (0u64, 0u64, 0u32);
-    for (bot, before) in bots.iter().zip(&traffic_before) {
+    // (A bot that dropped its connection has a new socket: not counted.)
+    for (i, (bot, before)) in bots.iter().zip(&traffic_before).enumerate() {
+        if dropping.get(i).is_some_and(|d| d.dropped_ever) {
+            continue;
+        }
         if let (Some((d0, u0)), Some((d1, u1)), true) = (before, bot.traffic(), bot.is_connected())
         {
             down += d1 - d0;
@@ -555,8 +733,15 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
                 let me = bot.own_stream_id();
                 fight.add(bot.combat(), bot.cheats(), me, &mut kills);
             }
+            drops.events_missed_after_resume += bot.events().missed;
+            drops.events_received += bot.events().received;
         }
     }
+    let join_ms: Vec<f64> = joined
+        .iter()
+        .flatten()
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .collect();
     let per = |sum: f64| {
         if samples == 0 {
             0.0
@@ -598,9 +783,29 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
             .zip(cpu_after)
             .map(|(a, b)| (b - a) / window_s.max(1e-3) * 100.0),
         fight,
+        drops: options.drop_every.map(|_| drops),
+        join_ms_p50: quantile(&join_ms, 0.5),
+        join_ms_p99: quantile(&join_ms, 0.99),
+        chat_delivery_ms_p50: quantile(&heard.latencies_ms, 0.5),
+        chat_delivery_ms_p99: quantile(&heard.latencies_ms, 0.99),
+        chat_delivery_samples: heard.latencies_ms.len(),
         failures,
     };
-    // Say goodbye so the server frees the places at once.
+    // Say goodbye so the server lets the avatars go at once (not after its reconnect
+    // grace), and give the goodbyes a moment to arrive before closing.
+    for bot in &mut bots {
+        match bot {
+            AnyBot::Full(b) => crate::connection::say_goodbye(b.app.world_mut()),
+            AnyBot::Light(b) => b.say_goodbye(),
+        }
+    }
+    let farewell = Instant::now();
+    while farewell.elapsed() < Duration::from_secs(2) && bots.iter().any(AnyBot::is_connected) {
+        for bot in &mut bots {
+            bot.update();
+        }
+        std::thread::sleep(frame);
+    }
     drop(bots);
     report
 }
@@ -608,6 +813,15 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quantiles_pick_from_the_sorted_values() {
+        let v = [5.0, 1.0, 3.0, 2.0, 4.0];
+        assert_eq!(quantile(&v, 0.5), Some(3.0));
+        assert_eq!(quantile(&v, 0.99), Some(5.0));
+        assert_eq!(quantile(&v, 0.0), Some(1.0));
+        assert_eq!(quantile(&[], 0.5), None);
+    }
 
     #[test]
     fn server_figures_are_the_differences_over_the_window() {

@@ -39,6 +39,8 @@ pub struct Credentials {
     pub api_token: String,
     /// The guest session secret, to log in as the same player again.
     pub session: String,
+    /// The room the token is for.
+    pub room: String,
 }
 
 /// Checks and normalizes a server URL (`http://host:port`, no trailing slash).
@@ -66,15 +68,26 @@ fn api_agent() -> ureq::Agent {
 /// Logs in as a guest named `name` at the server's HTTP API; with the `session` a
 /// previous login answered, as the same player (what it held comes back).
 pub fn login(url: &str, name: &str, session: Option<&str>) -> Result<Credentials, LoginError> {
+    login_with(
+        url,
+        &LoginRequest {
+            name: name.to_string(),
+            session: session.map(str::to_string),
+            password: None,
+            room: None,
+            room_password: None,
+        },
+    )
+}
+
+/// Logs in with everything a login may carry: an account's password, a room to join
+/// and its password.
+pub fn login_with(url: &str, request: &LoginRequest) -> Result<Credentials, LoginError> {
     let base = normalize_url(url)?;
     let endpoint = format!("{base}/api/login");
     let mut response = api_agent()
         .post(&endpoint)
-        .send_json(LoginRequest {
-            name: name.to_string(),
-            session: session.map(str::to_string),
-            password: None,
-        })
+        .send_json(request)
         .map_err(|e| LoginError::Unreachable {
             url: base.clone(),
             reason: e.to_string(),
@@ -85,19 +98,7 @@ pub fn login(url: &str, name: &str, session: Option<&str>) -> Result<Credentials
         .read_to_string()
         .map_err(|e| LoginError::BadAnswer(e.to_string()))?;
     if !status.is_success() {
-        let message = serde_json::from_str::<ApiError>(&body)
-            .map(|e| e.error)
-            .unwrap_or_else(|_| format!("HTTP {status}: {body}"));
-        return Err(if status.as_u16() == 429 {
-            LoginError::Busy(message)
-        } else if status.is_server_error() {
-            LoginError::Unreachable {
-                url: base,
-                reason: message,
-            }
-        } else {
-            LoginError::Refused(message)
-        });
+        return Err(answer_error(status.as_u16(), &body, &base));
     }
     let answer: LoginResponse =
         serde_json::from_str(&body).map_err(|e| LoginError::BadAnswer(e.to_string()))?;
@@ -112,7 +113,163 @@ pub fn login(url: &str, name: &str, session: Option<&str>) -> Result<Credentials
         token,
         api_token: answer.api_token,
         session: answer.session,
+        room: answer.room,
     })
+}
+
+/// An invitation: `tavern://HOST[:PORT]/room/ID` (the server `http://HOST:PORT` and the
+/// room), or a bare room id (the server given elsewhere).
+pub fn parse_invite(text: &str) -> Result<(Option<String>, String), String> {
+    let text = text.trim();
+    let valid_id = |id: &str| {
+        (1..=40).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    if let Some(rest) = text.strip_prefix("tavern://") {
+        let (host, path) = rest
+            .split_once('/')
+            .ok_or_else(|| format!("`{text}` is not an invitation like tavern://HOST/room/ID"))?;
+        let id = path
+            .strip_prefix("room/")
+            .map(|id| id.trim_end_matches('/'))
+            .filter(|id| valid_id(id))
+            .ok_or_else(|| format!("`{text}` is not an invitation like tavern://HOST/room/ID"))?;
+        let url = normalize_url(&format!("http://{host}")).map_err(|e| e.to_string())?;
+        return Ok((Some(url), id.to_string()));
+    }
+    if valid_id(text) {
+        Ok((None, text.to_string()))
+    } else {
+        Err(format!(
+            "`{text}` is neither a room id (lowercase letters, digits and -) nor an invitation like tavern://HOST/room/ID"
+        ))
+    }
+}
+
+/// The server's public rooms (`GET /api/rooms`), busiest first.
+pub fn list_rooms(url: &str) -> Result<Vec<tavern_shared::api::RoomInfo>, LoginError> {
+    let base = normalize_url(url)?;
+    api_call(&format!("{base}/api/rooms"), None, None)
+}
+
+/// Makes a room owned by the player of `api_token`.
+pub fn create_room(
+    url: &str,
+    api_token: &str,
+    room: &tavern_shared::api::CreateRoom,
+) -> Result<tavern_shared::api::RoomInfo, LoginError> {
+    let base = normalize_url(url)?;
+    api_call(
+        &format!("{base}/api/rooms"),
+        Some(api_token),
+        Some(serde_json::to_value(room).unwrap_or_default()),
+    )
+}
+
+/// Makes `n` public rooms on the server's default map for load tests, each owned by a
+/// host player (`bots-host-K`, one per few rooms, within the server's rooms per
+/// player); their ids.
+pub fn make_rooms(url: &str, n: usize) -> Result<Vec<String>, LoginError> {
+    let base = normalize_url(url)?;
+    let mut ids = Vec::with_capacity(n);
+    let mut host: Option<(String, String)> = None; // (api token, default map)
+    let mut hosts = 0;
+    while ids.len() < n {
+        let (token, map) = match &host {
+            Some(h) => h.clone(),
+            None => {
+                hosts += 1;
+                let creds = login(url, &format!("bots-host-{hosts}"), None)?;
+                let map = room_map(&base, &creds.room)?;
+                let h = (creds.api_token, map);
+                host = Some(h.clone());
+                h
+            }
+        };
+        let request = tavern_shared::api::CreateRoom {
+            name: format!("Bots {}", ids.len() + 1),
+            map,
+            max_players: tavern_shared::api::MAX_ROOM_PLAYERS,
+            private: false,
+            password: None,
+        };
+        match create_room(&base, &token, &request) {
+            Ok(room) => ids.push(room.id),
+            // This host owns all it may: the next one makes the rest.
+            Err(LoginError::Busy(_)) if host.is_some() => host = None,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(ids)
+}
+
+/// The map of room `id`, from the public list.
+fn room_map(base: &str, id: &str) -> Result<String, LoginError> {
+    let rooms = list_rooms(base)?;
+    rooms
+        .into_iter()
+        .find(|r| r.id == id)
+        .map(|r| r.map)
+        .ok_or_else(|| LoginError::BadAnswer(format!("room `{id}` is not in the room list")))
+}
+
+/// One API request (POST with `body`, else GET), its JSON answer read as `T`; an error
+/// status comes back as the error it means.
+fn api_call<T: serde::de::DeserializeOwned>(
+    endpoint: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> Result<T, LoginError> {
+    let agent = api_agent();
+    let unreachable = |e: ureq::Error| LoginError::Unreachable {
+        url: endpoint.to_string(),
+        reason: e.to_string(),
+    };
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let mut response = match body {
+        Some(body) => {
+            let mut r = agent.post(endpoint);
+            if let Some(b) = &bearer {
+                r = r.header("Authorization", b);
+            }
+            r.send_json(body).map_err(unreachable)?
+        }
+        None => {
+            let mut r = agent.get(endpoint);
+            if let Some(b) = &bearer {
+                r = r.header("Authorization", b);
+            }
+            r.call().map_err(unreachable)?
+        }
+    };
+    let status = response.status();
+    let text = response
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| LoginError::BadAnswer(e.to_string()))?;
+    if !status.is_success() {
+        return Err(answer_error(status.as_u16(), &text, endpoint));
+    }
+    serde_json::from_str(&text).map_err(|e| LoginError::BadAnswer(e.to_string()))
+}
+
+/// What an error answer of the API means for the client.
+fn answer_error(status: u16, body: &str, url: &str) -> LoginError {
+    let message = serde_json::from_str::<ApiError>(body)
+        .map(|e| e.error)
+        .unwrap_or_else(|_| format!("HTTP {status}: {body}"));
+    if status == 429 {
+        LoginError::Busy(message)
+    } else if status >= 500 {
+        LoginError::Unreachable {
+            url: url.to_string(),
+            reason: message,
+        }
+    } else {
+        LoginError::Refused(message)
+    }
 }
 
 /// The server's game content (`GET /api/content`): combat stats, abilities and the rest.
@@ -138,6 +295,26 @@ pub fn fetch_content(url: &str) -> Result<tavern_shared::content::Content, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invitations_and_room_ids_are_read() {
+        assert_eq!(
+            parse_invite("tavern://play.example.org:8080/room/k3j2m9x4q7ab"),
+            Ok((
+                Some("http://play.example.org:8080".to_string()),
+                "k3j2m9x4q7ab".to_string()
+            ))
+        );
+        assert_eq!(parse_invite("town"), Ok((None, "town".to_string())));
+        for bad in [
+            "tavern://host",
+            "tavern://host/rooms/x",
+            "Town Square",
+            "tavern:///room/x",
+        ] {
+            assert!(parse_invite(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn server_urls_are_checked() {

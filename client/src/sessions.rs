@@ -86,10 +86,10 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Saves the session the login answered, when it is new.
-pub fn remember(file: Res<SessionFile>, target: Res<ServerTarget>) {
-    if !target.is_changed() {
+pub fn remember(file: Res<SessionFile>, target: Option<Res<ServerTarget>>) {
+    let Some(target) = target.filter(|t| t.is_changed()) else {
         return;
-    }
+    };
     if let Some(session) = &target.session
         && let Err(e) = file.save(&target.name, session)
     {

@@ -19,10 +19,12 @@ use tavern_shared::map::MapData;
 use crate::GameSystems;
 use crate::agents::AgentSay;
 use crate::combat::loot::PlayerKey;
+use crate::journal::{Audience, Happening, Journal};
 use crate::metrics::Metrics;
 use crate::net::to_client;
 use crate::players::Controls;
 use crate::proximity::NearSets;
+use crate::rooms::RoomId;
 use crate::store::{ChatStore, NewMessage, SessionScope};
 use crate::world::{MapId, Maps, OnMap};
 use crate::zones::{Owner, Presence, can_hear, can_see};
@@ -40,7 +42,9 @@ pub struct ChatFilter(pub Vec<String>);
 pub enum Job {
     Store {
         sender: Entity,
-        recipients: Vec<Entity>,
+        /// The sender's room, and who hears the line (identities).
+        room: RoomId,
+        audience: Vec<String>,
         message: Box<NewMessage>,
     },
     History {
@@ -54,7 +58,8 @@ pub enum Job {
 pub enum Done {
     Stored {
         sender: Entity,
-        recipients: Vec<Entity>,
+        room: RoomId,
+        audience: Vec<String>,
         text: String,
         result: Result<ChatLine, String>,
     },
@@ -80,11 +85,13 @@ pub fn spawn_worker(runtime: &tokio::runtime::Handle, store: ChatStore) -> ChatW
             let done = match job {
                 Job::Store {
                     sender,
-                    recipients,
+                    room,
+                    audience,
                     message,
                 } => Done::Stored {
                     sender,
-                    recipients,
+                    room,
+                    audience,
                     text: message.text.clone(),
                     result: store.store(&message).await.map_err(|e| e.to_string()),
                 },
@@ -127,7 +134,6 @@ pub fn plugin(app: &mut App) {
 
 /// What the chat needs to know about one avatar.
 struct Speaker {
-    client: Entity,
     name: String,
     /// What the conversations are kept under (`account:7`, `guest:12`).
     identity: String,
@@ -163,7 +169,8 @@ fn route(
     near: &NearSets,
     maps: &Maps,
 ) -> Result<(Vec<u64>, SessionScope, String), String> {
-    let map = &maps.get(from.map).data;
+    let place = maps.get(from.map);
+    let map = &place.data;
     let mut to: Vec<u64> = match channel {
         ChatChannel::Proximity => {
             let quiet = silent(map, &from.zones);
@@ -223,7 +230,10 @@ fn route(
             .map(|(id, _)| *id)
             .collect(),
         ChatChannel::Whisper(name) => {
-            let Some((id, _)) = speakers.iter().find(|(_, s)| s.name == *name) else {
+            // Only someone in the same room hears a whisper.
+            let Some((id, _)) = speakers.iter().find(|(_, s)| {
+                s.name == *name && maps.try_get(s.map).is_some_and(|p| p.room == place.room)
+            }) else {
                 return Err(format!("nobody called {name} is here"));
             };
             if *id == from_id {
@@ -243,7 +253,8 @@ fn route(
         .map(|s| s.name.as_str())
         .collect();
     names.sort_unstable();
-    let map_name = map.name.clone();
+    // Stored conversations are the room's own: kept under `ROOM/MAP`.
+    let map_name = place.log.to_string();
     let (scope, title) = match channel {
         ChatChannel::Proximity => (
             SessionScope::Group { map: map_name },
@@ -294,6 +305,7 @@ pub(crate) fn receive_chat(
         &Presence,
         Option<&PlayerKey>,
     )>,
+    away: Query<(&PlayerKey, &OnMap), With<crate::reconnect::Away>>,
     near: Res<NearSets>,
     maps: Res<Maps>,
     filter: Res<ChatFilter>,
@@ -350,11 +362,10 @@ pub(crate) fn receive_chat(
         let speakers = speakers.get_or_insert_with(|| {
             avatars
                 .iter()
-                .map(|(id, name, on, zones, owner, presence, key)| {
+                .map(|(id, name, on, zones, _, presence, key)| {
                     (
                         id.0,
                         Speaker {
-                            client: owner.0,
                             name: name.0.clone(),
                             identity: identity(key, id.0),
                             map: on.0,
@@ -370,18 +381,25 @@ pub(crate) fn receive_chat(
         };
         match route(&message.channel, me, id.0, speakers, &near, &maps) {
             Ok((to, scope, title)) => {
-                let participants = to
+                let participants: Vec<String> = to
                     .iter()
                     .filter_map(|id| speakers.get(id))
                     .map(|s| s.identity.clone())
                     .collect();
+                // Players waiting to reconnect on the map would have read map chat:
+                // they get it when they are back.
+                let mut audience = participants.clone();
+                if message.channel == ChatChannel::Map {
+                    audience.extend(
+                        away.iter()
+                            .filter(|(_, on)| on.0 == me.map)
+                            .map(|(k, _)| k.0.clone()),
+                    );
+                }
                 let job = Job::Store {
                     sender: client,
-                    recipients: to
-                        .iter()
-                        .filter_map(|id| speakers.get(id))
-                        .map(|s| s.client)
-                        .collect(),
+                    room: maps.get(me.map).room.clone(),
+                    audience,
                     message: Box::new(NewMessage {
                         channel: message.channel.clone(),
                         scope,
@@ -410,6 +428,7 @@ fn deliver_chat(
     connected: Query<(), With<ConnectedClient>>,
     mut delivery: MessageWriter<ToClients<ChatDelivery>>,
     mut rejected: MessageWriter<ToClients<ChatRejected>>,
+    mut journal: ResMut<Journal>,
     metrics: Res<Metrics>,
 ) {
     let Some(worker) = worker else {
@@ -422,20 +441,20 @@ fn deliver_chat(
     for d in done {
         match d {
             Done::Stored {
-                recipients,
+                room,
+                audience,
                 result: Ok(line),
                 ..
             } => {
                 metrics.chat_lines.with_label_values(&["accepted"]).inc();
-                for to in recipients.into_iter().filter(|e| connected.contains(*e)) {
-                    delivery.write(to_client(
-                        to,
-                        ChatDelivery {
-                            lines: vec![line.clone()],
-                            history: false,
-                        },
-                    ));
-                }
+                // Stored first, then it goes out in the room's event stream.
+                journal.push(Happening {
+                    room,
+                    audience: Audience::Only(audience),
+                    kind: "chat".into(),
+                    text: format!("{}: {}", line.from, line.text),
+                    line: Some(line),
+                });
             }
             Done::Stored {
                 sender,
@@ -542,10 +561,15 @@ mod tests {
                 },
             ),
         ];
-        Maps {
-            maps: vec![crate::world::LoadedMap::in_memory(map)],
-            start: MapId(0),
-        }
+        let mut maps = Maps::new(
+            vec![crate::world::LoadedMap::in_memory(map)],
+            crate::world::FileId(0),
+        );
+        assert_eq!(
+            maps.open(&crate::rooms::RoomId::from("town"), maps.start),
+            MapId(0)
+        );
+        maps
     }
 
     fn speakers(list: &[(u64, &str, &[u16])]) -> HashMap<u64, Speaker> {
@@ -554,7 +578,6 @@ mod tests {
                 (
                     *id,
                     Speaker {
-                        client: Entity::PLACEHOLDER,
                         name: name.to_string(),
                         identity: format!("guest:{id}"),
                         map: MapId(0),
@@ -601,7 +624,13 @@ mod tests {
             "you are in a quiet zone: only people in it can hear you, and none is near"
         );
         let (_, scope, title) = heard(2).unwrap();
-        assert_eq!(scope, SessionScope::Group { map: "town".into() });
+        assert_eq!(
+            scope,
+            SessionScope::Group {
+                map: "town/town".into()
+            },
+            "stored under the room's own copy of the map"
+        );
         assert_eq!(title, "Near town: Ada, Bo");
     }
 
@@ -616,7 +645,7 @@ mod tests {
         assert_eq!(
             scope,
             SessionScope::Zone {
-                map: "town".into(),
+                map: "town/town".into(),
                 zone: "meeting".into()
             }
         );
@@ -636,6 +665,35 @@ mod tests {
             "nobody is near enough to hear you"
         );
         assert!(go(3, ChatChannel::System).is_err());
+    }
+
+    #[test]
+    fn nothing_said_in_one_room_reaches_another() {
+        let mut maps = world();
+        let other = maps.open(&crate::rooms::RoomId::from("guild"), maps.start);
+        let mut s = speakers(&[(1, "Ada", &[1]), (2, "Bo", &[1]), (3, "Cy", &[1])]);
+        for id in [2, 3] {
+            let speaker = s.get_mut(&id).unwrap();
+            speaker.map = other;
+            speaker.presence.map = other;
+        }
+        let near = near_all(&[1, 2, 3]);
+        let go = |from: u64, ch: ChatChannel| route(&ch, &s[&from], from, &s, &near, &maps);
+        assert_eq!(go(2, ChatChannel::Map).unwrap().0, vec![2, 3]);
+        assert_eq!(go(2, ChatChannel::Zone).unwrap().0, vec![2, 3]);
+        assert_eq!(go(2, ChatChannel::Proximity).unwrap().0, vec![2, 3]);
+        assert_eq!(go(1, ChatChannel::Map).unwrap().0, vec![1]);
+        assert_eq!(
+            go(2, ChatChannel::Whisper("Ada".into())).unwrap_err(),
+            "nobody called Ada is here"
+        );
+        let (_, scope, _) = go(2, ChatChannel::Map).unwrap();
+        assert_eq!(
+            scope,
+            SessionScope::Map {
+                map: "guild/town".into()
+            }
+        );
     }
 
     #[test]

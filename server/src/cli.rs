@@ -261,6 +261,33 @@ pub struct RunArgs {
           value_parser = clap::value_parser!(u32).range(1..=8760))]
     pub session_ttl: u32,
 
+    /// The server's own rooms, always open: a TOML file of [[room]] tables (id, name,
+    /// map, max_players, private, password). [default: one public room on the start map]
+    #[arg(long, value_name = "FILE", env = "TAVERN_ROOMS")]
+    pub rooms: Option<PathBuf>,
+
+    /// Seconds a room players made stays open with nobody in it (also how long an
+    /// unvisited map of such a room keeps its monsters and loot).
+    #[arg(long, value_name = "SECS", env = "TAVERN_ROOM_IDLE_SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    pub room_idle_secs: u64,
+
+    /// Rooms at most on the server, the configured ones included.
+    #[arg(long, value_name = "N", env = "TAVERN_MAX_ROOMS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_rooms: u32,
+
+    /// Open rooms one player may own at once.
+    #[arg(long, value_name = "N", env = "TAVERN_ROOMS_PER_PLAYER", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub rooms_per_player: u32,
+
+    /// Seconds a dropped player's avatar waits (shown as reconnecting, not simulated)
+    /// for the player to log in again and take it back; 0: it leaves at once.
+    #[arg(long, value_name = "SECS", env = "TAVERN_RECONNECT_GRACE_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub reconnect_grace_secs: u64,
+
     /// Open HTTP connections at once; more are answered 503 and closed.
     #[arg(long, value_name = "N", env = "TAVERN_HTTP_MAX_CONNECTIONS", default_value_t = HttpLimits::default().max_connections,
           value_parser = parse_connections)]
@@ -368,6 +395,13 @@ impl RunArgs {
                 ..HttpLimits::default()
             },
             netcode_key: std::env::var(KEY_ENV).ok(),
+            rooms_file: self.rooms.clone(),
+            reconnect_grace: Duration::from_secs(self.reconnect_grace_secs),
+            rooms: crate::rooms::RoomSettings {
+                idle: Duration::from_secs(self.room_idle_secs),
+                max_rooms: self.max_rooms as usize,
+                per_player: self.rooms_per_player as usize,
+            },
         }
     }
 }

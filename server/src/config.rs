@@ -55,6 +55,12 @@ pub struct ServerConfig {
     pub http_limits: crate::http::limits::HttpLimits,
     /// The netcode private key, base64 (32 bytes); otherwise read from or created in `data_dir`.
     pub netcode_key: Option<String>,
+    /// The server's own rooms (`--rooms`); one public room on the start map when `None`.
+    pub rooms_file: Option<PathBuf>,
+    /// Rooms' limits and idle time.
+    pub rooms: crate::rooms::RoomSettings,
+    /// How long a dropped player's avatar waits for it (`--reconnect-grace-secs`).
+    pub reconnect_grace: std::time::Duration,
 }
 
 impl ServerConfig {
@@ -84,6 +90,9 @@ impl ServerConfig {
             // Tests log many bots in from one address at once.
             http_limits: crate::http::limits::HttpLimits::for_load_tests(),
             netcode_key: None,
+            rooms_file: None,
+            rooms: crate::rooms::RoomSettings::default(),
+            reconnect_grace: crate::reconnect::DEFAULT_GRACE,
         }
     }
 }

@@ -24,7 +24,7 @@ pub fn plugin(app: &mut App) {
 fn take_exits(
     mut commands: Commands,
     mut changes: MessageReader<ZoneChange>,
-    maps: Res<Maps>,
+    mut maps: ResMut<Maps>,
     mut avatars: Query<(&mut AvatarState, &mut OnMap, &Owner)>,
     mut queues: Query<&mut InputQueue>,
     mut enter: MessageWriter<ToClients<EnterMap>>,
@@ -48,12 +48,15 @@ fn take_exits(
             continue;
         };
         let from_name = from.data.name.clone();
-        let Some((target, points)) = maps.exit_target(&exit) else {
+        let room = from.room.clone();
+        let Some((file, points)) = maps.exit_target(&exit) else {
             warn!(map = %from_name, target = %exit.map, "exit to a map that is not loaded");
             continue;
         };
-        let to = maps.get(target);
         let wanted = points[*arrivals % points.len()];
+        // The room's own copy of the map: a party that leaves together arrives together.
+        let target = maps.open(&room, file);
+        let to = maps.get(target);
         *arrivals += 1;
         // On the position grid, so the client starts predicting from exactly here.
         let arrival = quantize(
@@ -80,8 +83,9 @@ fn take_exits(
                 map: (*to.data).clone(),
                 arrival: Some(arrival),
                 send_hz: rate.hz,
+                resumed: false,
             },
         ));
-        info!(from = %from_name, to = %to.data.name, entry = ?exit.entry, x = arrival.x, y = arrival.y, "player took an exit");
+        info!(%room, from = %from_name, to = %to.data.name, entry = ?exit.entry, x = arrival.x, y = arrival.y, "player took an exit");
     }
 }

@@ -11,14 +11,18 @@ pub mod exits;
 pub mod files;
 pub mod http;
 pub mod interest;
+pub mod journal;
 pub mod keys;
 pub mod meetings;
 pub mod metrics;
 pub mod movement;
 pub mod net;
 pub mod players;
+pub mod presence;
 pub mod proximity;
+pub mod reconnect;
 pub mod reload;
+pub mod rooms;
 pub mod store;
 pub mod validate;
 pub mod world;
@@ -102,6 +106,12 @@ pub fn build_app(
         chat::plugin,
         meetings::plugin,
         agents::plugin,
+    ))
+    .add_plugins((
+        rooms::plugin,
+        reconnect::plugin,
+        presence::plugin,
+        journal::plugin,
     ));
     net::insert_transport(&mut app, socket, transport)?;
     Ok(app)
@@ -128,6 +138,12 @@ impl RunningServer {
     /// /api/players` shows a player only what it could see in the game).
     pub fn players(&self) -> Vec<tavern_shared::api::PlayerInfo> {
         self.players.list()
+    }
+
+    /// The server's entity of the avatar of `client_id` (its bits), to tell whether a
+    /// player came back to the same avatar.
+    pub fn avatar_of(&self, client_id: u64) -> Option<u64> {
+        self.players.avatar_of(client_id).map(|e| e.to_bits())
     }
 
     /// The HTTP API's base URL, e.g. `http://127.0.0.1:8080`.
@@ -177,8 +193,9 @@ fn public_addr_for(bound: SocketAddr, given: Option<SocketAddr>) -> SocketAddr {
 /// Loads the map and key, binds both ports, and starts the game and HTTP threads.
 /// Every error names what was wrong (the map file, a port in use, a bad key).
 pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
-    let maps = world::Maps::load(&config.maps, config.start_map.as_deref())?;
+    let mut maps = world::Maps::load(&config.maps, config.start_map.as_deref())?;
     let map_names = maps.names().join(", ");
+    let rooms = rooms::open_configured(&mut maps, config.rooms_file.as_deref())?;
     let content = content::load_for(&config.content_dir, &maps)?;
     files::prepare_dir(&config.data_dir)?;
     let key = keys::load_or_create(&config.data_dir, config.netcode_key.as_deref())?;
@@ -241,6 +258,9 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     api_state.content = Some(content.clone());
     api_state.packets = packet_stats.clone();
     api_state.metrics = metrics.clone();
+    api_state.rooms = rooms.clone();
+    api_state.room_settings = config.rooms.clone();
+    api_state.map_names = maps.names();
     let api = Arc::new(api_state);
     let stop = Arc::new(AtomicBool::new(false));
     // A Bevy app cannot cross threads, so it is built on the game thread, which reports
@@ -266,6 +286,8 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             let filter = chat::ChatFilter(config.chat_filter.clone());
             let jitsi = config.jitsi.clone();
             let agents = agents::Agents(Arc::new(config.agents.clone()));
+            let room_settings = config.rooms.clone();
+            let grace = reconnect::ReconnectGrace(config.reconnect_grace);
             move || match build_app(maps, socket, transport) {
                 Ok(mut app) => {
                     app.insert_resource(players)
@@ -283,7 +305,10 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                         .insert_resource(inventories)
                         .insert_resource(event_log)
                         .insert_resource(agents)
-                        .insert_resource(agent_worker);
+                        .insert_resource(agent_worker)
+                        .insert_resource(rooms)
+                        .insert_resource(room_settings)
+                        .insert_resource(grace);
                     let _ = built_tx.send(Ok(()));
                     run_game_loop(app, &stop);
                 }

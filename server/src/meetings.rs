@@ -150,7 +150,9 @@ fn meetings(
         if (jitsi.trigger == Trigger::OnAction) != on_action {
             return;
         }
-        let room = room_name(&map.name, &jitsi.room);
+        // Each room meets in its own call.
+        let place = maps.get(on.0);
+        let room = room_name(&format!("{}-{}", place.room, map.name), &jitsi.room);
         let url = meeting_url(&config, jitsi.url.as_deref(), &room, &name.0, now);
         invites.write(to_client(owner.0, MeetingInvite { zone, room, url }));
     };

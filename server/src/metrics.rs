@@ -56,6 +56,10 @@ pub struct Metrics {
     pub api_tokens: IntGauge,
     /// `tavern_login_limit_keys{kind}`: addresses and names the login limits remember.
     pub login_limit_keys: IntGaugeVec,
+    /// `tavern_rooms`: rooms open (the configured ones included).
+    pub rooms: IntGauge,
+    /// `tavern_maps_running`: copies of maps running (at most one per room and map).
+    pub maps_running: IntGauge,
 }
 
 fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -116,7 +120,22 @@ impl Default for Metrics {
         registry
             .register(Box::new(api_tokens.clone()))
             .expect("registered once");
+        let rooms = IntGauge::new("tavern_rooms", "Rooms open, the configured ones included.")
+            .expect("valid");
+        registry
+            .register(Box::new(rooms.clone()))
+            .expect("registered once");
+        let maps_running = IntGauge::new(
+            "tavern_maps_running",
+            "Copies of maps running (one per room and map someone is on or was lately).",
+        )
+        .expect("valid");
+        registry
+            .register(Box::new(maps_running.clone()))
+            .expect("registered once");
         Metrics {
+            rooms,
+            maps_running,
             players: gauge_vec(
                 &registry,
                 "tavern_players_connected",
@@ -218,6 +237,7 @@ pub fn plugin(app: &mut App) {
 fn count_players(
     metrics: Res<Metrics>,
     maps: Res<Maps>,
+    rooms: Option<Res<crate::rooms::RoomDirectory>>,
     avatars: Query<&OnMap, With<tavern_shared::avatar::PlayerId>>,
     changed: Query<(), Changed<OnMap>>,
     mut removed: RemovedComponents<OnMap>,
@@ -229,13 +249,18 @@ fn count_players(
         return;
     }
     *ticks = 0;
-    let mut counts = vec![0i64; maps.maps.len()];
+    // By map file, over every room's copy of it.
+    let mut counts = vec![0i64; maps.files.len()];
     for on in &avatars {
-        if let Some(n) = counts.get_mut(on.0.0) {
-            *n += 1;
+        if let Some(place) = maps.try_get(on.0) {
+            counts[place.file.0] += 1;
         }
     }
-    for (map, n) in maps.maps.iter().zip(counts) {
+    metrics.maps_running.set(maps.place_count() as i64);
+    if let Some(rooms) = rooms {
+        metrics.rooms.set(rooms.len() as i64);
+    }
+    for (map, n) in maps.files.iter().zip(counts) {
         metrics
             .players
             .with_label_values(&[map.data.name.as_str()])

@@ -4,12 +4,14 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
+use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;
 use bevy_replicon::shared::backend::connected_client::NetworkId;
 use bevy_replicon_renet2::netcode::NetcodeServerTransport;
-use tavern_shared::api::PlayerInfo;
+use tavern_shared::api::{PlayerInfo, PlayerStatus};
 use tavern_shared::avatar::{AvatarState, DisplayName, InZones, InputAck, PlayerId};
+use tavern_shared::chat::ChatDelivery;
 use tavern_shared::combat::Vitals;
 use tavern_shared::movement::MoveState;
 use tavern_shared::protocol::EnterMap;
@@ -19,17 +21,24 @@ use crate::combat::abilities::PendingUses;
 use crate::combat::damage::Afflicted;
 use crate::combat::loot::{Inventory, InventoryWorker, Job, PendingPickups, PlayerKey};
 use crate::combat::{Fighter, Past, Warps};
-use crate::http::name_from_user_data;
+use crate::http::from_user_data;
 use crate::interest::{StreamIds, Viewer};
+use crate::journal::{Audience, Happening, Journal};
 use crate::movement::InputQueue;
 use crate::net::rate::SendRate;
 use crate::net::to_client;
+use crate::reconnect::{Away, ReconnectGrace};
+use crate::rooms::{RoomDirectory, RoomId};
 use crate::world::{Maps, OnMap};
 use crate::zones::{Owner, Presence};
 
 /// On a connection: the avatar it controls.
 #[derive(Component, Debug, Clone, Copy)]
 pub struct Controls(pub Entity);
+
+/// On a connection: the room its player is in.
+#[derive(Component, Debug, Clone)]
+pub struct InRoom(pub RoomId);
 
 /// Who is connected and where they stand, shared with the HTTP API.
 #[derive(Resource, Clone, Debug, Default)]
@@ -41,6 +50,8 @@ pub struct PlayerDirectory(Arc<RwLock<BTreeMap<u64, Listed>>>);
 struct Listed {
     info: PlayerInfo,
     identity: String,
+    room: RoomId,
+    avatar: Entity,
     /// `None` until its avatar is placed.
     presence: Option<Presence>,
 }
@@ -80,6 +91,26 @@ impl PlayerDirectory {
             .collect()
     }
 
+    /// The players in room `room`, each with its identity.
+    pub fn in_room(&self, room: &RoomId) -> Vec<(tavern_shared::api::RoomPlayer, String)> {
+        let players = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        players
+            .values()
+            .filter(|l| l.room == *room)
+            .map(|l| {
+                (
+                    tavern_shared::api::RoomPlayer {
+                        client_id: l.info.client_id,
+                        name: l.info.name.clone(),
+                        map: l.info.map.clone(),
+                        status: l.info.status,
+                    },
+                    l.identity.clone(),
+                )
+            })
+            .collect()
+    }
+
     /// The identities of the players in the game called `name` (compared by
     /// [`tavern_shared::avatar::name_key`]).
     pub fn called(&self, name: &str) -> Vec<String> {
@@ -90,6 +121,30 @@ impl PlayerDirectory {
             .filter(|l| tavern_shared::avatar::name_key(&l.info.name) == key)
             .map(|l| l.identity.clone())
             .collect()
+    }
+
+    /// The avatar of the player on connection `client_id`.
+    pub fn avatar_of(&self, client_id: u64) -> Option<Entity> {
+        let players = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        players.get(&client_id).map(|l| l.avatar)
+    }
+
+    /// Shows the player of `client_id` as online, away or reconnecting.
+    pub fn set_status(&self, client_id: u64, status: PlayerStatus) {
+        if let Some(listed) = self.write().get_mut(&client_id) {
+            listed.info.status = status;
+        }
+    }
+
+    /// The player of connection `old` came back on connection `new`.
+    fn resume(&self, old: u64, new: u64) {
+        let mut players = self.write();
+        if let Some(mut listed) = players.remove(&old) {
+            listed.info.client_id = new;
+            listed.info.status = PlayerStatus::Online;
+            listed.info.last_input = 0;
+            players.insert(new, listed);
+        }
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<u64, Listed>> {
@@ -137,44 +192,183 @@ fn publish_positions(
     }
 }
 
+/// What a connection brings into the game.
+#[derive(SystemParam)]
+struct Arrival<'w, 's> {
+    clients: Query<'w, 's, &'static NetworkId>,
+    transport: Option<Res<'w, NetcodeServerTransport>>,
+    directory: Res<'w, PlayerDirectory>,
+    rooms: Res<'w, RoomDirectory>,
+    rate: Res<'w, SendRate>,
+    ids: ResMut<'w, StreamIds>,
+    content: Option<Res<'w, crate::content::ContentHandle>>,
+    inventories: Option<Res<'w, InventoryWorker>>,
+    enter: MessageWriter<'w, ToClients<EnterMap>>,
+    delivery: MessageWriter<'w, ToClients<ChatDelivery>>,
+    journal: ResMut<'w, Journal>,
+    /// Avatars already in the game, with whose they are.
+    avatars: Query<
+        'w,
+        's,
+        (
+            Entity,
+            &'static PlayerKey,
+            &'static PlayerId,
+            &'static OnMap,
+            Option<&'static Owner>,
+            &'static AvatarState,
+            &'static Presence,
+            Option<&'static Away>,
+        ),
+    >,
+}
+
 fn spawn_avatar(
     add: On<Add, AuthorizedClient>,
     mut commands: Commands,
-    clients: Query<&NetworkId>,
-    transport: Option<Res<NetcodeServerTransport>>,
     mut maps: ResMut<Maps>,
-    directory: Res<PlayerDirectory>,
-    rate: Res<SendRate>,
-    mut ids: ResMut<StreamIds>,
-    content: Option<Res<crate::content::ContentHandle>>,
-    inventories: Option<Res<InventoryWorker>>,
-    mut enter: MessageWriter<ToClients<EnterMap>>,
+    mut a: Arrival,
 ) {
     let client = add.entity;
-    let Ok(network_id) = clients.get(client) else {
+    let Ok(network_id) = a.clients.get(client) else {
         return;
     };
-    let name = transport
+    let client_id = network_id.get();
+    let ticket = a
+        .transport
         .as_ref()
-        .and_then(|t| t.user_data(network_id.get()))
-        .and_then(|data| name_from_user_data(&data));
-    let Some((name, identity)) = name else {
+        .and_then(|t| t.user_data(client_id))
+        .and_then(|data| from_user_data(&data));
+    let Some(ticket) = ticket else {
         warn!(
-            client_id = network_id.get(),
+            client_id,
             "connection without a valid name in its token; disconnecting"
         );
         commands.entity(client).despawn();
         return;
     };
-    let start = maps.start;
+    let (name, identity) = (ticket.name, ticket.identity);
+    let room = RoomId::from(ticket.room.as_str());
+    // The same player (account or guest session) already has an avatar: a dropped
+    // connection coming back, or a second login, which wins over the first.
+    let earlier = a.avatars.iter().find(|(_, key, ..)| key.0 == identity).map(
+        |(avatar, _, id, on, owner, state, presence, away)| {
+            (
+                avatar,
+                id.0,
+                on.0,
+                owner.map(|o| o.0),
+                *state,
+                *presence,
+                away.map(|a| a.since),
+            )
+        },
+    );
+    if let Some((avatar, old_id, on, old_owner, state, presence, away)) = earlier {
+        if let (None, Some(old_owner)) = (away, old_owner) {
+            crate::reconnect::replace(
+                &mut commands,
+                old_owner,
+                &mut a.delivery,
+                "you logged in again somewhere else; this connection is closed",
+            );
+        }
+        if maps.get(on).room == room {
+            if !a.rooms.resumed(&room.0, client_id, &identity) {
+                warn!(client_id, %room, "the room closed (or banned the player) before it came back; disconnecting");
+                leave_now(
+                    &mut commands,
+                    avatar,
+                    old_id,
+                    &room,
+                    &a.directory,
+                    &a.rooms,
+                    &mut a.journal,
+                );
+                commands.entity(client).despawn();
+                return;
+            }
+            let tag = a.ids.issue();
+            commands
+                .entity(avatar)
+                .insert((
+                    PlayerId(client_id),
+                    Actor::Player(client_id),
+                    tag,
+                    Owner(client),
+                    InputAck(0),
+                    crate::presence::Activity::default(),
+                ))
+                .remove::<Away>();
+            commands.entity(client).insert((
+                Controls(avatar),
+                InputQueue::default(),
+                PendingUses::default(),
+                PendingPickups::default(),
+                presence,
+                Viewer::new(tag),
+                InRoom(room.clone()),
+                crate::journal::CameBack {
+                    away: away.map_or(std::time::Duration::ZERO, |since| since.elapsed()),
+                },
+            ));
+            a.journal.push(Happening {
+                room: room.clone(),
+                audience: Audience::Room,
+                kind: "back".into(),
+                text: format!("{name} is back"),
+                line: None,
+            });
+            let place = maps.get(on);
+            a.enter.write(to_client(
+                client,
+                EnterMap {
+                    map: (*place.data).clone(),
+                    arrival: Some(state.motion.pos),
+                    send_hz: a.rate.hz,
+                    resumed: true,
+                },
+            ));
+            // What it holds is sent again (stored on every change, so this is current).
+            if let Some(worker) = &a.inventories {
+                worker.send(Job::Load {
+                    avatar,
+                    key: identity.clone(),
+                });
+            }
+            a.directory.resume(old_id, client_id);
+            info!(client_id, old_client_id = old_id, %name, %room, "player came back to its avatar");
+            return;
+        }
+        // Its avatar is in another room: it leaves there.
+        let old_room = maps.get(on).room.clone();
+        leave_now(
+            &mut commands,
+            avatar,
+            old_id,
+            &old_room,
+            &a.directory,
+            &a.rooms,
+            &mut a.journal,
+        );
+    }
+    let Some(room_map) = a.rooms.arrived(&room.0, client_id, &identity) else {
+        warn!(client_id, %room, "the room closed (or banned the player) before it arrived; disconnecting");
+        commands.entity(client).despawn();
+        return;
+    };
+    let file = maps.by_name(&room_map).unwrap_or(maps.start);
+    let start = maps.open(&room, file);
     let spawn = maps.get_mut(start).take_spawn();
     let presence = Presence {
         map: start,
         private: None,
     };
-    let tag = ids.issue();
+    let tag = a.ids.issue();
     // The content loader makes sure `player` stats exist.
-    let vitals = content
+    let vitals = a
+        .content
+        .as_ref()
         .and_then(|c| {
             c.current()
                 .content
@@ -185,12 +379,12 @@ fn spawn_avatar(
         .unwrap_or_default();
     let avatar = commands
         .spawn((
-            PlayerId(network_id.get()),
+            PlayerId(client_id),
             DisplayName(name.clone()),
             AvatarState::new(MoveState::at(spawn)),
             InputAck(0),
             vitals,
-            Actor::Player(network_id.get()),
+            Actor::Player(client_id),
             (
                 Fighter::new(tavern_shared::combat::PLAYER_STATS),
                 Warps::default(),
@@ -202,13 +396,14 @@ fn spawn_avatar(
             tag,
             OnMap(start),
             InZones::default(),
+            crate::presence::Activity::default(),
             Owner(client),
             presence,
         ))
         .id();
     // What this player held last time comes back (stored jobs run in order, so any
     // pickup after this adds to it).
-    if let Some(worker) = inventories {
+    if let Some(worker) = &a.inventories {
         worker.send(Job::Load {
             avatar,
             key: identity.clone(),
@@ -221,58 +416,123 @@ fn spawn_avatar(
         PendingPickups::default(),
         presence,
         Viewer::new(tag),
+        InRoom(room.clone()),
     ));
-    enter.write(to_client(
+    a.enter.write(to_client(
         client,
         EnterMap {
             map: (*maps.get(start).data).clone(),
             arrival: None,
-            send_hz: rate.hz,
+            send_hz: a.rate.hz,
+            resumed: false,
         },
     ));
     let now = {
-        let mut players = directory.write();
+        let mut players = a.directory.write();
         players.insert(
-            network_id.get(),
+            client_id,
             Listed {
                 info: PlayerInfo {
-                    client_id: network_id.get(),
+                    client_id,
                     name: name.clone(),
                     map: maps.get(start).data.name.clone(),
                     x: spawn.x,
                     y: spawn.y,
                     last_input: 0,
+                    status: PlayerStatus::Online,
                 },
                 identity: identity.clone(),
+                room: room.clone(),
+                avatar,
                 presence: Some(presence),
             },
         );
         players.len()
     };
-    info!(client_id = network_id.get(), %name, x = spawn.x, y = spawn.y, players = now, "player joined");
+    a.journal.push(Happening {
+        room: room.clone(),
+        audience: Audience::Room,
+        kind: "joined".into(),
+        text: format!("{name} joined"),
+        line: None,
+    });
+    info!(client_id, %name, %room, x = spawn.x, y = spawn.y, players = now, "player joined");
 }
 
+/// A connection ended: its avatar waits for the player to come back (for the
+/// reconnect grace), or leaves at once without one.
 fn despawn_avatar(
     remove: On<Remove, ConnectedClient>,
     mut commands: Commands,
-    clients: Query<(&Controls, Option<&NetworkId>)>,
+    clients: Query<(&Controls, Option<&NetworkId>, &InRoom)>,
     names: Query<&DisplayName>,
     directory: Res<PlayerDirectory>,
+    rooms: Res<RoomDirectory>,
+    grace: Res<ReconnectGrace>,
+    mut journal: ResMut<Journal>,
 ) {
-    let Ok((controls, network_id)) = clients.get(remove.entity) else {
+    let Ok((controls, network_id, room)) = clients.get(remove.entity) else {
+        return;
+    };
+    let Some(client_id) = network_id.map(|n| n.get()) else {
         return;
     };
     let name = names
         .get(controls.0)
         .map(|n| n.0.clone())
         .unwrap_or_default();
-    commands.entity(controls.0).despawn();
-    let now = {
-        let mut players = directory.write();
-        if let Some(id) = network_id {
-            players.remove(&id.get());
-        }
-        players.len()
-    };
-    info!(client_id = network_id.map(|n| n.get()), %name, players = now, "player left");
+    if !grace.0.is_zero() && names.contains(controls.0) {
+        // No connection owns it meanwhile: nothing is sent to the one that ended.
+        commands
+            .entity(controls.0)
+            .insert(Away {
+                since: std::time::Instant::now(),
+            })
+            .remove::<Owner>();
+        directory.set_status(client_id, PlayerStatus::Reconnecting);
+        journal.push(Happening {
+            room: room.0.clone(),
+            audience: Audience::Room,
+            kind: "dropped".into(),
+            text: format!("{name} lost the connection"),
+            line: None,
+        });
+        info!(client_id, %name, room = %room.0, grace_secs = grace.0.as_secs(), "player dropped; its avatar waits for it");
+        return;
+    }
+    leave_now(
+        &mut commands,
+        controls.0,
+        client_id,
+        &room.0,
+        &directory,
+        &rooms,
+        &mut journal,
+    );
+    info!(client_id, %name, players = directory.len(), "player left");
+}
+
+/// An avatar leaves the game for good.
+pub(crate) fn leave_now(
+    commands: &mut Commands,
+    avatar: Entity,
+    client_id: u64,
+    room: &RoomId,
+    directory: &PlayerDirectory,
+    rooms: &RoomDirectory,
+    journal: &mut Journal,
+) {
+    if let Ok(mut e) = commands.get_entity(avatar) {
+        e.despawn();
+    }
+    if let Some(listed) = directory.write().remove(&client_id) {
+        journal.push(Happening {
+            room: room.clone(),
+            audience: Audience::Room,
+            kind: "left".into(),
+            text: format!("{} left", listed.info.name),
+            line: None,
+        });
+    }
+    rooms.left(&room.0);
 }

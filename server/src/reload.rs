@@ -18,7 +18,7 @@ use tavern_shared::protocol::EnterMap;
 
 use crate::net::to_client;
 use crate::players::Controls;
-use crate::world::{LoadedMap, MapId, Maps, OnMap, load_one, same_file};
+use crate::world::{FileId, LoadedMap, Maps, OnMap, load_one, same_file};
 
 /// How often the map files' modification times are checked.
 pub const POLL: Duration = Duration::from_millis(500);
@@ -33,7 +33,7 @@ struct Prepared {
 
 /// Maps being loaded right now.
 #[derive(Resource, Default)]
-struct Loading(Vec<(MapId, Mutex<Receiver<Prepared>>)>);
+struct Loading(Vec<(FileId, Mutex<Receiver<Prepared>>)>);
 
 /// Whether maps are watched at all (`--no-watch` turns it off).
 #[derive(Resource, Debug, Clone, Copy)]
@@ -93,20 +93,20 @@ fn start_loading_changed_maps(
     if !timer.0.tick(time.delta()).just_finished() {
         return;
     }
-    let changed: Vec<MapId> = (0..maps.maps.len())
-        .map(MapId)
+    let changed: Vec<FileId> = (0..maps.files.len())
+        .map(FileId)
         .filter(|id| !loading.0.iter().any(|(busy, _)| busy == id))
-        .filter(|id| maps.get(*id).changed_on_disk())
+        .filter(|id| maps.file(*id).changed_on_disk())
         .collect();
     for id in changed {
         // This version is being handled; a later edit is noticed as a new change.
-        maps.get_mut(id).refresh_watched();
-        let path = maps.get(id).path.clone();
-        let running = maps.maps.iter().map(|m| m.path.clone()).collect();
+        maps.file_mut(id).refresh_watched();
+        let path = maps.file(id).path.clone();
+        let running = maps.files.iter().map(|m| m.path.clone()).collect();
         match spawn_loader(path, running) {
             Ok(rx) => loading.0.push((id, Mutex::new(rx))),
             Err(e) => {
-                error!(file = %maps.get(id).path.display(), "cannot start loading the changed map: {e}")
+                error!(file = %maps.file(id).path.display(), "cannot start loading the changed map: {e}")
             }
         }
     }
@@ -149,8 +149,8 @@ fn swap_in_loaded_maps(
         }
     });
     for (id, prepared) in ready {
-        let path = maps.get(id).path.clone();
-        let mut fresh = match prepared.fresh {
+        let path = maps.file(id).path.clone();
+        let fresh = match prepared.fresh {
             Ok(fresh) => fresh,
             Err(errors) => {
                 refuse(&mut maps, id, &errors.0);
@@ -175,12 +175,14 @@ fn swap_in_loaded_maps(
                 continue;
             }
         }
-        fresh.continue_spawns_from(maps.get(id));
-        *maps.get_mut(id) = fresh;
-        let map = maps.get(id);
+        maps.replace_file(id, fresh);
+        let map = maps.file(id);
+        // Every room's copy of the map changed: its players are moved out of new walls
+        // and sent the new map.
+        let on_file = |on: &OnMap| maps.try_get(on.0).is_some_and(|p| p.file == id);
         let mut moved = 0;
         for (mut avatar, on) in &mut avatars {
-            if on.0 != id {
+            if !on_file(on) {
                 continue;
             }
             let pos = avatar.motion.pos;
@@ -196,13 +198,14 @@ fn swap_in_loaded_maps(
         }
         let mut told = 0;
         for (client, controls) in &clients {
-            if avatars.get(controls.0).is_ok_and(|(_, on)| on.0 == id) {
+            if avatars.get(controls.0).is_ok_and(|(_, on)| on_file(on)) {
                 enter.write(to_client(
                     client,
                     EnterMap {
                         map: (*map.data).clone(),
                         arrival: None,
                         send_hz: rate.hz,
+                        resumed: false,
                     },
                 ));
                 told += 1;
@@ -223,7 +226,7 @@ fn swap_in_loaded_maps(
 /// by the exit check).
 fn add_new_exit_targets(maps: &mut Maps, targets: Vec<(PathBuf, Result<LoadedMap, MapErrors>)>) {
     for (target, loaded) in targets {
-        if maps.maps.iter().any(|m| same_file(&m.path, &target)) {
+        if maps.files.iter().any(|m| same_file(&m.path, &target)) {
             continue;
         }
         if let Ok(map) = &loaded
@@ -234,7 +237,7 @@ fn add_new_exit_targets(maps: &mut Maps, targets: Vec<(PathBuf, Result<LoadedMap
         match loaded {
             Ok(map) => {
                 info!(map = %map.data.name, file = %target.display(), "new map loaded for an exit");
-                maps.maps.push(map);
+                maps.files.push(map);
             }
             Err(errors) => {
                 for p in &errors.0 {
@@ -247,8 +250,8 @@ fn add_new_exit_targets(maps: &mut Maps, targets: Vec<(PathBuf, Result<LoadedMap
 
 /// Logs why a changed map was not swapped in (its files' times were taken when
 /// loading began, so the same broken version is reported once, not every poll).
-fn refuse(maps: &mut Maps, id: MapId, problems: &[Problem]) {
-    let map = maps.get(id);
+fn refuse(maps: &mut Maps, id: FileId, problems: &[Problem]) {
+    let map = maps.file(id);
     error!(
         map = %map.data.name,
         file = %map.path.display(),

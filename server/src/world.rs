@@ -1,6 +1,9 @@
-//! The maps the server runs: loaded at start (every map in the given folders and files,
-//! plus any map an exit leads to), with exits resolved between them.
+//! The maps the server runs: map files loaded at start (every map in the given folders
+//! and files, plus any map an exit leads to), with exits resolved between them, and the
+//! places running them: each room has its own copy of a map (its own monsters, doors
+//! and chests), opened when someone arrives and closed when the room no longer needs it.
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -11,8 +14,15 @@ use tavern_shared::map::{
     FsFiles, MapData, MapErrors, Problem, check_exits, is_map_file, load_map, relative_to,
 };
 
-/// Index of a map in [`Maps`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+use crate::rooms::RoomId;
+
+/// Index of a map file in [`Maps::files`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileId(pub usize);
+
+/// A running map: one room's copy of a map file. Ids are never reused, so state kept
+/// per map elsewhere cannot outlive its place by mistake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MapId(pub usize);
 
 /// The map an avatar is on (server side).
@@ -28,7 +38,6 @@ pub struct LoadedMap {
     /// Every file the map was read from (map, tilesets, templates) with its modification
     /// time then, so a change to any of them reloads the map.
     pub watched: Vec<(PathBuf, Option<SystemTime>)>,
-    next_spawn: usize,
 }
 
 impl LoadedMap {
@@ -39,21 +48,7 @@ impl LoadedMap {
             collision: Arc::new(CollisionWorld::from_map(&data)),
             data: Arc::new(data),
             watched: Vec::new(),
-            next_spawn: 0,
         }
-    }
-
-    /// The next default spawn point, round robin, so players spread over all of them.
-    pub fn take_spawn(&mut self) -> Vec2 {
-        let spawn = self.data.spawns[self.next_spawn % self.data.spawns.len()];
-        self.next_spawn = self.next_spawn.wrapping_add(1);
-        spawn
-    }
-
-    /// Goes on spreading newcomers over the spawns where `older` (a previous version of
-    /// this map) left off.
-    pub fn continue_spawns_from(&mut self, older: &LoadedMap) {
-        self.next_spawn = older.next_spawn;
     }
 
     /// Takes the files' current modification times as the new baseline.
@@ -71,12 +66,73 @@ impl LoadedMap {
     }
 }
 
-/// All maps of this server.
+/// One room's copy of a map file.
+#[derive(Debug)]
+pub struct Place {
+    pub file: FileId,
+    pub room: RoomId,
+    /// The file's map (shared by every copy; replaced when the file is reloaded).
+    pub data: Arc<MapData>,
+    /// The map's shapes: the file's own when the map has no doors, else this place's
+    /// (doors open and shut per place).
+    pub collision: Arc<CollisionWorld>,
+    /// What its events are logged under: `ROOM/MAP`.
+    pub log: Arc<str>,
+    next_spawn: usize,
+    /// Being closed: nothing new happens on it (see [`Maps::retire`]).
+    retired: bool,
+}
+
+impl Place {
+    fn new(file: FileId, room: RoomId, loaded: &LoadedMap) -> Self {
+        Place {
+            file,
+            log: Arc::from(log_key(&room, &loaded.data.name)),
+            room,
+            data: loaded.data.clone(),
+            collision: own_collision(loaded),
+            next_spawn: 0,
+            retired: false,
+        }
+    }
+
+    /// The next default spawn point, round robin, so players spread over all of them.
+    pub fn take_spawn(&mut self) -> Vec2 {
+        let spawn = self.data.spawns[self.next_spawn % self.data.spawns.len()];
+        self.next_spawn = self.next_spawn.wrapping_add(1);
+        spawn
+    }
+
+    /// Takes a reloaded version of its file (spawns go on where they left off).
+    fn reload(&mut self, loaded: &LoadedMap) {
+        self.data = loaded.data.clone();
+        self.collision = own_collision(loaded);
+    }
+}
+
+/// What the events of `room`'s copy of map `map` are logged under.
+pub fn log_key(room: &RoomId, map: &str) -> String {
+    format!("{room}/{map}")
+}
+
+/// A place's shapes: shared with the file when nothing in them changes per place.
+fn own_collision(loaded: &LoadedMap) -> Arc<CollisionWorld> {
+    if loaded.collision.door_count() == 0 {
+        loaded.collision.clone()
+    } else {
+        Arc::new(CollisionWorld::from_map(&loaded.data))
+    }
+}
+
+/// All maps of this server: the files, and the places running them.
 #[derive(Resource, Debug)]
 pub struct Maps {
-    pub maps: Vec<LoadedMap>,
-    /// Where players appear when they join.
-    pub start: MapId,
+    pub files: Vec<LoadedMap>,
+    /// The map file players join on when a room names none.
+    pub start: FileId,
+    places: BTreeMap<MapId, Place>,
+    index: HashMap<(RoomId, FileId), MapId>,
+    next_id: usize,
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {
@@ -104,7 +160,6 @@ pub fn load_one(path: &Path) -> Result<LoadedMap, MapErrors> {
             .into_iter()
             .map(|p| (p.clone(), modified(&p)))
             .collect(),
-        next_spawn: 0,
     })
 }
 
@@ -221,49 +276,137 @@ impl Maps {
             None if paths.first().is_some_and(|p| p.is_file()) => 0,
             None => maps.iter().position(|m| m.data.name == "town").unwrap_or(0),
         };
-        Ok(Maps {
-            maps,
-            start: MapId(start),
-        })
+        Ok(Maps::new(maps, FileId(start)))
     }
 
-    /// Every loaded map.
+    /// Maps running `files`, with no place open yet.
+    pub fn new(files: Vec<LoadedMap>, start: FileId) -> Self {
+        Maps {
+            files,
+            start,
+            places: BTreeMap::new(),
+            index: HashMap::new(),
+            next_id: 0,
+        }
+    }
+
+    /// Every loaded map file.
     pub fn all(&self) -> impl Iterator<Item = &LoadedMap> {
-        self.maps.iter()
+        self.files.iter()
     }
 
-    pub fn get(&self, id: MapId) -> &LoadedMap {
-        &self.maps[id.0]
+    pub fn file(&self, id: FileId) -> &LoadedMap {
+        &self.files[id.0]
     }
 
-    pub fn get_mut(&mut self, id: MapId) -> &mut LoadedMap {
-        &mut self.maps[id.0]
+    pub fn file_mut(&mut self, id: FileId) -> &mut LoadedMap {
+        &mut self.files[id.0]
+    }
+
+    /// A running place. Entities on a place are gone before it closes, so an id taken
+    /// from one (`OnMap`, a spawner, a chest) is always open.
+    pub fn get(&self, id: MapId) -> &Place {
+        &self.places[&id]
+    }
+
+    pub fn get_mut(&mut self, id: MapId) -> &mut Place {
+        self.places
+            .get_mut(&id)
+            .expect("places close only once nothing is on them")
+    }
+
+    /// The place, if it is still open.
+    pub fn try_get(&self, id: MapId) -> Option<&Place> {
+        self.places.get(&id)
+    }
+
+    /// Every open place, in the order they opened (not those being closed).
+    pub fn places(&self) -> impl Iterator<Item = (MapId, &Place)> {
+        self.places
+            .iter()
+            .filter(|(_, p)| !p.retired)
+            .map(|(id, p)| (*id, p))
+    }
+
+    /// Whether the place is open and not being closed.
+    pub fn is_open(&self, id: MapId) -> bool {
+        self.places.get(&id).is_some_and(|p| !p.retired)
+    }
+
+    pub fn place_count(&self) -> usize {
+        self.places.len()
+    }
+
+    /// `room`'s copy of `file`, opened now if it has none.
+    pub fn open(&mut self, room: &RoomId, file: FileId) -> MapId {
+        if let Some(id) = self.index.get(&(room.clone(), file)) {
+            return *id;
+        }
+        let id = MapId(self.next_id);
+        self.next_id += 1;
+        self.places
+            .insert(id, Place::new(file, room.clone(), &self.files[file.0]));
+        self.index.insert((room.clone(), file), id);
+        id
+    }
+
+    /// `room`'s copy of `file` if it is open.
+    pub fn place_of(&self, room: &RoomId, file: FileId) -> Option<MapId> {
+        self.index.get(&(room.clone(), file)).copied()
+    }
+
+    /// Starts closing a place: it is no longer open (a room that comes back to the map
+    /// gets a fresh copy) but can still be looked up until [`Maps::close`], while what
+    /// was on it goes.
+    pub fn retire(&mut self, id: MapId) {
+        if let Some(place) = self.places.get_mut(&id) {
+            place.retired = true;
+            self.index.remove(&(place.room.clone(), place.file));
+        }
+    }
+
+    /// Closes a place; whatever was on it must be gone already.
+    pub fn close(&mut self, id: MapId) {
+        if let Some(place) = self.places.remove(&id)
+            && self.index.get(&(place.room.clone(), place.file)) == Some(&id)
+        {
+            self.index.remove(&(place.room, place.file));
+        }
+    }
+
+    /// Swaps a reloaded version of a file in, for every place running it.
+    pub fn replace_file(&mut self, id: FileId, fresh: LoadedMap) {
+        self.files[id.0] = fresh;
+        let loaded = &self.files[id.0];
+        for place in self.places.values_mut().filter(|p| p.file == id) {
+            place.reload(loaded);
+        }
     }
 
     /// For [`check_exits`]: the loaded map at `target`; an error if the file is there
     /// but did not load (its own errors are reported with it); `None` if there is no file.
     pub fn loaded_at(&self, target: &Path) -> Option<Result<MapData, String>> {
-        loaded_at(&self.maps, target)
+        loaded_at(&self.files, target)
     }
 
-    pub fn by_name(&self, name: &str) -> Option<MapId> {
-        self.maps
+    pub fn by_name(&self, name: &str) -> Option<FileId> {
+        self.files
             .iter()
             .position(|m| m.data.name == name)
-            .map(MapId)
+            .map(FileId)
     }
 
-    /// Where an exit of map `from` leads: the target map and the arrival points there.
-    pub fn exit_target(&self, exit: &tavern_shared::map::Exit) -> Option<(MapId, &[Vec2])> {
+    /// Where an exit leads: the target map file and the arrival points there.
+    pub fn exit_target(&self, exit: &tavern_shared::map::Exit) -> Option<(FileId, &[Vec2])> {
         let id = self.by_name(&exit.map)?;
-        Some((id, self.get(id).data.arrival_points(exit.entry.as_deref())))
+        Some((id, self.file(id).data.arrival_points(exit.entry.as_deref())))
     }
 
     /// Names of the loaded maps, start map first.
     pub fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = vec![self.get(self.start).data.name.clone()];
+        let mut names: Vec<String> = vec![self.file(self.start).data.name.clone()];
         names.extend(
-            self.maps
+            self.files
                 .iter()
                 .enumerate()
                 .filter(|(i, _)| *i != self.start.0)

@@ -14,6 +14,12 @@ pub struct LoginRequest {
     /// A registered account's password: logs in as that account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// The room to join (its id); the server's default room (the town) when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+    /// The password of `room`, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room_password: Option<String>,
 }
 
 /// `POST /api/login` answer.
@@ -38,6 +44,9 @@ pub struct LoginResponse {
     /// the password again after that.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at_ms: Option<i64>,
+    /// The room the connect token is for.
+    #[serde(default)]
+    pub room: String,
 }
 
 /// `POST /api/accounts` body: register `name` with `password` (8 to 128 characters).
@@ -83,7 +92,24 @@ pub struct PlayerInfo {
     pub y: f32,
     /// Last input the server applied.
     pub last_input: u32,
+    #[serde(default)]
+    pub status: PlayerStatus,
 }
+
+/// Whether a player is at the keyboard, away, or dropped and expected back.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum PlayerStatus {
+    #[default]
+    Online,
+    /// No input for [`AWAY_AFTER_SECS`].
+    Away,
+    /// The connection dropped; the avatar waits for the player to come back.
+    Reconnecting,
+}
+
+/// Seconds without input after which a player shows as away.
+pub const AWAY_AFTER_SECS: u64 = 300;
 
 /// One entry of a map's combat event log (`GET /api/events/{map}`).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -106,4 +132,104 @@ pub struct CombatLogEntry {
     pub y: f64,
     /// The rest: `crit`, the item, the phase's name, who was credited.
     pub detail: String,
+}
+
+/// Whether a room takes more players.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RoomStatus {
+    Open,
+    Full,
+}
+
+/// One room in `GET /api/rooms` (and in the answers about one room).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct RoomInfo {
+    /// What invite links (`tavern://HOST/room/ID`) and `--room` carry.
+    pub id: String,
+    pub name: String,
+    /// The map players arrive on.
+    pub map: String,
+    pub players: u32,
+    pub max_players: u32,
+    pub has_password: bool,
+    /// Not listed: joined by id only.
+    pub private: bool,
+    /// One of the server's own rooms, open while empty.
+    pub persistent: bool,
+    pub status: RoomStatus,
+}
+
+/// `POST /api/rooms` body: a new room, owned by whoever makes it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRoom {
+    pub name: String,
+    /// The map players arrive on, by name.
+    pub map: String,
+    /// 1 to [`MAX_ROOM_PLAYERS`].
+    pub max_players: u32,
+    #[serde(default)]
+    pub private: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+/// Most players a room made over the API may hold.
+pub const MAX_ROOM_PLAYERS: u32 = 100;
+/// Longest room name and room password, in characters.
+pub const ROOM_NAME_CHARS: usize = 40;
+pub const ROOM_PASSWORD_CHARS: usize = 128;
+
+/// `POST /api/rooms/{id}/join` body.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct JoinRoom {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+/// `POST /api/rooms/join-or-create` body: the fullest public room on `map` with a place
+/// left, or a new one.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct JoinOrCreate {
+    pub map: String,
+}
+
+/// What joining a room answers: a connect token for it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Joined {
+    pub room: RoomInfo,
+    /// The netcode client id of this connection; its avatar carries the same id.
+    pub client_id: u64,
+    /// A netcode connect token for the room, base64.
+    pub token: String,
+}
+
+/// One player in `GET /api/rooms/{id}`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct RoomPlayer {
+    pub client_id: u64,
+    pub name: String,
+    /// The map of the room the player is on.
+    pub map: String,
+    pub status: PlayerStatus,
+}
+
+/// `GET /api/rooms/{id}` answer: the room and who is in it (shown to its members, and
+/// to anyone for a room without a password).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct RoomDetails {
+    pub room: RoomInfo,
+    /// `None` when the caller may not see who is inside.
+    pub players: Option<Vec<RoomPlayer>>,
+}
+
+/// `POST /api/rooms/{id}/ban` body: the owner sends a player (by client id) out of the
+/// room for good.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct BanPlayer {
+    pub client_id: u64,
 }

@@ -17,7 +17,7 @@ use crate::map::MapData;
 use crate::stream::{AvatarRoster, AvatarStates, StatesAck};
 
 /// Identifies Tavern's netcode protocol; bump when the wire format changes.
-pub const PROTOCOL_ID: u64 = 0x5441_5645_524e_0008;
+pub const PROTOCOL_ID: u64 = 0x5441_5645_524e_000c;
 
 /// Server → client, reliable: the map the client's avatar is on. Sent on joining, when
 /// the avatar takes an exit to another map, and when the map file was edited.
@@ -29,6 +29,10 @@ pub struct EnterMap {
     /// How many times a second the server sends state (`--send-hz`); the client shows
     /// other avatars far enough in the past to always have a state on either side.
     pub send_hz: u8,
+    /// The player came back to the avatar it had before its connection dropped (not a
+    /// new one): it stands at `arrival`, holding what it held.
+    #[serde(default)]
+    pub resumed: bool,
 }
 
 /// Server → client, reliable: another player came within the proximity radius
@@ -57,6 +61,12 @@ pub struct MeetingInvite {
 pub struct MeetingHangUp {
     pub zone: u16,
 }
+
+/// Client → server, reliable: the player leaves on purpose (quits the game, a bot's run
+/// ends). Its avatar leaves at once instead of waiting for it to reconnect; the server
+/// then closes the connection.
+#[derive(Message, Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Goodbye;
 
 /// Registers the protocol. Both apps add it after `RepliconPlugins`.
 pub fn plugin(app: &mut App) {
@@ -94,6 +104,14 @@ pub fn plugin(app: &mut App) {
         .make_message_independent::<InventoryUpdate>()
         .add_server_message::<DungeonState>(Channel::Ordered)
         .add_server_message::<DoorNotice>(Channel::Ordered)
+        .add_server_message::<crate::presence::RoomRoster>(Channel::Ordered)
+        .add_client_message::<Goodbye>(Channel::Ordered)
+        .add_server_message::<crate::events::RoomEvents>(Channel::Ordered)
+        .add_client_message::<crate::events::CatchUpRequest>(Channel::Ordered)
+        .add_server_message::<crate::events::CatchUp>(Channel::Ordered)
         .make_message_independent::<DungeonState>()
-        .make_message_independent::<DoorNotice>();
+        .make_message_independent::<DoorNotice>()
+        .make_message_independent::<crate::presence::RoomRoster>()
+        .make_message_independent::<crate::events::RoomEvents>()
+        .make_message_independent::<crate::events::CatchUp>();
 }

@@ -133,7 +133,13 @@ pub fn type_keys(
     time: Res<Time>,
     mut send: MessageWriter<ChatSend>,
     mut leave: MessageWriter<AgentLeave>,
+    start: Option<Res<crate::render::start::StartScreen>>,
 ) {
+    // The start screen has the keyboard until the game begins.
+    if start.is_some_and(|s| s.stage != crate::render::start::Stage::Playing) {
+        keys.clear();
+        return;
+    }
     let now = time.elapsed_secs_f64();
     // A new conversation puts the cursor in it; a closed one takes it back.
     if talk.is_changed() {

@@ -38,7 +38,7 @@ fn spawn_hud(mut commands: Commands) {
                 },
             ));
             hud.spawn((
-                Text::new("WASD / arrows: move    Shift: run    1-4: abilities at the mouse    E: interact / talk / pick up    I: inventory    J: join meeting    Enter: chat"),
+                Text::new("WASD / arrows: move    Shift: run    1-4: abilities at the mouse    E: interact / talk / pick up    I: inventory    J: join meeting    Enter: chat    Tab: players"),
                 TextFont {
                     font_size: FontSize::Px(13.0),
                     ..default()
@@ -50,6 +50,8 @@ fn spawn_hud(mut commands: Commands) {
 
 fn update_status(
     status: Res<ConnectionStatus>,
+    attempts: Res<crate::connection::Attempts>,
+    time: Res<Time<Real>>,
     players: Query<(&PlayerId, &DisplayName)>,
     vitals: Query<&tavern_shared::combat::Vitals, With<crate::prediction::OwnAvatar>>,
     nearby: Res<NearbyPlayers>,
@@ -88,6 +90,13 @@ fn update_status(
         ConnectionStatus::Failed(_) => (
             format!("{} - restart Tavern to try again", *status),
             Color::srgb(1.0, 0.45, 0.4),
+        ),
+        ConnectionStatus::Reconnecting { .. } => (
+            match attempts.retry_in(&time) {
+                Some(secs) => format!("{} - next try in {} s", *status, secs.ceil()),
+                None => status.to_string(),
+            },
+            Color::srgb(1.0, 0.85, 0.4),
         ),
         other => (other.to_string(), Color::srgb(1.0, 0.85, 0.4)),
     };

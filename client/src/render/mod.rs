@@ -5,6 +5,7 @@
 pub mod audio;
 pub mod avatars;
 pub mod camera;
+pub mod catchup;
 pub mod chat;
 pub mod combat;
 pub mod conversation;
@@ -15,6 +16,8 @@ pub mod loot;
 pub mod map;
 pub mod npcs;
 pub mod prompts;
+pub mod roster;
+pub mod start;
 
 use bevy::prelude::*;
 
@@ -60,5 +63,6 @@ pub fn plugin(app: &mut App) {
         combat::plugin,
         loot::plugin,
         dungeon::plugin,
-    ));
+    ))
+    .add_plugins((roster::plugin, start::plugin, catchup::plugin));
 }

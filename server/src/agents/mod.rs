@@ -366,11 +366,11 @@ fn sync_npcs(
         return;
     }
     let mut wanted: Vec<(MapId, u16, Npc)> = Vec::new();
-    for (m, loaded) in maps.maps.iter().enumerate() {
+    for (m, loaded) in maps.places() {
         for (i, zone) in loaded.data.zones.iter().enumerate() {
             if let Some(agent) = &zone.effects.agent {
                 wanted.push((
-                    MapId(m),
+                    m,
                     i as u16,
                     Npc {
                         agent: agent.id.clone(),

@@ -149,7 +149,7 @@ fn apply_strikes(
         state.health = health_bar(vitals.health, vitals.max_health);
         let (key, monster, on) = named;
         log.record(Event {
-            map: &maps.get(on.0).data.name,
+            map: &maps.get(on.0).log,
             tick: clock.0,
             kind: "damage",
             actor: strike.attacker.map(name_of).unwrap_or_default(),
@@ -211,7 +211,7 @@ fn apply_strikes(
         }
         let credited = credit.map(|c| c.0.clone()).unwrap_or_default();
         log.record(Event {
-            map: &maps.get(on.0).data.name,
+            map: &maps.get(on.0).log,
             tick: clock.0,
             kind: "death",
             actor: String::new(),

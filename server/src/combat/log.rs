@@ -23,6 +23,8 @@ pub const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 3600);
 pub struct EventLog {
     next: HashMap<String, i64>,
     pending: Vec<(String, CombatLogEntry)>,
+    /// Events the rooms' streams tell players about (not every hit), until taken.
+    notable: Vec<(String, CombatLogEntry)>,
     writer: Option<tokio::sync::mpsc::UnboundedSender<Vec<(String, CombatLogEntry)>>>,
 }
 
@@ -44,6 +46,7 @@ impl EventLog {
         if self.writer.is_none() {
             return; // no store (benchmarks)
         }
+        let notable = event.kind != "damage" && event.kind != "drop";
         let seq = self.next.entry(event.map.to_string()).or_insert(1);
         let entry = CombatLogEntry {
             seq: *seq,
@@ -58,7 +61,15 @@ impl EventLog {
             detail: event.detail,
         };
         *seq += 1;
+        if notable {
+            self.notable.push((event.map.to_string(), entry.clone()));
+        }
         self.pending.push((event.map.to_string(), entry));
+    }
+
+    /// The notable events recorded since the last call.
+    pub fn take_notable(&mut self) -> Vec<(String, CombatLogEntry)> {
+        std::mem::take(&mut self.notable)
     }
 }
 
@@ -103,6 +114,7 @@ pub fn spawn_writer(
     EventLog {
         next: last.into_iter().map(|(map, seq)| (map, seq + 1)).collect(),
         pending: Vec::new(),
+        notable: Vec::new(),
         writer: Some(tx),
     }
 }

@@ -392,7 +392,7 @@ impl Spill<'_, '_, '_> {
                 None => format!("{count} gold"),
             };
             self.log.record(Event {
-                map: &map.data.name,
+                map: &map.log,
                 tick: self.tick,
                 kind: "drop",
                 actor: from.to_string(),
@@ -636,7 +636,7 @@ fn picked<'a>(
     map: crate::world::MapId,
 ) -> Event<'a> {
     Event {
-        map: &maps.get(map).data.name,
+        map: &maps.get(map).log,
         tick,
         kind: "pickup",
         actor: key.map(|k| k.0.clone()).unwrap_or_default(),
@@ -680,6 +680,7 @@ pub(super) fn finish_jobs(
     mut results: MessageWriter<ToClients<PickupResult>>,
     mut updates: MessageWriter<ToClients<InventoryUpdate>>,
     mut keys: MessageWriter<KeyTaken>,
+    connected: Query<(), With<ConnectedClient>>,
     mut commands: Commands,
 ) {
     let Some(worker) = worker else {
@@ -712,7 +713,9 @@ pub(super) fn finish_jobs(
             } => {
                 if let Ok((mut inventory, _, _, _, key)) = players.get_mut(avatar) {
                     inventory.add(pile.item.as_deref(), pile.count);
-                    updates.write(to_client(client, inventory.update(None)));
+                    if connected.contains(client) {
+                        updates.write(to_client(client, inventory.update(None)));
+                    }
                     log.record(picked(
                         &maps,
                         clock.0,
@@ -722,6 +725,10 @@ pub(super) fn finish_jobs(
                         pile.at,
                         pile.on.0,
                     ));
+                }
+                // The player may have dropped since (its avatar waits for it).
+                if !connected.contains(client) {
+                    continue;
                 }
                 results.write(to_client(
                     client,
@@ -736,14 +743,16 @@ pub(super) fn finish_jobs(
                 ..
             } => {
                 error!("cannot store a pickup: {e}");
-                results.write(to_client(
-                    client,
-                    refused(
-                        request,
-                        pile.loot,
-                        "the pickup could not be stored; it is back on the ground",
-                    ),
-                ));
+                if connected.contains(client) {
+                    results.write(to_client(
+                        client,
+                        refused(
+                            request,
+                            pile.loot,
+                            "the pickup could not be stored; it is back on the ground",
+                        ),
+                    ));
+                }
                 commands.spawn(pile_bundle(pile, &mut ids));
             }
             Done::Took {
@@ -783,7 +792,9 @@ pub(super) fn finish_jobs(
                         Some("the item could not be used right now".to_string())
                     }
                 };
-                updates.write(to_client(client, inventory.update(why_not)));
+                if connected.contains(client) {
+                    updates.write(to_client(client, inventory.update(why_not)));
+                }
             }
         }
     }

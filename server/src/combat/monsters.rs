@@ -91,6 +91,9 @@ pub struct NavGrids(HashMap<MapId, (usize, Arc<NavGrid>)>);
 
 impl NavGrids {
     fn get(&mut self, id: MapId, maps: &Maps) -> Arc<NavGrid> {
+        if self.0.len() > maps.place_count() {
+            self.0.retain(|id, _| maps.is_open(*id));
+        }
         let map = maps.get(id);
         let version = Arc::as_ptr(&map.data) as usize;
         match self.0.get(&id) {
@@ -154,7 +157,7 @@ fn enter_phases(
             monster.phase += 1;
             info!(boss = %kind.name, phase = %name, "boss entered a phase");
             log.record(super::log::Event {
-                map: &maps.get(presence.map).data.name,
+                map: &maps.get(presence.map).log,
                 tick: clock.0,
                 kind: "phase",
                 actor: super::log::label(None, Some(&monster), tag),
@@ -172,7 +175,14 @@ fn enter_phases(
 fn provoke(
     mut strikes: MessageReader<Strike>,
     mut monsters: Query<&mut Monster, Without<Dead>>,
-    players: Query<(), (With<PlayerId>, Without<Dead>)>,
+    players: Query<
+        (),
+        (
+            With<PlayerId>,
+            Without<Dead>,
+            Without<crate::reconnect::Away>,
+        ),
+    >,
 ) {
     for strike in strikes.read() {
         let Some(attacker) = strike.attacker.filter(|a| players.contains(*a)) else {
@@ -218,7 +228,7 @@ fn spawners_of(id: MapId, map: &MapData) -> Vec<Spawner> {
 }
 
 /// A free spot in `area` for a body (a few random tries, else the area's anchor).
-fn spot_in(area: &Area, map: &crate::world::LoadedMap, rng: &mut CombatRng) -> Vec2 {
+fn spot_in(area: &Area, map: &crate::world::Place, rng: &mut CombatRng) -> Vec2 {
     if let Area::Point(p) = area {
         return *p;
     }
@@ -250,8 +260,14 @@ fn keep_spawns(
         return;
     };
     let served = content.current();
-    for (i, map) in maps.maps.iter().enumerate() {
-        let id = MapId(i);
+    // A closed map's spawners go (its monsters went with it).
+    for slot in spawners.list.iter_mut() {
+        if slot.as_ref().is_some_and(|s| !maps.is_open(s.map)) {
+            *slot = None;
+        }
+    }
+    spawners.versions.retain(|id, _| maps.is_open(*id));
+    for (id, map) in maps.places() {
         let version = Arc::as_ptr(&map.data) as usize;
         if spawners.versions.get(&id) == Some(&version) {
             continue;
@@ -399,7 +415,12 @@ fn think(
     mut monsters: Query<Body, (With<Monster>, Without<Dead>)>,
     players: Query<
         (Entity, &AvatarState, &Presence, &Fighter),
-        (With<PlayerId>, Without<Dead>, Without<Monster>),
+        (
+            With<PlayerId>,
+            Without<Dead>,
+            Without<Monster>,
+            Without<crate::reconnect::Away>,
+        ),
     >,
     mut happenings: ResMut<Happenings>,
     mut strikes: MessageWriter<Strike>,

@@ -132,9 +132,9 @@ fn clear_rooms(
     monsters: Query<(&Monster, &OnMap), Without<Dead>>,
     mut commands: Commands,
 ) {
-    for (i, map) in maps.maps.iter().enumerate() {
+    dungeons.0.retain(|id, _| maps.is_open(*id));
+    for (id, map) in maps.places() {
         let version = Arc::as_ptr(&map.data) as usize;
-        let id = MapId(i);
         if dungeons.0.get(&id).is_none_or(|d| d.version != version) {
             dungeons
                 .0
@@ -177,7 +177,7 @@ fn clear_rooms(
             let centre = rooms.rooms[room].area.anchor();
             let record = |log: &mut EventLog, kind, target: &str, at| {
                 log.record(Event {
-                    map: &map.data.name,
+                    map: &map.log,
                     tick: clock.0,
                     kind,
                     actor: format!("room:{name}"),
@@ -220,7 +220,7 @@ fn clear_rooms(
             };
             let drop = roll_loot(table, || rng.roll());
             log.record(Event {
-                map: &map.data.name,
+                map: &map.log,
                 tick: clock.0,
                 kind: "chest",
                 actor: spot
@@ -360,7 +360,7 @@ fn try_doors(
                             world,
                             door,
                             &who,
-                            &maps.get(on.0).data.name,
+                            &maps.get(on.0).log,
                             clock.0,
                             &mut log,
                         );
@@ -466,7 +466,7 @@ fn use_keys(
             &map.collision,
             t.door,
             &who,
-            &map.data.name,
+            &map.log,
             clock.0,
             &mut log,
         );

@@ -43,7 +43,7 @@ fn unavailable(e: impl std::fmt::Display) -> Response {
 }
 
 /// An argon2id hash (default parameters: 19 MiB, 2 passes) of `password`.
-async fn hash(password: String) -> Result<String, Response> {
+pub(super) async fn hash(password: String) -> Result<String, Response> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
         Argon2::default()
@@ -70,15 +70,19 @@ async fn verify(account: Option<&Account>, password: String) -> Result<bool, Res
             }
         },
     };
+    Ok(verify_hash(stored, password).await? && known)
+}
+
+/// Whether `password` matches the argon2 hash `stored` (checked off the async threads).
+pub(super) async fn verify_hash(stored: String, password: String) -> Result<bool, Response> {
     tokio::task::spawn_blocking(move || {
-        let ok = PasswordHash::new(&stored)
+        PasswordHash::new(&stored)
             .map(|h| {
                 Argon2::default()
                     .verify_password(password.as_bytes(), &h)
                     .is_ok()
             })
-            .unwrap_or(false);
-        ok && known
+            .unwrap_or(false)
     })
     .await
     .map_err(unavailable)

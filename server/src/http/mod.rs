@@ -4,6 +4,7 @@
 
 mod accounts;
 pub mod limits;
+mod rooms;
 pub mod serve;
 
 use std::net::SocketAddr;
@@ -69,6 +70,11 @@ pub struct ApiState {
     pub store: Option<ChatStore>,
     /// Game content, served read-only.
     pub content: Option<crate::content::ContentHandle>,
+    /// Every room, shared with the game.
+    pub rooms: crate::rooms::RoomDirectory,
+    pub room_settings: crate::rooms::RoomSettings,
+    /// The maps rooms may be made on.
+    pub map_names: Vec<String>,
 }
 
 impl ApiState {
@@ -100,7 +106,58 @@ impl ApiState {
             metrics,
             store: None,
             content: None,
+            rooms: crate::rooms::RoomDirectory::default(),
+            room_settings: crate::rooms::RoomSettings::default(),
+            map_names: Vec::new(),
         }
+    }
+
+    /// A client id never handed out before in this run.
+    fn next_client_id(&self) -> u64 {
+        self.next_client_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// A netcode connect token (base64) for `client_id` playing as `name` (`identity`)
+    /// in `room`.
+    fn connect_token(
+        &self,
+        client_id: u64,
+        name: &str,
+        identity: &str,
+        room: &crate::rooms::RoomId,
+    ) -> Result<String, Box<Response>> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
+        let token = ConnectToken::generate(
+            now,
+            PROTOCOL_ID,
+            TOKEN_EXPIRE_SECS,
+            client_id,
+            CONNECTION_TIMEOUT_SECS,
+            0,
+            vec![self.public_addr],
+            Some(&to_user_data(&Ticket {
+                name: name.to_string(),
+                identity: identity.to_string(),
+                room: room.0.to_string(),
+            })),
+            &self.key,
+        )
+        .map_err(|e| {
+            Box::new(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("token: {e}"),
+            ))
+        })?;
+        let mut bytes = Vec::new();
+        token.write(&mut bytes).map_err(|e| {
+            Box::new(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("token: {e}"),
+            ))
+        })?;
+        Ok(STANDARD.encode(bytes))
     }
 
     /// Who presented `headers`' bearer token, or the error to answer with.
@@ -151,10 +208,19 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/login", login_route)
         .route("/api/accounts", accounts_route)
         .route("/api/logout", post(accounts::logout))
+        .route(
+            "/api/rooms",
+            get(rooms::list_rooms).post(rooms::create_room),
+        )
+        .route("/api/rooms/join-or-create", post(rooms::join_or_create))
+        .route("/api/rooms/{id}", get(rooms::room_details))
+        .route("/api/rooms/{id}/join", post(rooms::join_room))
+        .route("/api/rooms/{id}/ban", post(rooms::ban))
         .route("/api/players", get(list_players))
         .route("/api/chat/sessions", get(chat_sessions))
         .route("/api/chat/sessions/{id}/messages", get(chat_messages))
-        .route("/api/events/{map}", get(combat_events))
+        .route("/api/events/{map}", get(default_room_events))
+        .route("/api/rooms/{id}/events/{map}", get(combat_events))
         .route("/api/content", get(all_content))
         .route("/api/content/{kind}/{id}", get(one_content))
         .route("/healthz", get(healthz))
@@ -401,15 +467,38 @@ pub const MAX_EVENTS_PAGE: i64 = 500;
 
 /// `GET /api/events/{map}?after=SEQ&limit=N`: the map's combat events after `after`, in
 /// order (for logged-in players).
-async fn combat_events(
+/// `GET /api/events/{map}`: the events of the default room's copy of `map`.
+async fn default_room_events(
     State(state): State<Arc<ApiState>>,
     headers: HeaderMap,
     Path(map): Path<String>,
     page: Result<Query<EventsPage>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
+    let room = state
+        .rooms
+        .default_room()
+        .map(|r| r.0.to_string())
+        .unwrap_or_default();
+    combat_events(State(state), headers, Path((room, map)), page).await
+}
+
+/// `GET /api/rooms/{id}/events/{map}`: the event log of room `id`'s copy of `map`.
+async fn combat_events(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    Path((room, map)): Path<(String, String)>,
+    page: Result<Query<EventsPage>, axum::extract::rejection::QueryRejection>,
+) -> Response {
     if let Err(r) = state.caller(&headers) {
         return *r;
     }
+    let Some(room) = state.rooms.get(&room) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            crate::rooms::JoinRefusal::NoSuchRoom.to_string(),
+        );
+    };
+    let key = crate::world::log_key(&room.id, &map);
     let Query(page) = match page {
         Ok(p) => p,
         Err(e) => {
@@ -432,7 +521,7 @@ async fn combat_events(
             "this server keeps no event log",
         );
     };
-    match store.events(&map, page.after, limit).await {
+    match store.events(&key, page.after, limit).await {
         Ok(events) => axum::Json(events).into_response(),
         Err(e) => {
             tracing::error!("combat events of {map}: {e}");
@@ -523,14 +612,23 @@ async fn chat_messages(
     }
 }
 
-/// Packs a display name and the player's identity (`guest:17`) into netcode user
-/// data: each a length byte, then UTF-8.
-pub fn name_to_user_data(name: &str, identity: &str) -> [u8; NETCODE_USER_DATA_BYTES] {
+/// What a connect token says about its player: the display name, the identity
+/// (`guest:17`, `account:3`) and the room it joins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    pub name: String,
+    pub identity: String,
+    pub room: String,
+}
+
+/// Packs a ticket into netcode user data: each part a length byte, then UTF-8 (names
+/// have at most 120 bytes, identities and room ids about 40, so the three fit).
+pub fn to_user_data(ticket: &Ticket) -> [u8; NETCODE_USER_DATA_BYTES] {
     let mut data = [0u8; NETCODE_USER_DATA_BYTES];
     let mut at = 0;
-    for part in [name, identity] {
+    for part in [&ticket.name, &ticket.identity, &ticket.room] {
         let bytes = part.as_bytes();
-        let len = bytes.len().min(120);
+        let len = bytes.len().min(120).min(NETCODE_USER_DATA_BYTES - at - 1);
         data[at] = len as u8;
         data[at + 1..at + 1 + len].copy_from_slice(&bytes[..len]);
         at += 1 + len;
@@ -538,18 +636,26 @@ pub fn name_to_user_data(name: &str, identity: &str) -> [u8; NETCODE_USER_DATA_B
     data
 }
 
-/// Reads the display name and the identity back out of netcode user data.
-pub fn name_from_user_data(data: &[u8; NETCODE_USER_DATA_BYTES]) -> Option<(String, String)> {
-    let len = data[0] as usize;
-    let name = std::str::from_utf8(data.get(1..=len)?).ok()?;
-    validate_name(name).ok()?;
-    let at = 1 + len;
-    let id_len = *data.get(at)? as usize;
-    let identity = std::str::from_utf8(data.get(at + 1..at + 1 + id_len)?).ok()?;
-    if identity.is_empty() {
+/// Reads a ticket back out of netcode user data; `None` if it is not a valid one.
+pub fn from_user_data(data: &[u8; NETCODE_USER_DATA_BYTES]) -> Option<Ticket> {
+    let mut parts = Vec::with_capacity(3);
+    let mut at = 0;
+    for _ in 0..3 {
+        let len = *data.get(at)? as usize;
+        let part = std::str::from_utf8(data.get(at + 1..at + 1 + len)?).ok()?;
+        parts.push(part.to_string());
+        at += 1 + len;
+    }
+    let [name, identity, room]: [String; 3] = parts.try_into().ok()?;
+    validate_name(&name).ok()?;
+    if identity.is_empty() || !crate::rooms::RoomId::is_valid(&room) {
         return None;
     }
-    Some((name.to_string(), identity.to_string()))
+    Some(Ticket {
+        name,
+        identity,
+        room,
+    })
 }
 
 /// A display name as logins and accounts accept it, or the 422 to answer.
@@ -609,47 +715,52 @@ async fn login(
     if let Err(e) = check_name(&request.name) {
         return *e;
     }
-    let client_id = state.next_client_id.fetch_add(1, Ordering::Relaxed);
+    let client_id = state.next_client_id();
     // The player's identity: an account, or a guest session kept in the database.
     let who = match accounts::who_logs_in(&state, peer, &request, client_id).await {
         Ok(who) => who,
         Err(refused) => return refused,
     };
-    if let Err(refusal) = state.token_caps.take(peer.ip(), &who.name) {
-        tracing::debug!(%peer, name = %who.name, "login refused: {}", refusal.message);
-        state.metrics.logins_refused.inc();
-        return too_many(refusal.message, refusal.retry_after);
-    }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO);
-    let token = ConnectToken::generate(
-        now,
-        PROTOCOL_ID,
-        TOKEN_EXPIRE_SECS,
+    let Some(room) = request
+        .room
+        .clone()
+        .or_else(|| state.rooms.default_room().map(|r| r.0.to_string()))
+    else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this server has no room to join",
+        );
+    };
+    let (room, token) = match rooms::enter(
+        &state,
+        peer,
+        &room,
+        request.room_password.clone(),
+        &who.name,
+        &who.identity,
         client_id,
-        CONNECTION_TIMEOUT_SECS,
-        0,
-        vec![state.public_addr],
-        Some(&name_to_user_data(&who.name, &who.identity)),
-        &state.key,
-    );
-    let mut bytes = Vec::new();
-    match token.map(|t| t.write(&mut bytes)) {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("token: {e}")),
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("token: {e}")),
-    }
-    tracing::debug!(client_id, name = %who.name, identity = %who.identity, %peer, "login");
+    )
+    .await
+    {
+        Ok(entered) => entered,
+        Err(refused) => {
+            if refused.status() == StatusCode::TOO_MANY_REQUESTS {
+                tracing::debug!(%peer, name = %who.name, "login refused: too many tokens");
+            }
+            return refused;
+        }
+    };
+    tracing::debug!(client_id, name = %who.name, identity = %who.identity, room = %room.id, %peer, "login");
     let api_token = state.tokens.issue(&who.name, &who.identity);
     axum::Json(LoginResponse {
         client_id,
         name: who.name,
-        token: STANDARD.encode(bytes),
+        token,
         api_token,
         session: who.session,
         account: who.account,
         expires_at_ms: who.expires_at_ms,
+        room: room.id,
     })
     .into_response()
 }
@@ -659,20 +770,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_survive_the_trip_through_user_data() {
+    fn tickets_survive_the_trip_through_user_data() {
+        let ticket = |name: &str, identity: &str, room: &str| Ticket {
+            name: name.into(),
+            identity: identity.into(),
+            room: room.into(),
+        };
         for name in ["Ada", "Zoë the Bard 🎻", &"🎻".repeat(24)] {
-            assert_eq!(
-                name_from_user_data(&name_to_user_data(name, "guest:123456789")),
-                Some((name.to_string(), "guest:123456789".to_string()))
-            );
+            let t = ticket(name, "account:9223372036854775807", &"r".repeat(40));
+            assert_eq!(from_user_data(&to_user_data(&t)), Some(t));
         }
-        let mut bad = name_to_user_data("Ada", "guest:1");
+        let mut bad = to_user_data(&ticket("Ada", "guest:1", "town"));
         bad[0] = 0;
-        assert_eq!(name_from_user_data(&bad), None, "empty names are refused");
-        assert_eq!(
-            name_from_user_data(&name_to_user_data("Ada", "")),
-            None,
-            "no identity, no player"
-        );
+        assert_eq!(from_user_data(&bad), None, "empty names are refused");
+        for (t, why) in [
+            (ticket("Ada", "", "town"), "no identity, no player"),
+            (ticket("Ada", "guest:1", ""), "no room, no player"),
+            (ticket("Ada", "guest:1", "Town Square"), "not a room id"),
+        ] {
+            assert_eq!(from_user_data(&to_user_data(&t)), None, "{why}");
+        }
     }
 }

@@ -60,7 +60,31 @@ pub fn plugin(app: &mut App) {
                 .in_set(ServerSystems::IncrementTick)
                 .run_if(in_state(ServerState::Running)),
         )
-        .configure_sets(PostUpdate, RenetSend.run_if(send_due));
+        .configure_sets(PostUpdate, RenetSend.run_if(send_due))
+        .add_systems(
+            PostUpdate,
+            drop_orphan_messages
+                .after(ServerSystems::Send)
+                .before(ServerSystems::SendPackets),
+        );
+}
+
+/// Drops what is addressed to a connection that closed this frame (its player's avatar
+/// may stay, waiting for it to come back, and be written to before the news of the
+/// closing reached every system): the transport would refuse it.
+fn drop_orphan_messages(
+    mut messages: ResMut<bevy_replicon::shared::backend::server_messages::ServerMessages>,
+    clients: Query<(), With<ConnectedClient>>,
+) {
+    let mut dropped = 0;
+    messages.retain_sent(|(client, ..)| {
+        let keep = clients.contains(*client);
+        dropped += usize::from(!keep);
+        keep
+    });
+    if dropped > 0 {
+        debug!(dropped, "messages to a closed connection dropped");
+    }
 }
 
 /// Whether state goes out this frame: a send tick passed, or the server is stopping.

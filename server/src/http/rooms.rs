@@ -1,0 +1,383 @@
+//! Rooms over HTTP: the public list, making a room, joining one (a connect token for
+//! it), joining the fullest public room of a map or a new one, who is in a room, and
+//! the owner sending a player away for good.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tavern_shared::api::{
+    BanPlayer, CreateRoom, JoinOrCreate, JoinRoom, Joined, MAX_ROOM_PLAYERS, ROOM_PASSWORD_CHARS,
+    RoomDetails, RoomInfo,
+};
+
+use super::limits::TOKEN_EXPIRE_SECS;
+use super::{ApiState, error, json_body};
+use crate::rooms::{CreateRefusal, JoinRefusal, Room, RoomId, check_room_name};
+
+/// `GET /api/rooms`: the public rooms, busiest first.
+pub async fn list_rooms(State(state): State<Arc<ApiState>>) -> Response {
+    axum::Json(state.rooms.public()).into_response()
+}
+
+/// `POST /api/rooms`: a new room owned by the caller (201), empty until someone joins.
+pub async fn create_room(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let caller = match state.caller(&headers) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let example = r#"{"name": "Ada's table", "map": "town", "max_players": 8}"#;
+    let request: CreateRoom = match json_body(&headers, body, "room", example) {
+        Ok(r) => r,
+        Err(e) => return *e,
+    };
+    if let Err(e) = check_room_name(&request.name) {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, e);
+    }
+    if !state.map_names.contains(&request.map) {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "map `{}` is not one of this server's maps ({})",
+                request.map,
+                state.map_names.join(", ")
+            ),
+        );
+    }
+    if !(1..=MAX_ROOM_PLAYERS).contains(&request.max_players) {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "max_players must be 1 to {MAX_ROOM_PLAYERS}, not {}",
+                request.max_players
+            ),
+        );
+    }
+    let password = match request.password {
+        None => None,
+        Some(p) if p.is_empty() || p.chars().count() > ROOM_PASSWORD_CHARS => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "a room password has 1 to {ROOM_PASSWORD_CHARS} characters; leave it out for a room without one"
+                ),
+            );
+        }
+        Some(p) => match super::accounts::hash(p).await {
+            Ok(h) => Some(h),
+            Err(r) => return r,
+        },
+    };
+    let id = match RoomId::random() {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!("no random bytes for a room id: {e}");
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server cannot make rooms right now",
+            );
+        }
+    };
+    let mut room = Room::new(
+        id,
+        request.name.trim().to_string(),
+        request.map,
+        request.max_players,
+    );
+    room.private = request.private;
+    room.password = password;
+    room.owner = Some(caller.identity.clone());
+    let settings = &state.room_settings;
+    match state
+        .rooms
+        .create(room, settings.max_rooms, settings.per_player)
+    {
+        Ok(info) => {
+            tracing::info!(room = %info.id, name = %info.name, map = %info.map, owner = %caller.identity, "room made");
+            (StatusCode::CREATED, axum::Json(info)).into_response()
+        }
+        Err(refusal @ CreateRefusal::ServerFull(_)) => {
+            error(StatusCode::SERVICE_UNAVAILABLE, refusal.to_string())
+        }
+        Err(refusal @ CreateRefusal::TooMany(_)) => {
+            error(StatusCode::TOO_MANY_REQUESTS, refusal.to_string())
+        }
+    }
+}
+
+/// `GET /api/rooms/{id}`: the room; who is in it for its members, and for anyone when
+/// it has no password.
+pub async fn room_details(
+    State(state): State<Arc<ApiState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let caller = match state.caller(&headers) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let Some(room) = state.rooms.get(&id) else {
+        return error(StatusCode::NOT_FOUND, JoinRefusal::NoSuchRoom.to_string());
+    };
+    let players = state.players.in_room(&room.id);
+    let member = players
+        .iter()
+        .any(|(_, identity)| *identity == caller.identity);
+    let shown =
+        (member || room.password.is_none()).then(|| players.into_iter().map(|(p, _)| p).collect());
+    axum::Json(RoomDetails {
+        room: room.info(),
+        players: shown,
+    })
+    .into_response()
+}
+
+/// `POST /api/rooms/{id}/join {password?}`: a connect token for the room, or why not
+/// (404 no such room, 401 wrong password, 403 banned, 409 full).
+pub async fn join_room(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let caller = match state.caller(&headers) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    // An empty body joins a room without a password.
+    let request: JoinRoom = match &body {
+        Ok(b) if b.is_empty() => JoinRoom::default(),
+        _ => match json_body(&headers, body, "join", r#"{"password": "..."}"#) {
+            Ok(r) => r,
+            Err(e) => return *e,
+        },
+    };
+    let client_id = state.next_client_id();
+    match enter(
+        &state,
+        peer,
+        &id,
+        request.password,
+        &caller.name,
+        &caller.identity,
+        client_id,
+    )
+    .await
+    {
+        Ok((room, token)) => axum::Json(Joined {
+            room,
+            client_id,
+            token,
+        })
+        .into_response(),
+        Err(r) => r,
+    }
+}
+
+/// `POST /api/rooms/join-or-create {map}`: the fullest public room on the map with a
+/// place left, else a new one the caller owns.
+pub async fn join_or_create(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let caller = match state.caller(&headers) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let request: JoinOrCreate = match json_body(&headers, body, "join", r#"{"map": "town"}"#) {
+        Ok(r) => r,
+        Err(e) => return *e,
+    };
+    if !state.map_names.contains(&request.map) {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "map `{}` is not one of this server's maps ({})",
+                request.map,
+                state.map_names.join(", ")
+            ),
+        );
+    }
+    let client_id = state.next_client_id();
+    // Two tries: a room found full in between (others joined) sends us to a new one.
+    for _ in 0..2 {
+        let id = match state.rooms.fullest_open(&request.map, &caller.identity) {
+            Some(id) => id,
+            None => {
+                let Ok(id) = RoomId::random() else {
+                    return error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "the server cannot make rooms right now",
+                    );
+                };
+                let mut room = Room::new(
+                    id.clone(),
+                    format!("{} {}", title(&request.map), &id.0[..4]),
+                    request.map.clone(),
+                    MAX_ROOM_PLAYERS,
+                );
+                room.owner = Some(caller.identity.clone());
+                let settings = &state.room_settings;
+                if let Err(refusal) =
+                    state
+                        .rooms
+                        .create(room, settings.max_rooms, settings.per_player)
+                {
+                    return error(StatusCode::SERVICE_UNAVAILABLE, refusal.to_string());
+                }
+                id
+            }
+        };
+        match enter(
+            &state,
+            peer,
+            &id.0,
+            None,
+            &caller.name,
+            &caller.identity,
+            client_id,
+        )
+        .await
+        {
+            Ok((room, token)) => {
+                return axum::Json(Joined {
+                    room,
+                    client_id,
+                    token,
+                })
+                .into_response();
+            }
+            Err(r) if r.status() == StatusCode::CONFLICT => continue,
+            Err(r) => return r,
+        }
+    }
+    error(
+        StatusCode::CONFLICT,
+        "every room on this map filled up while joining; try again",
+    )
+}
+
+/// `POST /api/rooms/{id}/ban {client_id}`: the room's owner sends that player out of the
+/// room, for good (it is disconnected, and cannot join again).
+pub async fn ban(
+    State(state): State<Arc<ApiState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let caller = match state.caller(&headers) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let request: BanPlayer = match json_body(&headers, body, "ban", r#"{"client_id": 17}"#) {
+        Ok(r) => r,
+        Err(e) => return *e,
+    };
+    let Some(room) = state.rooms.get(&id) else {
+        return error(StatusCode::NOT_FOUND, JoinRefusal::NoSuchRoom.to_string());
+    };
+    if room.owner.as_deref() != Some(caller.identity.as_str()) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "only the room's owner can ban players from it",
+        );
+    }
+    let Some(identity) = state
+        .players
+        .in_room(&room.id)
+        .into_iter()
+        .find(|(p, _)| p.client_id == request.client_id)
+        .map(|(_, identity)| identity)
+    else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("no player {} is in this room", request.client_id),
+        );
+    };
+    if identity == caller.identity {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "you cannot ban yourself from your own room",
+        );
+    }
+    state.rooms.ban(&room.id.0, &identity);
+    tracing::info!(room = %room.id, %identity, "player banned from the room");
+    StatusCode::NO_CONTENT.into_response()
+}
+
+fn title(map: &str) -> String {
+    let mut chars = map.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// Lets `name` (`identity`) into room `id` with connection `client_id`: checks the
+/// password, holds a place and mints the connect token; or the answer saying why not.
+pub(super) async fn enter(
+    state: &ApiState,
+    peer: SocketAddr,
+    id: &str,
+    password: Option<String>,
+    name: &str,
+    identity: &str,
+    client_id: u64,
+) -> Result<(RoomInfo, String), Response> {
+    let Some(room) = state.rooms.get(id) else {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            JoinRefusal::NoSuchRoom.to_string(),
+        ));
+    };
+    if let Some(hash) = room.password.clone() {
+        let key = format!("room:{id}");
+        if let Some(wait) = state.password_failures.wait(peer.ip(), &key) {
+            return Err(super::too_many(
+                "too many wrong passwords for this room or from this address; wait a minute",
+                wait,
+            ));
+        }
+        let Some(given) = password else {
+            return Err(error(
+                StatusCode::UNAUTHORIZED,
+                "this room has a password; send it as `password`",
+            ));
+        };
+        if !super::accounts::verify_hash(hash, given).await? {
+            state.password_failures.failed(peer.ip(), &key);
+            return Err(error(StatusCode::UNAUTHORIZED, "wrong room password"));
+        }
+    }
+    if let Err(refusal) = state.token_caps.take(peer.ip(), name) {
+        state.metrics.logins_refused.inc();
+        return Err(super::too_many(refusal.message, refusal.retry_after));
+    }
+    let until = Instant::now() + Duration::from_secs(TOKEN_EXPIRE_SECS);
+    let info = state
+        .rooms
+        .reserve(id, identity, client_id, until)
+        .map_err(|refusal| {
+            let status = match refusal {
+                JoinRefusal::NoSuchRoom => StatusCode::NOT_FOUND,
+                JoinRefusal::Full { .. } => StatusCode::CONFLICT,
+                JoinRefusal::Banned => StatusCode::FORBIDDEN,
+            };
+            error(status, refusal.to_string())
+        })?;
+    let token = state
+        .connect_token(client_id, name, identity, &room.id)
+        .map_err(|e| *e)?;
+    Ok((info, token))
+}
