@@ -26,6 +26,8 @@ pub struct EventStream {
     pub catch_up: Option<CatchUp>,
     /// The recent events in words, oldest first (for showing).
     pub recent: Vec<RoomEvent>,
+    /// Chat lines (their ids) that came in a catch-up rather than as they were said.
+    pub caught_up_lines: std::collections::HashSet<i64>,
     /// The next event starts the chain (a new avatar: what came before is not ours).
     fresh: bool,
     /// Asked for a catch-up: live events wait until it comes.
@@ -66,24 +68,38 @@ pub fn plugin(app: &mut App) {
     );
 }
 
-/// A new avatar starts a new chain; coming back to the old one asks for what was missed.
+/// A new connection holds the room's events until its first map says whether the
+/// avatar is new (a new chain starts) or the old one (what was missed is asked for,
+/// and comes before what is held).
 fn ask_after_coming_back(
     mut entered: MessageReader<EnterMap>,
-    arrivals: Res<crate::connection::Arrivals>,
-    mut seen: Local<crate::connection::Arrivals>,
+    local: Option<Res<crate::connection::LocalPlayer>>,
+    mut connection: Local<Option<u64>>,
+    mut first_map: Local<bool>,
     mut stream: ResMut<EventStream>,
+    mut chat: ResMut<ChatLog>,
     mut ask: MessageWriter<CatchUpRequest>,
 ) {
-    let resumed = entered.read().any(|e| e.resumed);
-    if arrivals.fresh != seen.fresh {
-        stream.fresh = true;
-        stream.waiting = None;
-    }
-    if resumed {
-        ask.write(CatchUpRequest { after: stream.last });
+    let id = local.map(|l| l.client_id);
+    if id.is_some() && id != *connection {
+        *connection = id;
+        *first_map = true;
         stream.waiting = Some(Vec::new());
     }
-    *seen = *arrivals;
+    for enter in entered.read() {
+        if !std::mem::take(&mut *first_map) {
+            continue;
+        }
+        if enter.resumed {
+            ask.write(CatchUpRequest { after: stream.last });
+        } else {
+            // A new avatar: its events start a new chain.
+            stream.fresh = true;
+            for event in stream.waiting.take().unwrap_or_default() {
+                stream.take(event, &mut chat);
+            }
+        }
+    }
 }
 
 fn receive(
@@ -110,6 +126,11 @@ fn receive(
             stream.fresh = true;
         }
         for event in &catch_up.events {
+            if let Some(line) = &event.line
+                && stream.caught_up_lines.len() < 100_000
+            {
+                stream.caught_up_lines.insert(line.id);
+            }
             stream.take(event.clone(), &mut chat);
         }
         for event in stream.waiting.take().unwrap_or_default() {

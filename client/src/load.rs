@@ -156,8 +156,13 @@ impl Heard {
         self.taken[i] = taken;
         let me = format!("bot-{i} ");
         let now = unix_ms();
+        let caught_up = &bot.events().caught_up_lines;
         for line in &bot.chat().lines {
-            if !self.seen[i].insert(line.id) || line.text.starts_with(&me) {
+            // Lines caught up after a drop took as long as the drop: not a delivery time.
+            if !self.seen[i].insert(line.id)
+                || line.text.starts_with(&me)
+                || caught_up.contains(&line.id)
+            {
                 continue;
             }
             if let Some(sent) = line

@@ -491,10 +491,12 @@ fn deliver_chat(
 /// A player (re)joined: send them the recent lines of their conversations.
 fn send_history(
     add: On<Add, Controls>,
-    controls: Query<&Controls>,
+    controls: Query<&Controls, Without<crate::journal::CameBack>>,
     players: Query<(&PlayerId, Option<&PlayerKey>)>,
     worker: Option<Res<ChatWorker>>,
 ) {
+    // A player back from a dropped connection has its chat already, and gets what it
+    // missed in its catch-up.
     let (Some(worker), Ok(c)) = (worker, controls.get(add.entity)) else {
         return;
     };

@@ -159,8 +159,13 @@ impl Journal {
 }
 
 pub fn plugin(app: &mut App) {
-    app.init_resource::<Journal>()
-        .add_systems(Last, (take_combat_events, send_events, catch_up).chain());
+    // Before replicon sends, so events go out in the frame they were numbered in.
+    app.init_resource::<Journal>().add_systems(
+        PostUpdate,
+        (take_combat_events, send_events, catch_up)
+            .chain()
+            .before(ServerSystems::Send),
+    );
 }
 
 /// The combat log's notable events (not every hit) go into the rooms' streams, in words.
@@ -230,6 +235,7 @@ fn send_events(
     avatars: Query<(&PlayerKey, &OnMap)>,
     clients: Query<(Entity, &Controls)>,
     mut out: MessageWriter<ToClients<RoomEvents>>,
+    mut urgent: ResMut<crate::net::rate::Urgent>,
 ) {
     if journal.incoming.is_empty() {
         return;
@@ -281,6 +287,7 @@ fn send_events(
     }
     for (client, events) in batches {
         out.write(to_client(client, RoomEvents { events }));
+        urgent.0 = true;
     }
 }
 
@@ -297,6 +304,7 @@ fn catch_up(
     clients: Query<(&Controls, &InRoom, Option<&CameBack>)>,
     keys: Query<&PlayerKey>,
     mut out: MessageWriter<ToClients<CatchUp>>,
+    mut urgent: ResMut<crate::net::rate::Urgent>,
 ) {
     for FromClient { client_id, message } in requests.read() {
         let Some(client) = client_id.entity() else {
@@ -310,6 +318,7 @@ fn catch_up(
         };
         let (events, complete) = journal.missed(&room.0, &key.0, message.after);
         let away_ms = came_back.map_or(0, |c| c.away.as_millis() as u64);
+        urgent.0 = true;
         out.write(to_client(
             client,
             CatchUp {

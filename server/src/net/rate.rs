@@ -51,9 +51,16 @@ impl Default for SendRate {
 #[derive(Resource, Debug, Default)]
 pub struct Flush;
 
+/// Something a player is waiting for (a chat line, a room event, a catch-up) was
+/// queued this frame: it goes out now rather than at the next send tick.
+#[derive(Resource, Debug, Default)]
+pub struct Urgent(pub bool);
+
 /// Replicon must be added with `tick_schedule: None`: this plugin decides the ticks.
 pub fn plugin(app: &mut App) {
     app.init_resource::<SendRate>()
+        .init_resource::<Urgent>()
+        .add_systems(First, |mut urgent: ResMut<Urgent>| urgent.0 = false)
         .add_systems(
             FixedPostUpdate,
             count_tick
@@ -87,9 +94,10 @@ fn drop_orphan_messages(
     }
 }
 
-/// Whether state goes out this frame: a send tick passed, or the server is stopping.
-pub fn send_due(tick: Res<ServerTick>, flush: Option<Res<Flush>>) -> bool {
-    tick.is_changed() || flush.is_some()
+/// Whether state goes out this frame: a send tick passed, something urgent is queued,
+/// or the server is stopping.
+pub fn send_due(tick: Res<ServerTick>, flush: Option<Res<Flush>>, urgent: Res<Urgent>) -> bool {
+    tick.is_changed() || flush.is_some() || urgent.0
 }
 
 fn count_tick(
