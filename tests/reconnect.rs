@@ -69,13 +69,19 @@ fn a_dropped_player_comes_back_to_its_avatar_and_one_who_does_not_leaves() {
                 "{:?}",
                 bo.roster()
             );
-            // Bo says something on the map while she is away.
+            // Bo says something on the map while she is away, and whispers to her.
             bo.say(ChatChannel::Map, "the door is open");
             assert!(pump_until(&mut [&mut bo], Duration::from_secs(5), |b| b[0]
                 .chat()
                 .lines
                 .iter()
                 .any(|l| l.text == "the door is open")));
+            bo.say(ChatChannel::Whisper("Ada".into()), "psst");
+            assert!(pump_until(&mut [&mut bo], Duration::from_secs(5), |b| b[0]
+                .chat()
+                .lines
+                .iter()
+                .any(|l| l.text == "psst")));
         }
         assert!(
             pump_until(&mut [&mut ada, &mut bo], Duration::from_secs(15), |b| {
@@ -103,10 +109,10 @@ fn a_dropped_player_comes_back_to_its_avatar_and_one_who_does_not_leaves() {
             .map(|l| l.text.as_str())
             .collect();
         if polite {
-            assert_eq!(missed_lines, ["the door is open"], "{catch_up:?}");
+            assert_eq!(missed_lines, ["the door is open", "psst"], "{catch_up:?}");
             assert!(
                 catch_up.summary.starts_with("While you were away (")
-                    && catch_up.summary.contains("1 chat line"),
+                    && catch_up.summary.contains("2 chat lines"),
                 "{}",
                 catch_up.summary
             );
@@ -188,4 +194,51 @@ fn a_dropped_player_comes_back_to_its_avatar_and_one_who_does_not_leaves() {
         bo.roster()
     );
     assert_eq!(bo.roster().room, "town");
+}
+
+#[test]
+fn a_second_login_of_a_connected_player_takes_its_avatar_and_the_first_is_told_why() {
+    let _turn = crate::common::serial();
+    let server = crate::common::start_server("reconnect-twice", None);
+    let url = server.http_url();
+    let mut first = Bot::new(&url, "Ada", Brain::Idle);
+    assert!(pump_until(
+        &mut [&mut first],
+        Duration::from_secs(15),
+        |b| b[0].own_server_state().is_some()
+    ));
+    let avatar = server.avatar_of(first.client_id().unwrap()).unwrap();
+    // The same guest session on another client, while the first is still connected.
+    let mut second = Bot::with_session(&url, "Ada", Brain::Idle, first.session());
+    assert!(
+        pump_until(
+            &mut [&mut first, &mut second],
+            Duration::from_secs(15),
+            |b| {
+                b[1].own_server_state().is_some()
+                    && matches!(
+                        b[0].status(),
+                        tavern_client::connection::ConnectionStatus::Failed(_)
+                    )
+            }
+        ),
+        "the newer wins: {:?} / {:?}",
+        first.status(),
+        second.status()
+    );
+    let told = first
+        .chat()
+        .lines
+        .iter()
+        .any(|l| l.text == tavern_shared::protocol::REPLACED_NOTICE);
+    assert!(told, "the first is told why: {:?}", first.chat().lines);
+    assert_eq!(server.avatar_of(second.client_id().unwrap()), Some(avatar));
+    // The first does not come back to take it again.
+    pump_until(
+        &mut [&mut first, &mut second],
+        Duration::from_secs(3),
+        |_| false,
+    );
+    assert!(second.is_connected());
+    assert_eq!(server_players(&server).len(), 1);
 }

@@ -221,7 +221,10 @@ fn count_arrivals(
 pub fn plugin(app: &mut App) {
     app.init_resource::<ConnectionStatus>()
         .init_resource::<Arrivals>()
-        .add_systems(PreUpdate, count_arrivals.in_set(PlaySystems::Receive))
+        .add_systems(
+            PreUpdate,
+            (count_arrivals, stop_when_replaced).in_set(PlaySystems::Receive),
+        )
         .init_resource::<Attempts>()
         .init_resource::<Mismatch>()
         .add_observer(|_: On<ProtocolMismatch>, mut m: ResMut<Mismatch>| m.0 = true)
@@ -353,6 +356,26 @@ pub(crate) fn open_transport(
     Ok((client, transport, traffic))
 }
 
+/// A newer login of this player took its avatar: this client stops (and does not log in
+/// again, which would take it back and send the other away in turn).
+fn stop_when_replaced(
+    mut deliveries: MessageReader<tavern_shared::chat::ChatDelivery>,
+    mut status: ResMut<ConnectionStatus>,
+    mut commands: Commands,
+) {
+    let replaced = deliveries.read().any(|d| {
+        d.lines.iter().any(|l| {
+            l.channel == tavern_shared::chat::ChatChannel::System
+                && l.text == tavern_shared::protocol::REPLACED_NOTICE
+        })
+    });
+    if replaced {
+        warn!("{}", tavern_shared::protocol::REPLACED_NOTICE);
+        commands.remove_resource::<ServerTarget>();
+        *status = ConnectionStatus::Failed(tavern_shared::protocol::REPLACED_NOTICE.into());
+    }
+}
+
 /// Tells the server the player leaves on purpose (its avatar goes at once, and the
 /// server closes the connection), and does not log in again.
 pub fn say_goodbye(world: &mut World) {
@@ -444,9 +467,13 @@ fn watch_link(
             .map(|r| r.to_string())
             .or_else(|| client.disconnect_reason().map(|r| r.to_string()))
             .unwrap_or_else(|| "disconnected".into());
-        warn!(%reason, "lost the connection");
         commands.remove_resource::<RenetClient>();
         commands.remove_resource::<NetcodeClientTransport>();
+        // Stopped on purpose (replaced by a newer login): no retry.
+        if matches!(*status, ConnectionStatus::Failed(_)) {
+            return;
+        }
+        warn!(%reason, "lost the connection");
         give_up_or_retry(&mut status, &mut attempts, &time, reason);
     }
 }

@@ -27,7 +27,7 @@ use crate::proximity::NearSets;
 use crate::rooms::RoomId;
 use crate::store::{ChatStore, NewMessage, SessionScope};
 use crate::world::{MapId, Maps, OnMap};
-use crate::zones::{Owner, Presence, can_hear, can_see};
+use crate::zones::{Presence, can_hear, can_see};
 
 /// Lines of history sent on joining: this many sessions, this many lines each.
 pub const HISTORY_SESSIONS: usize = 5;
@@ -296,16 +296,16 @@ pub(crate) fn receive_chat(
     mut commands: Commands,
     mut incoming: MessageReader<FromClient<ChatSend>>,
     mut limiters: Query<(&Controls, Option<&mut ChatLimiter>)>,
+    // Every avatar, those waiting for their player to reconnect included: what they
+    // would have heard reaches them when they are back.
     avatars: Query<(
         &PlayerId,
         &DisplayName,
         &OnMap,
         &InZones,
-        &Owner,
         &Presence,
         Option<&PlayerKey>,
     )>,
-    away: Query<(&PlayerKey, &OnMap), With<crate::reconnect::Away>>,
     near: Res<NearSets>,
     maps: Res<Maps>,
     filter: Res<ChatFilter>,
@@ -362,7 +362,7 @@ pub(crate) fn receive_chat(
         let speakers = speakers.get_or_insert_with(|| {
             avatars
                 .iter()
-                .map(|(id, name, on, zones, _, presence, key)| {
+                .map(|(id, name, on, zones, presence, key)| {
                     (
                         id.0,
                         Speaker {
@@ -386,16 +386,7 @@ pub(crate) fn receive_chat(
                     .filter_map(|id| speakers.get(id))
                     .map(|s| s.identity.clone())
                     .collect();
-                // Players waiting to reconnect on the map would have read map chat:
-                // they get it when they are back.
-                let mut audience = participants.clone();
-                if message.channel == ChatChannel::Map {
-                    audience.extend(
-                        away.iter()
-                            .filter(|(_, on)| on.0 == me.map)
-                            .map(|(k, _)| k.0.clone()),
-                    );
-                }
+                let audience = participants.clone();
                 let job = Job::Store {
                     sender: client,
                     room: maps.get(me.map).room.clone(),

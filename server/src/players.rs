@@ -270,7 +270,7 @@ fn spawn_avatar(
                 &mut commands,
                 old_owner,
                 &mut a.delivery,
-                "you logged in again somewhere else; this connection is closed",
+                tavern_shared::protocol::REPLACED_NOTICE,
             );
         }
         if maps.get(on).room == room {

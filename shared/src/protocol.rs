@@ -62,6 +62,10 @@ pub struct MeetingHangUp {
     pub zone: u16,
 }
 
+/// What the server tells a connection that a newer login of the same player replaced
+/// (a system chat line); a client that gets it stops logging in again.
+pub const REPLACED_NOTICE: &str = "you logged in again somewhere else; this connection is closed";
+
 /// Client → server, reliable: the player leaves on purpose (quits the game, a bot's run
 /// ends). Its avatar leaves at once instead of waiting for it to reconnect; the server
 /// then closes the connection.
