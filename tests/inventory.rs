@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tavern_client::bot::{Bot, Brain};
 
-use crate::common::{copy_content, edit_file, pump_until, temp_dir, walk_near, write_room};
+use crate::common::{pump_until, temp_dir};
 
 /// The `tavern-server` binary next to this test binary (`cargo test --workspace` builds
 /// it).
@@ -75,45 +75,13 @@ fn start(dir: &Path, map: &Path, content: &Path, addr: SocketAddr) -> Server {
 fn a_pickup_survives_kill_9_and_comes_back_to_the_same_guest() {
     let _turn = crate::common::serial();
     let dir = temp_dir("inventory-kill");
-    let content = copy_content(&dir);
-    edit_file(
-        &content,
-        "combat_stats.toml",
-        "[slime]\nhealth = 30",
-        "[slime]\nhealth = 12",
-    );
-    let map = write_room(
-        &dir.join("maps"),
-        "arena.tmj",
-        serde_json::json!([{"id": 1, "name": "Slime", "x": 220.0, "y": 112.0, "point": true,
-        "properties": [
-            {"name": "enemySpawn", "type": "string", "value": "slime"},
-            {"name": "respawnSecs", "type": "float", "value": 600.0}
-        ]}]),
-    );
+    let (map, content) = crate::common::weak_slime_room(&dir);
     let addr = free_addr();
     let url = format!("http://{addr}");
     let mut server = start(&dir, &map, &content, addr);
 
     let mut ada = Bot::new(&url, "Ada", Brain::Idle);
-    crate::common::fireball_first_monster(&mut [&mut ada]);
-    let mut piles = Vec::new();
-    assert!(pump_until(&mut [&mut ada], Duration::from_secs(5), |b| {
-        piles = b[0].loot();
-        !piles.is_empty()
-    }));
-    piles.sort_by(|a, b| a.2.x.total_cmp(&b.2.x));
-    let (loot, kind, at) = piles[0].clone();
-    let from = ada.own_server_state().unwrap().motion.pos;
-    *ada.brain_mut() = Brain::Script(walk_near(from, at, 28.0));
-    assert!(pump_until(&mut [&mut ada], Duration::from_secs(5), |b| {
-        b[0].brain_mut().is_done() && b[0].own_server_state().is_some_and(|s| !s.motion.moving)
-    }));
-    ada.pick_up(loot);
-    assert!(pump_until(&mut [&mut ada], Duration::from_secs(5), |b| {
-        !b[0].combat().pickups.is_empty()
-    }));
-    let answer = ada.combat().pickups.back().unwrap().clone();
+    let (kind, answer) = crate::common::pick_up_dropped_loot(&mut ada);
     assert_eq!(answer.refused, None, "{answer:?}");
     // Acknowledged: it is stored. Kill the server at once, no goodbye.
     server.0.kill().unwrap();

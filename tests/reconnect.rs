@@ -247,44 +247,15 @@ fn a_second_login_of_a_connected_player_takes_its_avatar_and_the_first_is_told_w
 fn what_a_player_holds_comes_back_with_its_avatar() {
     let _turn = crate::common::serial();
     let dir = temp_dir("reconnect-inventory");
-    let content = crate::common::copy_content(&dir);
-    crate::common::edit_file(
-        &content,
-        "combat_stats.toml",
-        "[slime]\nhealth = 30",
-        "[slime]\nhealth = 12",
-    );
-    let map = crate::common::write_room(
-        &dir.join("maps"),
-        "arena.tmj",
-        serde_json::json!([{"id": 1, "name": "Slime", "x": 220.0, "y": 112.0, "point": true,
-        "properties": [
-            {"name": "enemySpawn", "type": "string", "value": "slime"},
-            {"name": "respawnSecs", "type": "float", "value": 600.0}
-        ]}]),
-    );
+    let (map, content) = crate::common::weak_slime_room(&dir);
     let mut config = ServerConfig::local(dir.join("data"));
     config.maps = vec![map];
     config.content_dir = content;
     let server = tavern_server::start(config).expect("the server starts");
     let url = server.http_url();
     let mut ada = Bot::new(&url, "Ada", Brain::Idle);
-    crate::common::fireball_first_monster(&mut [&mut ada]);
-    let mut piles = Vec::new();
-    assert!(pump_until(&mut [&mut ada], Duration::from_secs(5), |b| {
-        piles = b[0].loot();
-        !piles.is_empty()
-    }));
-    let (loot, _, at) = piles[0].clone();
-    let from = ada.own_server_state().unwrap().motion.pos;
-    *ada.brain_mut() = Brain::Script(crate::common::walk_near(from, at, 28.0));
-    assert!(pump_until(&mut [&mut ada], Duration::from_secs(5), |b| {
-        b[0].brain_mut().is_done() && b[0].own_server_state().is_some_and(|s| !s.motion.moving)
-    }));
-    ada.pick_up(loot);
-    assert!(pump_until(&mut [&mut ada], Duration::from_secs(5), |b| {
-        b[0].combat().pickups.iter().any(|p| p.refused.is_none())
-    }));
+    let (_, answer) = crate::common::pick_up_dropped_loot(&mut ada);
+    assert_eq!(answer.refused, None, "{answer:?}");
     let held = ada.inventory().clone();
     assert!(
         held.gold > 0 || !held.items.is_empty(),

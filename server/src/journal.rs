@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;
-use tavern_shared::avatar::DisplayName;
+use tavern_shared::avatar::{DisplayName, capitalized};
 use tavern_shared::chat::ChatLine;
 use tavern_shared::events::{
     CatchUp, CatchUpRequest, MAX_CATCH_UP, RoomEvent, RoomEvents, summarize,
@@ -217,14 +217,6 @@ fn take_combat_events(
             line: None,
         });
     }
-}
-
-fn capitalized(text: &str) -> String {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 /// Numbers what happened this frame and sends it to those concerned who are connected

@@ -223,6 +223,49 @@ struct Arrival<'w, 's> {
     >,
 }
 
+impl Arrival<'_, '_> {
+    /// Gives connection `client` its avatar: what the connection plays with (inputs,
+    /// abilities, pickups, the avatar stream, its room), the map the avatar is on
+    /// (`resumed_at`: where it waited for its player to come back), and what it holds,
+    /// read from the store (written on every change; stored jobs run in order, so any
+    /// pickup after this adds to it).
+    fn attach(
+        &mut self,
+        commands: &mut Commands,
+        client: Entity,
+        avatar: Entity,
+        identity: &str,
+        (presence, tag, room): (Presence, crate::interest::StreamTag, &RoomId),
+        map: &tavern_shared::map::MapData,
+        resumed_at: Option<Vec2>,
+    ) {
+        commands.entity(client).insert((
+            Controls(avatar),
+            InputQueue::default(),
+            PendingUses::default(),
+            PendingPickups::default(),
+            presence,
+            Viewer::new(tag),
+            InRoom(room.clone()),
+        ));
+        self.enter.write(to_client(
+            client,
+            EnterMap {
+                map: map.clone(),
+                arrival: resumed_at,
+                send_hz: self.rate.hz,
+                resumed: resumed_at.is_some(),
+            },
+        ));
+        if let Some(worker) = &self.inventories {
+            worker.send(Job::Load {
+                avatar,
+                key: identity.to_string(),
+            });
+        }
+    }
+}
+
 fn spawn_avatar(
     add: On<Add, AuthorizedClient>,
     mut commands: Commands,
@@ -300,18 +343,21 @@ fn spawn_avatar(
                     crate::presence::Activity::default(),
                 ))
                 .remove::<Away>();
-            commands.entity(client).insert((
-                Controls(avatar),
-                InputQueue::default(),
-                PendingUses::default(),
-                PendingPickups::default(),
-                presence,
-                Viewer::new(tag),
-                InRoom(room.clone()),
-                crate::journal::CameBack {
-                    away: away.map_or(std::time::Duration::ZERO, |since| since.elapsed()),
-                },
-            ));
+            // Before the connection is handed its avatar: no chat history is resent
+            // to one coming back (its catch-up brings what it missed).
+            commands.entity(client).insert(crate::journal::CameBack {
+                away: away.map_or(std::time::Duration::ZERO, |since| since.elapsed()),
+            });
+            let place = maps.get(on);
+            a.attach(
+                &mut commands,
+                client,
+                avatar,
+                &identity,
+                (presence, tag, &room),
+                &place.data,
+                Some(state.motion.pos),
+            );
             a.journal.push(Happening {
                 room: room.clone(),
                 audience: Audience::Room,
@@ -319,23 +365,6 @@ fn spawn_avatar(
                 text: format!("{name} is back"),
                 line: None,
             });
-            let place = maps.get(on);
-            a.enter.write(to_client(
-                client,
-                EnterMap {
-                    map: (*place.data).clone(),
-                    arrival: Some(state.motion.pos),
-                    send_hz: a.rate.hz,
-                    resumed: true,
-                },
-            ));
-            // What it holds is sent again (stored on every change, so this is current).
-            if let Some(worker) = &a.inventories {
-                worker.send(Job::Load {
-                    avatar,
-                    key: identity.clone(),
-                });
-            }
             a.directory.resume(old_id, client_id);
             info!(client_id, old_client_id = old_id, %name, %room, "player came back to its avatar");
             return;
@@ -401,32 +430,15 @@ fn spawn_avatar(
             presence,
         ))
         .id();
-    // What this player held last time comes back (stored jobs run in order, so any
-    // pickup after this adds to it).
-    if let Some(worker) = &a.inventories {
-        worker.send(Job::Load {
-            avatar,
-            key: identity.clone(),
-        });
-    }
-    commands.entity(client).insert((
-        Controls(avatar),
-        InputQueue::default(),
-        PendingUses::default(),
-        PendingPickups::default(),
-        presence,
-        Viewer::new(tag),
-        InRoom(room.clone()),
-    ));
-    a.enter.write(to_client(
+    a.attach(
+        &mut commands,
         client,
-        EnterMap {
-            map: (*maps.get(start).data).clone(),
-            arrival: None,
-            send_hz: a.rate.hz,
-            resumed: false,
-        },
-    ));
+        avatar,
+        &identity,
+        (presence, tag, &room),
+        &maps.get(start).data,
+        None,
+    );
     let now = {
         let mut players = a.directory.write();
         players.insert(

@@ -156,6 +156,16 @@ pub fn validate_name(name: &str) -> Result<(), NameError> {
     Ok(())
 }
 
+/// `text` with its first letter upper-cased ("slime" -> "Slime"), for a name at the
+/// start of a sentence or a title made from a map's name.
+pub fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 /// The form names are compared in: Unicode-normalised (NFKC, so "Ａｄａ" and a
 /// composed or decomposed "Zoë" compare alike) and lower-cased. Two names with one key
 /// are the same name: a registered one cannot be taken by anyone else.

@@ -249,6 +249,57 @@ pub fn fireball_first_monster(bots: &mut [&mut Bot]) {
     assert!(died, "the monster dies: {:?}", bots[0].combat());
 }
 
+/// A `write_room` map with one slime (12 health, back after 10 minutes) east of the
+/// spawns, and the content copy that makes it that weak, in `dir`: (map, content).
+pub fn weak_slime_room(dir: &std::path::Path) -> (PathBuf, PathBuf) {
+    let content = copy_content(dir);
+    edit_file(
+        &content,
+        "combat_stats.toml",
+        "[slime]\nhealth = 30",
+        "[slime]\nhealth = 12",
+    );
+    let map = write_room(
+        &dir.join("maps"),
+        "arena.tmj",
+        serde_json::json!([{"id": 1, "name": "Slime", "x": 220.0, "y": 112.0, "point": true,
+        "properties": [
+            {"name": "enemySpawn", "type": "string", "value": "slime"},
+            {"name": "respawnSecs", "type": "float", "value": 600.0}
+        ]}]),
+    );
+    (map, content)
+}
+
+/// Kills the first monster in sight, walks up to the westmost pile it dropped and asks
+/// for it: what the pile is and the server's answer.
+pub fn pick_up_dropped_loot(
+    bot: &mut Bot,
+) -> (
+    tavern_client::stream::LootKind,
+    tavern_shared::combat::messages::PickupResult,
+) {
+    fireball_first_monster(&mut [&mut *bot]);
+    let mut piles = Vec::new();
+    assert!(pump_until(&mut [&mut *bot], Duration::from_secs(5), |b| {
+        piles = b[0].loot();
+        !piles.is_empty()
+    }));
+    piles.sort_by(|a, b| a.2.x.total_cmp(&b.2.x));
+    let (loot, kind, at) = piles[0].clone();
+    let from = bot.own_server_state().unwrap().motion.pos;
+    *bot.brain_mut() = tavern_client::bot::Brain::Script(walk_near(from, at, 28.0));
+    assert!(pump_until(&mut [&mut *bot], Duration::from_secs(5), |b| {
+        b[0].brain_mut().is_done() && b[0].own_server_state().is_some_and(|s| !s.motion.moving)
+    }));
+    bot.pick_up(loot);
+    assert!(pump_until(&mut [&mut *bot], Duration::from_secs(5), |b| {
+        !b[0].combat().pickups.is_empty()
+    }));
+    let answer = bot.combat().pickups.back().unwrap().clone();
+    (kind, answer)
+}
+
 /// POSTs `body` to `url` + `route` as `content_type`: the status, the JSON answer
 /// (`null` for an empty one) and its `Retry-After`.
 pub fn post(

@@ -2,7 +2,7 @@
 //! player list, chat history, and a health check. Every answer that is an error,
 //! including those of the layers in front (limits, timeouts), is JSON `{"error": ...}`.
 
-mod accounts;
+pub(crate) mod accounts;
 pub mod limits;
 mod rooms;
 pub mod serve;
@@ -731,7 +731,7 @@ async fn login(
             "this server has no room to join",
         );
     };
-    let (room, token) = match rooms::enter(
+    let joined = match rooms::enter(
         &state,
         peer,
         &room,
@@ -742,7 +742,7 @@ async fn login(
     )
     .await
     {
-        Ok(entered) => entered,
+        Ok(joined) => joined,
         Err(refused) => {
             if refused.status() == StatusCode::TOO_MANY_REQUESTS {
                 tracing::debug!(%peer, name = %who.name, "login refused: too many tokens");
@@ -750,17 +750,17 @@ async fn login(
             return refused;
         }
     };
-    tracing::debug!(client_id, name = %who.name, identity = %who.identity, room = %room.id, %peer, "login");
+    tracing::debug!(client_id, name = %who.name, identity = %who.identity, room = %joined.room.id, %peer, "login");
     let api_token = state.tokens.issue(&who.name, &who.identity);
     axum::Json(LoginResponse {
         client_id,
         name: who.name,
-        token,
+        token: joined.token,
         api_token,
         session: who.session,
         account: who.account,
         expires_at_ms: who.expires_at_ms,
-        room: room.id,
+        room: joined.room.id,
     })
     .into_response()
 }

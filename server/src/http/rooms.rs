@@ -14,6 +14,7 @@ use tavern_shared::api::{
     BanPlayer, CreateRoom, JoinOrCreate, JoinRoom, Joined, MAX_ROOM_PLAYERS, ROOM_PASSWORD_CHARS,
     RoomDetails, RoomInfo,
 };
+use tavern_shared::avatar::capitalized;
 
 use super::limits::TOKEN_EXPIRE_SECS;
 use super::{ApiState, error, json_body};
@@ -42,15 +43,8 @@ pub async fn create_room(
     if let Err(e) = check_room_name(&request.name) {
         return error(StatusCode::UNPROCESSABLE_ENTITY, e);
     }
-    if !state.map_names.contains(&request.map) {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!(
-                "map `{}` is not one of this server's maps ({})",
-                request.map,
-                state.map_names.join(", ")
-            ),
-        );
+    if let Err(r) = known_map(&state, &request.map) {
+        return *r;
     }
     if !(1..=MAX_ROOM_PLAYERS).contains(&request.max_players) {
         return error(
@@ -76,15 +70,9 @@ pub async fn create_room(
             Err(r) => return r,
         },
     };
-    let id = match RoomId::random() {
+    let id = match fresh_id() {
         Ok(id) => id,
-        Err(e) => {
-            tracing::error!("no random bytes for a room id: {e}");
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the server cannot make rooms right now",
-            );
-        }
+        Err(r) => return *r,
     };
     let mut room = Room::new(
         id,
@@ -94,22 +82,9 @@ pub async fn create_room(
     );
     room.private = request.private;
     room.password = password;
-    room.owner = Some(caller.identity.clone());
-    let settings = &state.room_settings;
-    match state
-        .rooms
-        .create(room, settings.max_rooms, settings.per_player)
-    {
-        Ok(info) => {
-            tracing::info!(room = %info.id, name = %info.name, map = %info.map, owner = %caller.identity, "room made");
-            (StatusCode::CREATED, axum::Json(info)).into_response()
-        }
-        Err(refusal @ CreateRefusal::ServerFull(_)) => {
-            error(StatusCode::SERVICE_UNAVAILABLE, refusal.to_string())
-        }
-        Err(refusal @ CreateRefusal::TooMany(_)) => {
-            error(StatusCode::TOO_MANY_REQUESTS, refusal.to_string())
-        }
+    match new_room(&state, room, &caller.identity) {
+        Ok(info) => (StatusCode::CREATED, axum::Json(info)).into_response(),
+        Err(r) => *r,
     }
 }
 
@@ -173,12 +148,7 @@ pub async fn join_room(
     )
     .await
     {
-        Ok((room, token)) => axum::Json(Joined {
-            room,
-            client_id,
-            token,
-        })
-        .into_response(),
+        Ok(joined) => axum::Json(joined).into_response(),
         Err(r) => r,
     }
 }
@@ -199,15 +169,8 @@ pub async fn join_or_create(
         Ok(r) => r,
         Err(e) => return *e,
     };
-    if !state.map_names.contains(&request.map) {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!(
-                "map `{}` is not one of this server's maps ({})",
-                request.map,
-                state.map_names.join(", ")
-            ),
-        );
+    if let Err(r) = known_map(&state, &request.map) {
+        return *r;
     }
     let client_id = state.next_client_id();
     // Two tries: a room found full in between (others joined) sends us to a new one.
@@ -215,26 +178,18 @@ pub async fn join_or_create(
         let id = match state.rooms.fullest_open(&request.map, &caller.identity) {
             Some(id) => id,
             None => {
-                let Ok(id) = RoomId::random() else {
-                    return error(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "the server cannot make rooms right now",
-                    );
+                let id = match fresh_id() {
+                    Ok(id) => id,
+                    Err(r) => return *r,
                 };
-                let mut room = Room::new(
+                let room = Room::new(
                     id.clone(),
-                    format!("{} {}", title(&request.map), &id.0[..4]),
+                    format!("{} {}", capitalized(&request.map), &id.0[..4]),
                     request.map.clone(),
                     MAX_ROOM_PLAYERS,
                 );
-                room.owner = Some(caller.identity.clone());
-                let settings = &state.room_settings;
-                if let Err(refusal) =
-                    state
-                        .rooms
-                        .create(room, settings.max_rooms, settings.per_player)
-                {
-                    return error(StatusCode::SERVICE_UNAVAILABLE, refusal.to_string());
+                if let Err(r) = new_room(&state, room, &caller.identity) {
+                    return *r;
                 }
                 id
             }
@@ -250,14 +205,7 @@ pub async fn join_or_create(
         )
         .await
         {
-            Ok((room, token)) => {
-                return axum::Json(Joined {
-                    room,
-                    client_id,
-                    token,
-                })
-                .into_response();
-            }
+            Ok(joined) => return axum::Json(joined).into_response(),
             Err(r) if r.status() == StatusCode::CONFLICT => continue,
             Err(r) => return r,
         }
@@ -266,6 +214,50 @@ pub async fn join_or_create(
         StatusCode::CONFLICT,
         "every room on this map filled up while joining; try again",
     )
+}
+
+/// A 422 unless `map` is one of the server's maps.
+fn known_map(state: &ApiState, map: &str) -> Result<(), Box<Response>> {
+    if state.map_names.iter().any(|m| m == map) {
+        return Ok(());
+    }
+    Err(Box::new(error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        format!(
+            "map `{map}` is not one of this server's maps ({})",
+            state.map_names.join(", ")
+        ),
+    )))
+}
+
+/// A new room's id (random), or the 503 to answer.
+fn fresh_id() -> Result<RoomId, Box<Response>> {
+    RoomId::random().map_err(|e| {
+        tracing::error!("no random bytes for a room id: {e}");
+        Box::new(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server cannot make rooms right now",
+        ))
+    })
+}
+
+/// Adds `room`, owned by `owner`, or the answer saying why not: 503 when the server
+/// holds all the rooms it may, 429 when the owner does.
+fn new_room(state: &ApiState, mut room: Room, owner: &str) -> Result<RoomInfo, Box<Response>> {
+    room.owner = Some(owner.to_string());
+    let settings = &state.room_settings;
+    let info = state
+        .rooms
+        .create(room, settings.max_rooms, settings.per_player)
+        .map_err(|refusal| {
+            let status = match refusal {
+                CreateRefusal::ServerFull(_) => StatusCode::SERVICE_UNAVAILABLE,
+                CreateRefusal::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
+            };
+            Box::new(error(status, refusal.to_string()))
+        })?;
+    tracing::info!(room = %info.id, name = %info.name, map = %info.map, %owner, "room made");
+    Ok(info)
 }
 
 /// `POST /api/rooms/{id}/ban {client_id}`: the room's owner sends that player out of the
@@ -316,16 +308,9 @@ pub async fn ban(
     StatusCode::NO_CONTENT.into_response()
 }
 
-fn title(map: &str) -> String {
-    let mut chars = map.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
-}
-
 /// Lets `name` (`identity`) into room `id` with connection `client_id`: checks the
-/// password, holds a place and mints the connect token; or the answer saying why not.
+/// password, holds a place and mints the connect token (what a join answers); or the
+/// answer saying why not.
 pub(super) async fn enter(
     state: &ApiState,
     peer: SocketAddr,
@@ -334,7 +319,7 @@ pub(super) async fn enter(
     name: &str,
     identity: &str,
     client_id: u64,
-) -> Result<(RoomInfo, String), Response> {
+) -> Result<Joined, Response> {
     let Some(room) = state.rooms.get(id) else {
         return Err(error(
             StatusCode::NOT_FOUND,
@@ -379,5 +364,9 @@ pub(super) async fn enter(
     let token = state
         .connect_token(client_id, name, identity, &room.id)
         .map_err(|e| *e)?;
-    Ok((info, token))
+    Ok(Joined {
+        room: info,
+        client_id,
+        token,
+    })
 }

@@ -43,10 +43,7 @@ struct RoomsFile {
 
 /// The default: one public room on the start map, named after it.
 pub fn default_rooms(start_map: &str) -> Vec<RoomSpec> {
-    let mut name = start_map.to_string();
-    if let Some(first) = name.get(..1) {
-        name.replace_range(..1, &first.to_uppercase());
-    }
+    let name = tavern_shared::avatar::capitalized(start_map);
     let id: String = start_map
         .to_lowercase()
         .chars()

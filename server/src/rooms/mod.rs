@@ -132,7 +132,10 @@ pub fn open_configured(
         );
         room.private = spec.private;
         room.password = match spec.password {
-            Some(p) => Some(hash_password(&p)?),
+            Some(p) => Some(
+                crate::http::accounts::hash_password(&p)
+                    .map_err(|e| anyhow::anyhow!("cannot hash a room password: {e}"))?,
+            ),
             None => None,
         };
         let file = maps.by_name(&room.map).unwrap_or(maps.start);
@@ -140,16 +143,6 @@ pub fn open_configured(
         directory.add_persistent(room);
     }
     Ok(directory)
-}
-
-/// An argon2id hash of a room password (as the API makes them).
-fn hash_password(password: &str) -> anyhow::Result<String> {
-    use argon2::password_hash::{PasswordHasher, SaltString};
-    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-    argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| anyhow::anyhow!("cannot hash a room password: {e}"))
 }
 
 /// How often empty rooms and places are looked for.
