@@ -16,48 +16,18 @@ fi
 players=$1
 secs=$2
 shift 2
-cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/tavern-target}
-cargo build --release --quiet -p tavern-server -p tavern-client --no-default-features \
-    --bin tavern-server --bin tavern-bots >&2
-bin=$CARGO_TARGET_DIR/release
+# shellcheck source=benches/lib.sh
+source "$(dirname "$0")/lib.sh"
 
-data=$(mktemp -d)
-server=""
-cleanup() {
-    if [[ -n $server ]]; then
-        kill "$server" 2>/dev/null || true
-        wait "$server" 2>/dev/null || true
-    fi
-    rm -rf "$data"
-}
-trap cleanup EXIT
-
-http_port=$((20000 + RANDOM % 20000))
-udp_port=$((http_port + 1))
 max_clients=$((players < 4088 ? players + 8 : 4096))
 # shellcheck disable=SC2086 # TAVERN_SERVER_ARGS is a list of flags
-"${TAVERN_SERVER_BIN:-$bin/tavern-server}" --map maps/bench/arena.tmj --no-watch \
-    --http "127.0.0.1:$http_port" --udp "127.0.0.1:$udp_port" --data-dir "$data/server" \
-    --max-clients "$max_clients" --handshakes-per-ip 4000 \
-    --login-rate 600000 --login-burst 100000 --tokens-per-ip 100000 \
-    ${TAVERN_SERVER_ARGS:-} 2>"$data/server.log" &
-server=$!
-for _ in $(seq 100); do
-    if curl -sf "http://127.0.0.1:$http_port/healthz" >/dev/null 2>&1; then break; fi
-    if ! kill -0 "$server" 2>/dev/null; then
-        echo "the server did not start:" >&2
-        cat "$data/server.log" >&2
-        exit 1
-    fi
-    sleep 0.1
-done
-rss_idle=$(awk '/^VmRSS/ { print $2 * 1024 }' "/proc/$server/status")
+start_server --map maps/bench/arena.tmj --max-clients "$max_clients" ${TAVERN_SERVER_ARGS:-}
+rss_idle=$(rss)
 
 status=0
-report=$("$bin/tavern-bots" --server "http://127.0.0.1:$http_port" --count "$players" \
+report=$("$bin/tavern-bots" --server "$url" --count "$players" \
     --duration "$secs" --json "$@") || status=$?
-rss_end=$(awk '/^VmRSS/ { print $2 * 1024 }' "/proc/$server/status")
+rss_end=$(rss)
 connected=$(sed -n 's/.*"connected":\([0-9]*\).*/\1/p' <<<"$report")
 per_player=$(awk -v a="$rss_idle" -v b="$rss_end" -v n="${connected:-0}" \
     'BEGIN { if (n > 0) printf "%.0f", (b - a) / n; else print "null" }')

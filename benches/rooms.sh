@@ -17,36 +17,10 @@ if ((busy > rooms || chatty > busy)); then
     echo "usage: benches/rooms.sh [ROOMS] [BUSY<=ROOMS] [PER] [SECS] [CHATTY<=BUSY]" >&2
     exit 2
 fi
-cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/tavern-target}
-cargo build --release --quiet -p tavern-server -p tavern-client --no-default-features \
-    --bin tavern-server --bin tavern-bots >&2
-bin=$CARGO_TARGET_DIR/release
+# shellcheck source=benches/lib.sh
+source "$(dirname "$0")/lib.sh"
+start_server --max-clients 4096 --max-rooms 100000 --rooms-per-player 100000
 
-data=$(mktemp -d)
-server=""
-cleanup() {
-    if [[ -n $server ]]; then
-        kill "$server" 2>/dev/null || true
-        wait "$server" 2>/dev/null || true
-    fi
-    rm -rf "$data"
-}
-trap cleanup EXIT
-
-port=$((20000 + RANDOM % 20000))
-url="http://127.0.0.1:$port"
-"$bin/tavern-server" --no-watch --http "127.0.0.1:$port" --udp "127.0.0.1:$((port + 1))" \
-    --data-dir "$data/server" --max-clients 4096 --handshakes-per-ip 4000 \
-    --login-rate 600000 --login-burst 100000 --tokens-per-ip 100000 \
-    --max-rooms 100000 --rooms-per-player 100000 2>"$data/server.log" &
-server=$!
-for _ in $(seq 100); do
-    if curl -sf "$url/healthz" >/dev/null 2>&1; then break; fi
-    sleep 0.1
-done
-
-rss() { awk '/^VmRSS/ { print $2 * 1024 }' "/proc/$server/status"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$server/stat"; }
 # Server CPU in percent of one core over N seconds.
 cpu_over() {
@@ -86,13 +60,14 @@ full_report="{}"
 light_report="{}"
 if ((chatty > 0)); then
     "$bin/tavern-bots" --server "$url" --count $((chatty * per)) --full --still \
-        --chat 4 --duration "$secs" --room "$chat_rooms" --json >"$data/full.json" &
+        --chat 4 --duration "$secs" --room "$chat_rooms" --json \
+        >"$data/full.json" 2>>"$data/bots.log" &
     full=$!
 fi
 if ((busy > chatty)); then
     "$bin/tavern-bots" --server "$url" --count $(((busy - chatty) * per)) --light \
         --predict-sample 0 --still --duration "$secs" --room "$light_rooms" --json \
-        >"$data/light.json" || true
+        >"$data/light.json" 2>>"$data/bots.log" || true
 fi
 if ((chatty > 0)); then
     wait "$full" || true

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tavern_client::bot::{Bot, Brain};
 use tavern_server::ServerConfig;
 
-use crate::common::{post, pump_until, server_players, temp_dir};
+use crate::common::{call, post, pump_until, server_players, temp_dir};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -126,9 +126,23 @@ fn accounts_register_log_in_play_and_log_out() {
         in_use["error"]
             .as_str()
             .unwrap()
-            .contains("is playing right now"),
+            .contains("is playing in this room right now"),
         "{in_use}"
     );
+    // In another room the name is free: nothing of one room reaches the other.
+    let (status, made) = call(
+        &url,
+        "/api/rooms",
+        again["api_token"].as_str(),
+        Some(serde_json::json!({"name": "Attic", "map": "town", "max_players": 4})),
+    );
+    assert_eq!(status, 201, "{made}");
+    let (status, elsewhere, _) = json(
+        &url,
+        "/api/login",
+        serde_json::json!({"name": "BO", "room": made["id"]}),
+    );
+    assert_eq!(status, 200, "{elsewhere}");
     // Bo himself, coming back with his session while still connected, may.
     let (status, again, _) = json(
         &url,

@@ -12,41 +12,9 @@ use tavern_client::bot::{Bot, Brain};
 use tavern_client::prediction::CurrentMap;
 use tavern_server::ServerConfig;
 
-use crate::common::{pump_until, sees, server_players, start_server, temp_dir, walk, write_room};
-
-/// One API call: `body` as JSON (POST) or none (GET), with a bearer token if given.
-fn call(url: &str, route: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    let target = format!("{url}{route}");
-    let mut response = match body {
-        Some(body) => {
-            let mut r = agent
-                .post(&target)
-                .header("Content-Type", "application/json");
-            if let Some(t) = token {
-                r = r.header("Authorization", &format!("Bearer {t}"));
-            }
-            r.send(body.to_string()).unwrap()
-        }
-        None => {
-            let mut r = agent.get(&target);
-            if let Some(t) = token {
-                r = r.header("Authorization", &format!("Bearer {t}"));
-            }
-            r.call().unwrap()
-        }
-    };
-    let text = response.body_mut().read_to_string().unwrap();
-    let value = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-    };
-    (response.status().as_u16(), value)
-}
+use crate::common::{
+    call, pump_until, sees, server_players, start_server, temp_dir, walk, write_room,
+};
 
 /// Logs `name` in as a guest (default room) and answers its API token.
 fn api_token(url: &str, name: &str) -> String {

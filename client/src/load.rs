@@ -601,6 +601,25 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
             created.push(Instant::now());
             joined.push(None);
         }
+        // Lines are said (and drops made) before the bots update, so a line goes out in
+        // the frame it is said, as a player's does.
+        if let Some((start, ..)) = &window {
+            let since = start.elapsed();
+            for (i, bot) in bots.iter_mut().enumerate() {
+                let AnyBot::Full(bot) = bot else { continue };
+                dropping[i].drive(bot, since, options, &mut drops);
+                if bot.is_connected() && chat[i].front().is_some_and(|at| since >= *at) {
+                    chat[i].pop_front();
+                    let channel = if said[i].is_multiple_of(2) {
+                        ChatChannel::Proximity
+                    } else {
+                        ChatChannel::Map
+                    };
+                    said[i] += 1;
+                    bot.say(channel, &format!("bot-{i} line {} @{}", said[i], unix_ms()));
+                }
+            }
+        }
         for (i, bot) in bots.iter_mut().enumerate() {
             let due = match bot {
                 AnyBot::Full(_) => true,
@@ -644,20 +663,6 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
             }
             Some((start, ..)) => {
                 let since = start.elapsed();
-                for (i, bot) in bots.iter_mut().enumerate() {
-                    let AnyBot::Full(bot) = bot else { continue };
-                    dropping[i].drive(bot, since, options, &mut drops);
-                    if bot.is_connected() && chat[i].front().is_some_and(|at| since >= *at) {
-                        chat[i].pop_front();
-                        let channel = if said[i].is_multiple_of(2) {
-                            ChatChannel::Proximity
-                        } else {
-                            ChatChannel::Map
-                        };
-                        said[i] += 1;
-                        bot.say(channel, &format!("bot-{i} line {} @{}", said[i], unix_ms()));
-                    }
-                }
                 if Instant::now() >= next_sample {
                     next_sample += Duration::from_secs(1);
                     for (r, ..) in bots.iter().filter_map(AnyBot::network) {

@@ -111,14 +111,14 @@ impl PlayerDirectory {
             .collect()
     }
 
-    /// The identities of the players in the game called `name` (compared by
+    /// The identities of the players in room `room` called `name` (compared by
     /// [`tavern_shared::avatar::name_key`]).
-    pub fn called(&self, name: &str) -> Vec<String> {
+    pub fn called(&self, room: &str, name: &str) -> Vec<String> {
         let key = tavern_shared::avatar::name_key(name);
         let players = self.0.read().unwrap_or_else(PoisonError::into_inner);
         players
             .values()
-            .filter(|l| tavern_shared::avatar::name_key(&l.info.name) == key)
+            .filter(|l| &*l.room.0 == room && tavern_shared::avatar::name_key(&l.info.name) == key)
             .map(|l| l.identity.clone())
             .collect()
     }

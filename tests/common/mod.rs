@@ -302,6 +302,45 @@ pub fn pick_up_dropped_loot(
 
 /// POSTs `body` to `url` + `route` as `content_type`: the status, the JSON answer
 /// (`null` for an empty one) and its `Retry-After`.
+/// One API call: `body` as JSON (POST) or none (GET), with a bearer token if given.
+pub fn call(
+    url: &str,
+    route: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let target = format!("{url}{route}");
+    let mut response = match body {
+        Some(body) => {
+            let mut r = agent
+                .post(&target)
+                .header("Content-Type", "application/json");
+            if let Some(t) = token {
+                r = r.header("Authorization", &format!("Bearer {t}"));
+            }
+            r.send(body.to_string()).unwrap()
+        }
+        None => {
+            let mut r = agent.get(&target);
+            if let Some(t) = token {
+                r = r.header("Authorization", &format!("Bearer {t}"));
+            }
+            r.call().unwrap()
+        }
+    };
+    let text = response.body_mut().read_to_string().unwrap();
+    let value = if text.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+    };
+    (response.status().as_u16(), value)
+}
+
 pub fn post(
     url: &str,
     route: &str,

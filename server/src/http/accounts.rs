@@ -197,18 +197,20 @@ pub async fn logout(
 
 /// Who `request` logs in as: the account whose password it gives (failures limited per
 /// name and address), the account whose live session it carries, else a guest (its own
-/// session, or a new one), which may not use a registered name.
+/// session, or a new one), which may not use a registered name nor the name of someone
+/// else playing in `room`, the room it is joining.
 pub async fn who_logs_in(
     state: &ApiState,
     peer: SocketAddr,
     request: &LoginRequest,
+    room: &str,
     client_id: u64,
 ) -> Result<Who, Response> {
     let Some(store) = &state.store else {
         if request.password.is_some() {
             return Err(*store(state).unwrap_err());
         }
-        if !state.players.called(&request.name).is_empty() {
+        if !state.players.called(room, &request.name).is_empty() {
             return Err(name_in_use(&request.name));
         }
         return Ok(Who {
@@ -265,10 +267,10 @@ pub async fn who_logs_in(
             ),
         ));
     }
-    // Two guests with one name would be told apart by nobody (whispers go by name): a
-    // name someone else is playing under is refused. A guest coming back with its own
-    // session may take its name again.
-    let holders = state.players.called(&request.name);
+    // Two guests with one name in a room would be told apart by nobody (whispers go by
+    // name): a name someone else is playing under there is refused. A guest coming back
+    // with its own session may take its name again.
+    let holders = state.players.called(room, &request.name);
     if !holders.is_empty() && request.session.is_none() {
         return Err(name_in_use(&request.name));
     }
@@ -288,10 +290,10 @@ pub async fn who_logs_in(
     })
 }
 
-fn name_in_use(name: &str) -> Response {
+pub(super) fn name_in_use(name: &str) -> Response {
     error(
         StatusCode::CONFLICT,
-        format!("someone called `{name}` is playing right now; pick another name"),
+        format!("someone called `{name}` is playing in this room right now; pick another name"),
     )
 }
 

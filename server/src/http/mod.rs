@@ -716,11 +716,6 @@ async fn login(
         return *e;
     }
     let client_id = state.next_client_id();
-    // The player's identity: an account, or a guest session kept in the database.
-    let who = match accounts::who_logs_in(&state, peer, &request, client_id).await {
-        Ok(who) => who,
-        Err(refused) => return refused,
-    };
     let Some(room) = request
         .room
         .clone()
@@ -730,6 +725,11 @@ async fn login(
             StatusCode::SERVICE_UNAVAILABLE,
             "this server has no room to join",
         );
+    };
+    // The player's identity: an account, or a guest session kept in the database.
+    let who = match accounts::who_logs_in(&state, peer, &request, &room, client_id).await {
+        Ok(who) => who,
+        Err(refused) => return refused,
     };
     let joined = match rooms::enter(
         &state,

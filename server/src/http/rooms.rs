@@ -345,6 +345,15 @@ pub(super) async fn enter(
             return Err(error(StatusCode::UNAUTHORIZED, "wrong room password"));
         }
     }
+    // Whispers go by name: one name is one player in a room.
+    if state
+        .players
+        .called(id, name)
+        .iter()
+        .any(|holder| holder != identity)
+    {
+        return Err(super::accounts::name_in_use(name));
+    }
     if let Err(refusal) = state.token_caps.take(peer.ip(), name) {
         state.metrics.logins_refused.inc();
         return Err(super::too_many(refusal.message, refusal.retry_after));

@@ -42,6 +42,36 @@ pub fn to_client<M>(client: Entity, message: M) -> ToClients<M> {
     }
 }
 
+/// The UDP buffers the server asks the kernel for. Netcode reads the socket once a
+/// tick; in between, every client's packets wait in the kernel's receive buffer, which
+/// counts each small datagram at about 1-2 KB of memory. Linux's usual default (208 KB)
+/// holds about 150, so at a few hundred players packets are dropped every tick and
+/// reliable messages (chat lines, events) wait for a resend (300 ms). 8 MB holds a tick
+/// of several thousand players.
+pub const UDP_BUFFER_BYTES: usize = 8 << 20;
+
+/// Below this receive buffer the server warns at start.
+const UDP_BUFFER_WARN_BYTES: usize = 2 << 20;
+
+/// Asks for [`UDP_BUFFER_BYTES`] of receive and send buffer; warns, naming the setting to
+/// raise, if the kernel grants much less (Linux caps it at `net.core.rmem_max`).
+fn size_buffers(socket: &UdpSocket) {
+    let socket = socket2::SockRef::from(socket);
+    let _ = socket.set_recv_buffer_size(UDP_BUFFER_BYTES);
+    let _ = socket.set_send_buffer_size(UDP_BUFFER_BYTES);
+    match socket.recv_buffer_size() {
+        Ok(granted) if granted < UDP_BUFFER_WARN_BYTES => warn!(
+            granted_bytes = granted,
+            wanted_bytes = UDP_BUFFER_BYTES,
+            "the kernel gave the game's UDP socket a small receive buffer: with a few \
+             hundred players packets will be dropped and chat delayed; raise it with \
+             `sysctl -w net.core.rmem_max=8388608` (Linux)"
+        ),
+        Ok(granted) => debug!(granted_bytes = granted, "UDP receive buffer"),
+        Err(e) => warn!("cannot read the UDP receive buffer's size: {e}"),
+    }
+}
+
 /// Inserts the renet server and its UDP netcode transport. Call after the protocol is
 /// registered: the channels come from it.
 pub fn insert_transport(
@@ -71,6 +101,7 @@ pub fn insert_transport(
         authentication: ServerAuthentication::Secure { private_key: key },
         socket_addresses: vec![vec![public_addr]],
     };
+    size_buffers(&socket);
     // A token lives TOKEN_EXPIRE_SECS; a handshake cannot outlast its token.
     let window = Duration::from_secs(TOKEN_EXPIRE_SECS + 1);
     let socket = GuardedSocket::new(socket, handshakes_per_ip, window, stats)

@@ -154,9 +154,25 @@ impl ChatStore {
         } else {
             anyhow::bail!("--database-url `{shown}` is neither sqlite://... nor postgres://...");
         };
+        let sqlite = url.starts_with("sqlite:");
         let pool = AnyPoolOptions::new()
-            .max_connections(if url.starts_with("sqlite:") { 1 } else { 8 })
+            .max_connections(if sqlite { 1 } else { 8 })
             .acquire_timeout(std::time::Duration::from_secs(5))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        // A write-ahead log: a commit is one append and one sync of the
+                        // log (still durable), not a rollback journal's several syncs,
+                        // so chat lines and logins do not queue behind each other.
+                        sqlx::Executor::execute(
+                            &mut *conn,
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect(url)
             .await
             .with_context(|| format!("cannot open the chat database {shown}"))?;
