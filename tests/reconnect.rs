@@ -76,6 +76,14 @@ fn a_dropped_player_comes_back_to_its_avatar_and_one_who_does_not_leaves() {
                 .lines
                 .iter()
                 .any(|l| l.text == "the door is open")));
+            // Her avatar still stands near Bo: what he says near it reaches her too.
+            assert!(bo.nearby().near.contains(&before), "{:?}", bo.nearby());
+            bo.say(ChatChannel::Proximity, "over here");
+            assert!(pump_until(&mut [&mut bo], Duration::from_secs(5), |b| b[0]
+                .chat()
+                .lines
+                .iter()
+                .any(|l| l.text == "over here")));
             bo.say(ChatChannel::Whisper("Ada".into()), "psst");
             assert!(pump_until(&mut [&mut bo], Duration::from_secs(5), |b| b[0]
                 .chat()
@@ -109,10 +117,14 @@ fn a_dropped_player_comes_back_to_its_avatar_and_one_who_does_not_leaves() {
             .map(|l| l.text.as_str())
             .collect();
         if polite {
-            assert_eq!(missed_lines, ["the door is open", "psst"], "{catch_up:?}");
+            assert_eq!(
+                missed_lines,
+                ["the door is open", "over here", "psst"],
+                "{catch_up:?}"
+            );
             assert!(
                 catch_up.summary.starts_with("While you were away (")
-                    && catch_up.summary.contains("2 chat lines"),
+                    && catch_up.summary.contains("3 chat lines"),
                 "{}",
                 catch_up.summary
             );
@@ -126,6 +138,16 @@ fn a_dropped_player_comes_back_to_its_avatar_and_one_who_does_not_leaves() {
             assert!(missed_lines.is_empty(), "{catch_up:?}");
         }
         assert_eq!(ada.events().missed, 0, "{:?}", ada.events());
+        // Back, she is told again who stands near her.
+        let bo_id = bo.client_id().unwrap();
+        assert!(
+            pump_until(&mut [&mut ada, &mut bo], Duration::from_secs(5), |b| b[0]
+                .nearby()
+                .near
+                .contains(&bo_id)),
+            "{:?}",
+            ada.nearby()
+        );
         assert_eq!(
             server.avatar_of(now),
             Some(avatar),

@@ -1,7 +1,9 @@
 //! Who is near whom, every tick, with a spatial hash: each player is told when someone
 //! comes within the proximity radius or leaves it (only the two players concerned hear
 //! of it). Only players who see each other (`can_hear`: same map, same private zone or
-//! none) can be near. Chat uses the same sets.
+//! none) can be near. Chat uses the same sets. An avatar waiting for its player to
+//! reconnect still stands where it was and is near the same people (they hear of it
+//! going only if it leaves): what is said near it reaches its player's catch-up.
 
 use std::collections::HashMap;
 
@@ -50,7 +52,7 @@ fn update_near_sets(
     radius: Option<Res<ProximityRadius>>,
     mut grid: ResMut<Grid>,
     mut sets: ResMut<NearSets>,
-    avatars: Query<(&PlayerId, &AvatarState, &Presence, &Owner)>,
+    avatars: Query<(&PlayerId, &AvatarState, &Presence, Option<&Owner>)>,
     mut nearby: MessageWriter<ToClients<Nearby>>,
 ) {
     let radius = radius.map_or(tavern_shared::proximity::DEFAULT_RADIUS, |r| r.0);
@@ -59,7 +61,11 @@ fn update_near_sets(
     let mut owners = HashMap::new();
     for (id, state, presence, owner) in &avatars {
         grid.placed.push((id.0, presence.space(), state.motion.pos));
-        owners.insert(id.0, owner.0);
+        // A waiting avatar has no connection to tell; a player coming back does so
+        // under a new id, so it hears of everyone near it again.
+        if let Some(owner) = owner {
+            owners.insert(id.0, owner.0);
+        }
     }
     let hash = grid.hash.get_or_insert_with(|| SpatialHash::new(radius));
     let now = near_sets(hash, &grid.placed, radius);
