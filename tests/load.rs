@@ -28,6 +28,7 @@ fn light_bots_walk_see_each_other_and_the_report_has_the_server_figures() {
         cheat: false,
         rooms: Vec::new(),
         drop_every: None,
+        transport: Default::default(),
     });
     eprintln!("{report:?}");
     assert_eq!(
@@ -208,6 +209,7 @@ fn bots_spread_over_rooms_see_only_their_room() {
         cheat: false,
         rooms: rooms.into_iter().map(|id| (id, None)).collect(),
         drop_every: None,
+        transport: Default::default(),
     });
     assert_eq!(
         (report.connected, report.failed),
@@ -244,6 +246,7 @@ fn bots_that_drop_their_connection_come_back_to_their_avatars() {
         cheat: false,
         rooms: Vec::new(),
         drop_every: Some(Duration::from_secs(10)),
+        transport: Default::default(),
     });
     let drops = report.drops.clone().expect("a drop report");
     eprintln!(

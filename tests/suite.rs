@@ -20,4 +20,5 @@ mod reconnect;
 mod reload;
 mod rooms;
 mod security;
+mod web;
 mod zones;

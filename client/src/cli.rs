@@ -100,6 +100,9 @@ pub struct BotsArgs {
     /// report adds drops, resumed, resume_failures and avatars_lost (which must be 0).
     #[arg(long, value_name = "SECS", value_parser = positive_secs)]
     pub drop_every: Option<f64>,
+    /// How the bots connect: udp, or websocket (as browsers do; the server needs --ws).
+    #[arg(long, value_name = "HOW", default_value = "udp")]
+    pub transport: tavern_shared::api::Transport,
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -158,6 +161,7 @@ pub fn bots_main() -> ExitCode {
         cheat: args.cheat,
         rooms,
         drop_every: args.drop_every.map(Duration::from_secs_f64),
+        transport: args.transport,
     });
     if args.json {
         println!("{}", serde_json::to_string(&report).unwrap_or_default());

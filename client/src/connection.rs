@@ -35,6 +35,8 @@ pub struct ServerTarget {
     /// the room it joined, so a reconnect goes back to it.
     pub room: Option<String>,
     pub room_password: Option<String>,
+    /// How to connect (UDP unless a WebSocket is asked for).
+    pub transport: tavern_shared::api::Transport,
 }
 
 impl ServerTarget {
@@ -46,6 +48,7 @@ impl ServerTarget {
             session: None,
             room: None,
             room_password: None,
+            transport: tavern_shared::api::Transport::Udp,
         }
     }
 
@@ -57,6 +60,7 @@ impl ServerTarget {
             password: None,
             room: self.room.clone(),
             room_password: self.room_password.clone(),
+            transport: self.transport,
         }
     }
 }
@@ -126,14 +130,14 @@ impl Traffic {
     }
 }
 
-/// The UDP socket, counting what passes.
+/// The socket (UDP or WebSocket), counting what passes.
 #[derive(Debug)]
-struct CountingSocket {
-    inner: NativeSocket,
+struct CountingSocket<S> {
+    inner: S,
     counts: Arc<TrafficCounts>,
 }
 
-impl ClientSocket for CountingSocket {
+impl<S: ClientSocket> ClientSocket for CountingSocket<S> {
     fn is_encrypted(&self) -> bool {
         self.inner.is_encrypted()
     }
@@ -331,28 +335,38 @@ fn finish_login(
     }
 }
 
-/// A netcode connection to the server the credentials are for, over a fresh UDP
-/// socket whose bytes are counted.
+/// A netcode connection to the server the credentials are for, over a fresh socket of
+/// the transport they are for (UDP, or a WebSocket to their address) whose bytes are
+/// counted.
 pub(crate) fn open_transport(
     creds: &Credentials,
     config: ConnectionConfig,
 ) -> Result<(RenetClient, NetcodeClientTransport, Traffic), String> {
-    let client = RenetClient::new(config, false);
-    let socket =
-        UdpSocket::bind("0.0.0.0:0").map_err(|e| format!("cannot open a UDP socket: {e}"))?;
+    // A WebSocket delivers every packet in order: renet need not resend over it.
+    let reliable = creds.transport == tavern_shared::api::Transport::WebSocket;
+    let client = RenetClient::new(config, reliable);
     let traffic = Traffic::default();
-    let socket = CountingSocket {
-        inner: NativeSocket::new(socket).map_err(|e| format!("cannot use the UDP socket: {e}"))?,
-        counts: traffic.0.clone(),
-    };
     let current_time = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_err(|_| "the system clock is before 1970".to_string())?;
     let auth = ClientAuthentication::Secure {
         connect_token: creds.token.clone(),
     };
-    let transport = NetcodeClientTransport::new(current_time, auth, socket)
-        .map_err(|e| format!("cannot start netcode: {e}"))?;
+    let counts = traffic.0.clone();
+    let transport = match creds.transport {
+        tavern_shared::api::Transport::Udp => {
+            let socket = UdpSocket::bind("0.0.0.0:0")
+                .map_err(|e| format!("cannot open a UDP socket: {e}"))?;
+            let inner =
+                NativeSocket::new(socket).map_err(|e| format!("cannot use the UDP socket: {e}"))?;
+            NetcodeClientTransport::new(current_time, auth, CountingSocket { inner, counts })
+        }
+        tavern_shared::api::Transport::WebSocket => {
+            let inner = crate::websocket::WebSocketClient::new(&creds.address)?;
+            NetcodeClientTransport::new(current_time, auth, CountingSocket { inner, counts })
+        }
+    }
+    .map_err(|e| format!("cannot start netcode: {e}"))?;
     Ok((client, transport, traffic))
 }
 

@@ -21,6 +21,7 @@ pub mod proximity;
 pub mod roster;
 pub mod sessions;
 pub mod stream;
+pub mod websocket;
 
 #[cfg(feature = "render")]
 pub mod desktop;

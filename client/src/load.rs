@@ -41,6 +41,8 @@ pub struct BotOptions {
     pub rooms: Vec<(String, Option<String>)>,
     /// Full bots drop their connection this often (staggered) and log in again.
     pub drop_every: Option<Duration>,
+    /// How the bots connect: UDP, or a WebSocket as browsers do.
+    pub transport: tavern_shared::api::Transport,
 }
 
 /// A dropped bot has this long to be back before its drop counts as failed (the run
@@ -552,6 +554,7 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
             Brain::wander(options.seed + i as u64)
         };
         let mut target = ServerTarget::guest(&options.server, &name);
+        target.transport = options.transport;
         if let Some((room, password)) = options.rooms.get(i % options.rooms.len().max(1)) {
             target.room = Some(room.clone());
             target.room_password = password.clone();

@@ -41,6 +41,9 @@ pub struct Credentials {
     pub session: String,
     /// The room the token is for.
     pub room: String,
+    /// The transport the token is for, and where to connect over it.
+    pub transport: tavern_shared::api::Transport,
+    pub address: String,
 }
 
 /// Checks and normalizes a server URL (`http://host:port`, no trailing slash).
@@ -76,6 +79,7 @@ pub fn login(url: &str, name: &str, session: Option<&str>) -> Result<Credentials
             password: None,
             room: None,
             room_password: None,
+            transport: Default::default(),
         },
     )
 }
@@ -114,6 +118,8 @@ pub fn login_with(url: &str, request: &LoginRequest) -> Result<Credentials, Logi
         api_token: answer.api_token,
         session: answer.session,
         room: answer.room,
+        transport: answer.transport,
+        address: answer.address,
     })
 }
 

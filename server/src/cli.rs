@@ -87,6 +87,13 @@ pub struct RunArgs {
     )]
     pub http: SocketAddr,
 
+    /// Also accept game connections over WebSocket (browsers) on this address, e.g.
+    /// 0.0.0.0:8081. Netcode encrypts the packets as over UDP; the login answer tells
+    /// clients the address (the --public-addr host, or 127.0.0.1 for a wildcard bind,
+    /// with this port). [default: off]
+    #[arg(long, value_name = "ADDR", env = "TAVERN_WS")]
+    pub ws: Option<SocketAddr>,
+
     /// A Tiled map file (.tmx, .tmj, .json) or a folder of them to run; repeat for more.
     /// Maps that exits lead to are loaded too. [default: maps/]
     #[arg(long, value_name = "PATH", env = "TAVERN_MAP", value_delimiter = ',')]
@@ -355,6 +362,7 @@ impl RunArgs {
         ServerConfig {
             udp: self.udp,
             public_addr: self.public_addr,
+            ws: self.ws,
             http: self.http,
             maps: if self.map.is_empty() {
                 vec![default_maps_path()]

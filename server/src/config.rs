@@ -14,6 +14,8 @@ pub struct ServerConfig {
     pub public_addr: Option<SocketAddr>,
     /// Where the HTTP API binds.
     pub http: SocketAddr,
+    /// Where browsers' WebSocket connections are accepted (`--ws`); none when `None`.
+    pub ws: Option<SocketAddr>,
     /// Map files and folders of map files to run (every `.tmx`/`.tmj`/`.json` in a folder).
     /// Maps their exits lead to are loaded too.
     pub maps: Vec<PathBuf>,
@@ -71,6 +73,7 @@ impl ServerConfig {
             udp: "127.0.0.1:0".parse().expect("valid literal"),
             public_addr: None,
             http: "127.0.0.1:0".parse().expect("valid literal"),
+            ws: None,
             maps: vec![default_maps_path()],
             start_map: None,
             watch_maps: true,

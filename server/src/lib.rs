@@ -39,7 +39,9 @@ use bevy::prelude::*;
 use bevy::state::app::StatesPlugin;
 use bevy_replicon::prelude::*;
 use bevy_replicon_renet2::RepliconRenetPlugins;
+use bevy_replicon_renet2::netcode::{ServerSocket, WebSocketServer, WebSocketServerConfig};
 use bevy_replicon_renet2::renet2::RenetServer;
+use tavern_shared::api::Transport;
 use tavern_shared::movement::TICK_HZ;
 
 pub use config::ServerConfig;
@@ -126,6 +128,8 @@ pub struct RunningServer {
     pub public_addr: SocketAddr,
     /// Where the HTTP API listens.
     pub http_addr: SocketAddr,
+    /// What connect tokens for a WebSocket tell clients (`--ws`), if it is on.
+    pub ws_addr: Option<SocketAddr>,
     stop: Arc<AtomicBool>,
     game: Option<JoinHandle<()>>,
     http: Option<JoinHandle<()>>,
@@ -190,6 +194,16 @@ fn public_addr_for(bound: SocketAddr, given: Option<SocketAddr>) -> SocketAddr {
     })
 }
 
+/// What connect tokens name for the WebSocket bound at `bound`: its port, on the
+/// UDP public address's host when bound to every interface.
+fn ws_public_addr(bound: SocketAddr, udp_public: SocketAddr) -> SocketAddr {
+    if bound.ip().is_unspecified() {
+        SocketAddr::new(udp_public.ip(), bound.port())
+    } else {
+        bound
+    }
+}
+
 /// Loads the map and key, binds both ports, and starts the game and HTTP threads.
 /// Every error names what was wrong (the map file, a port in use, a bad key).
 pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
@@ -221,6 +235,19 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    let websocket = match config.ws {
+        Some(listen) => {
+            let server = WebSocketServer::new(
+                WebSocketServerConfig::new(listen, config.max_clients),
+                runtime.handle().clone(),
+            )
+            .with_context(|| format!("cannot listen for WebSockets on {listen} (--ws)"))?;
+            let bound = server.addr()?;
+            Some((server, ws_public_addr(bound, public_addr)))
+        }
+        None => None,
+    };
+    let ws_addr = websocket.as_ref().map(|(_, addr)| *addr);
     let database_url = match config.database_url.clone() {
         Some(url) => url,
         None => {
@@ -248,7 +275,9 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let packet_stats = Arc::new(net::guard::PacketStats::new(&metrics));
     let mut api_state = http::ApiState::new(
         key,
-        public_addr,
+        std::iter::once((Transport::Udp, public_addr))
+            .chain(ws_addr.map(|addr| (Transport::WebSocket, addr)))
+            .collect(),
         players.clone(),
         config.http_limits.clone(),
     );
@@ -268,6 +297,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let (built_tx, built_rx) = std::sync::mpsc::channel();
     let transport = net::TransportConfig {
         public_addr,
+        websocket,
         key,
         max_clients: config.max_clients,
         handshakes_per_ip: config.handshakes_per_ip,
@@ -340,11 +370,12 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             // Whatever the runtime still runs (a webhook call, say) ends with it.
             runtime.shutdown_timeout(Duration::from_secs(1));
         })?;
-    info!(%udp_addr, %public_addr, %http_addr, maps = %map_names, database = %store::redact(&database_url), "server running");
+    info!(%udp_addr, %public_addr, %http_addr, ws = ?ws_addr, maps = %map_names, database = %store::redact(&database_url), "server running");
     Ok(RunningServer {
         udp_addr,
         public_addr,
         http_addr,
+        ws_addr,
         stop,
         game: Some(game),
         http: Some(http),

@@ -20,6 +20,52 @@ pub struct LoginRequest {
     /// The password of `room`, when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub room_password: Option<String>,
+    /// How the client will connect: the connect token is made for that transport.
+    #[serde(default)]
+    pub transport: Transport,
+}
+
+/// How a game client reaches the server: a connect token is for one of them.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// Netcode over UDP (the desktop client, bots).
+    #[default]
+    Udp,
+    /// Netcode over a WebSocket (browsers; `--ws` on the server).
+    WebSocket,
+}
+
+impl Transport {
+    /// Its name in the API and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::WebSocket => "websocket",
+        }
+    }
+}
+
+impl std::str::FromStr for Transport {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "udp" => Ok(Transport::Udp),
+            "websocket" | "ws" => Ok(Transport::WebSocket),
+            other => Err(format!(
+                "unknown transport `{other}`: use `udp` or `websocket`"
+            )),
+        }
+    }
+}
+
+/// Where a client connects over one transport, as the login answer tells it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct TransportOffer {
+    pub transport: Transport,
+    /// `host:port` for UDP, `ws://host:port` for a WebSocket.
+    pub address: String,
 }
 
 /// `POST /api/login` answer.
@@ -47,6 +93,14 @@ pub struct LoginResponse {
     /// The room the connect token is for.
     #[serde(default)]
     pub room: String,
+    /// The transport the connect token is for, and where to connect with it.
+    #[serde(default)]
+    pub transport: Transport,
+    #[serde(default)]
+    pub address: String,
+    /// Every transport this server accepts (log in again asking for another).
+    #[serde(default)]
+    pub transports: Vec<TransportOffer>,
 }
 
 /// `POST /api/accounts` body: register `name` with `password` (8 to 128 characters).
@@ -187,6 +241,9 @@ pub const ROOM_PASSWORD_CHARS: usize = 128;
 pub struct JoinRoom {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// The transport the connect token is for (UDP unless given).
+    #[serde(default)]
+    pub transport: Transport,
 }
 
 /// `POST /api/rooms/join-or-create` body: the fullest public room on `map` with a place
@@ -195,6 +252,9 @@ pub struct JoinRoom {
 #[serde(deny_unknown_fields)]
 pub struct JoinOrCreate {
     pub map: String,
+    /// The transport the connect token is for (UDP unless given).
+    #[serde(default)]
+    pub transport: Transport,
 }
 
 /// What joining a room answers: a connect token for it.
@@ -205,6 +265,11 @@ pub struct Joined {
     pub client_id: u64,
     /// A netcode connect token for the room, base64.
     pub token: String,
+    /// Where to connect with it (see [`LoginResponse::address`]).
+    #[serde(default)]
+    pub transport: Transport,
+    #[serde(default)]
+    pub address: String,
 }
 
 /// One player in `GET /api/rooms/{id}`.
@@ -232,4 +297,24 @@ pub struct RoomDetails {
 #[serde(deny_unknown_fields)]
 pub struct BanPlayer {
     pub client_id: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transports_have_one_name_in_json_and_on_the_command_line() {
+        for t in [Transport::Udp, Transport::WebSocket] {
+            let json = serde_json::to_string(&t).unwrap();
+            assert_eq!(json, format!("\"{}\"", t.name()));
+            assert_eq!(serde_json::from_str::<Transport>(&json).unwrap(), t);
+            assert_eq!(t.name().parse::<Transport>(), Ok(t));
+        }
+        assert_eq!(" WS ".parse::<Transport>(), Ok(Transport::WebSocket));
+        assert!("tcp".parse::<Transport>().unwrap_err().contains("`tcp`"));
+        // A login without a transport asks for UDP, as before.
+        let old: LoginRequest = serde_json::from_str(r#"{"name": "Ada"}"#).unwrap();
+        assert_eq!(old.transport, Transport::Udp);
+    }
 }

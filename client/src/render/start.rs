@@ -275,6 +275,7 @@ fn go_on(screen: &mut StartScreen, commands: &mut Commands) {
                 password: (!password.is_empty()).then_some(password),
                 room: None,
                 room_password: None,
+                transport: Default::default(),
             };
             screen.ask(move || {
                 let creds = match login_with(&server, &request) {

@@ -23,7 +23,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bevy_replicon_renet2::netcode::{ConnectToken, NETCODE_USER_DATA_BYTES};
 use serde_json::json;
-use tavern_shared::api::{LoginRequest, LoginResponse};
+use tavern_shared::api::{LoginRequest, LoginResponse, Transport, TransportOffer};
 use tavern_shared::avatar::validate_name;
 use tavern_shared::protocol::PROTOCOL_ID;
 use tower::ServiceBuilder;
@@ -48,8 +48,10 @@ const CONNECTION_TIMEOUT_SECS: i32 = 10;
 #[derive(Debug)]
 pub struct ApiState {
     pub key: NetcodeKey,
-    /// The UDP address clients are told to connect to.
-    pub public_addr: SocketAddr,
+    /// The transports clients may connect over, in the order of the netcode server's
+    /// sockets (a connect token names its socket by this index), with the address
+    /// tokens tell clients to connect to.
+    pub transports: Vec<(Transport, SocketAddr)>,
     next_client_id: AtomicU64,
     /// Players connected right now, kept up to date by the game.
     pub players: PlayerDirectory,
@@ -80,7 +82,7 @@ pub struct ApiState {
 impl ApiState {
     pub fn new(
         key: NetcodeKey,
-        public_addr: SocketAddr,
+        transports: Vec<(Transport, SocketAddr)>,
         players: PlayerDirectory,
         limits: HttpLimits,
     ) -> Self {
@@ -90,7 +92,7 @@ impl ApiState {
         let metrics = Metrics::default();
         ApiState {
             key,
-            public_addr,
+            transports,
             next_client_id: AtomicU64::new(start.max(1)),
             players,
             tokens: ApiTokens::new(&limits),
@@ -117,15 +119,50 @@ impl ApiState {
         self.next_client_id.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Every transport offered, with where to connect over it.
+    pub fn offers(&self) -> Vec<TransportOffer> {
+        self.transports
+            .iter()
+            .map(|&(transport, addr)| TransportOffer {
+                transport,
+                address: address_for(transport, addr),
+            })
+            .collect()
+    }
+
+    /// The index of `transport`'s socket and the address tokens name for it; 400 if
+    /// this server does not offer it.
+    pub fn offered(&self, transport: Transport) -> Result<(usize, SocketAddr), Box<Response>> {
+        self.transports
+            .iter()
+            .position(|(t, _)| *t == transport)
+            .map(|i| (i, self.transports[i].1))
+            .ok_or_else(|| {
+                let offered: Vec<&str> = self.transports.iter().map(|(t, _)| t.name()).collect();
+                Box::new(error(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "this server does not accept {} connections (it offers {}); \
+                         a WebSocket needs the server started with --ws",
+                        transport.name(),
+                        offered.join(", ")
+                    ),
+                ))
+            })
+    }
+
     /// A netcode connect token (base64) for `client_id` playing as `name` (`identity`)
-    /// in `room`.
+    /// in `room`, over `transport`, and where to connect with it; 400 if this server
+    /// does not offer that transport.
     fn connect_token(
         &self,
         client_id: u64,
         name: &str,
         identity: &str,
         room: &crate::rooms::RoomId,
-    ) -> Result<String, Box<Response>> {
+        transport: Transport,
+    ) -> Result<(String, String), Box<Response>> {
+        let (socket, addr) = self.offered(transport)?;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or(Duration::ZERO);
@@ -135,8 +172,8 @@ impl ApiState {
             TOKEN_EXPIRE_SECS,
             client_id,
             CONNECTION_TIMEOUT_SECS,
-            0,
-            vec![self.public_addr],
+            socket as u8,
+            vec![addr],
             Some(&to_user_data(&Ticket {
                 name: name.to_string(),
                 identity: identity.to_string(),
@@ -157,7 +194,7 @@ impl ApiState {
                 format!("token: {e}"),
             ))
         })?;
-        Ok(STANDARD.encode(bytes))
+        Ok((STANDARD.encode(bytes), address_for(transport, addr)))
     }
 
     /// Who presented `headers`' bearer token, or the error to answer with.
@@ -702,6 +739,15 @@ fn json_body<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// Where a client connects over `transport` to the socket at `addr`: `host:port` for
+/// UDP, `ws://host:port` for a WebSocket.
+fn address_for(transport: Transport, addr: SocketAddr) -> String {
+    match transport {
+        Transport::Udp => addr.to_string(),
+        Transport::WebSocket => format!("ws://{addr}"),
+    }
+}
+
 async fn login(
     State(state): State<Arc<ApiState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -739,6 +785,7 @@ async fn login(
         &who.name,
         &who.identity,
         client_id,
+        request.transport,
     )
     .await
     {
@@ -761,6 +808,9 @@ async fn login(
         account: who.account,
         expires_at_ms: who.expires_at_ms,
         room: joined.room.id,
+        transport: joined.transport,
+        address: joined.address,
+        transports: state.offers(),
     })
     .into_response()
 }

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tavern_shared::api::{
     BanPlayer, CreateRoom, JoinOrCreate, JoinRoom, Joined, MAX_ROOM_PLAYERS, ROOM_PASSWORD_CHARS,
-    RoomDetails, RoomInfo,
+    RoomDetails, RoomInfo, Transport,
 };
 use tavern_shared::avatar::capitalized;
 
@@ -145,6 +145,7 @@ pub async fn join_room(
         &caller.name,
         &caller.identity,
         client_id,
+        request.transport,
     )
     .await
     {
@@ -202,6 +203,7 @@ pub async fn join_or_create(
             &caller.name,
             &caller.identity,
             client_id,
+            request.transport,
         )
         .await
         {
@@ -319,7 +321,9 @@ pub(super) async fn enter(
     name: &str,
     identity: &str,
     client_id: u64,
+    transport: Transport,
 ) -> Result<Joined, Response> {
+    state.offered(transport).map_err(|e| *e)?;
     let Some(room) = state.rooms.get(id) else {
         return Err(error(
             StatusCode::NOT_FOUND,
@@ -370,12 +374,14 @@ pub(super) async fn enter(
             };
             error(status, refusal.to_string())
         })?;
-    let token = state
-        .connect_token(client_id, name, identity, &room.id)
+    let (token, address) = state
+        .connect_token(client_id, name, identity, &room.id, transport)
         .map_err(|e| *e)?;
     Ok(Joined {
         room: info,
         client_id,
         token,
+        transport,
+        address,
     })
 }

@@ -13,7 +13,7 @@ use bevy::prelude::*;
 use bevy_replicon::prelude::*;
 use bevy_replicon_renet2::RenetChannelsExt;
 use bevy_replicon_renet2::netcode::{
-    NetcodeServerTransport, ServerAuthentication, ServerSetupConfig,
+    BoxedSocket, NetcodeServerTransport, ServerAuthentication, ServerSetupConfig, WebSocketServer,
 };
 use bevy_replicon_renet2::renet2::{ConnectionConfig, RenetServer};
 use tavern_shared::protocol::PROTOCOL_ID;
@@ -23,9 +23,12 @@ use crate::keys::NetcodeKey;
 use guard::{GuardedSocket, PacketStats};
 
 /// How the UDP transport is set up.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct TransportConfig {
+    /// The UDP address connect tokens name.
     pub public_addr: SocketAddr,
+    /// The WebSocket server (`--ws`) and the address connect tokens name for it.
+    pub websocket: Option<(WebSocketServer, SocketAddr)>,
     pub key: NetcodeKey,
     pub max_clients: usize,
     /// Handshakes in progress at once from one address.
@@ -81,6 +84,7 @@ pub fn insert_transport(
 ) -> anyhow::Result<()> {
     let TransportConfig {
         public_addr,
+        websocket,
         key,
         max_clients,
         handshakes_per_ip,
@@ -99,14 +103,20 @@ pub fn insert_transport(
         max_clients,
         protocol_id: PROTOCOL_ID,
         authentication: ServerAuthentication::Secure { private_key: key },
-        socket_addresses: vec![vec![public_addr]],
+        // In the order of `sockets` below, which is the order of ApiState::transports.
+        socket_addresses: std::iter::once(vec![public_addr])
+            .chain(websocket.as_ref().map(|(_, addr)| vec![*addr]))
+            .collect(),
     };
     size_buffers(&socket);
     // A token lives TOKEN_EXPIRE_SECS; a handshake cannot outlast its token.
     let window = Duration::from_secs(TOKEN_EXPIRE_SECS + 1);
     let socket = GuardedSocket::new(socket, handshakes_per_ip, window, stats)
         .context("cannot use the UDP socket")?;
-    let transport = NetcodeServerTransport::new(config, socket)
+    let sockets = std::iter::once(BoxedSocket::new(socket))
+        .chain(websocket.map(|(ws, _)| BoxedSocket::new(ws)))
+        .collect();
+    let transport = NetcodeServerTransport::new_with_sockets(config, sockets)
         .context("cannot start the netcode transport")?;
     app.insert_resource(server).insert_resource(transport);
     Ok(())
