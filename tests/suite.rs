@@ -6,6 +6,7 @@ mod common;
 
 mod accounts;
 mod agents;
+mod assets;
 mod chat;
 mod combat;
 mod content;

@@ -2,6 +2,7 @@
 //! and the headless bots, plus (feature `render`) the windowed game itself.
 
 pub mod agents;
+pub mod assets;
 pub mod bot;
 pub mod chat;
 pub mod cli;
@@ -89,5 +90,6 @@ pub fn plugin(app: &mut App) {
             dungeon::plugin,
             roster::plugin,
             events::plugin,
+            assets::plugin,
         ));
 }

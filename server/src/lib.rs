@@ -2,6 +2,7 @@
 //! over UDP, and the HTTP API, started together by [`start`].
 
 pub mod agents;
+pub mod assets;
 pub mod chat;
 pub mod cli;
 pub mod combat;
@@ -290,6 +291,9 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     api_state.rooms = rooms.clone();
     api_state.room_settings = config.rooms.clone();
     api_state.map_names = maps.names();
+    let served = assets::ServedAssets::default();
+    served.rebuild(maps.all());
+    api_state.assets = served.clone();
     let api = Arc::new(api_state);
     let stop = Arc::new(AtomicBool::new(false));
     // A Bevy app cannot cross threads, so it is built on the game thread, which reports
@@ -338,6 +342,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                         .insert_resource(agent_worker)
                         .insert_resource(rooms)
                         .insert_resource(room_settings)
+                        .insert_resource(served)
                         .insert_resource(grace);
                     let _ = built_tx.send(Ok(()));
                     run_game_loop(app, &stop);

@@ -120,6 +120,7 @@ fn swap_in_loaded_maps(
     mut enter: MessageWriter<ToClients<EnterMap>>,
     rate: Res<crate::net::rate::SendRate>,
     content: Option<Res<crate::content::ContentHandle>>,
+    served: Option<Res<crate::assets::ServedAssets>>,
 ) {
     let mut ready = Vec::new();
     loading.0.retain_mut(|(id, rx)| {
@@ -176,6 +177,11 @@ fn swap_in_loaded_maps(
             }
         }
         maps.replace_file(id, fresh);
+        // The edited map's images are served under their new hashes (and images no map
+        // uses any more are not).
+        if let Some(served) = &served {
+            served.rebuild(maps.all());
+        }
         let map = maps.file(id);
         // Every room's copy of the map changed: its players are moved out of new walls
         // and sent the new map.

@@ -35,9 +35,11 @@ pub struct LoadedMap {
     pub path: PathBuf,
     pub data: Arc<MapData>,
     pub collision: Arc<CollisionWorld>,
-    /// Every file the map was read from (map, tilesets, templates) with its modification
-    /// time then, so a change to any of them reloads the map.
+    /// Every file the map was read from (map, tilesets, templates, images) with its
+    /// modification time then, so a change to any of them reloads the map.
     pub watched: Vec<(PathBuf, Option<SystemTime>)>,
+    /// The images it references, by content hash, served over HTTP.
+    pub assets: Vec<(String, crate::assets::ServedFile)>,
 }
 
 impl LoadedMap {
@@ -48,6 +50,7 @@ impl LoadedMap {
             collision: Arc::new(CollisionWorld::from_map(&data)),
             data: Arc::new(data),
             watched: Vec::new(),
+            assets: Vec::new(),
         }
     }
 
@@ -144,11 +147,21 @@ pub fn load_one(path: &Path) -> Result<LoadedMap, MapErrors> {
     let mut files = FsFiles::default();
     let loaded = load_map(path, &mut files);
     // Remember what was read even if it failed, so fixing any of those files retries.
-    let (data, warnings) = loaded.into_result()?;
+    let (mut data, warnings) = loaded.into_result()?;
     for w in &warnings {
         warn!("{w}");
     }
+    let file = path.display().to_string();
+    let (assets, images) = crate::assets::address_images(&mut data).map_err(|errors| {
+        MapErrors(
+            errors
+                .into_iter()
+                .map(|e| Problem::error(&file, "", e))
+                .collect(),
+        )
+    })?;
     let mut watched: Vec<PathBuf> = files.read;
+    watched.extend(images.into_iter().map(PathBuf::from));
     if !watched.iter().any(|p| p == path) {
         watched.push(path.to_path_buf());
     }
@@ -156,6 +169,7 @@ pub fn load_one(path: &Path) -> Result<LoadedMap, MapErrors> {
         path: path.to_path_buf(),
         collision: Arc::new(CollisionWorld::from_map(&data)),
         data: Arc::new(data),
+        assets,
         watched: watched
             .into_iter()
             .map(|p| (p.clone(), modified(&p)))

@@ -1,7 +1,14 @@
 //! Draws the current map as sprites from its tilesets: tile layers and tile objects in
 //! Tiled's drawing order, with opacity, offsets, flips, hidden layers skipped, and
 //! `above` layers over the avatars. Redrawn whenever the map changes (join, reload).
+//! Tileset images come from the server that runs the map ([`crate::assets`]): drawn as
+//! soon as the map is, each picture fills in when its file has arrived; a server that
+//! names no URL (older versions) leaves the client to its own `assets/tilesets/`.
 
+use std::collections::{HashMap, HashSet};
+
+use bevy::asset::RenderAssetUsages;
+use bevy::image::{CompressedImageFormats, ImageSampler, ImageType};
 use bevy::prelude::*;
 use tavern_shared::map::doc::{FLIP_D, FLIP_H, FLIP_MASK, FLIP_V};
 use tavern_shared::map::{MapData, TilesetInfo};
@@ -19,10 +26,73 @@ const ABOVE_Z: f32 = 20.0;
 struct MapTile;
 
 pub fn plugin(app: &mut App) {
-    app.add_systems(
+    app.init_resource::<MapImages>().add_systems(
         Update,
-        draw_map.run_if(resource_exists_and_changed::<CurrentMap>),
+        (
+            draw_map.run_if(resource_exists_and_changed::<CurrentMap>),
+            fill_in_images,
+        )
+            .chain(),
     );
+}
+
+/// A handle for every server image URL drawn, filled in when its file arrives.
+#[derive(Resource, Default)]
+struct MapImages {
+    handles: HashMap<String, Handle<Image>>,
+    filled: HashSet<String>,
+}
+
+impl MapImages {
+    /// The image at the server's `url` if it gave one, else the client's own file.
+    fn image(
+        &mut self,
+        url: Option<&str>,
+        name: &str,
+        images: &Assets<Image>,
+        assets: &AssetServer,
+    ) -> Handle<Image> {
+        match url {
+            Some(url) => self
+                .handles
+                .entry(url.to_string())
+                .or_insert_with(|| images.reserve_handle())
+                .clone(),
+            None => assets.load(format!("tilesets/{name}")),
+        }
+    }
+}
+
+/// Decodes each image that arrived into the handle the map was drawn with.
+fn fill_in_images(
+    fetched: Res<crate::assets::MapAssets>,
+    mut map_images: ResMut<MapImages>,
+    mut images: ResMut<Assets<Image>>,
+) {
+    let map_images = &mut *map_images;
+    for (url, handle) in &map_images.handles {
+        if map_images.filled.contains(url) {
+            continue;
+        }
+        let Some(bytes) = fetched.ready(url) else {
+            continue;
+        };
+        map_images.filled.insert(url.clone());
+        let extension = url.rsplit_once('.').map_or("png", |(_, e)| e);
+        match Image::from_buffer(
+            bytes,
+            ImageType::Extension(extension),
+            CompressedImageFormats::NONE,
+            true,
+            ImageSampler::Default,
+            RenderAssetUsages::default(),
+        ) {
+            Ok(image) => {
+                let _ = images.insert(handle.id(), image);
+            }
+            Err(e) => warn!(%url, "a map image cannot be decoded: {e}"),
+        }
+    }
 }
 
 /// Where a tileset's tiles come from.
@@ -89,6 +159,8 @@ fn draw_map(
     old: Query<Entity, With<MapTile>>,
     assets: Res<AssetServer>,
     mut layouts: ResMut<Assets<TextureAtlasLayout>>,
+    mut map_images: ResMut<MapImages>,
+    images: Res<Assets<Image>>,
 ) {
     for e in &old {
         commands.entity(e).despawn();
@@ -109,7 +181,7 @@ fn draw_map(
                     Some(UVec2::splat(ts.margin)),
                 );
                 Sheet::Atlas(
-                    assets.load(format!("tilesets/{image}")),
+                    map_images.image(ts.image_url.as_deref(), image, &images, &assets),
                     layouts.add(layout),
                 )
             } else if !ts.tile_images.is_empty() {
@@ -119,7 +191,7 @@ fn draw_map(
                         .map(|t| {
                             (
                                 t.id,
-                                assets.load(format!("tilesets/{}", t.image)),
+                                map_images.image(t.url.as_deref(), &t.image, &images, &assets),
                                 Vec2::new(t.width as f32, t.height as f32),
                             )
                         })

@@ -77,6 +77,8 @@ pub struct ApiState {
     pub room_settings: crate::rooms::RoomSettings,
     /// The maps rooms may be made on.
     pub map_names: Vec<String>,
+    /// The images loaded maps reference (`GET /assets/HASH/NAME`).
+    pub assets: crate::assets::ServedAssets,
 }
 
 impl ApiState {
@@ -111,6 +113,7 @@ impl ApiState {
             rooms: crate::rooms::RoomDirectory::default(),
             room_settings: crate::rooms::RoomSettings::default(),
             map_names: Vec::new(),
+            assets: crate::assets::ServedAssets::default(),
         }
     }
 
@@ -260,6 +263,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/rooms/{id}/events/{map}", get(combat_events))
         .route("/api/content", get(all_content))
         .route("/api/content/{kind}/{id}", get(one_content))
+        .route("/assets/{hash}/{name}", get(serve_asset))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
@@ -737,6 +741,42 @@ fn json_body<T: serde::de::DeserializeOwned>(
             format!("the {what} body must be JSON like {example}: {e}"),
         ))
     })
+}
+
+/// `GET /assets/HASH/NAME`: an image a loaded map references, by its content's hash.
+/// The hash names the content, so the answer may be cached for ever; nothing else on
+/// disk is reachable (the hash is looked up, never used as a path).
+async fn serve_asset(
+    State(state): State<Arc<ApiState>>,
+    Path((hash, _name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(file) = state.assets.get(&hash) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "no such asset: the maps loaded now do not use it (a map edited since?)",
+        );
+    };
+    let etag = format!("\"{hash}\"");
+    let cached = [
+        (header::ETAG, etag.clone()),
+        (
+            header::CACHE_CONTROL,
+            "public, max-age=31536000, immutable".to_string(),
+        ),
+    ];
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == etag.as_bytes())
+    {
+        return (StatusCode::NOT_MODIFIED, cached).into_response();
+    }
+    (
+        [(header::CONTENT_TYPE, file.content_type.to_string())],
+        cached,
+        Bytes::from_owner(file.bytes),
+    )
+        .into_response()
 }
 
 /// Where a client connects over `transport` to the socket at `addr`: `host:port` for

@@ -316,6 +316,8 @@ fn build_map(
                 tile_images.push(TileImage {
                     id: *id,
                     image: file_name(image),
+                    url: None,
+                    path: image.clone(),
                     width: t.image_width,
                     height: t.image_height,
                 });
@@ -325,6 +327,8 @@ fn build_map(
             name: ts.name.clone(),
             first_gid,
             image: ts.image.as_deref().map(file_name),
+            image_url: None,
+            image_path: ts.image.clone(),
             columns: ts.columns,
             tile_count: max_id,
             tile_width: ts.tile_width,

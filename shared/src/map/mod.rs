@@ -76,8 +76,15 @@ pub struct TilesetInfo {
     pub name: String,
     /// Global id of the tileset's first tile in [`TileLayerData::tiles`].
     pub first_gid: u32,
-    /// File name of the tileset image (looked up under the client's `assets/tilesets/`).
+    /// File name of the tileset image (looked up under the client's `assets/tilesets/`
+    /// when the server gives no `image_url`).
     pub image: Option<String>,
+    /// Where the server serves the image (`/assets/HASH/NAME`, under its HTTP API).
+    #[serde(default)]
+    pub image_url: Option<String>,
+    /// The image's path as the map resolved it: the server's own, never sent.
+    #[serde(skip)]
+    pub image_path: Option<String>,
     pub columns: u32,
     pub tile_count: u32,
     pub tile_width: u32,
@@ -93,8 +100,15 @@ pub struct TilesetInfo {
 pub struct TileImage {
     /// Local tile id.
     pub id: u32,
-    /// File name (looked up under the client's `assets/tilesets/`).
+    /// File name (looked up under the client's `assets/tilesets/` when the server gives
+    /// no `url`).
     pub image: String,
+    /// Where the server serves the image (`/assets/HASH/NAME`).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The image's path as the map resolved it: the server's own, never sent.
+    #[serde(skip)]
+    pub path: String,
     pub width: u32,
     pub height: u32,
 }
@@ -473,6 +487,8 @@ impl MapData {
                 name: "ascii".into(),
                 first_gid: 1,
                 image: None,
+                image_url: None,
+                image_path: None,
                 columns: 2,
                 tile_count: 2,
                 tile_width: tile_size,
