@@ -133,3 +133,96 @@ fn a_websocket_login_on_a_server_without_one_is_refused_with_the_reason() {
     assert_eq!(login["transport"], "udp");
     assert_eq!(login["transports"].as_array().unwrap().len(), 1, "{login}");
 }
+
+#[test]
+fn the_web_client_is_served_at_the_root_compressed_next_to_the_api() {
+    let _turn = crate::common::serial();
+    let dir = temp_dir("web-root");
+    let root = dir.join("dist");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(
+        root.join("index.html"),
+        "<!doctype html><title>Tavern</title>",
+    )
+    .unwrap();
+    let wasm: Vec<u8> = (0..200_000u32).map(|i| (i % 7) as u8).collect();
+    std::fs::write(root.join("tavern_bg.wasm"), &wasm).unwrap();
+    std::fs::write(dir.join("secret.txt"), "not for the web").unwrap();
+    let mut config = ServerConfig::local(dir.join("data"));
+    config.web_root = Some(root);
+    let server = tavern_server::start(config).expect("the server starts");
+    let url = server.http_url();
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+
+    let mut page = agent.get(&format!("{url}/")).call().unwrap();
+    assert_eq!(page.status(), 200);
+    let kind = page
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(kind.starts_with("text/html"), "{kind}");
+    assert!(
+        page.body_mut()
+            .read_to_string()
+            .unwrap()
+            .contains("<title>Tavern</title>")
+    );
+
+    // The big file goes compressed to a browser that takes gzip.
+    let mut file = agent
+        .get(&format!("{url}/tavern_bg.wasm"))
+        .header("Accept-Encoding", "gzip")
+        .call()
+        .unwrap();
+    assert_eq!(file.status(), 200);
+    let header = |r: &ureq::http::Response<ureq::Body>, name: &str| {
+        r.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    assert_eq!(
+        header(&file, "content-type").as_deref(),
+        Some("application/wasm")
+    );
+    assert_eq!(header(&file, "content-encoding").as_deref(), Some("gzip"));
+    assert_eq!(header(&file, "cache-control").as_deref(), Some("no-cache"));
+    let packed = file
+        .body_mut()
+        .with_config()
+        .limit(1 << 24)
+        .read_to_vec()
+        .unwrap();
+    assert!(packed.len() < wasm.len() / 10, "{} bytes", packed.len());
+    let mut unpacked = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&packed[..]),
+        &mut unpacked,
+    )
+    .unwrap();
+    assert_eq!(unpacked, wasm);
+
+    // The API keeps its paths; nothing outside the folder is reachable.
+    let (status, health) = call(&url, "/healthz", None, None);
+    assert_eq!((status, health["status"].as_str()), (200, Some("ok")));
+    for path in ["/missing.js", "/..%2Fsecret.txt", "/%2e%2e/secret.txt"] {
+        let (status, body) = call(&url, path, None, None);
+        assert_eq!(status, 404, "{path}: {body}");
+    }
+}
+
+#[test]
+fn a_server_without_a_web_root_says_so_at_the_root() {
+    let _turn = crate::common::serial();
+    let server = start_server("web-none", None);
+    let (status, body) = call(&server.http_url(), "/", None, None);
+    assert_eq!(status, 404);
+    assert!(
+        body["error"].as_str().unwrap().contains("--web-root"),
+        "{body}"
+    );
+}

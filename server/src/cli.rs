@@ -94,6 +94,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "ADDR", env = "TAVERN_WS")]
     pub ws: Option<SocketAddr>,
 
+    /// Serve this folder's files at / (the web client's build, `dist/`), compressed with
+    /// gzip or Brotli when the browser takes it; the API keeps its paths. [default:
+    /// dist/ if it holds an index.html, else nothing]
+    #[arg(long, value_name = "DIR", env = "TAVERN_WEB_ROOT")]
+    pub web_root: Option<PathBuf>,
+
     /// A Tiled map file (.tmx, .tmj, .json) or a folder of them to run; repeat for more.
     /// Maps that exits lead to are loaded too. [default: maps/]
     #[arg(long, value_name = "PATH", env = "TAVERN_MAP", value_delimiter = ',')]
@@ -363,6 +369,10 @@ impl RunArgs {
             udp: self.udp,
             public_addr: self.public_addr,
             ws: self.ws,
+            web_root: self
+                .web_root
+                .clone()
+                .or_else(|| Some(PathBuf::from("dist")).filter(|d| d.join("index.html").is_file())),
             http: self.http,
             maps: if self.map.is_empty() {
                 vec![default_maps_path()]

@@ -16,6 +16,8 @@ pub struct ServerConfig {
     pub http: SocketAddr,
     /// Where browsers' WebSocket connections are accepted (`--ws`); none when `None`.
     pub ws: Option<SocketAddr>,
+    /// A folder served at `/` (the web client's `dist/`); nothing when `None`.
+    pub web_root: Option<PathBuf>,
     /// Map files and folders of map files to run (every `.tmx`/`.tmj`/`.json` in a folder).
     /// Maps their exits lead to are loaded too.
     pub maps: Vec<PathBuf>,
@@ -74,6 +76,7 @@ impl ServerConfig {
             public_addr: None,
             http: "127.0.0.1:0".parse().expect("valid literal"),
             ws: None,
+            web_root: None,
             maps: vec![default_maps_path()],
             start_map: None,
             watch_maps: true,

@@ -294,6 +294,16 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let served = assets::ServedAssets::default();
     served.rebuild(maps.all());
     api_state.assets = served.clone();
+    if let Some(root) = &config.web_root {
+        if !root.join("index.html").is_file() {
+            anyhow::bail!(
+                "--web-root {}: no index.html there (build the web client with `trunk build --release`)",
+                root.display()
+            );
+        }
+        info!(root = %root.display(), "serving the web client at /");
+    }
+    api_state.web_root = config.web_root.clone();
     let api = Arc::new(api_state);
     let stop = Arc::new(AtomicBool::new(false));
     // A Bevy app cannot cross threads, so it is built on the game thread, which reports

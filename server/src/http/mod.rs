@@ -79,6 +79,8 @@ pub struct ApiState {
     pub map_names: Vec<String>,
     /// The images loaded maps reference (`GET /assets/HASH/NAME`).
     pub assets: crate::assets::ServedAssets,
+    /// The folder served at `/` (the web client), if any.
+    pub web_root: Option<std::path::PathBuf>,
 }
 
 impl ApiState {
@@ -114,6 +116,7 @@ impl ApiState {
             room_settings: crate::rooms::RoomSettings::default(),
             map_names: Vec::new(),
             assets: crate::assets::ServedAssets::default(),
+            web_root: None,
         }
     }
 
@@ -244,7 +247,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         }
         None => (post(login), post(accounts::create_account)),
     };
-    Router::new()
+    let web_root = state.web_root.clone();
+    let routes = Router::new()
         .route("/api/login", login_route)
         .route("/api/accounts", accounts_route)
         .route("/api/logout", post(accounts::logout))
@@ -265,8 +269,27 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/content/{kind}/{id}", get(one_content))
         .route("/assets/{hash}/{name}", get(serve_asset))
         .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .fallback(not_found)
+        .route("/metrics", get(metrics));
+    // Everything else is the web client's files when there are any.
+    let routes = match web_root {
+        Some(root) => routes.fallback_service(
+            ServiceBuilder::new()
+                .layer(tower_http::compression::CompressionLayer::new())
+                // The files may change with every build: browsers check them again
+                // (Last-Modified) instead of keeping a stale copy.
+                .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-cache"),
+                ))
+                .service(
+                    tower_http::services::ServeDir::new(root)
+                        .precompressed_br()
+                        .precompressed_gzip(),
+                ),
+        ),
+        None => routes.fallback(not_found),
+    };
+    routes
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             count_request,
@@ -445,7 +468,7 @@ async fn json_errors(response: Response) -> Response {
 async fn not_found() -> Response {
     error(
         StatusCode::NOT_FOUND,
-        "no such endpoint; the API has POST /api/login, POST /api/accounts, POST /api/logout, GET /api/players, GET /api/chat/sessions, GET /api/chat/sessions/{id}/messages, GET /api/events/{map}, GET /api/content, GET /healthz and GET /metrics",
+        "no such endpoint (the API is under /api, see the README's HTTP API table; this server serves no web client: --web-root)",
     )
 }
 
