@@ -1,7 +1,7 @@
 //! The connection to the server: login in the background, the netcode client over UDP,
 //! and reconnecting with backoff when the link drops.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError, channel};
 use std::sync::{Arc, Mutex};
@@ -11,7 +11,7 @@ use bevy::prelude::*;
 use bevy_replicon::prelude::*;
 use bevy_replicon_renet2::RenetChannelsExt;
 use bevy_replicon_renet2::netcode::{
-    ClientAuthentication, ClientSocket, NativeSocket, NetcodeClientTransport, NetcodeTransportError,
+    ClientAuthentication, ClientSocket, NetcodeClientTransport, NetcodeTransportError,
 };
 use bevy_replicon_renet2::renet2::{ConnectionConfig, RenetClient};
 
@@ -354,15 +354,30 @@ pub(crate) fn open_transport(
     };
     let counts = traffic.0.clone();
     let transport = match creds.transport {
+        #[cfg(not(target_arch = "wasm32"))]
         tavern_shared::api::Transport::Udp => {
-            let socket = UdpSocket::bind("0.0.0.0:0")
+            let socket = std::net::UdpSocket::bind("0.0.0.0:0")
                 .map_err(|e| format!("cannot open a UDP socket: {e}"))?;
-            let inner =
-                NativeSocket::new(socket).map_err(|e| format!("cannot use the UDP socket: {e}"))?;
+            let inner = bevy_replicon_renet2::netcode::NativeSocket::new(socket)
+                .map_err(|e| format!("cannot use the UDP socket: {e}"))?;
             NetcodeClientTransport::new(current_time, auth, CountingSocket { inner, counts })
         }
+        #[cfg(target_arch = "wasm32")]
+        tavern_shared::api::Transport::Udp => {
+            return Err("a browser cannot send UDP: log in asking for a WebSocket".into());
+        }
+        #[cfg(not(target_arch = "wasm32"))]
         tavern_shared::api::Transport::WebSocket => {
             let inner = crate::websocket::WebSocketClient::new(&creds.address)?;
+            NetcodeClientTransport::new(current_time, auth, CountingSocket { inner, counts })
+        }
+        #[cfg(target_arch = "wasm32")]
+        tavern_shared::api::Transport::WebSocket => {
+            use bevy_replicon_renet2::netcode::{WebSocketClient, WebSocketClientConfig};
+            let server_url = url::Url::parse(&creds.address)
+                .map_err(|e| format!("`{}` is not a WebSocket URL: {e}", creds.address))?;
+            let inner = WebSocketClient::new(WebSocketClientConfig { server_url })
+                .map_err(|e| format!("cannot open the WebSocket: {e}"))?;
             NetcodeClientTransport::new(current_time, auth, CountingSocket { inner, counts })
         }
     }
