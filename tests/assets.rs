@@ -12,7 +12,7 @@ use tavern_client::bot::{Bot, Brain};
 use tavern_client::prediction::CurrentMap;
 use tavern_server::ServerConfig;
 
-use crate::common::{pump_until, temp_dir};
+use crate::common::{get, pump_until, temp_dir};
 
 /// A 10 x 6 map of 32 px tiles drawn from `pictures/odd tiles.png` (the sample
 /// tileset's picture, copied there), starting players on row 3.
@@ -66,27 +66,6 @@ fn image_url(bot: &Bot) -> String {
         .expect("the server names the image's URL")
 }
 
-fn get(url: &str, etag: Option<&str>) -> (u16, Vec<u8>, Option<String>, Option<String>) {
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    let mut request = agent.get(url);
-    if let Some(tag) = etag {
-        request = request.header("If-None-Match", tag);
-    }
-    let mut response = request.call().unwrap();
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .map(|v| v.to_str().unwrap().to_string())
-    };
-    let (kind, cache) = (header("content-type"), header("cache-control"));
-    let body = response.body_mut().read_to_vec().unwrap();
-    (response.status().as_u16(), body, kind, cache)
-}
-
 #[test]
 fn map_images_come_from_the_server_cached_and_renewed_when_edited() {
     let _turn = crate::common::serial();
@@ -111,22 +90,21 @@ fn map_images_come_from_the_server_cached_and_renewed_when_edited() {
     assert_eq!(&**assets.ready(&first_url).unwrap(), picture.as_slice());
 
     // Over HTTP: the picture, cacheable for ever; unchanged, a 304.
-    let (status, body, kind, cache_control) = get(&format!("{url}{first_url}"), None);
-    assert_eq!(status, 200);
-    assert_eq!(body, picture);
-    assert_eq!(kind.as_deref(), Some("image/png"));
-    assert!(cache_control.unwrap().contains("immutable"));
+    let got = get(&format!("{url}{first_url}"), None);
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body, picture);
+    assert_eq!(got.header("content-type").as_deref(), Some("image/png"));
+    assert!(got.header("cache-control").unwrap().contains("immutable"));
     let hash = first_url.split('/').nth(2).unwrap();
-    let (status, ..) = get(&format!("{url}{first_url}"), Some(&format!("\"{hash}\"")));
-    assert_eq!(status, 304);
+    let got = get(&format!("{url}{first_url}"), Some(&format!("\"{hash}\"")));
+    assert_eq!(got.status, 304);
     // Nothing else: not another hash, not a path.
     for other in [
         format!("/assets/{}/odd%20tiles.png", "0".repeat(32)),
         "/assets/..%2F..%2Fdata/netcode.key".to_string(),
         "/assets/pictures/odd%20tiles.png".to_string(),
     ] {
-        let (status, ..) = get(&format!("{url}{other}"), None);
-        assert_eq!(status, 404, "{other}");
+        assert_eq!(get(&format!("{url}{other}"), None).status, 404, "{other}");
     }
 
     // A second player with the same cache takes it from the disk.
@@ -153,6 +131,9 @@ fn map_images_come_from_the_server_cached_and_renewed_when_edited() {
         }),
         "the edited picture arrives under a new URL"
     );
-    let (status, ..) = get(&format!("{url}{first_url}"), None);
-    assert_eq!(status, 404, "the old picture is no longer served");
+    assert_eq!(
+        get(&format!("{url}{first_url}"), None).status,
+        404,
+        "the old picture is no longer served"
+    );
 }

@@ -8,24 +8,8 @@ use crate::common::{copy_content, start_server, temp_dir, write_room};
 
 /// GET without a token: status, ETag and body; `if_none_match` sent when given.
 fn get(url: &str, if_none_match: Option<&str>) -> (u16, Option<String>, String) {
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    let mut request = agent.get(url);
-    if let Some(tag) = if_none_match {
-        request = request.header("If-None-Match", tag);
-    }
-    let mut r = request.call().unwrap();
-    let etag = r
-        .headers()
-        .get("etag")
-        .map(|v| v.to_str().unwrap().to_string());
-    (
-        r.status().as_u16(),
-        etag,
-        r.body_mut().read_to_string().unwrap(),
-    )
+    let got = crate::common::get(url, if_none_match);
+    (got.status, got.header("etag"), got.text())
 }
 
 #[test]

@@ -15,6 +15,19 @@ use tavern_shared::chat::ChatChannel;
 
 use crate::common::{pump_until, sees, server_player, server_players, temp_dir, walk};
 
+/// `bot` says `text` and gets its own line back: the server stored and delivered it.
+fn say_and_hear_back(bot: &mut Bot, channel: ChatChannel, text: &str) {
+    bot.say(channel, text);
+    assert!(
+        pump_until(&mut [bot], Duration::from_secs(5), |b| b[0]
+            .chat()
+            .lines
+            .iter()
+            .any(|l| l.text == text)),
+        "{text}"
+    );
+}
+
 #[test]
 fn a_dropped_player_comes_back_to_its_avatar_and_one_who_does_not_leaves() {
     let _turn = crate::common::serial();
@@ -70,26 +83,11 @@ fn a_dropped_player_comes_back_to_its_avatar_and_one_who_does_not_leaves() {
                 bo.roster()
             );
             // Bo says something on the map while she is away, and whispers to her.
-            bo.say(ChatChannel::Map, "the door is open");
-            assert!(pump_until(&mut [&mut bo], Duration::from_secs(5), |b| b[0]
-                .chat()
-                .lines
-                .iter()
-                .any(|l| l.text == "the door is open")));
+            say_and_hear_back(&mut bo, ChatChannel::Map, "the door is open");
             // Her avatar still stands near Bo: what he says near it reaches her too.
             assert!(bo.nearby().near.contains(&before), "{:?}", bo.nearby());
-            bo.say(ChatChannel::Proximity, "over here");
-            assert!(pump_until(&mut [&mut bo], Duration::from_secs(5), |b| b[0]
-                .chat()
-                .lines
-                .iter()
-                .any(|l| l.text == "over here")));
-            bo.say(ChatChannel::Whisper("Ada".into()), "psst");
-            assert!(pump_until(&mut [&mut bo], Duration::from_secs(5), |b| b[0]
-                .chat()
-                .lines
-                .iter()
-                .any(|l| l.text == "psst")));
+            say_and_hear_back(&mut bo, ChatChannel::Proximity, "over here");
+            say_and_hear_back(&mut bo, ChatChannel::Whisper("Ada".into()), "psst");
         }
         assert!(
             pump_until(&mut [&mut ada, &mut bo], Duration::from_secs(15), |b| {

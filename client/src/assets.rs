@@ -11,14 +11,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bevy::prelude::*;
-use sha2::{Digest, Sha256};
+use tavern_shared::assets::{MAX_ASSET_BYTES, content_hash, url_hash};
 
 use crate::PlaySystems;
 use crate::connection::ServerTarget;
 use crate::prediction::CurrentMap;
-
-/// Largest image downloaded (the server serves at most this).
-const MAX_IMAGE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Where downloaded map images are kept: `$XDG_CACHE_HOME/tavern/assets`, else
 /// `~/.cache/tavern/assets` (tests point it elsewhere).
@@ -147,30 +144,13 @@ fn take_in_images(mut assets: ResMut<MapAssets>) {
     }
 }
 
-/// The hash an asset URL names (`/assets/HASH/NAME`).
-fn url_hash(url: &str) -> Option<&str> {
-    let mut parts = url.strip_prefix("/assets/")?.split('/');
-    let hash = parts.next()?;
-    (!hash.is_empty() && hash.bytes().all(|b| b.is_ascii_hexdigit()) && parts.next().is_some())
-        .then_some(hash)
-}
-
-/// Whether `bytes` are what `hash` (a prefix of their SHA-256 in hex) names.
-fn has_hash(bytes: &[u8], hash: &str) -> bool {
-    let digest: String = Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    digest.starts_with(&hash.to_ascii_lowercase())
-}
-
 /// The image at `url` on `server`: from the cache in `dir` if there, else downloaded,
 /// checked against its hash and cached.
 pub fn fetch(server: &str, url: &str, dir: &Path) -> Result<Fetched, String> {
     let hash = url_hash(url).ok_or_else(|| format!("`{url}` is not an asset URL"))?;
     let cached = dir.join(hash);
     if let Ok(bytes) = std::fs::read(&cached)
-        && has_hash(&bytes, hash)
+        && content_hash(&bytes) == hash
     {
         return Ok(Fetched {
             bytes,
@@ -192,10 +172,10 @@ pub fn fetch(server: &str, url: &str, dir: &Path) -> Result<Fetched, String> {
     let bytes = response
         .body_mut()
         .with_config()
-        .limit(MAX_IMAGE_BYTES)
+        .limit(MAX_ASSET_BYTES)
         .read_to_vec()
         .map_err(|e| format!("the download broke off: {e}"))?;
-    if !has_hash(&bytes, hash) {
+    if content_hash(&bytes) != hash {
         return Err("what arrived is not the file its URL names".into());
     }
     // Written whole, then renamed: a half-written file is never taken from the cache.
@@ -209,29 +189,4 @@ pub fn fetch(server: &str, url: &str, dir: &Path) -> Result<Fetched, String> {
         bytes,
         from_cache: false,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn asset_urls_name_a_hash() {
-        assert_eq!(url_hash("/assets/ab12/town.png"), Some("ab12"));
-        for bad in [
-            "/assets/ab12",
-            "/assets//x.png",
-            "/assets/zz/x.png",
-            "/other/ab/x.png",
-        ] {
-            assert_eq!(url_hash(bad), None, "{bad}");
-        }
-        let bytes = b"tiles";
-        let full: String = Sha256::digest(bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        assert!(has_hash(bytes, &full[..32]));
-        assert!(!has_hash(b"other tiles", &full[..32]));
-    }
 }

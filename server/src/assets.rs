@@ -9,15 +9,10 @@ use std::path::Path;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use bevy::prelude::*;
-use sha2::{Digest, Sha256};
+use tavern_shared::assets::{MAX_ASSET_BYTES, asset_url, content_hash};
 use tavern_shared::map::MapData;
 
 use crate::world::LoadedMap;
-
-/// Largest image served (and read at load).
-pub const MAX_ASSET_BYTES: u64 = 16 * 1024 * 1024;
-/// Hex digits of SHA-256 in an asset's URL (128 bits).
-const HASH_DIGITS: usize = 32;
 
 /// One file the server serves.
 #[derive(Clone, Debug)]
@@ -49,15 +44,6 @@ impl ServedAssets {
             .get(hash)
             .cloned()
     }
-
-    /// How many files are served.
-    pub fn len(&self) -> usize {
-        self.0.read().unwrap_or_else(PoisonError::into_inner).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Reads every image `data` references (tileset images and image-collection tiles),
@@ -66,17 +52,18 @@ impl ServedAssets {
 pub fn address_images(
     data: &mut MapData,
 ) -> Result<(Vec<(String, ServedFile)>, Vec<String>), Vec<String>> {
+    // By path: the file's hash and the file.
     let mut served: HashMap<String, (String, ServedFile)> = HashMap::new();
     let mut errors = Vec::new();
     let mut serve = |path: &str| -> Option<String> {
-        if let Some((url, _)) = served.get(path) {
-            return Some(url.clone());
+        if let Some((hash, file)) = served.get(path) {
+            return Some(asset_url(hash, &file.name));
         }
         match read_image(Path::new(path)) {
             Ok(file) => {
                 let hash = content_hash(&file.bytes);
-                let url = format!("/assets/{hash}/{}", url_encode(&file.name));
-                served.insert(path.to_string(), (url.clone(), file));
+                let url = asset_url(&hash, &file.name);
+                served.insert(path.to_string(), (hash, file));
                 Some(url)
             }
             Err(e) => {
@@ -98,11 +85,7 @@ pub fn address_images(
         return Err(errors);
     }
     let paths = served.keys().cloned().collect();
-    let files = served
-        .into_values()
-        .map(|(url, file)| (hash_of(&url).to_string(), file))
-        .collect();
-    Ok((files, paths))
+    Ok((served.into_values().collect(), paths))
 }
 
 fn read_image(path: &Path) -> Result<ServedFile, String> {
@@ -129,33 +112,6 @@ fn read_image(path: &Path) -> Result<ServedFile, String> {
     })
 }
 
-/// The first 128 bits of the SHA-256 of `bytes`, in hex.
-pub fn content_hash(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    hex.truncate(HASH_DIGITS);
-    hex
-}
-
-/// The hash part of an asset URL made by [`address_images`].
-fn hash_of(url: &str) -> &str {
-    url.trim_start_matches("/assets/")
-        .split('/')
-        .next()
-        .unwrap_or_default()
-}
-
-/// A file name as a URL path segment: letters, digits, `.`, `-` and `_` as they are,
-/// every other byte percent-encoded.
-fn url_encode(name: &str) -> String {
-    name.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// The content type of an image file, by its extension.
 fn content_type(name: &str) -> &'static str {
     let ext = name
@@ -178,24 +134,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_encoded_and_types_known() {
-        assert_eq!(
-            url_encode("town tiles (v2).png"),
-            "town%20tiles%20%28v2%29.png"
-        );
-        assert_eq!(url_encode("Zoë.png"), "Zo%C3%AB.png");
+    fn content_types_come_from_the_extension() {
         assert_eq!(content_type("A.PNG"), "image/png");
         assert_eq!(content_type("a.jpeg"), "image/jpeg");
         assert_eq!(content_type("notes"), "application/octet-stream");
-        assert_eq!(hash_of("/assets/abc/x.png"), "abc");
-    }
-
-    #[test]
-    fn a_hash_names_content_not_files() {
-        let a = content_hash(b"one picture");
-        assert_eq!(a.len(), HASH_DIGITS);
-        assert_eq!(a, content_hash(b"one picture"));
-        assert_ne!(a, content_hash(b"another picture"));
     }
 
     #[test]

@@ -249,6 +249,10 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         None => None,
     };
     let ws_addr = websocket.as_ref().map(|(_, addr)| *addr);
+    // The sockets' order: the HTTP API's tokens and the netcode server share it.
+    let transports: Vec<(Transport, SocketAddr)> = std::iter::once((Transport::Udp, public_addr))
+        .chain(ws_addr.map(|addr| (Transport::WebSocket, addr)))
+        .collect();
     let database_url = match config.database_url.clone() {
         Some(url) => url,
         None => {
@@ -276,9 +280,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let packet_stats = Arc::new(net::guard::PacketStats::new(&metrics));
     let mut api_state = http::ApiState::new(
         key,
-        std::iter::once((Transport::Udp, public_addr))
-            .chain(ws_addr.map(|addr| (Transport::WebSocket, addr)))
-            .collect(),
+        transports.clone(),
         players.clone(),
         config.http_limits.clone(),
     );
@@ -310,8 +312,8 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     // whether that worked before it starts looping.
     let (built_tx, built_rx) = std::sync::mpsc::channel();
     let transport = net::TransportConfig {
-        public_addr,
-        websocket,
+        transports,
+        websocket: websocket.map(|(server, _)| server),
         key,
         max_clients: config.max_clients,
         handshakes_per_ip: config.handshakes_per_ip,

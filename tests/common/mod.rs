@@ -108,6 +108,48 @@ pub fn sees(bot: &mut Bot, id: u64) -> bool {
 }
 
 /// GET with a bearer token: status and body.
+/// What a GET answered: status, headers and body.
+pub struct Got {
+    pub status: u16,
+    pub headers: ureq::http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Got {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).unwrap()
+    }
+}
+
+/// GET without a token; `if_none_match` sent when given.
+pub fn get(url: &str, if_none_match: Option<&str>) -> Got {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut request = agent.get(url);
+    if let Some(tag) = if_none_match {
+        request = request.header("If-None-Match", tag);
+    }
+    let mut r = request.call().unwrap();
+    Got {
+        status: r.status().as_u16(),
+        headers: r.headers().clone(),
+        body: r
+            .body_mut()
+            .with_config()
+            .limit(1 << 26)
+            .read_to_vec()
+            .unwrap(),
+    }
+}
+
 pub fn api_get(url: &str, token: &str) -> (u16, String) {
     let agent = ureq::Agent::config_builder()
         .http_status_as_error(false)

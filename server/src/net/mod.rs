@@ -25,10 +25,12 @@ use guard::{GuardedSocket, PacketStats};
 /// How the UDP transport is set up.
 #[derive(Debug)]
 pub struct TransportConfig {
-    /// The UDP address connect tokens name.
-    pub public_addr: SocketAddr,
-    /// The WebSocket server (`--ws`) and the address connect tokens name for it.
-    pub websocket: Option<(WebSocketServer, SocketAddr)>,
+    /// Every transport with the address connect tokens name for it, in the order of
+    /// the sockets (UDP, then the WebSocket if any): the HTTP API makes tokens from
+    /// the same list, a token naming its socket by its place in it.
+    pub transports: Vec<(tavern_shared::api::Transport, SocketAddr)>,
+    /// The WebSocket server (`--ws`).
+    pub websocket: Option<WebSocketServer>,
     pub key: NetcodeKey,
     pub max_clients: usize,
     /// Handshakes in progress at once from one address.
@@ -83,7 +85,7 @@ pub fn insert_transport(
     config: TransportConfig,
 ) -> anyhow::Result<()> {
     let TransportConfig {
-        public_addr,
+        transports,
         websocket,
         key,
         max_clients,
@@ -103,10 +105,7 @@ pub fn insert_transport(
         max_clients,
         protocol_id: PROTOCOL_ID,
         authentication: ServerAuthentication::Secure { private_key: key },
-        // In the order of `sockets` below, which is the order of ApiState::transports.
-        socket_addresses: std::iter::once(vec![public_addr])
-            .chain(websocket.as_ref().map(|(_, addr)| vec![*addr]))
-            .collect(),
+        socket_addresses: transports.iter().map(|(_, addr)| vec![*addr]).collect(),
     };
     size_buffers(&socket);
     // A token lives TOKEN_EXPIRE_SECS; a handshake cannot outlast its token.
@@ -114,7 +113,7 @@ pub fn insert_transport(
     let socket = GuardedSocket::new(socket, handshakes_per_ip, window, stats)
         .context("cannot use the UDP socket")?;
     let sockets = std::iter::once(BoxedSocket::new(socket))
-        .chain(websocket.map(|(ws, _)| BoxedSocket::new(ws)))
+        .chain(websocket.map(BoxedSocket::new))
         .collect();
     let transport = NetcodeServerTransport::new_with_sockets(config, sockets)
         .context("cannot start the netcode transport")?;
