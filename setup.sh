@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Tavern needs to build and run (Bevy's audio, input and
-# windowing libraries) plus rustfmt and clippy. Safe to run again.
+# windowing libraries) plus rustfmt and clippy, and what the web client's build and
+# its browser test need: the wasm32 target, Trunk, wasm-bindgen's CLI
+# and Chromium. Safe to run again; SKIP_WEB=1 leaves out the web part.
 set -euo pipefail
+cd "$(dirname "$0")"
 # postgresql: the chat store tests start a throwaway PostgreSQL server of their own.
 packages=(pkg-config libasound2-dev libudev-dev libwayland-dev libxkbcommon-dev libx11-dev postgresql)
+# chromium: the browser test (tests/browser.rs).
+[ "${SKIP_WEB:-0}" = 1 ] || packages+=(chromium)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -16,5 +21,17 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 if command -v rustup >/dev/null 2>&1; then
     rustup component add rustfmt clippy >/dev/null 2>&1 || true
+fi
+if [ "${SKIP_WEB:-0}" != 1 ]; then
+    rustup target add wasm32-unknown-unknown >/dev/null 2>&1
+    # Trunk 0.21.14 is the newest that builds on Rust 1.95; wasm-bindgen's CLI must be
+    # the version of the wasm-bindgen crate in Cargo.lock.
+    bindgen=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p')
+    if [ "$(trunk --version 2>/dev/null)" != "trunk 0.21.14" ]; then
+        cargo install trunk --version 0.21.14 --locked
+    fi
+    if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $bindgen" ]; then
+        cargo install wasm-bindgen-cli --version "$bindgen"
+    fi
 fi
 echo "setup: all packages present"

@@ -380,7 +380,9 @@ fn fighting_bots_report_kills_and_no_refusals_and_cheating_bots_get_nothing_thro
         &[],
     );
     let url = server.http_url();
-    let content = std::sync::Arc::new(tavern_client::login::fetch_content(&url).unwrap());
+    let content = std::sync::Arc::new(
+        tavern_client::http::wait(tavern_client::login::fetch_content(&url)).unwrap(),
+    );
     let options = |cheat| tavern_client::load::BotOptions {
         server: url.clone(),
         count: 3,

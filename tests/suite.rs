@@ -7,6 +7,7 @@ mod common;
 mod accounts;
 mod agents;
 mod assets;
+mod browser;
 mod chat;
 mod combat;
 mod content;

@@ -54,8 +54,8 @@ fn receive(
         talk.last_closed = Some(c.clone());
     }
     for n in notices.read() {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
+        let now = web_time::SystemTime::now()
+            .duration_since(web_time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
         talk.notices.push((n.clone(), now));
         if talk.notices.len() > MAX_NOTICES {

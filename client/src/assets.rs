@@ -1,13 +1,13 @@
 //! The current map's images, from the server that runs it: each tileset image has a
-//! content-addressed URL (`/assets/HASH/NAME`) in the map message. The client looks in
-//! its disk cache first, else downloads the file, checks that it has the hash its URL
-//! names, and keeps it in the cache (a URL's content never changes). The window draws
-//! them ([`crate::render`]); bots fetch them too, so tests see what a player would.
+//! content-addressed URL (`/assets/HASH/NAME`) in the map message. The desktop client
+//! looks in its disk cache first, else downloads the file, checks that it has the hash
+//! its URL names, and keeps it in the cache (a URL's content never changes); in a
+//! browser the browser's own cache keeps it (the server marks it immutable). The window
+//! draws them ([`crate::render`]); bots fetch them too, so tests see what a player would.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, TryRecvError};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bevy::prelude::*;
@@ -15,14 +15,21 @@ use tavern_shared::assets::{MAX_ASSET_BYTES, content_hash, url_hash};
 
 use crate::PlaySystems;
 use crate::connection::ServerTarget;
+use crate::http::{Pending, Request, Taken, send};
 use crate::prediction::CurrentMap;
 
 /// Where downloaded map images are kept: `$XDG_CACHE_HOME/tavern/assets`, else
-/// `~/.cache/tavern/assets` (tests point it elsewhere).
+/// `~/.cache/tavern/assets` (tests point it elsewhere). Unused in a browser.
 #[derive(Resource, Clone, Debug)]
 pub struct AssetCache(pub PathBuf);
 
 impl Default for AssetCache {
+    #[cfg(target_arch = "wasm32")]
+    fn default() -> Self {
+        AssetCache(PathBuf::new())
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
     fn default() -> Self {
         let base = std::env::var_os("XDG_CACHE_HOME")
             .map(PathBuf::from)
@@ -34,7 +41,7 @@ impl Default for AssetCache {
 
 /// One image: on its way, here, or not to be had.
 pub enum Fetch {
-    Loading(Mutex<Receiver<Result<Fetched, String>>>),
+    Loading(Pending<Result<Fetched, String>>),
     Ready(Arc<[u8]>),
     Failed(String),
 }
@@ -106,14 +113,11 @@ fn ask_for_map_images(
         if assets.files.contains_key(url) {
             continue;
         }
-        let (tx, rx) = std::sync::mpsc::channel();
         let (server, url_owned, dir) = (target.url.clone(), url.to_string(), cache.0.clone());
-        std::thread::spawn(move || {
-            let _ = tx.send(fetch(&server, &url_owned, &dir));
-        });
+        let pending = crate::http::spawn(async move { fetch(&server, &url_owned, &dir).await });
         assets
             .files
-            .insert(url.to_string(), Fetch::Loading(Mutex::new(rx)));
+            .insert(url.to_string(), Fetch::Loading(pending));
     }
 }
 
@@ -121,13 +125,9 @@ fn take_in_images(mut assets: ResMut<MapAssets>) {
     let assets = &mut *assets;
     for (url, fetch) in &mut assets.files {
         let Fetch::Loading(rx) = fetch else { continue };
-        let result = rx
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .try_recv();
-        *fetch = match result {
-            Err(TryRecvError::Empty) => continue,
-            Ok(Ok(fetched)) => {
+        *fetch = match rx.take() {
+            Taken::Waiting => continue,
+            Taken::Done(Ok(fetched)) => {
                 if fetched.from_cache {
                     assets.from_cache += 1;
                 } else {
@@ -135,58 +135,70 @@ fn take_in_images(mut assets: ResMut<MapAssets>) {
                 }
                 Fetch::Ready(fetched.bytes.into())
             }
-            Ok(Err(reason)) => {
+            Taken::Done(Err(reason)) => {
                 warn!(%url, "a map image is missing: {reason}");
                 Fetch::Failed(reason)
             }
-            Err(TryRecvError::Disconnected) => Fetch::Failed("the download stopped".into()),
+            Taken::Lost => Fetch::Failed("the download stopped".into()),
         };
     }
 }
 
 /// The image at `url` on `server`: from the cache in `dir` if there, else downloaded,
 /// checked against its hash and cached.
-pub fn fetch(server: &str, url: &str, dir: &Path) -> Result<Fetched, String> {
+pub async fn fetch(server: &str, url: &str, dir: &Path) -> Result<Fetched, String> {
     let hash = url_hash(url).ok_or_else(|| format!("`{url}` is not an asset URL"))?;
-    let cached = dir.join(hash);
-    if let Ok(bytes) = std::fs::read(&cached)
-        && content_hash(&bytes) == hash
-    {
+    if let Some(bytes) = cached(dir, hash) {
         return Ok(Fetched {
             bytes,
             from_cache: true,
         });
     }
-    let agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(30)))
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    let mut response = agent
-        .get(&format!("{server}{url}"))
-        .call()
-        .map_err(|e| format!("cannot download it: {e}"))?;
-    if response.status() != 200 {
-        return Err(format!("the server answered {}", response.status()));
+    let reply = send(
+        Request::get(format!("{server}{url}"))
+            .limit(MAX_ASSET_BYTES)
+            .timeout(Duration::from_secs(30)),
+    )
+    .await
+    .map_err(|e| format!("cannot download it: {e}"))?;
+    if reply.status != 200 {
+        return Err(format!("the server answered {}", reply.status));
     }
-    let bytes = response
-        .body_mut()
-        .with_config()
-        .limit(MAX_ASSET_BYTES)
-        .read_to_vec()
-        .map_err(|e| format!("the download broke off: {e}"))?;
-    if content_hash(&bytes) != hash {
+    if content_hash(&reply.body) != hash {
         return Err("what arrived is not the file its URL names".into());
     }
-    // Written whole, then renamed: a half-written file is never taken from the cache.
-    if std::fs::create_dir_all(dir).is_ok() {
-        let part = dir.join(format!("{hash}.part{}", std::process::id()));
-        if std::fs::write(&part, &bytes).is_ok() {
-            let _ = std::fs::rename(&part, &cached);
-        }
-    }
+    keep(dir, hash, &reply.body);
     Ok(Fetched {
-        bytes,
+        bytes: reply.body,
         from_cache: false,
     })
 }
+
+/// The file of `hash` in the disk cache, if it is there whole.
+#[cfg(not(target_arch = "wasm32"))]
+fn cached(dir: &Path, hash: &str) -> Option<Vec<u8>> {
+    std::fs::read(dir.join(hash))
+        .ok()
+        .filter(|bytes| content_hash(bytes) == hash)
+}
+
+/// Keeps a downloaded file in the disk cache: written whole, then renamed, so a
+/// half-written file is never taken from the cache.
+#[cfg(not(target_arch = "wasm32"))]
+fn keep(dir: &Path, hash: &str, bytes: &[u8]) {
+    if std::fs::create_dir_all(dir).is_ok() {
+        let part = dir.join(format!("{hash}.part{}", std::process::id()));
+        if std::fs::write(&part, bytes).is_ok() {
+            let _ = std::fs::rename(&part, dir.join(hash));
+        }
+    }
+}
+
+/// A browser has no disk to keep files on: its HTTP cache keeps them instead.
+#[cfg(target_arch = "wasm32")]
+fn cached(_dir: &Path, _hash: &str) -> Option<Vec<u8>> {
+    None
+}
+
+#[cfg(target_arch = "wasm32")]
+fn keep(_dir: &Path, _hash: &str, _bytes: &[u8]) {}

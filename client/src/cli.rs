@@ -122,7 +122,7 @@ pub fn bots_main() -> ExitCode {
     let args = BotsArgs::parse();
     init_logging("warn");
     let fight = if args.fight {
-        match crate::login::fetch_content(&args.server) {
+        match crate::http::wait(crate::login::fetch_content(&args.server)) {
             Ok(content) => Some(std::sync::Arc::new(content)),
             Err(e) => {
                 eprintln!("tavern-bots: --fight needs the server's content: {e}");

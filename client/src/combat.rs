@@ -5,8 +5,7 @@
 //! refusals all come from the server.
 
 use std::collections::VecDeque;
-use std::sync::mpsc::{Receiver, TryRecvError};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;
@@ -18,6 +17,7 @@ use tavern_shared::content::Content;
 use tavern_shared::stream::StreamId;
 
 use crate::PlaySystems;
+use crate::http::{Pending, Taken};
 use crate::prediction::Prediction;
 use crate::stream::StreamBook;
 
@@ -112,7 +112,7 @@ pub struct GameContent(pub Option<Arc<Content>>);
 
 /// The fetch under way.
 #[derive(Resource)]
-struct FetchingContent(Mutex<Receiver<Result<Content, String>>>);
+struct FetchingContent(Pending<Result<Content, String>>);
 
 pub fn plugin(app: &mut App) {
     app.init_resource::<CombatLog>()
@@ -138,12 +138,10 @@ fn fetch_content(
     let Some(target) = target.filter(|_| content.0.is_none()) else {
         return;
     };
-    let (tx, rx) = std::sync::mpsc::channel();
     let url = target.url.clone();
-    std::thread::spawn(move || {
-        let _ = tx.send(crate::login::fetch_content(&url));
-    });
-    commands.insert_resource(FetchingContent(Mutex::new(rx)));
+    commands.insert_resource(FetchingContent(crate::http::spawn(async move {
+        crate::login::fetch_content(&url).await
+    })));
 }
 
 fn take_content(
@@ -151,15 +149,11 @@ fn take_content(
     fetching: Res<FetchingContent>,
     mut content: ResMut<GameContent>,
 ) {
-    let answer = match fetching.0.lock() {
-        Ok(rx) => rx.try_recv(),
-        Err(_) => Err(TryRecvError::Disconnected),
-    };
-    match answer {
-        Err(TryRecvError::Empty) => return,
-        Ok(Ok(fetched)) => content.0 = Some(Arc::new(fetched)),
-        Ok(Err(e)) => warn!("cannot show monsters and the hotbar: {e}"),
-        Err(TryRecvError::Disconnected) => warn!("the content fetch ended without an answer"),
+    match fetching.0.take() {
+        Taken::Waiting => return,
+        Taken::Done(Ok(fetched)) => content.0 = Some(Arc::new(fetched)),
+        Taken::Done(Err(e)) => warn!("cannot show monsters and the hotbar: {e}"),
+        Taken::Lost => warn!("the content fetch ended without an answer"),
     }
     commands.remove_resource::<FetchingContent>();
 }

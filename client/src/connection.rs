@@ -2,10 +2,11 @@
 //! and reconnecting with backoff when the link drops.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, TryRecvError, channel};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use web_time::{SystemTime, UNIX_EPOCH};
 
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;
@@ -16,11 +17,20 @@ use bevy_replicon_renet2::netcode::{
 use bevy_replicon_renet2::renet2::{ConnectionConfig, RenetClient};
 
 use crate::PlaySystems;
+use crate::http::{Pending, Taken};
 use crate::login::{Credentials, LoginError, login_with};
 
 /// Attempts (login and connect) before the client gives up: the first and five more,
 /// 1, 2, 4, 8 and 16 s apart (the server keeps a dropped avatar 30 s by default).
 pub const MAX_ATTEMPTS: u32 = 6;
+
+/// How this build connects unless told otherwise: UDP natively; a browser has only the
+/// WebSocket.
+#[cfg(not(target_arch = "wasm32"))]
+pub const PLATFORM_TRANSPORT: tavern_shared::api::Transport = tavern_shared::api::Transport::Udp;
+#[cfg(target_arch = "wasm32")]
+pub const PLATFORM_TRANSPORT: tavern_shared::api::Transport =
+    tavern_shared::api::Transport::WebSocket;
 
 /// Which server to join, and as whom.
 #[derive(Resource, Clone, Debug)]
@@ -48,7 +58,7 @@ impl ServerTarget {
             session: None,
             room: None,
             room_password: None,
-            transport: tavern_shared::api::Transport::Udp,
+            transport: PLATFORM_TRANSPORT,
         }
     }
 
@@ -187,7 +197,7 @@ impl Attempts {
 }
 
 #[derive(Resource)]
-struct PendingLogin(Mutex<Receiver<Result<Credentials, LoginError>>>);
+struct PendingLogin(Pending<Result<Credentials, LoginError>>);
 
 /// The server said this client speaks another protocol (another version of Tavern):
 /// trying again cannot help.
@@ -266,12 +276,10 @@ fn start_login(
     if !due {
         return;
     }
-    let (tx, rx) = channel();
     let (url, request) = (target.url.clone(), target.request());
-    std::thread::spawn(move || {
-        let _ = tx.send(login_with(&url, &request));
-    });
-    commands.insert_resource(PendingLogin(Mutex::new(rx)));
+    commands.insert_resource(PendingLogin(crate::http::spawn(async move {
+        login_with(&url, &request).await
+    })));
     if *status == ConnectionStatus::Idle {
         *status = ConnectionStatus::LoggingIn;
     }
@@ -288,11 +296,11 @@ fn finish_login(
     time: Res<Time<Real>>,
 ) {
     let Some(pending) = pending else { return };
-    let result = match pending.0.lock().map(|rx| rx.try_recv()) {
-        Ok(Err(TryRecvError::Empty)) => return,
-        Ok(Ok(result)) => result,
-        Ok(Err(TryRecvError::Disconnected)) | Err(_) => Err(LoginError::BadAnswer(
-            "the login thread ended without an answer".into(),
+    let result = match pending.0.take() {
+        Taken::Waiting => return,
+        Taken::Done(result) => result,
+        Taken::Lost => Err(LoginError::BadAnswer(
+            "the login ended without an answer".into(),
         )),
     };
     commands.remove_resource::<PendingLogin>();

@@ -5,14 +5,19 @@ pub mod agents;
 pub mod assets;
 pub mod bot;
 pub mod chat;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod cli;
 pub mod combat;
 pub mod connection;
+pub mod controls;
 pub mod dungeon;
 pub mod events;
 pub mod fight;
+pub mod http;
 pub mod interpolation;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod light;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod load;
 pub mod login;
 pub mod meetings;
@@ -22,14 +27,17 @@ pub mod proximity;
 pub mod roster;
 pub mod sessions;
 pub mod stream;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod websocket;
 
-#[cfg(feature = "render")]
+#[cfg(all(feature = "render", not(target_arch = "wasm32")))]
 pub mod desktop;
 #[cfg(feature = "embedded-server")]
 pub mod embedded;
 #[cfg(feature = "render")]
 pub mod render;
+#[cfg(feature = "render")]
+pub mod web;
 
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;

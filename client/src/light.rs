@@ -13,7 +13,6 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, TryRecvError, channel};
 use std::time::Instant;
 
 use bevy::prelude::*;
@@ -33,6 +32,7 @@ use tavern_shared::stream::{AvatarIntro, AvatarRoster, AvatarStates, OwnState, S
 use crate::bot::Brain;
 use crate::connection::ServerTarget;
 use crate::connection::{ConnectionStatus, Traffic, after_failure, link_figures, open_transport};
+use crate::http::{Pending, Taken};
 use crate::login::{Credentials, LoginError, login_with};
 use crate::stream::{StreamBook, StreamSink};
 
@@ -226,7 +226,7 @@ pub struct LightBot {
     status: ConnectionStatus,
     failed: u32,
     retry_at: Option<Instant>,
-    login: Option<Receiver<Result<Credentials, LoginError>>>,
+    login: Option<Pending<Result<Credentials, LoginError>>>,
     link: Option<Link>,
     book: StreamBook<()>,
     counter: Counter,
@@ -312,23 +312,21 @@ impl LightBot {
         }
         let Some(pending) = &self.login else {
             if self.retry_at.is_none_or(|at| now >= at) {
-                let (tx, rx) = channel();
                 let (url, request) = (self.target.url.clone(), self.target.request());
-                std::thread::spawn(move || {
-                    let _ = tx.send(login_with(&url, &request));
-                });
-                self.login = Some(rx);
+                self.login = Some(crate::http::spawn(async move {
+                    login_with(&url, &request).await
+                }));
                 if self.status == ConnectionStatus::Idle {
                     self.status = ConnectionStatus::LoggingIn;
                 }
             }
             return;
         };
-        let result = match pending.try_recv() {
-            Err(TryRecvError::Empty) => return,
-            Ok(result) => result,
-            Err(TryRecvError::Disconnected) => Err(LoginError::BadAnswer(
-                "the login thread ended without an answer".into(),
+        let result = match pending.take() {
+            Taken::Waiting => return,
+            Taken::Done(result) => result,
+            Taken::Lost => Err(LoginError::BadAnswer(
+                "the login ended without an answer".into(),
             )),
         };
         self.login = None;

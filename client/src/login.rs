@@ -1,11 +1,11 @@
 //! Logging in over the server's HTTP API to get a netcode connect token.
 
-use std::time::Duration;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bevy_replicon_renet2::netcode::ConnectToken;
 use tavern_shared::api::{ApiError, LoginRequest, LoginResponse};
+
+use crate::http::{Request, send};
 
 /// Why a login failed. `Refused` is final (the server said no); `Unreachable` may pass.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,20 +58,12 @@ pub fn normalize_url(url: &str) -> Result<String, LoginError> {
     Ok(trimmed.to_string())
 }
 
-/// An HTTP client for the server's API: 5 s at most per request, and error statuses
-/// answered (their JSON says what was wrong) rather than raised.
-fn api_agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(5)))
-        .http_status_as_error(false)
-        .build()
-        .new_agent()
-}
-
 /// Logs in as a guest named `name` at the server's HTTP API; with the `session` a
-/// previous login answered, as the same player (what it held comes back).
+/// previous login answered, as the same player (what it held comes back). Blocks
+/// (tools and tests).
+#[cfg(not(target_arch = "wasm32"))]
 pub fn login(url: &str, name: &str, session: Option<&str>) -> Result<Credentials, LoginError> {
-    login_with(
+    crate::http::wait(login_with(
         url,
         &LoginRequest {
             name: name.to_string(),
@@ -81,31 +73,15 @@ pub fn login(url: &str, name: &str, session: Option<&str>) -> Result<Credentials
             room_password: None,
             transport: Default::default(),
         },
-    )
+    ))
 }
 
 /// Logs in with everything a login may carry: an account's password, a room to join
 /// and its password.
-pub fn login_with(url: &str, request: &LoginRequest) -> Result<Credentials, LoginError> {
+pub async fn login_with(url: &str, request: &LoginRequest) -> Result<Credentials, LoginError> {
     let base = normalize_url(url)?;
-    let endpoint = format!("{base}/api/login");
-    let mut response = api_agent()
-        .post(&endpoint)
-        .send_json(request)
-        .map_err(|e| LoginError::Unreachable {
-            url: base.clone(),
-            reason: e.to_string(),
-        })?;
-    let status = response.status();
-    let body = response
-        .body_mut()
-        .read_to_string()
-        .map_err(|e| LoginError::BadAnswer(e.to_string()))?;
-    if !status.is_success() {
-        return Err(answer_error(status.as_u16(), &body, &base));
-    }
     let answer: LoginResponse =
-        serde_json::from_str(&body).map_err(|e| LoginError::BadAnswer(e.to_string()))?;
+        api_call(Request::post(format!("{base}/api/login"), request)).await?;
     let bytes = STANDARD
         .decode(&answer.token)
         .map_err(|e| LoginError::BadAnswer(format!("token is not base64: {e}")))?;
@@ -155,28 +131,25 @@ pub fn parse_invite(text: &str) -> Result<(Option<String>, String), String> {
 }
 
 /// The server's public rooms (`GET /api/rooms`), busiest first.
-pub fn list_rooms(url: &str) -> Result<Vec<tavern_shared::api::RoomInfo>, LoginError> {
+pub async fn list_rooms(url: &str) -> Result<Vec<tavern_shared::api::RoomInfo>, LoginError> {
     let base = normalize_url(url)?;
-    api_call(&format!("{base}/api/rooms"), None, None)
+    api_call(Request::get(format!("{base}/api/rooms"))).await
 }
 
 /// Makes a room owned by the player of `api_token`.
-pub fn create_room(
+pub async fn create_room(
     url: &str,
     api_token: &str,
     room: &tavern_shared::api::CreateRoom,
 ) -> Result<tavern_shared::api::RoomInfo, LoginError> {
     let base = normalize_url(url)?;
-    api_call(
-        &format!("{base}/api/rooms"),
-        Some(api_token),
-        Some(serde_json::to_value(room).unwrap_or_default()),
-    )
+    api_call(Request::post(format!("{base}/api/rooms"), room).bearer(Some(api_token))).await
 }
 
 /// Makes `n` public rooms on the server's default map for load tests, each owned by a
 /// host player (`bots-host-K`, one per few rooms, within the server's rooms per
-/// player); their ids.
+/// player); their ids. Blocks (tools and tests).
+#[cfg(not(target_arch = "wasm32"))]
 pub fn make_rooms(url: &str, n: usize) -> Result<Vec<String>, LoginError> {
     let base = normalize_url(url)?;
     let mut ids = Vec::with_capacity(n);
@@ -188,7 +161,7 @@ pub fn make_rooms(url: &str, n: usize) -> Result<Vec<String>, LoginError> {
             None => {
                 hosts += 1;
                 let creds = login(url, &format!("bots-host-{hosts}"), None)?;
-                let map = room_map(&base, &creds.room)?;
+                let map = crate::http::wait(room_map(&base, &creds.room))?;
                 let h = (creds.api_token, map);
                 host = Some(h.clone());
                 h
@@ -201,7 +174,7 @@ pub fn make_rooms(url: &str, n: usize) -> Result<Vec<String>, LoginError> {
             private: false,
             password: None,
         };
-        match create_room(&base, &token, &request) {
+        match crate::http::wait(create_room(&base, &token, &request)) {
             Ok(room) => ids.push(room.id),
             // This host owns all it may: the next one makes the rest.
             Err(LoginError::Busy(_)) if host.is_some() => host = None,
@@ -212,8 +185,9 @@ pub fn make_rooms(url: &str, n: usize) -> Result<Vec<String>, LoginError> {
 }
 
 /// The map of room `id`, from the public list.
-fn room_map(base: &str, id: &str) -> Result<String, LoginError> {
-    let rooms = list_rooms(base)?;
+#[cfg(not(target_arch = "wasm32"))]
+async fn room_map(base: &str, id: &str) -> Result<String, LoginError> {
+    let rooms = list_rooms(base).await?;
     rooms
         .into_iter()
         .find(|r| r.id == id)
@@ -221,44 +195,20 @@ fn room_map(base: &str, id: &str) -> Result<String, LoginError> {
         .ok_or_else(|| LoginError::BadAnswer(format!("room `{id}` is not in the room list")))
 }
 
-/// One API request (POST with `body`, else GET), its JSON answer read as `T`; an error
-/// status comes back as the error it means.
-fn api_call<T: serde::de::DeserializeOwned>(
-    endpoint: &str,
-    token: Option<&str>,
-    body: Option<serde_json::Value>,
-) -> Result<T, LoginError> {
-    let agent = api_agent();
-    let unreachable = |e: ureq::Error| LoginError::Unreachable {
-        url: endpoint.to_string(),
-        reason: e.to_string(),
-    };
-    let bearer = token.map(|t| format!("Bearer {t}"));
-    let mut response = match body {
-        Some(body) => {
-            let mut r = agent.post(endpoint);
-            if let Some(b) = &bearer {
-                r = r.header("Authorization", b);
-            }
-            r.send_json(body).map_err(unreachable)?
-        }
-        None => {
-            let mut r = agent.get(endpoint);
-            if let Some(b) = &bearer {
-                r = r.header("Authorization", b);
-            }
-            r.call().map_err(unreachable)?
-        }
-    };
-    let status = response.status();
-    let text = response
-        .body_mut()
-        .read_to_string()
-        .map_err(|e| LoginError::BadAnswer(e.to_string()))?;
-    if !status.is_success() {
-        return Err(answer_error(status.as_u16(), &text, endpoint));
+/// One API request, its JSON answer read as `T`; an error status comes back as the
+/// error it means.
+async fn api_call<T: serde::de::DeserializeOwned>(request: Request) -> Result<T, LoginError> {
+    let endpoint = request.url.clone();
+    let reply = send(request)
+        .await
+        .map_err(|reason| LoginError::Unreachable {
+            url: endpoint.clone(),
+            reason,
+        })?;
+    if !reply.ok() {
+        return Err(answer_error(reply.status, &reply.text(), &endpoint));
     }
-    serde_json::from_str(&text).map_err(|e| LoginError::BadAnswer(e.to_string()))
+    serde_json::from_slice(&reply.body).map_err(|e| LoginError::BadAnswer(e.to_string()))
 }
 
 /// What an error answer of the API means for the client.
@@ -279,23 +229,16 @@ fn answer_error(status: u16, body: &str, url: &str) -> LoginError {
 }
 
 /// The server's game content (`GET /api/content`): combat stats, abilities and the rest.
-pub fn fetch_content(url: &str) -> Result<tavern_shared::content::Content, String> {
+pub async fn fetch_content(url: &str) -> Result<tavern_shared::content::Content, String> {
     let base = normalize_url(url).map_err(|e| e.to_string())?;
-    let mut response = api_agent()
-        .get(format!("{base}/api/content"))
-        .call()
+    let reply = send(Request::get(format!("{base}/api/content")).limit(16 * 1024 * 1024))
+        .await
         .map_err(|e| format!("cannot reach the server at {base}: {e}"))?;
-    let status = response.status();
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(16 * 1024 * 1024)
-        .read_to_string()
-        .map_err(|e| format!("cannot read {base}/api/content: {e}"))?;
-    if !status.is_success() {
-        return Err(format!("{base}/api/content answered HTTP {status}"));
+    if !reply.ok() {
+        return Err(format!("{base}/api/content answered HTTP {}", reply.status));
     }
-    serde_json::from_str(&body).map_err(|e| format!("{base}/api/content is not game content: {e}"))
+    serde_json::from_slice(&reply.body)
+        .map_err(|e| format!("{base}/api/content is not game content: {e}"))
 }
 
 #[cfg(test)]

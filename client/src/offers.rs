@@ -24,6 +24,17 @@ pub enum Offer {
 }
 
 impl Offer {
+    /// The action button's word for it (the button presses E; a meeting has its own
+    /// button), if the action key does something here.
+    pub fn verb(&self) -> Option<&'static str> {
+        match self {
+            Offer::StartMeeting { .. } => Some("Join"),
+            Offer::Website { .. } => Some("Open"),
+            Offer::Talk { .. } => Some("Talk"),
+            Offer::Meeting(_) | Offer::Busy { .. } => None,
+        }
+    }
+
     /// The prompt line.
     pub fn text(&self) -> String {
         match self {

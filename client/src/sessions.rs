@@ -1,9 +1,10 @@
 //! The desktop game remembers the guest session each server gave it (per server and
 //! name) in `sessions.json` in its data folder, readable by the user only, so a
-//! restarted game logs in as the same guest: same inventory, same conversations.
+//! restarted game logs in as the same guest: same inventory, same conversations. In a
+//! browser the same map is kept in the page's `localStorage` (per site, like a cookie).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use bevy::prelude::*;
 
@@ -11,6 +12,7 @@ use crate::connection::ServerTarget;
 
 /// The game's own files: `$XDG_DATA_HOME/tavern` or `~/.local/share/tavern`, else a
 /// folder in the system's temp dir.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn data_dir() -> PathBuf {
     std::env::var_os("XDG_DATA_HOME")
         .map(PathBuf::from)
@@ -40,16 +42,28 @@ impl SessionFile {
     }
 
     fn read(&self) -> BTreeMap<String, String> {
-        match std::fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+        match self.stored() {
+            Some(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
                 warn!(
                     "{}: not a sessions file ({e}); starting a new one",
                     self.path.display()
                 );
                 BTreeMap::new()
             }),
-            Err(_) => BTreeMap::new(),
+            None => BTreeMap::new(),
         }
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn stored(&self) -> Option<Vec<u8>> {
+        std::fs::read(&self.path).ok()
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    fn stored(&self) -> Option<Vec<u8>> {
+        let storage = web_sys::window()?.local_storage().ok()??;
+        let text = storage.get_item(&self.path.to_string_lossy()).ok()??;
+        Some(text.into_bytes())
     }
 
     /// The session remembered for `name` on this server.
@@ -65,16 +79,38 @@ impl SessionFile {
             return Ok(());
         }
         all.insert(self.key(name), session.to_string());
+        self.store(&serde_json::to_vec_pretty(&all).unwrap_or_default())
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn store(&self, bytes: &[u8]) -> std::io::Result<()> {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
         }
         let fresh = self.path.with_extension("json.new");
-        write_private(&fresh, &serde_json::to_vec_pretty(&all).unwrap_or_default())?;
+        write_private(&fresh, bytes)?;
         std::fs::rename(&fresh, &self.path)
+    }
+
+    /// In a browser: the page's `localStorage`, under the key `path` names.
+    #[cfg(target_arch = "wasm32")]
+    fn store(&self, bytes: &[u8]) -> std::io::Result<()> {
+        let refused = |what: &str| std::io::Error::other(format!("the browser {what}"));
+        let storage = web_sys::window()
+            .and_then(|w| w.local_storage().ok().flatten())
+            .ok_or_else(|| refused("keeps no localStorage for this page"))?;
+        storage
+            .set_item(
+                &self.path.to_string_lossy(),
+                &String::from_utf8_lossy(bytes),
+            )
+            .map_err(|_| refused("refused to store the session (storage full or blocked)"))
     }
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes `bytes` to `path`, readable by this user only.
+#[cfg(not(target_arch = "wasm32"))]
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

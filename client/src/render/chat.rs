@@ -30,6 +30,8 @@ pub struct Typing {
     pub note: Option<(String, bool, f64)>,
     /// Whisper partners seen lately, for Tab.
     last_whisper: Option<String>,
+    /// A whole line typed outside the game (the chat button's box), to send next frame.
+    pub entered: Option<String>,
 }
 
 impl Default for Typing {
@@ -40,6 +42,7 @@ impl Default for Typing {
             channel: ChatChannel::Proximity,
             note: None,
             last_whisper: None,
+            entered: None,
         }
     }
 }
@@ -151,6 +154,11 @@ pub fn type_keys(
             typing.active = false;
         }
     }
+    // A line typed elsewhere (the chat button's box in a browser) goes out as if typed.
+    if let Some(line) = typing.entered.take() {
+        typing.text = line;
+        submit(&mut typing, &mut log, &talk, &mut send, now);
+    }
     for key in keys.read() {
         if key.state != ButtonState::Pressed {
             continue;
@@ -188,43 +196,7 @@ pub fn type_keys(
                 let whisper = typing.last_whisper.clone();
                 typing.channel = next_channel(&typing.channel, whisper.as_ref());
             }
-            Key::Enter => {
-                let text = std::mem::take(&mut typing.text);
-                typing.active = false;
-                if text.trim().is_empty() {
-                    continue;
-                }
-                // Plain lines go to the NPC while talking to one; commands still work.
-                let current = match &talk.open {
-                    Some(open) => ChatChannel::Agent(open.agent.clone()),
-                    None => typing.channel.clone(),
-                };
-                let typed = parse_typed(&text, &current);
-                match typed {
-                    Typed::Send(channel, text) => {
-                        if let ChatChannel::Whisper(name) = &channel {
-                            typing.last_whisper = Some(name.clone());
-                            typing.channel = channel.clone();
-                        }
-                        log.sent += 1;
-                        send.write(ChatSend { channel, text });
-                        // Keep the conversation flowing: back to typing to the NPC.
-                        typing.active = talk.open.is_some();
-                    }
-                    Typed::Switch(channel) => {
-                        if let ChatChannel::Whisper(name) = &channel {
-                            typing.last_whisper = Some(name.clone());
-                        }
-                        typing.channel = channel;
-                    }
-                    Typed::Help => typing.note(HELP, false, now),
-                    Typed::Invalid(reason) => {
-                        typing.note(format!("Not sent: {reason}"), true, now);
-                        typing.text = text;
-                        typing.active = true;
-                    }
-                }
-            }
+            Key::Enter => submit(&mut typing, &mut log, &talk, &mut send, now),
             _ => {
                 if let Some(t) = &key.text
                     && !t.chars().any(char::is_control)
@@ -233,6 +205,52 @@ pub fn type_keys(
                     typing.text.push_str(t);
                 }
             }
+        }
+    }
+}
+
+/// Sends the line being typed (Enter, or the chat button's line), or does the command
+/// it holds.
+fn submit(
+    typing: &mut Typing,
+    log: &mut ChatLog,
+    talk: &Conversation,
+    send: &mut MessageWriter<ChatSend>,
+    now: f64,
+) {
+    let text = std::mem::take(&mut typing.text);
+    typing.active = false;
+    if text.trim().is_empty() {
+        return;
+    }
+    // Plain lines go to the NPC while talking to one; commands still work.
+    let current = match &talk.open {
+        Some(open) => ChatChannel::Agent(open.agent.clone()),
+        None => typing.channel.clone(),
+    };
+    let typed = parse_typed(&text, &current);
+    match typed {
+        Typed::Send(channel, text) => {
+            if let ChatChannel::Whisper(name) = &channel {
+                typing.last_whisper = Some(name.clone());
+                typing.channel = channel.clone();
+            }
+            log.sent += 1;
+            send.write(ChatSend { channel, text });
+            // Keep the conversation flowing: back to typing to the NPC.
+            typing.active = talk.open.is_some();
+        }
+        Typed::Switch(channel) => {
+            if let ChatChannel::Whisper(name) = &channel {
+                typing.last_whisper = Some(name.clone());
+            }
+            typing.channel = channel;
+        }
+        Typed::Help => typing.note(HELP, false, now),
+        Typed::Invalid(reason) => {
+            typing.note(format!("Not sent: {reason}"), true, now);
+            typing.text = text;
+            typing.active = true;
         }
     }
 }

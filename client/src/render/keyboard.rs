@@ -1,17 +1,19 @@
 //! Keyboard input: WASD or arrows to move, Shift to run, E to interact; nothing moves
-//! while the player is typing a chat line.
+//! while the player is typing a chat line. The touch stick and action button feed the
+//! same input ([`crate::controls::strongest`] of the keyboard's and the stick's).
 
 use bevy::prelude::*;
-use tavern_shared::input::{Buttons, InputFrame, Stick};
+use tavern_shared::input::{Buttons, InputFrame};
 
 use crate::PlaySystems;
 use crate::prediction::DesiredInput;
 use crate::render::chat::Typing;
+use crate::render::touch::TouchControls;
 
 /// The action key was pressed since the last tick: a tap shorter than a tick (or one
 /// in a frame with no tick) still counts.
 #[derive(Resource, Default)]
-struct ActionTapped(bool);
+pub struct ActionTapped(bool);
 
 pub fn plugin(app: &mut App) {
     app.init_resource::<ActionTapped>()
@@ -22,12 +24,18 @@ pub fn plugin(app: &mut App) {
         .add_systems(FixedUpdate, read_keyboard.in_set(PlaySystems::Input));
 }
 
-fn latch_action(
+/// Whether the action key, or the touch action button, went down this frame.
+pub fn action_pressed(keys: &ButtonInput<KeyCode>, typing: &Typing, touch: &TouchControls) -> bool {
+    (keys.just_pressed(KeyCode::KeyE) && !typing.active) || touch.action
+}
+
+pub fn latch_action(
     keys: Res<ButtonInput<KeyCode>>,
     typing: Res<Typing>,
+    touch: Res<TouchControls>,
     mut tapped: ResMut<ActionTapped>,
 ) {
-    if keys.just_pressed(KeyCode::KeyE) && !typing.active {
+    if action_pressed(&keys, &typing, &touch) {
         tapped.0 = true;
     }
 }
@@ -35,6 +43,7 @@ fn latch_action(
 fn read_keyboard(
     keys: Res<ButtonInput<KeyCode>>,
     typing: Res<Typing>,
+    touch: Res<TouchControls>,
     mut tapped: ResMut<ActionTapped>,
     mut desired: ResMut<DesiredInput>,
 ) {
@@ -65,7 +74,7 @@ fn read_keyboard(
         buttons = buttons | Buttons::INTERACT;
     }
     desired.0 = InputFrame {
-        stick: Stick::from_vec(dir.normalize_or_zero()),
+        stick: crate::controls::strongest(&[dir.normalize_or_zero(), touch.direction()]),
         buttons,
     };
 }

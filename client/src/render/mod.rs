@@ -18,6 +18,7 @@ pub mod npcs;
 pub mod prompts;
 pub mod roster;
 pub mod start;
+pub mod touch;
 
 use bevy::prelude::*;
 
@@ -55,6 +56,7 @@ pub fn plugin(app: &mut App) {
         camera::plugin,
         hud::plugin,
         keyboard::plugin,
+        touch::plugin,
         npcs::plugin,
         chat::plugin,
         conversation::plugin,

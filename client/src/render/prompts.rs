@@ -28,7 +28,7 @@ struct NoteText;
 
 /// What is on offer now (for the keys and the button).
 #[derive(Resource, Debug, Default)]
-struct Here(Vec<Offer>);
+pub(crate) struct Here(pub Vec<Offer>);
 
 pub fn plugin(app: &mut App) {
     app.init_resource::<Here>()
@@ -41,7 +41,20 @@ pub fn plugin(app: &mut App) {
 #[derive(Resource, Debug, Default)]
 struct Unopened(Option<String>);
 
+/// Opens `url` in a new tab of the page's browser; says why not when it cannot (a
+/// blocked pop-up).
+#[cfg(target_arch = "wasm32")]
+pub fn open_in_browser(url: &str) -> Result<(), String> {
+    match web_sys::window().map(|w| w.open_with_url_and_target(url, "_blank")) {
+        Some(Ok(Some(_))) => Ok(()),
+        _ => Err(format!(
+            "The browser blocked the new tab; allow pop-ups for this page. The address is {url}"
+        )),
+    }
+}
+
 /// Opens `url` in the system browser; says why not when it cannot.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn open_in_browser(url: &str) -> Result<(), String> {
     let opener = if cfg!(target_os = "macos") {
         "open"
@@ -168,6 +181,7 @@ fn show_prompts(
 fn act(
     keys: Res<ButtonInput<KeyCode>>,
     typing: Res<Typing>,
+    touch: Res<crate::render::touch::TouchControls>,
     here: Res<Here>,
     mut unopened: ResMut<Unopened>,
     mut clicks: Query<
@@ -199,7 +213,7 @@ fn act(
     {
         unopened.0 = open_in_browser(url).err();
     }
-    if keys.just_pressed(KeyCode::KeyE)
+    if crate::render::keyboard::action_pressed(&keys, &typing, &touch)
         && let Some(url) = here.0.iter().find_map(|o| match o {
             Offer::Website { url, .. } => Some(url),
             _ => None,

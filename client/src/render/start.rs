@@ -3,15 +3,13 @@
 //! (its password asked for when it has one) or make one. Keyboard only: Tab moves
 //! between fields, Enter goes on, Esc goes back, arrows pick a room.
 
-use std::sync::Mutex;
-use std::sync::mpsc::{Receiver, TryRecvError, channel};
-
 use bevy::input::ButtonState;
 use bevy::input::keyboard::{Key, KeyboardInput};
 use bevy::prelude::*;
 use tavern_shared::api::{CreateRoom, LoginRequest, RoomInfo};
 
 use crate::connection::{ConnectionStatus, ServerTarget};
+use crate::http::{Pending, Taken, Work};
 use crate::login::{Credentials, create_room, list_rooms, login_with};
 
 /// Where the start screen is.
@@ -51,7 +49,7 @@ pub struct StartScreen {
     pub message: String,
     creds: Option<Credentials>,
     server: String,
-    pending: Option<Mutex<Receiver<Answer>>>,
+    pending: Option<Pending<Answer>>,
     /// The room being joined (to come back to the list if joining fails).
     joining: Option<String>,
     /// The guest session this machine keeps for `name`, so a guest comes back as itself.
@@ -84,12 +82,8 @@ impl StartScreen {
             .unwrap_or_default()
     }
 
-    fn ask(&mut self, work: impl FnOnce() -> Answer + Send + 'static) {
-        let (tx, rx) = channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(work());
-        });
-        self.pending = Some(Mutex::new(rx));
+    fn ask(&mut self, work: impl Work<Answer>) {
+        self.pending = Some(crate::http::spawn(work));
         self.message = "...".into();
     }
 }
@@ -199,9 +193,11 @@ fn type_into(
                 }
                 "r" | "R" => {
                     let server = screen.server.clone();
-                    screen.ask(move || match list_rooms(&server) {
-                        Ok(rooms) => Answer::Rooms(rooms),
-                        Err(e) => Answer::Failed(e.to_string()),
+                    screen.ask(async move {
+                        match list_rooms(&server).await {
+                            Ok(rooms) => Answer::Rooms(rooms),
+                            Err(e) => Answer::Failed(e.to_string()),
+                        }
                     });
                 }
                 _ => {}
@@ -275,14 +271,14 @@ fn go_on(screen: &mut StartScreen, commands: &mut Commands) {
                 password: (!password.is_empty()).then_some(password),
                 room: None,
                 room_password: None,
-                transport: Default::default(),
+                transport: crate::connection::PLATFORM_TRANSPORT,
             };
-            screen.ask(move || {
-                let creds = match login_with(&server, &request) {
+            screen.ask(async move {
+                let creds = match login_with(&server, &request).await {
                     Ok(c) => c,
                     Err(e) => return Answer::Failed(e.to_string()),
                 };
-                match list_rooms(&server) {
+                match list_rooms(&server).await {
                     Ok(rooms) => Answer::LoggedIn(Box::new(creds), rooms),
                     Err(e) => Answer::Failed(e.to_string()),
                 }
@@ -324,9 +320,11 @@ fn go_on(screen: &mut StartScreen, commands: &mut Commands) {
                 password: (!password.is_empty()).then_some(password),
             };
             let (server, token) = (screen.server.clone(), creds.api_token.clone());
-            screen.ask(move || match create_room(&server, &token, &request) {
-                Ok(room) => Answer::Made(room),
-                Err(e) => Answer::Failed(e.to_string()),
+            screen.ask(async move {
+                match create_room(&server, &token, &request).await {
+                    Ok(room) => Answer::Made(room),
+                    Err(e) => Answer::Failed(e.to_string()),
+                }
             });
         }
         Stage::Playing => {}
@@ -349,14 +347,10 @@ fn join(screen: &mut StartScreen, commands: &mut Commands, room: String, passwor
 
 fn take_answers(screen: Option<ResMut<StartScreen>>, mut commands: Commands) {
     let Some(mut screen) = screen else { return };
-    let answer = match screen
-        .pending
-        .as_ref()
-        .map(|p| p.lock().map(|rx| rx.try_recv()))
-    {
-        Some(Ok(Ok(answer))) => answer,
-        Some(Ok(Err(TryRecvError::Empty))) | None => return,
-        _ => Answer::Failed("the request ended without an answer".into()),
+    let answer = match screen.pending.as_ref().map(Pending::take) {
+        Some(Taken::Done(answer)) => answer,
+        Some(Taken::Waiting) | None => return,
+        Some(Taken::Lost) => Answer::Failed("the request ended without an answer".into()),
     };
     screen.pending = None;
     match answer {
