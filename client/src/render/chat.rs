@@ -13,11 +13,14 @@ use tavern_shared::chat::{ChatChannel, ChatSend, MAX_CHARS};
 use crate::agents::Conversation;
 use crate::chat::{ChatLog, HELP, Typed, channel_label, format_line, parse_typed};
 use crate::connection::LocalPlayer;
+use crate::render::layout::Layout;
 
 /// Lines the panel shows.
 const SHOWN: usize = 8;
 /// How long a local note (help, a refusal) stays up, in seconds.
 const NOTE_SECS: f64 = 8.0;
+/// How long a folded panel ([`Layout::chat_folds`]) shows after a line arrives.
+const UNFOLD_SECS: f64 = 6.0;
 
 /// The line being typed.
 #[derive(Resource, Debug, Clone)]
@@ -54,6 +57,9 @@ impl Typing {
 }
 
 #[derive(Component)]
+struct ChatPanel;
+
+#[derive(Component)]
 struct ChatLineText(usize);
 
 #[derive(Component)]
@@ -68,7 +74,7 @@ pub fn plugin(app: &mut App) {
         // Typing is decided before the tick reads the movement keys, so a key that
         // starts typing never also moves or acts.
         .add_systems(PreUpdate, type_keys.after(bevy::input::InputSystems))
-        .add_systems(Update, show_panel);
+        .add_systems(Update, (show_panel, fit_panel));
 }
 
 fn spawn_panel(mut commands: Commands) {
@@ -78,6 +84,7 @@ fn spawn_panel(mut commands: Commands) {
     };
     commands
         .spawn((
+            ChatPanel,
             Node {
                 position_type: PositionType::Absolute,
                 bottom: px(8),
@@ -251,6 +258,51 @@ fn submit(
             typing.note(format!("Not sent: {reason}"), true, now);
             typing.text = text;
             typing.active = true;
+        }
+    }
+}
+
+/// Sizes the panel for the screen ([`Layout`]): its width, how many lines show, and on
+/// a phone whether it shows at all (while typing, or just after a line or a note).
+fn fit_panel(
+    layout: Res<Layout>,
+    log: Res<ChatLog>,
+    typing: Res<Typing>,
+    time: Res<Time>,
+    mut last_line: Local<f64>,
+    mut panel: Query<(&mut Node, &mut Visibility), (With<ChatPanel>, Without<ChatLineText>)>,
+    mut lines: Query<(&ChatLineText, &mut Node), Without<ChatPanel>>,
+) {
+    let now = time.elapsed_secs_f64();
+    if log.is_changed() && !log.lines.is_empty() {
+        *last_line = now;
+    }
+    let noted = typing.note.as_ref().is_some_and(|(.., until)| *until > now);
+    let open = !layout.chat_folds
+        || typing.active
+        || noted
+        || (!log.lines.is_empty() && now - *last_line < UNFOLD_SECS);
+    let want = if open {
+        Visibility::Inherited
+    } else {
+        Visibility::Hidden
+    };
+    for (mut node, mut visible) in &mut panel {
+        if *visible != want {
+            *visible = want;
+        }
+        if layout.is_changed() {
+            node.width = px(layout.chat_width);
+        }
+    }
+    if layout.is_changed() {
+        // The newest lines are the bottom slots.
+        for (slot, mut node) in &mut lines {
+            node.display = if SHOWN - slot.0 <= layout.chat_lines {
+                Display::Flex
+            } else {
+                Display::None
+            };
         }
     }
 }

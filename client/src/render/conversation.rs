@@ -22,7 +22,19 @@ struct Exchange;
 
 pub fn plugin(app: &mut App) {
     app.add_systems(Startup, spawn_window)
-        .add_systems(Update, show_window);
+        .add_systems(Update, (show_window, fit_window));
+}
+
+/// Fits the window to the screen ([`crate::render::layout::Layout`]).
+fn fit_window(
+    layout: Res<crate::render::layout::Layout>,
+    mut window: Query<&mut Node, With<Window>>,
+) {
+    if layout.is_changed() {
+        for mut node in &mut window {
+            node.width = px(layout.window_width);
+        }
+    }
 }
 
 fn spawn_window(mut commands: Commands) {

@@ -1,22 +1,31 @@
-//! The connection indicator and a one-line help, top left.
+//! The connection indicator and a one-line help, top left (the help only where there
+//! is a keyboard and room for it: [`Layout`]).
 
 use bevy::prelude::*;
 use tavern_shared::avatar::{DisplayName, PlayerId};
 
 use crate::connection::ConnectionStatus;
 use crate::proximity::NearbyPlayers;
+use crate::render::layout::Layout;
 
 #[derive(Component)]
 struct StatusText;
 
+#[derive(Component)]
+struct HudBox;
+
+#[derive(Component)]
+struct KeyHelp;
+
 pub fn plugin(app: &mut App) {
     app.add_systems(Startup, spawn_hud)
-        .add_systems(Update, update_status);
+        .add_systems(Update, (update_status, fit_hud));
 }
 
 fn spawn_hud(mut commands: Commands) {
     commands
         .spawn((
+            HudBox,
             Node {
                 position_type: PositionType::Absolute,
                 top: px(8),
@@ -38,6 +47,7 @@ fn spawn_hud(mut commands: Commands) {
                 },
             ));
             hud.spawn((
+                KeyHelp,
                 Text::new("WASD / arrows: move    Shift: run    1-4: abilities at the mouse    E: interact / talk / pick up    I: inventory    J: join meeting    Enter: chat    Tab: players"),
                 TextFont {
                     font_size: FontSize::Px(13.0),
@@ -46,6 +56,27 @@ fn spawn_hud(mut commands: Commands) {
                 TextColor(Color::srgb(0.8, 0.8, 0.8)),
             ));
         });
+}
+
+/// Fits the box to the window and shows the keys' help where it belongs.
+fn fit_hud(
+    layout: Res<Layout>,
+    mut hud: Query<&mut Node, (With<HudBox>, Without<KeyHelp>)>,
+    mut help: Query<&mut Node, (With<KeyHelp>, Without<HudBox>)>,
+) {
+    if !layout.is_changed() {
+        return;
+    }
+    for mut node in &mut hud {
+        node.max_width = px(layout.hud_width);
+    }
+    for mut node in &mut help {
+        node.display = if layout.key_help {
+            Display::Flex
+        } else {
+            Display::None
+        };
+    }
 }
 
 fn update_status(

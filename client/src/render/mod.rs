@@ -12,6 +12,7 @@ pub mod conversation;
 pub mod dungeon;
 pub mod hud;
 pub mod keyboard;
+pub mod layout;
 pub mod loot;
 pub mod map;
 pub mod npcs;
@@ -66,5 +67,10 @@ pub fn plugin(app: &mut App) {
         loot::plugin,
         dungeon::plugin,
     ))
-    .add_plugins((roster::plugin, start::plugin, catchup::plugin));
+    .add_plugins((
+        layout::plugin,
+        roster::plugin,
+        start::plugin,
+        catchup::plugin,
+    ));
 }

@@ -34,7 +34,8 @@ pub fn plugin(app: &mut App) {
     app.init_resource::<Here>()
         .init_resource::<Unopened>()
         .add_systems(Startup, spawn_prompts)
-        .add_systems(Update, (find_offers, show_prompts, act, show_notes).chain());
+        .add_systems(Update, (find_offers, show_prompts, act, show_notes).chain())
+        .add_systems(Update, fit_prompts);
 }
 
 /// A link the browser could not be started for, to show the player.
@@ -77,23 +78,48 @@ pub fn open_in_browser(url: &str) -> Result<(), String> {
     }
 }
 
+/// The column of prompts and notes.
+#[derive(Component)]
+struct PromptColumn;
+
+/// Places the prompts for the screen ([`crate::render::layout::Layout`]).
+fn fit_prompts(
+    layout: Res<crate::render::layout::Layout>,
+    mut column: Query<&mut Node, With<PromptColumn>>,
+) {
+    if !layout.is_changed() {
+        return;
+    }
+    for mut node in &mut column {
+        node.width = px(layout.prompts_width);
+        (node.top, node.bottom) = match layout.prompts_top {
+            Some(top) => (px(top), Val::Auto),
+            None => (Val::Auto, px(8)),
+        };
+    }
+}
+
 fn spawn_prompts(mut commands: Commands) {
     let font = |size: f32| TextFont {
         font_size: FontSize::Px(size),
         ..default()
     };
     commands
-        .spawn(Node {
-            position_type: PositionType::Absolute,
-            bottom: px(8),
-            right: px(8),
-            // A fixed width: with only a maximum, wrapped prompts overflow the bottom edge.
-            width: px(520),
-            flex_direction: FlexDirection::Column,
-            align_items: AlignItems::End,
-            row_gap: px(6),
-            ..default()
-        })
+        .spawn((
+            PromptColumn,
+            Node {
+                position_type: PositionType::Absolute,
+                bottom: px(8),
+                right: px(8),
+                // A fixed width: with only a maximum, wrapped prompts overflow the bottom
+                // edge.
+                width: px(520),
+                flex_direction: FlexDirection::Column,
+                align_items: AlignItems::End,
+                row_gap: px(6),
+                ..default()
+            },
+        ))
         .with_children(|col| {
             let boxed = |size: f32, color: Color| {
                 (
