@@ -1,6 +1,7 @@
 //! Keyboard input: WASD or arrows to move, Shift to run, E to interact; nothing moves
-//! while the player is typing a chat line. The touch stick and action button feed the
-//! same input ([`crate::controls::strongest`] of the keyboard's and the stick's).
+//! while the player is typing a chat line. The touch stick and action button and the
+//! gamepads feed the same input ([`crate::controls::strongest`] of the keyboard's, the
+//! touch stick's and the gamepad's).
 
 use bevy::prelude::*;
 use tavern_shared::input::{Buttons, InputFrame};
@@ -8,6 +9,7 @@ use tavern_shared::input::{Buttons, InputFrame};
 use crate::PlaySystems;
 use crate::prediction::DesiredInput;
 use crate::render::chat::Typing;
+use crate::render::gamepad::GamepadControls;
 use crate::render::touch::TouchControls;
 
 /// The action key was pressed since the last tick: a tap shorter than a tick (or one
@@ -24,18 +26,25 @@ pub fn plugin(app: &mut App) {
         .add_systems(FixedUpdate, read_keyboard.in_set(PlaySystems::Input));
 }
 
-/// Whether the action key, or the touch action button, went down this frame.
-pub fn action_pressed(keys: &ButtonInput<KeyCode>, typing: &Typing, touch: &TouchControls) -> bool {
-    (keys.just_pressed(KeyCode::KeyE) && !typing.active) || touch.action
+/// Whether the action key, the touch action button or a gamepad's went down this
+/// frame.
+pub fn action_pressed(
+    keys: &ButtonInput<KeyCode>,
+    typing: &Typing,
+    touch: &TouchControls,
+    pad: &GamepadControls,
+) -> bool {
+    (keys.just_pressed(KeyCode::KeyE) && !typing.active) || touch.action || pad.action
 }
 
 pub fn latch_action(
     keys: Res<ButtonInput<KeyCode>>,
     typing: Res<Typing>,
     touch: Res<TouchControls>,
+    pad: Res<GamepadControls>,
     mut tapped: ResMut<ActionTapped>,
 ) {
-    if action_pressed(&keys, &typing, &touch) {
+    if action_pressed(&keys, &typing, &touch, &pad) {
         tapped.0 = true;
     }
 }
@@ -44,6 +53,7 @@ fn read_keyboard(
     keys: Res<ButtonInput<KeyCode>>,
     typing: Res<Typing>,
     touch: Res<TouchControls>,
+    pad: Res<GamepadControls>,
     mut tapped: ResMut<ActionTapped>,
     mut desired: ResMut<DesiredInput>,
 ) {
@@ -67,14 +77,18 @@ fn read_keyboard(
         dir.x += 1.0;
     }
     let mut buttons = Buttons::NONE;
-    if held(KeyCode::ShiftLeft, KeyCode::ShiftRight) {
+    if held(KeyCode::ShiftLeft, KeyCode::ShiftRight) || pad.run {
         buttons = buttons | Buttons::RUN;
     }
     if action {
         buttons = buttons | Buttons::INTERACT;
     }
     desired.0 = InputFrame {
-        stick: crate::controls::strongest(&[dir.normalize_or_zero(), touch.direction()]),
+        stick: crate::controls::strongest(&[
+            dir.normalize_or_zero(),
+            touch.direction(),
+            pad.direction,
+        ]),
         buttons,
     };
 }

@@ -10,6 +10,7 @@ pub mod chat;
 pub mod combat;
 pub mod conversation;
 pub mod dungeon;
+pub mod gamepad;
 pub mod hud;
 pub mod keyboard;
 pub mod layout;
@@ -69,6 +70,7 @@ pub fn plugin(app: &mut App) {
     ))
     .add_plugins((
         layout::plugin,
+        gamepad::plugin,
         roster::plugin,
         start::plugin,
         catchup::plugin,

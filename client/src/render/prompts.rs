@@ -208,6 +208,7 @@ fn act(
     keys: Res<ButtonInput<KeyCode>>,
     typing: Res<Typing>,
     touch: Res<crate::render::touch::TouchControls>,
+    pad: Res<crate::render::gamepad::GamepadControls>,
     here: Res<Here>,
     mut unopened: ResMut<Unopened>,
     mut clicks: Query<
@@ -239,7 +240,7 @@ fn act(
     {
         unopened.0 = open_in_browser(url).err();
     }
-    if crate::render::keyboard::action_pressed(&keys, &typing, &touch)
+    if crate::render::keyboard::action_pressed(&keys, &typing, &touch, &pad)
         && let Some(url) = here.0.iter().find_map(|o| match o {
             Offer::Website { url, .. } => Some(url),
             _ => None,
