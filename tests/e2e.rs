@@ -253,3 +253,49 @@ fn login_rejects_bad_names_and_bodies_with_reasons() {
             .contains("\"ok\"")
     );
 }
+
+/// A watcher that stops reading for 3.5 s (a long frame, a browser tab in the
+/// background) while another player walks and stops, then reads again: it catches up
+/// with the walker where the server has it, though the states sent meanwhile piled up
+/// unacknowledged.
+#[test]
+fn a_watcher_that_stalls_catches_up_with_the_walker() {
+    let _turn = crate::common::serial();
+    let server = start_server("stall", None);
+    let url = server.http_url();
+    let mut walker = Bot::new(&url, "Walker", Brain::Idle);
+    let mut watcher = Bot::new(&url, "Watcher", Brain::Idle);
+    assert!(pump_until(
+        &mut [&mut walker, &mut watcher],
+        Duration::from_secs(15),
+        |b| b[0]
+            .client_id()
+            .is_some_and(|id| crate::common::sees(b[1], id))
+    ));
+    let id = walker.client_id().unwrap();
+    *walker.brain_mut() = Brain::Script(VecDeque::from([
+        (60, walk(Vec2::X, false)),
+        (1, walk(Vec2::ZERO, false)),
+    ]));
+    // Only the walker runs: it walks for a second and stands.
+    pump_for(&mut [&mut walker], Duration::from_millis(3500));
+    let there = server_player(&server, id);
+    let there = Vec2::new(there.x, there.y);
+    let seen = |bot: &mut Bot| {
+        bot.others()
+            .into_iter()
+            .find(|(other, ..)| *other == id)
+            .map(|(_, state, _)| state.motion.pos)
+    };
+    let caught_up = pump_until(
+        &mut [&mut watcher, &mut walker],
+        Duration::from_secs(5),
+        |b| seen(b[0]).is_some_and(|at| at.distance(there) < 1.0),
+    );
+    assert!(
+        caught_up,
+        "the watcher sees the walker at {:?}, the server has it at {there} ({:?})",
+        seen(&mut watcher),
+        watcher.status()
+    );
+}

@@ -85,7 +85,14 @@ fn a_dropped_player_comes_back_to_its_avatar_and_one_who_does_not_leaves() {
             // Bo says something on the map while she is away, and whispers to her.
             say_and_hear_back(&mut bo, ChatChannel::Map, "the door is open");
             // Her avatar still stands near Bo: what he says near it reaches her too.
-            assert!(bo.nearby().near.contains(&before), "{:?}", bo.nearby());
+            // (Bo's list of who is near him follows the server's proximity ticks.)
+            assert!(
+                pump_until(&mut [&mut bo], Duration::from_secs(5), |b| {
+                    b[0].nearby().near.contains(&before)
+                }),
+                "{:?}",
+                bo.nearby()
+            );
             say_and_hear_back(&mut bo, ChatChannel::Proximity, "over here");
             say_and_hear_back(&mut bo, ChatChannel::Whisper("Ada".into()), "psst");
         }
