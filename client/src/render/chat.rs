@@ -293,6 +293,7 @@ fn fit_panel(
         }
         if layout.is_changed() {
             node.width = px(layout.chat_width);
+            node.bottom = px(layout.chat_bottom);
         }
     }
     if layout.is_changed() {

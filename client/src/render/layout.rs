@@ -56,6 +56,9 @@ pub struct Layout {
     pub chat_lines: usize,
     /// The panel shows only while typing or just after a line arrived.
     pub chat_folds: bool,
+    /// The panel's distance from the bottom: above the hotbar (bottom centre) where the
+    /// window is too narrow for both side by side.
+    pub chat_bottom: f32,
     /// The prompts' column: its width, and on a phone its top (under the status box,
     /// clear of the hotbar, the chat and the touch buttons at the bottom); else it sits
     /// at the bottom right.
@@ -91,6 +94,7 @@ pub fn layout_for(width: f32, height: f32, touch: bool) -> Layout {
         chat_width: chat_width.min(room),
         chat_lines,
         chat_folds: screen.is_phone(),
+        chat_bottom: if width >= 1200.0 { 8.0 } else { 64.0 },
         prompts_width: room.min(520.0),
         prompts_top: screen.is_phone().then_some(110.0),
         window_width: room.min(400.0),
@@ -148,9 +152,13 @@ mod tests {
         let desk = layout_for(1280.0, 720.0, false);
         assert!(!desk.chat_folds && desk.key_help);
         assert_eq!((desk.chat_width, desk.chat_lines), (500.0, 8));
+        assert_eq!(desk.chat_bottom, 8.0);
         assert!(!layout_for(1280.0, 720.0, true).key_help);
         let tablet = layout_for(1024.0, 768.0, false);
         assert!(!tablet.chat_folds && tablet.chat_lines == 6 && tablet.key_help);
+        // Too narrow for the chat and the hotbar side by side: the chat goes above.
+        assert_eq!(tablet.chat_bottom, 64.0);
+        assert_eq!(layout_for(390.0, 844.0, true).chat_bottom, 64.0);
     }
 
     #[test]
