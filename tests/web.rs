@@ -1,7 +1,8 @@
 //! Browsers' transport end to end: a client over the server's WebSocket (`--ws`, the
 //! native socket that connects exactly as a browser does) and a client over UDP play
-//! together on one real server, each seeing the other walk; a server without `--ws`
-//! refuses a WebSocket login with the reason.
+//! together on one real server, each seeing the other walk, and a lost WebSocket comes
+//! back to its avatar; a server without `--ws` refuses a WebSocket login with the
+//! reason.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -95,6 +96,26 @@ fn a_websocket_player_and_a_udp_player_see_each_other_walk() {
             server_player(&server, ids[walker])
         );
     }
+    // A lost WebSocket comes back as a lost UDP link does: to the same avatar.
+    let avatar = server
+        .avatar_of(web_id)
+        .expect("the web player has an avatar");
+    web.drop_connection();
+    assert!(
+        pump_until(&mut [&mut web, &mut native], Duration::from_secs(15), |b| {
+            b[0].client_id().is_some_and(|id| id != web_id)
+                && b[0].is_connected()
+                && b[0].own_server_state().is_some()
+        }),
+        "the WebSocket player reconnects: {:?}",
+        web.status()
+    );
+    let again = web.client_id().unwrap();
+    assert_eq!(
+        server.avatar_of(again),
+        Some(avatar),
+        "back in its own avatar"
+    );
     assert!(web.is_connected() && native.is_connected());
 }
 
