@@ -3,8 +3,9 @@
 
 Writes:
   assets/tilesets/town.png   the tileset image (32x32 tiles, 5 columns)
-  assets/sprites/avatar.png  the avatar sheet (4 facings x standing/stepping, white so it can be tinted)
-  assets/sprites/slime.png, skeleton.png, ogre.png  monster sheets (the same layout)
+  assets/sprites/avatar.png  the avatar sheet: 4 looks, each 4 facings x idle, 2 walking and 2 running
+                             frames, light greys so it can be tinted
+  assets/sprites/slime.png, skeleton.png, ogre.png  monster sheets (4 facings x standing/stepping)
   assets/sprites/loot.png    loot icons, 16x16: gold, a potion, a key, a material
   assets/sprites/dungeon.png doors and chests, 32x32: door shut, door open, chest shut, chest open
   maps/town.tsx              the tileset as Tiled sees it (which tiles collide)
@@ -172,61 +173,137 @@ def tileset_png():
     write_png(os.path.join(ROOT, "assets/tilesets/town.png"), w, h, img)
 
 
+# The avatar's looks, in the order of tavern_shared::avatar::LOOKS.
+LOOKS = ["traveller", "ranger", "scholar", "smith"]
+# Each look's rows: standing, walking (two steps), running (two strides).
+AVATAR_ROWS = ["idle", "walk-a", "walk-b", "run-a", "run-b"]
+
+
 def avatar_png():
-    """4 columns (down, up, left, right) x 2 rows (standing, stepping), light grey so tints show."""
-    w, h = 4 * T, 2 * T
+    """4 columns (down, up, left, right) x 5 rows per look (idle, two walking steps, two
+    running strides), the looks one under another; light greys so the player's tint
+    shows. The first two rows (standing, stepping) keep the monster sheets' layout."""
+    w, h = 4 * T, len(AVATAR_ROWS) * len(LOOKS) * T
     img = [[(0, 0, 0, 0)] * w for _ in range(h)]
+    for li, look in enumerate(LOOKS):
+        for ri, row in enumerate(AVATAR_ROWS):
+            for col, facing in enumerate(["down", "up", "left", "right"]):
+                ox, oy = col * T, (li * len(AVATAR_ROWS) + ri) * T
 
-    def put(ox, oy, x, y, c):
-        if 0 <= x < T and 0 <= y < T:
-            img[oy + y][ox + x] = c
+                def put(x, y, c, ox=ox, oy=oy):
+                    if 0 <= x < T and 0 <= y < T:
+                        img[oy + y][ox + x] = c
 
-    body, dark, skin, eye = (235, 235, 235, 255), (120, 120, 130, 255), (250, 215, 185, 255), (40, 30, 30, 255)
-    for col, facing in enumerate(["down", "up", "left", "right"]):
-        for row in range(2):
-            ox, oy = col * T, row * T
-            step = row == 1
-            # shadow
-            for x in range(9, 23):
-                put(ox, oy, x, 29, (0, 0, 0, 70))
-            # legs
-            for y in range(22, 29):
-                lift = 1 if step else 0
-                for x in (12, 13):
-                    put(ox, oy, x, y - lift, dark)
-                for x in (18, 19):
-                    put(ox, oy, x, y - (0 if step else 0), dark)
-            # body (tinted)
-            for y in range(13, 23):
-                for x in range(10, 22):
-                    put(ox, oy, x, y, body)
-            # arms
-            swing = 1 if step else 0
-            for y in range(14, 21):
-                put(ox, oy, 9, y + swing, body)
-                put(ox, oy, 22, y - swing, body)
-            # head
-            for y in range(3, 13):
-                for x in range(11, 21):
-                    dx, dy = x - 15.5, y - 7.5
-                    if dx * dx + dy * dy < 26:
-                        put(ox, oy, x, y, skin)
-            # hair / face by facing
-            for x in range(11, 21):
-                put(ox, oy, x, 3, dark)
-                put(ox, oy, x, 4, dark)
-            if facing == "down":
-                put(ox, oy, 13, 8, eye)
-                put(ox, oy, 18, 8, eye)
-            elif facing == "up":
-                for y in range(5, 11):
-                    for x in range(12, 20):
-                        put(ox, oy, x, y, dark)
-            elif facing == "left":
-                put(ox, oy, 12, 8, eye)
-            else:
-                put(ox, oy, 19, 8, eye)
+                draw_avatar(put, look, facing, row)
     write_png(os.path.join(ROOT, "assets/sprites/avatar.png"), w, h, img)
+
+
+def draw_avatar(put, look, facing, row):
+    """One frame of a look: legs and arms by the frame, the body leaning forward when
+    running, and what sets the looks apart (hair, a hood, a robe, an apron and beard)."""
+    body, dark, skin, eye = (235, 235, 235, 255), (120, 120, 130, 255), (250, 215, 185, 255), (40, 30, 30, 255)
+    pale, black = (200, 200, 205, 255), (70, 65, 70, 255)
+    running = row.startswith("run")
+    phase = 0 if row == "idle" else (1 if row.endswith("-a") else -1)
+    stride = 2 if running else 1
+    # Leaning into a run: sideways when facing left or right, down a pixel otherwise.
+    lean = 0
+    if running:
+        lean = -1 if facing == "left" else (1 if facing == "right" else 0)
+    bob = 1 if running else 0
+    # shadow
+    for x in range(9, 23):
+        put(x, 29, (0, 0, 0, 70))
+    robe = look == "scholar"
+    # legs: one lifts (and, sideways, reaches forward) as the other pushes
+    for y in range(22, 29):
+        for (x0, sign) in ((12, 1), (18, -1)):
+            lift = max(0, phase * sign) * stride
+            reach = 0
+            if facing in ("left", "right") and phase != 0:
+                reach = phase * sign * stride * (1 if facing == "right" else -1)
+            if robe and y < 26:
+                continue
+            for x in (x0, x0 + 1):
+                put(x + reach, y - lift, dark)
+    top = 13 + bob
+    # body (tinted); the scholar's robe reaches the ankles
+    bottom = 26 if robe else 23
+    for y in range(top, bottom):
+        half = 6 + (1 if robe and y > 20 else 0)
+        for x in range(16 - half + lean, 16 + half + lean):
+            put(x, y, body)
+    if look == "smith":
+        # a dark apron over the front
+        if facing != "up":
+            for y in range(top + 3, 23):
+                for x in range(12 + lean, 20 + lean):
+                    put(x, y, black)
+    if look == "ranger":
+        # a belt and a strap across the chest
+        for x in range(10 + lean, 22 + lean):
+            put(x, top + 6, dark)
+        for i in range(7):
+            put(11 + i + lean, top + i, dark)
+    # arms swing against the legs
+    swing = phase * stride
+    for y in range(top + 1, top + 8):
+        put(9 + lean, y + swing, body)
+        put(22 + lean, y - swing, body)
+    # head
+    hx, hy = 15.5 + lean, 7.5 + bob
+    for y in range(2, 14):
+        for x in range(10, 22):
+            dx, dy = x - hx, y - hy
+            if dx * dx + dy * dy < 26:
+                put(x, y, skin)
+    head = int(hy) - 4
+    if look == "ranger":
+        # a pointed hood over the head
+        for y in range(head - 2, head + 3):
+            for x in range(11 + lean, 21 + lean):
+                if abs(x - (15.5 + lean)) < (y - head + 3) * 1.6:
+                    put(x, y, dark)
+        for y in range(head + 3, head + 9):
+            put(10 + lean, y, dark)
+            put(21 + lean, y, dark)
+    elif look == "smith":
+        # bald, with a beard
+        if facing != "up":
+            for y in range(head + 7, head + 11):
+                for x in range(12 + lean, 20 + lean):
+                    if facing == "down" or (facing == "left") == (x < 16 + lean):
+                        put(x, y, black)
+    elif look == "scholar":
+        # long pale hair down the sides
+        for x in range(11 + lean, 21 + lean):
+            put(x, head, pale)
+            put(x, head + 1, pale)
+        for y in range(head + 1, head + 10):
+            put(10 + lean, y, pale)
+            put(21 + lean, y, pale)
+    else:
+        for x in range(11 + lean, 21 + lean):
+            put(x, head, dark)
+            put(x, head + 1, dark)
+    # the face (or the back of the head)
+    ey = head + 5
+    if facing == "down":
+        put(13 + lean, ey, eye)
+        put(18 + lean, ey, eye)
+        if look == "scholar":
+            # spectacles
+            for x in (12, 14, 17, 19):
+                put(x + lean, ey, black)
+    elif facing == "up":
+        hair = {"traveller": dark, "ranger": dark, "scholar": pale, "smith": skin}[look]
+        for y in range(head + 2, head + 8):
+            for x in range(12 + lean, 20 + lean):
+                put(x, y, hair)
+    elif facing == "left":
+        put(12 + lean, ey, eye)
+    else:
+        put(19 + lean, ey, eye)
 
 
 def monster_png(name, draw):

@@ -88,6 +88,7 @@ fn stream_send(c: &mut Criterion, n: usize) {
                         vitals: Default::default(),
                         warps: 0,
                         presence,
+                        look: 0,
                     })
                     .collect();
                 let snapshot = Snapshot::new(RADIUS, seen);

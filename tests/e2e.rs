@@ -299,3 +299,58 @@ fn a_watcher_that_stalls_catches_up_with_the_walker() {
         watcher.status()
     );
 }
+
+/// Each player chooses a look at login; everyone, the player included, sees it, and a
+/// look that does not exist is refused with the reason.
+#[test]
+fn players_see_the_look_each_chose_at_login() {
+    let _turn = crate::common::serial();
+    let server = start_server("looks", None);
+    let url = server.http_url();
+    let with_look = |name: &str, look: u8| {
+        Bot::with_target(
+            tavern_client::connection::ServerTarget {
+                look,
+                ..tavern_client::connection::ServerTarget::guest(&url, name)
+            },
+            Brain::Idle,
+        )
+    };
+    let mut scholar = with_look("Scholar", 2);
+    let mut smith = with_look("Smith", 3);
+    let mut plain = Bot::new(&url, "Plain", Brain::Idle);
+    let looks = |b: &mut [&mut Bot]| {
+        let ids: Vec<u64> = b.iter().map(|bot| bot.client_id()).collect::<Option<_>>()?;
+        let mut seen = Vec::new();
+        for bot in b.iter_mut() {
+            seen.push(
+                ids.iter()
+                    .map(|id| bot.look_of(*id).map(|l| l.0))
+                    .collect::<Vec<_>>(),
+            );
+        }
+        Some(seen)
+    };
+    let want = vec![Some(2), Some(3), Some(0)];
+    assert!(
+        pump_until(
+            &mut [&mut scholar, &mut smith, &mut plain],
+            Duration::from_secs(15),
+            |b| looks(b).is_some_and(|seen| seen.iter().all(|s| *s == want))
+        ),
+        "{:?}",
+        looks(&mut [&mut scholar, &mut smith, &mut plain])
+    );
+    let (status, refused) = crate::common::call(
+        &url,
+        "/api/login",
+        None,
+        Some(serde_json::json!({"name": "Odd", "look": 4})),
+    );
+    assert_eq!(status, 422, "{refused}");
+    let reason = refused["error"].as_str().unwrap();
+    assert!(
+        reason.contains("look 4") && reason.contains("0 to 3"),
+        "{reason}"
+    );
+}

@@ -149,6 +149,7 @@ fn light_bots_read_and_write_exactly_what_replicon_does() {
             actor: Actor::Player(12345),
             name: "Zoë".into(),
             state,
+            look: 2,
         }],
         left: vec![2, 300],
     };

@@ -275,6 +275,17 @@ impl Bot {
     }
 
     /// Other avatars: id, last server state received, and where they are drawn.
+    /// The look of the avatar of player `id`, as this bot received it.
+    pub fn look_of(&mut self, id: u64) -> Option<tavern_shared::avatar::Look> {
+        let mut q = self
+            .app
+            .world_mut()
+            .query::<(&PlayerId, &tavern_shared::avatar::Look)>();
+        q.iter(self.app.world())
+            .find(|(p, _)| p.0 == id)
+            .map(|(_, look)| *look)
+    }
+
     pub fn others(&mut self) -> Vec<(u64, AvatarState, Option<Interpolated>)> {
         let mut q = self
             .app

@@ -47,6 +47,8 @@ pub struct ServerTarget {
     pub room_password: Option<String>,
     /// How to connect (UDP unless a WebSocket is asked for).
     pub transport: tavern_shared::api::Transport,
+    /// The avatar's look ([`tavern_shared::avatar::LOOKS`]).
+    pub look: u8,
 }
 
 impl ServerTarget {
@@ -59,6 +61,7 @@ impl ServerTarget {
             room: None,
             room_password: None,
             transport: PLATFORM_TRANSPORT,
+            look: 0,
         }
     }
 
@@ -71,6 +74,7 @@ impl ServerTarget {
             room: self.room.clone(),
             room_password: self.room_password.clone(),
             transport: self.transport,
+            look: (self.look != 0).then_some(self.look),
         }
     }
 }

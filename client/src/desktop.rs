@@ -36,6 +36,16 @@ pub struct DesktopArgs {
     /// A map file or folder for the built-in server to run (only without --server).
     #[arg(long, value_name = "PATH", conflicts_with = "server")]
     pub map: Option<PathBuf>,
+    /// Your avatar's look: 0 traveller, 1 ranger, 2 scholar, 3 smith.
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = check_look)]
+    pub look: u8,
+}
+
+fn check_look(text: &str) -> Result<u8, String> {
+    let n: u8 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a look's number"))?;
+    tavern_shared::avatar::Look::new(n).map(|look| look.0)
 }
 
 fn check_name(text: &str) -> Result<String, String> {
@@ -141,22 +151,23 @@ pub fn main() -> ExitCode {
             app.insert_resource(ServerTarget {
                 session: sessions.load(&name),
                 room: Some(room.clone()),
+                look: args.look,
                 ..ServerTarget::guest(&url, &name)
             });
         }
         (None, true) => {
             app.insert_resource(ServerTarget {
                 session: sessions.load(&name),
+                look: args.look,
                 ..ServerTarget::guest(&url, &name)
             });
         }
         // A server without a room: the start screen.
         (None, false) => {
-            app.insert_resource(crate::render::start::StartScreen::new(
-                &url,
-                &name,
-                sessions.load(&name),
-            ));
+            let mut screen =
+                crate::render::start::StartScreen::new(&url, &name, sessions.load(&name));
+            screen.look = args.look;
+            app.insert_resource(screen);
         }
     }
     app.insert_resource(sessions).run();

@@ -72,6 +72,7 @@ pub fn login(url: &str, name: &str, session: Option<&str>) -> Result<Credentials
             room: None,
             room_password: None,
             transport: Default::default(),
+            look: None,
         },
     ))
 }

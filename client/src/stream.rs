@@ -10,7 +10,7 @@
 use bevy::platform::collections::HashMap;
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;
-use tavern_shared::avatar::{AvatarState, DisplayName, InZones, InputAck, PlayerId};
+use tavern_shared::avatar::{AvatarState, DisplayName, InZones, InputAck, Look, PlayerId};
 use tavern_shared::stream::{
     Actor, AvatarIntro, AvatarRoster, AvatarStates, OwnState, StatesAck, StreamId,
 };
@@ -219,7 +219,7 @@ impl StreamSink<Entity> for WorldSink<'_, '_, '_, '_, '_> {
             self.commands
                 .spawn((Streamed(intro.id), DisplayName(intro.name.clone()), state));
         match &intro.actor {
-            Actor::Player(id) => entity.insert(PlayerId(*id)),
+            Actor::Player(id) => entity.insert((PlayerId(*id), Look(intro.look))),
             Actor::Monster(enemy) => entity.insert(MonsterKind(enemy.clone())),
             Actor::Loot { item, count } => entity.insert(LootKind {
                 item: item.clone(),
@@ -354,6 +354,7 @@ mod tests {
             actor: Actor::Player(player),
             name: format!("p{player}"),
             state: state(x),
+            look: 0,
         }
     }
 

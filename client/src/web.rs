@@ -13,22 +13,25 @@ use bevy::prelude::*;
 #[cfg(target_arch = "wasm32")]
 const SESSIONS_KEY: &str = "tavern.sessions";
 
-/// What the page's address asks for: the server (its origin), the name and the room.
+/// What the page's address asks for: the server (its origin), the name, the room and
+/// the avatar's look.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageRequest {
     pub server: String,
     pub name: String,
     pub room: Option<String>,
+    pub look: u8,
 }
 
-/// Reads a page address's origin and query (`?name=Ada&room=town`): `Err` says what
-/// is wrong, for the page to show.
+/// Reads a page address's origin and query (`?name=Ada&room=town&look=2`): `Err` says
+/// what is wrong, for the page to show.
 pub fn read_page(origin: &str, query: &str) -> Result<PageRequest, String> {
     let server = crate::login::normalize_url(origin).map_err(|e| {
         format!("this page must be opened from a Tavern server's http:// address ({e})")
     })?;
     let mut name = None;
     let mut room = None;
+    let mut look = 0;
     for pair in query.trim_start_matches('?').split('&') {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let value = urlencoding::decode(&value.replace('+', " "))
@@ -38,6 +41,12 @@ pub fn read_page(origin: &str, query: &str) -> Result<PageRequest, String> {
         match key {
             "name" => name = Some(value),
             "room" if !value.is_empty() => room = Some(value),
+            "look" if !value.is_empty() => {
+                let n = value
+                    .parse()
+                    .map_err(|_| format!("look: `{value}` is not a look's number"))?;
+                look = tavern_shared::avatar::Look::new(n)?.0;
+            }
             _ => {}
         }
     }
@@ -46,7 +55,12 @@ pub fn read_page(origin: &str, query: &str) -> Result<PageRequest, String> {
     if let Some(id) = &room {
         crate::login::parse_invite(id)?;
     }
-    Ok(PageRequest { server, name, room })
+    Ok(PageRequest {
+        server,
+        name,
+        room,
+        look,
+    })
 }
 
 /// Shows `text` in the page's `#status` line, with the form for another try.
@@ -121,6 +135,7 @@ pub fn main() {
     .insert_resource(crate::connection::ServerTarget {
         session: sessions.load(&page.name),
         room: page.room.clone(),
+        look: page.look,
         ..crate::connection::ServerTarget::guest(&page.server, &page.name)
     })
     .insert_resource(sessions)
@@ -165,13 +180,27 @@ mod tests {
     #[test]
     fn the_page_address_names_the_player_and_room() {
         assert_eq!(
-            read_page("http://127.0.0.1:8080", "?name=Ada+Lovelace&room=town"),
+            read_page(
+                "http://127.0.0.1:8080",
+                "?name=Ada+Lovelace&room=town&look=3"
+            ),
             Ok(PageRequest {
                 server: "http://127.0.0.1:8080".into(),
                 name: "Ada Lovelace".into(),
                 room: Some("town".into()),
+                look: 3,
             })
         );
+        assert_eq!(
+            read_page("http://h:1", "?name=Ada&look=").map(|p| p.look),
+            Ok(0)
+        );
+        for bad in ["?name=Ada&look=4", "?name=Ada&look=-1", "?name=Ada&look=x"] {
+            assert!(
+                read_page("http://h:1", bad).unwrap_err().contains("look"),
+                "{bad}"
+            );
+        }
         assert_eq!(
             read_page("http://h:1", "?room=&name=Bo%C3%A9").map(|p| (p.name, p.room)),
             Ok(("Boé".to_string(), None))

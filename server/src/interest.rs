@@ -16,7 +16,7 @@ use bevy::prelude::*;
 use bevy_replicon::prelude::*;
 use bevy_replicon::shared::backend::connected_client::NetworkId;
 use bevy_replicon_renet2::renet2::RenetServer;
-use tavern_shared::avatar::{AvatarState, DisplayName, InputAck};
+use tavern_shared::avatar::{AvatarState, DisplayName, InputAck, Look};
 use tavern_shared::combat::Vitals;
 use tavern_shared::stream::{
     Actor, AvatarIntro, AvatarRoster, AvatarStates, OwnState, STATES_PER_PACKET, StatesAck,
@@ -76,6 +76,8 @@ pub struct Seen<'a> {
     pub vitals: Vitals,
     pub warps: u8,
     pub presence: Presence,
+    /// A player's avatar's look ([`tavern_shared::avatar::LOOKS`]).
+    pub look: u8,
 }
 
 impl Seen<'_> {
@@ -85,6 +87,7 @@ impl Seen<'_> {
             actor: self.actor.clone(),
             name: self.name.to_string(),
             state: self.state,
+            look: self.look,
         }
     }
 }
@@ -408,6 +411,7 @@ pub fn send_avatars(
         Option<&Vitals>,
         Option<&Warps>,
         &Presence,
+        Option<&Look>,
     )>,
     mut viewers: Query<(Entity, &mut Viewer, Option<&NetworkId>)>,
     mut rosters: MessageWriter<ToClients<AvatarRoster>>,
@@ -419,7 +423,7 @@ pub fn send_avatars(
     let seen = avatars
         .iter()
         .map(
-            |(tag, actor, name, state, ack, vitals, warps, presence)| Seen {
+            |(tag, actor, name, state, ack, vitals, warps, presence, look)| Seen {
                 id: tag.0,
                 actor,
                 name: &name.0,
@@ -428,6 +432,7 @@ pub fn send_avatars(
                 vitals: vitals.copied().unwrap_or_default(),
                 warps: warps.map_or(0, |w| w.0),
                 presence: *presence,
+                look: look.map_or(0, |l| l.0),
             },
         )
         .collect();
@@ -475,6 +480,7 @@ mod tests {
             vitals: Vitals::default(),
             warps: 0,
             presence: presence(0),
+            look: 0,
         }
     }
 

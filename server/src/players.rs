@@ -290,7 +290,7 @@ fn spawn_avatar(
         commands.entity(client).despawn();
         return;
     };
-    let (name, identity) = (ticket.name, ticket.identity);
+    let (name, identity, look) = (ticket.name, ticket.identity, ticket.look);
     let room = RoomId::from(ticket.room.as_str());
     // The same player (account or guest session) already has an avatar: a dropped
     // connection coming back, or a second login, which wins over the first.
@@ -337,6 +337,8 @@ fn spawn_avatar(
                 .insert((
                     PlayerId(client_id),
                     Actor::Player(client_id),
+                    // The look of this login (a reloaded page may choose another).
+                    look,
                     tag,
                     Owner(client),
                     InputAck(0),
@@ -410,6 +412,7 @@ fn spawn_avatar(
         .spawn((
             PlayerId(client_id),
             DisplayName(name.clone()),
+            look,
             AvatarState::new(MoveState::at(spawn)),
             InputAck(0),
             vitals,

@@ -23,6 +23,9 @@ pub struct LoginRequest {
     /// How the client will connect: the connect token is made for that transport.
     #[serde(default)]
     pub transport: Transport,
+    /// The avatar's look ([`crate::avatar::LOOKS`]), 0 when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub look: Option<u8>,
 }
 
 /// How a game client reaches the server: a connect token is for one of them.
@@ -244,6 +247,9 @@ pub struct JoinRoom {
     /// The transport the connect token is for (UDP unless given).
     #[serde(default)]
     pub transport: Transport,
+    /// The avatar's look, as at login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub look: Option<u8>,
 }
 
 /// `POST /api/rooms/join-or-create` body: the fullest public room on `map` with a place
@@ -255,6 +261,9 @@ pub struct JoinOrCreate {
     /// The transport the connect token is for (UDP unless given).
     #[serde(default)]
     pub transport: Transport,
+    /// The avatar's look, as at login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub look: Option<u8>,
 }
 
 /// What joining a room answers: a connect token for it.

@@ -18,6 +18,32 @@ pub struct PlayerId(pub u64);
 #[derive(Component, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DisplayName(pub String);
 
+/// How a player's avatar looks: one of [`LOOKS`], chosen at login (0 unless chosen).
+#[derive(Component, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Look(pub u8);
+
+/// The looks an avatar can have, by number: rows of `assets/sprites/avatar.png`.
+pub const LOOKS: [&str; 4] = ["traveller", "ranger", "scholar", "smith"];
+
+impl Look {
+    /// The look numbered `n`, or why there is none.
+    pub fn new(n: u8) -> Result<Look, String> {
+        if usize::from(n) < LOOKS.len() {
+            Ok(Look(n))
+        } else {
+            Err(format!(
+                "look {n} does not exist: choose 0 to {} ({})",
+                LOOKS.len() - 1,
+                LOOKS.join(", ")
+            ))
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        LOOKS.get(usize::from(self.0)).copied().unwrap_or(LOOKS[0])
+    }
+}
+
 /// The server's state of an avatar, sent to every player who can see it.
 ///
 /// Monsters are sent the same way (their intro says what they are).

@@ -44,6 +44,8 @@ pub struct AvatarIntro {
     /// The player's name, or the monster's.
     pub name: String,
     pub state: AvatarState,
+    /// A player's avatar's look ([`crate::avatar::LOOKS`]); 0 for the rest.
+    pub look: u8,
 }
 
 impl AvatarIntro {

@@ -54,6 +54,8 @@ pub struct StartScreen {
     joining: Option<String>,
     /// The guest session this machine keeps for `name`, so a guest comes back as itself.
     saved: Option<(String, String)>,
+    /// The avatar's look (`--look`).
+    pub look: u8,
 }
 
 impl StartScreen {
@@ -71,6 +73,7 @@ impl StartScreen {
             pending: None,
             joining: None,
             saved: session.map(|s| (name.to_string(), s)),
+            look: 0,
         }
     }
 
@@ -272,6 +275,7 @@ fn go_on(screen: &mut StartScreen, commands: &mut Commands) {
                 room: None,
                 room_password: None,
                 transport: crate::connection::PLATFORM_TRANSPORT,
+                look: Some(screen.look),
             };
             screen.ask(async move {
                 let creds = match login_with(&server, &request).await {
@@ -338,6 +342,7 @@ fn join(screen: &mut StartScreen, commands: &mut Commands, room: String, passwor
         session: (!creds.session.is_empty()).then(|| creds.session.clone()),
         room: Some(room.clone()),
         room_password: password.filter(|p| !p.is_empty()),
+        look: screen.look,
         ..ServerTarget::guest(&screen.server, &creds.name)
     });
     screen.joining = Some(room);

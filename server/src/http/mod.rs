@@ -24,7 +24,7 @@ use base64::engine::general_purpose::STANDARD;
 use bevy_replicon_renet2::netcode::{ConnectToken, NETCODE_USER_DATA_BYTES};
 use serde_json::json;
 use tavern_shared::api::{LoginRequest, LoginResponse, Transport, TransportOffer};
-use tavern_shared::avatar::validate_name;
+use tavern_shared::avatar::{Look, validate_name};
 use tavern_shared::protocol::PROTOCOL_ID;
 use tower::ServiceBuilder;
 use tower_governor::GovernorLayer;
@@ -167,6 +167,7 @@ impl ApiState {
         identity: &str,
         room: &crate::rooms::RoomId,
         transport: Transport,
+        look: Look,
     ) -> Result<(String, String), Box<Response>> {
         let (socket, addr) = self.offered(transport)?;
         let now = SystemTime::now()
@@ -184,6 +185,7 @@ impl ApiState {
                 name: name.to_string(),
                 identity: identity.to_string(),
                 room: room.0.to_string(),
+                look,
             })),
             &self.key,
         )
@@ -677,26 +679,30 @@ async fn chat_messages(
 }
 
 /// What a connect token says about its player: the display name, the identity
-/// (`guest:17`, `account:3`) and the room it joins.
+/// (`guest:17`, `account:3`), the room it joins and its avatar's look.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ticket {
     pub name: String,
     pub identity: String,
     pub room: String,
+    pub look: Look,
 }
 
 /// Packs a ticket into netcode user data: each part a length byte, then UTF-8 (names
-/// have at most 120 bytes, identities and room ids about 40, so the three fit).
+/// have at most 120 bytes, identities and room ids about 40, so the three fit), then
+/// the look's byte.
 pub fn to_user_data(ticket: &Ticket) -> [u8; NETCODE_USER_DATA_BYTES] {
     let mut data = [0u8; NETCODE_USER_DATA_BYTES];
     let mut at = 0;
     for part in [&ticket.name, &ticket.identity, &ticket.room] {
         let bytes = part.as_bytes();
-        let len = bytes.len().min(120).min(NETCODE_USER_DATA_BYTES - at - 1);
+        // Room is kept for the look's byte.
+        let len = bytes.len().min(120).min(NETCODE_USER_DATA_BYTES - at - 2);
         data[at] = len as u8;
         data[at + 1..at + 1 + len].copy_from_slice(&bytes[..len]);
         at += 1 + len;
     }
+    data[at] = ticket.look.0;
     data
 }
 
@@ -715,10 +721,12 @@ pub fn from_user_data(data: &[u8; NETCODE_USER_DATA_BYTES]) -> Option<Ticket> {
     if identity.is_empty() || !crate::rooms::RoomId::is_valid(&room) {
         return None;
     }
+    let look = Look::new(*data.get(at)?).ok()?;
     Some(Ticket {
         name,
         identity,
         room,
+        look,
     })
 }
 
@@ -848,7 +856,10 @@ async fn login(
         &who.name,
         &who.identity,
         client_id,
-        request.transport,
+        rooms::Entry {
+            transport: request.transport,
+            look: request.look,
+        },
     )
     .await
     {
@@ -888,11 +899,23 @@ mod tests {
             name: name.into(),
             identity: identity.into(),
             room: room.into(),
+            look: Look(0),
         };
         for name in ["Ada", "Zoë the Bard 🎻", &"🎻".repeat(24)] {
             let t = ticket(name, "account:9223372036854775807", &"r".repeat(40));
             assert_eq!(from_user_data(&to_user_data(&t)), Some(t));
         }
+        let smith = Ticket {
+            look: Look(3),
+            ..ticket("Ada", "guest:1", "town")
+        };
+        assert_eq!(from_user_data(&to_user_data(&smith)), Some(smith.clone()));
+        let mut data = to_user_data(&smith);
+        // After "Ada", "guest:1" and "town", each behind its length.
+        let at = 1 + 3 + 1 + 7 + 1 + 4;
+        assert_eq!(data[at], 3);
+        data[at] = 9;
+        assert_eq!(from_user_data(&data), None, "no such look");
         let mut bad = to_user_data(&ticket("Ada", "guest:1", "town"));
         bad[0] = 0;
         assert_eq!(from_user_data(&bad), None, "empty names are refused");

@@ -14,7 +14,7 @@ use tavern_shared::api::{
     BanPlayer, CreateRoom, JoinOrCreate, JoinRoom, Joined, MAX_ROOM_PLAYERS, ROOM_PASSWORD_CHARS,
     RoomDetails, RoomInfo, Transport,
 };
-use tavern_shared::avatar::capitalized;
+use tavern_shared::avatar::{Look, capitalized};
 
 use super::limits::TOKEN_EXPIRE_SECS;
 use super::{ApiState, error, json_body};
@@ -145,7 +145,10 @@ pub async fn join_room(
         &caller.name,
         &caller.identity,
         client_id,
-        request.transport,
+        Entry {
+            transport: request.transport,
+            look: request.look,
+        },
     )
     .await
     {
@@ -203,7 +206,10 @@ pub async fn join_or_create(
             &caller.name,
             &caller.identity,
             client_id,
-            request.transport,
+            Entry {
+                transport: request.transport,
+                look: request.look,
+            },
         )
         .await
         {
@@ -310,9 +316,17 @@ pub async fn ban(
     StatusCode::NO_CONTENT.into_response()
 }
 
+/// How a player comes in: over which transport, and looking how (a number of
+/// [`tavern_shared::avatar::LOOKS`], checked by [`enter`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Entry {
+    pub transport: Transport,
+    pub look: Option<u8>,
+}
+
 /// Lets `name` (`identity`) into room `id` with connection `client_id`: checks the
-/// password, holds a place and mints the connect token (what a join answers); or the
-/// answer saying why not.
+/// password and the look, holds a place and mints the connect token (what a join
+/// answers); or the answer saying why not.
 pub(super) async fn enter(
     state: &ApiState,
     peer: SocketAddr,
@@ -321,9 +335,12 @@ pub(super) async fn enter(
     name: &str,
     identity: &str,
     client_id: u64,
-    transport: Transport,
+    entry: Entry,
 ) -> Result<Joined, Response> {
+    let transport = entry.transport;
     state.offered(transport).map_err(|e| *e)?;
+    let look = Look::new(entry.look.unwrap_or(0))
+        .map_err(|e| error(StatusCode::UNPROCESSABLE_ENTITY, e))?;
     let Some(room) = state.rooms.get(id) else {
         return Err(error(
             StatusCode::NOT_FOUND,
@@ -375,7 +392,7 @@ pub(super) async fn enter(
             error(status, refusal.to_string())
         })?;
     let (token, address) = state
-        .connect_token(client_id, name, identity, &room.id, transport)
+        .connect_token(client_id, name, identity, &room.id, transport, look)
         .map_err(|e| *e)?;
     Ok(Joined {
         room: info,
