@@ -268,8 +268,14 @@ fn plays_in_the_browser(
     let joined = wait_for(&mut bot, Duration::from_secs(60), |_| {
         web_player_at(&server, name).is_some()
     });
-    let console = browser.console.join("\n");
-    assert!(joined, "the web player never joined; console:\n{console}");
+    if !joined {
+        // Asking the page for its status line also takes in what it printed meanwhile.
+        let status = browser.eval("document.getElementById('status').textContent");
+        panic!(
+            "the web player never joined; the page says {status}; console:\n{}",
+            browser.console.join("\n")
+        );
+    }
     // Let the page draw the world before acting.
     pump_for(&mut [&mut bot], Duration::from_secs(2));
     let before = web_player_at(&server, name).unwrap();

@@ -263,15 +263,7 @@ fn a_watcher_that_stalls_catches_up_with_the_walker() {
     let _turn = crate::common::serial();
     let server = start_server("stall", None);
     let url = server.http_url();
-    let mut walker = Bot::new(&url, "Walker", Brain::Idle);
-    let mut watcher = Bot::new(&url, "Watcher", Brain::Idle);
-    assert!(pump_until(
-        &mut [&mut walker, &mut watcher],
-        Duration::from_secs(15),
-        |b| b[0]
-            .client_id()
-            .is_some_and(|id| crate::common::sees(b[1], id))
-    ));
+    let (mut walker, mut watcher) = crate::common::two_players(&url, "Walker", "Watcher");
     let id = walker.client_id().unwrap();
     *walker.brain_mut() = Brain::Script(VecDeque::from([
         (60, walk(Vec2::X, false)),
@@ -281,12 +273,7 @@ fn a_watcher_that_stalls_catches_up_with_the_walker() {
     pump_for(&mut [&mut walker], Duration::from_millis(3500));
     let there = server_player(&server, id);
     let there = Vec2::new(there.x, there.y);
-    let seen = |bot: &mut Bot| {
-        bot.others()
-            .into_iter()
-            .find(|(other, ..)| *other == id)
-            .map(|(_, state, _)| state.motion.pos)
-    };
+    let seen = |bot: &mut Bot| crate::common::seen_at(bot, id);
     let caught_up = pump_until(
         &mut [&mut watcher, &mut walker],
         Duration::from_secs(5),

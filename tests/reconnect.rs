@@ -13,7 +13,7 @@ use tavern_server::ServerConfig;
 use tavern_shared::api::PlayerStatus;
 use tavern_shared::chat::ChatChannel;
 
-use crate::common::{pump_until, sees, server_player, server_players, temp_dir, walk};
+use crate::common::{pump_until, sees, server_player, server_players, temp_dir, two_players, walk};
 
 /// `bot` says `text` and gets its own line back: the server stored and delivered it.
 fn say_and_hear_back(bot: &mut Bot, channel: ChatChannel, text: &str) {
@@ -35,13 +35,7 @@ fn a_dropped_player_comes_back_to_its_avatar_and_one_who_does_not_leaves() {
     config.reconnect_grace = Duration::from_secs(3);
     let server = tavern_server::start(config).expect("the server starts");
     let url = server.http_url();
-    let mut ada = Bot::new(&url, "Ada", Brain::Idle);
-    let mut bo = Bot::new(&url, "Bo", Brain::Idle);
-    assert!(pump_until(
-        &mut [&mut ada, &mut bo],
-        Duration::from_secs(15),
-        |b| { b[0].client_id().is_some_and(|a| sees(b[1], a)) }
-    ));
+    let (mut ada, mut bo) = two_players(&url, "Ada", "Bo");
     // Ada walks off her spawn point, so coming back to a spawn would show.
     *ada.brain_mut() = Brain::Script(VecDeque::from([walk(Vec2::new(1.0, 0.3), 40)]));
     pump_until(&mut [&mut ada, &mut bo], Duration::from_secs(3), |_| false);

@@ -13,15 +13,7 @@ use tavern_client::connection::ServerTarget;
 use tavern_server::ServerConfig;
 use tavern_shared::api::Transport;
 
-use crate::common::{call, pump_until, server_player, start_server, temp_dir, walk};
-
-/// Where `bot` sees the avatar of player `id`, if it does.
-fn seen_at(bot: &mut Bot, id: u64) -> Option<Vec2> {
-    bot.others()
-        .into_iter()
-        .find(|(other, ..)| *other == id)
-        .map(|(_, state, _)| state.motion.pos)
-}
+use crate::common::{call, pump_until, seen_at, server_player, start_server, temp_dir, walk};
 
 #[test]
 fn a_websocket_player_and_a_udp_player_see_each_other_walk() {

@@ -107,6 +107,28 @@ pub fn sees(bot: &mut Bot, id: u64) -> bool {
     bot.others().iter().any(|(other, ..)| *other == id)
 }
 
+/// Where `bot` sees the avatar of player `id`, if it does.
+pub fn seen_at(bot: &mut Bot, id: u64) -> Option<Vec2> {
+    bot.others()
+        .into_iter()
+        .find(|(other, ..)| *other == id)
+        .map(|(_, state, _)| state.motion.pos)
+}
+
+/// Two idle players, `first` and `second`, logged in at `url`, once the second sees
+/// the first.
+pub fn two_players(url: &str, first: &str, second: &str) -> (Bot, Bot) {
+    let mut a = Bot::new(url, first, tavern_client::bot::Brain::Idle);
+    let mut b = Bot::new(url, second, tavern_client::bot::Brain::Idle);
+    assert!(
+        pump_until(&mut [&mut a, &mut b], Duration::from_secs(15), |b| {
+            b[0].client_id().is_some_and(|id| sees(b[1], id))
+        }),
+        "{second} sees {first}"
+    );
+    (a, b)
+}
+
 /// GET with a bearer token: status and body.
 /// What a GET answered: status, headers and body.
 pub struct Got {
