@@ -832,6 +832,10 @@ async fn login(
     if let Err(e) = check_name(&request.name) {
         return *e;
     }
+    let entry = match rooms::Entry::asked(request.transport, request.look) {
+        Ok(entry) => entry,
+        Err(e) => return *e,
+    };
     let client_id = state.next_client_id();
     let Some(room) = request
         .room
@@ -856,10 +860,7 @@ async fn login(
         &who.name,
         &who.identity,
         client_id,
-        rooms::Entry {
-            transport: request.transport,
-            look: request.look,
-        },
+        entry,
     )
     .await
     {

@@ -136,6 +136,10 @@ pub async fn join_room(
             Err(e) => return *e,
         },
     };
+    let entry = match Entry::asked(request.transport, request.look) {
+        Ok(entry) => entry,
+        Err(r) => return *r,
+    };
     let client_id = state.next_client_id();
     match enter(
         &state,
@@ -145,10 +149,7 @@ pub async fn join_room(
         &caller.name,
         &caller.identity,
         client_id,
-        Entry {
-            transport: request.transport,
-            look: request.look,
-        },
+        entry,
     )
     .await
     {
@@ -176,6 +177,10 @@ pub async fn join_or_create(
     if let Err(r) = known_map(&state, &request.map) {
         return *r;
     }
+    let entry = match Entry::asked(request.transport, request.look) {
+        Ok(entry) => entry,
+        Err(r) => return *r,
+    };
     let client_id = state.next_client_id();
     // Two tries: a room found full in between (others joined) sends us to a new one.
     for _ in 0..2 {
@@ -206,10 +211,7 @@ pub async fn join_or_create(
             &caller.name,
             &caller.identity,
             client_id,
-            Entry {
-                transport: request.transport,
-                look: request.look,
-            },
+            entry,
         )
         .await
         {
@@ -316,17 +318,26 @@ pub async fn ban(
     StatusCode::NO_CONTENT.into_response()
 }
 
-/// How a player comes in: over which transport, and looking how (a number of
-/// [`tavern_shared::avatar::LOOKS`], checked by [`enter`]).
+/// How a player comes in: over which transport, and looking how.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Entry {
     pub transport: Transport,
-    pub look: Option<u8>,
+    pub look: Look,
+}
+
+impl Entry {
+    /// The entry a login or join body asks for (look 0 when it names none); 422 naming
+    /// the looks when `look` is none of them, answered before anything else is done.
+    pub fn asked(transport: Transport, look: Option<u8>) -> Result<Entry, Box<Response>> {
+        let look = Look::new(look.unwrap_or(0))
+            .map_err(|e| Box::new(error(StatusCode::UNPROCESSABLE_ENTITY, e)))?;
+        Ok(Entry { transport, look })
+    }
 }
 
 /// Lets `name` (`identity`) into room `id` with connection `client_id`: checks the
-/// password and the look, holds a place and mints the connect token (what a join
-/// answers); or the answer saying why not.
+/// password, holds a place and mints the connect token (what a join answers); or the
+/// answer saying why not.
 pub(super) async fn enter(
     state: &ApiState,
     peer: SocketAddr,
@@ -337,10 +348,8 @@ pub(super) async fn enter(
     client_id: u64,
     entry: Entry,
 ) -> Result<Joined, Response> {
-    let transport = entry.transport;
+    let Entry { transport, look } = entry;
     state.offered(transport).map_err(|e| *e)?;
-    let look = Look::new(entry.look.unwrap_or(0))
-        .map_err(|e| error(StatusCode::UNPROCESSABLE_ENTITY, e))?;
     let Some(room) = state.rooms.get(id) else {
         return Err(error(
             StatusCode::NOT_FOUND,
