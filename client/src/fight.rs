@@ -13,7 +13,7 @@ use bevy::prelude::*;
 use tavern_shared::avatar::AvatarState;
 use tavern_shared::collision::CollisionWorld;
 use tavern_shared::combat::Vitals;
-use tavern_shared::combat::messages::PICKUP_REACH;
+use tavern_shared::combat::messages::{PICKUP_REACH, WALK_OVER_RADIUS};
 use tavern_shared::content::{Ability, Content};
 use tavern_shared::input::{InputFrame, Stick};
 use tavern_shared::movement::AVATAR_RADIUS;
@@ -32,6 +32,9 @@ const CHEAT_EVERY: f64 = 1.5;
 const REACH_SECS: f64 = 1.0;
 /// Loot is picked up first unless a monster is this close.
 const LOOT_BEFORE: f32 = 96.0;
+/// How near loot the bot walks: in reach to ask for it, short of walking over it (which
+/// would take it by itself and make the request, arriving after, a refusal).
+const LOOT_STOP: f32 = WALK_OVER_RADIUS + 6.0;
 /// Costs paid this recently are taken off the mana and stamina the server last told
 /// (its word on them may not include them yet).
 const COST_MEMORY_SECS: f64 = 0.5;
@@ -195,7 +198,7 @@ impl Tactics {
                 if at.distance(sight.own) <= PICKUP_REACH - 4.0 && self.asked.insert(id) {
                     decided.pickups.push((id, None));
                 }
-                (at, 4.0)
+                (at, LOOT_STOP)
             }
             (_, Some((_, at))) => {
                 // Close in to melee reach (a little less, so the monster's own steps do
@@ -209,7 +212,7 @@ impl Tactics {
                     - REACH_MARGIN * 1.5;
                 (at, close.max(AVATAR_RADIUS * 2.5))
             }
-            (Some((_, at)), None) => (at, 4.0),
+            (Some((_, at)), None) => (at, LOOT_STOP),
             (None, None) => return decided,
         };
         let dir = self.head_for(sight, world, nav, goal, stop_at);
