@@ -2,7 +2,9 @@
 //! WebSocket, headless Chromium opens the page at a phone's size and at a desktop's,
 //! logs in from the address, the test holds a key (and, on the phone, drags the touch
 //! joystick), and the server sees the web player walk; a UDP bot and the web player
-//! see each other. A screenshot of each is kept in the target folder.
+//! see each other. The desktop's server also offers WebTransport, which the page takes
+//! (checked on the server's connection count); the phone's does not, so the page falls
+//! back to the WebSocket. A screenshot of each is kept in the target folder.
 //!
 //! Needs `dist/` (`trunk build --release`) and Chromium; without them the test says why
 //! and passes, unless `TAVERN_REQUIRE_SERVICES=1` (CI), where it fails.
@@ -18,6 +20,7 @@ use bevy::math::Vec2;
 use serde_json::{Value, json};
 use tavern_client::bot::{Bot, Brain};
 use tavern_server::ServerConfig;
+use tavern_shared::api::Transport;
 use tungstenite::{Message, WebSocket, stream::MaybeTlsStream};
 
 use crate::common::{pump_for, server_players, temp_dir};
@@ -228,11 +231,13 @@ fn wait_for(bot: &mut Bot, timeout: Duration, mut done: impl FnMut(&mut Bot) -> 
     false
 }
 
-/// Opens the page as `name` at the given size and checks that it plays: it joins, a bot
-/// and it see each other, and it walks on `walk` (the browser's input).
+/// Opens the page as `name` at the given size and checks that it plays over `transport`
+/// (the server offers WebTransport only when that is asked for): it joins, a bot and it
+/// see each other, and it walks on `walk` (the browser's input).
 fn plays_in_the_browser(
     size: (u32, u32, bool),
     name: &str,
+    transport: Transport,
     walk: impl FnOnce(&mut Browser, &mut Bot),
 ) {
     let Some(binary) = chromium() else {
@@ -244,6 +249,13 @@ fn plays_in_the_browser(
     let _turn = crate::common::serial();
     let mut config = ServerConfig::local(temp_dir(&format!("browser-{name}")));
     config.ws = Some("127.0.0.1:0".parse().unwrap());
+    if transport == Transport::WebTransport {
+        config.webtransport = Some(tavern_server::net::webtransport::WebTransportConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            certificate: None,
+            url: None,
+        });
+    }
     config.web_root = Some(dist());
     let server = tavern_server::start(config).expect("the server starts");
     let url = server.http_url();
@@ -321,26 +333,61 @@ fn plays_in_the_browser(
         seen_by_page.as_str().and_then(|n| n.parse::<u32>().ok()) >= Some(2),
         "the page shows {seen_by_page} avatars, not the web player and the bot"
     );
+    // The page connected over the transport meant for it, and only once.
+    let metrics = ureq::get(&format!("{url}/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let connections = |t: Transport| {
+        let key = format!("tavern_connections_total{{transport=\"{}\"}} ", t.name());
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&key))
+            .map_or(0, |n| n.trim().parse::<u64>().unwrap())
+    };
+    assert_eq!(
+        connections(transport),
+        1,
+        "the page connected over {}: {metrics}",
+        transport.name()
+    );
+    let other = [Transport::WebSocket, Transport::WebTransport]
+        .into_iter()
+        .find(|t| *t != transport)
+        .unwrap();
+    assert_eq!(connections(other), 0, "{metrics}");
 }
 
 #[test]
 fn a_desktop_sized_browser_plays_with_the_keyboard() {
-    plays_in_the_browser((1280, 720, false), "WebDesk", |browser, bot| {
-        browser.key("keyDown", "d", "KeyD", 68);
-        pump_for(&mut [bot], Duration::from_millis(1500));
-        browser.key("keyUp", "d", "KeyD", 68);
-    });
+    plays_in_the_browser(
+        (1280, 720, false),
+        "WebDesk",
+        Transport::WebTransport,
+        |browser, bot| {
+            browser.key("keyDown", "d", "KeyD", 68);
+            pump_for(&mut [bot], Duration::from_millis(1500));
+            browser.key("keyUp", "d", "KeyD", 68);
+        },
+    );
 }
 
 #[test]
 fn a_phone_sized_browser_plays_with_the_touch_joystick() {
-    plays_in_the_browser((390, 844, true), "WebPhone", |browser, bot| {
-        // Touch the left half and drag right: the stick follows the finger.
-        browser.touch("touchStart", Some((100.0, 600.0)));
-        for step in 1..=6 {
-            browser.touch("touchMove", Some((100.0 + 12.0 * f64::from(step), 600.0)));
-        }
-        pump_for(&mut [bot], Duration::from_millis(1500));
-        browser.touch("touchEnd", None);
-    });
+    plays_in_the_browser(
+        (390, 844, true),
+        "WebPhone",
+        Transport::WebSocket,
+        |browser, bot| {
+            // Touch the left half and drag right: the stick follows the finger.
+            browser.touch("touchStart", Some((100.0, 600.0)));
+            for step in 1..=6 {
+                browser.touch("touchMove", Some((100.0 + 12.0 * f64::from(step), 600.0)));
+            }
+            pump_for(&mut [bot], Duration::from_millis(1500));
+            browser.touch("touchEnd", None);
+        },
+    );
 }

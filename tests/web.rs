@@ -2,7 +2,8 @@
 //! native socket that connects exactly as a browser does) and a client over UDP play
 //! together on one real server, each seeing the other walk, and a lost WebSocket comes
 //! back to its avatar; a server without `--ws` refuses a WebSocket login with the
-//! reason.
+//! reason; WebTransport (`--webtransport`) is offered with its certificate's hash, and
+//! a login that falls back gets the WebSocket where it is off.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -145,6 +146,75 @@ fn a_websocket_login_on_a_server_without_one_is_refused_with_the_reason() {
     assert_eq!(status, 200, "{login}");
     assert_eq!(login["transport"], "udp");
     assert_eq!(login["transports"].as_array().unwrap().len(), 1, "{login}");
+}
+
+#[test]
+fn webtransport_is_offered_with_its_certificate_hash_and_logins_fall_back() {
+    let _turn = crate::common::serial();
+    let mut config = ServerConfig::local(temp_dir("wt"));
+    config.ws = Some("127.0.0.1:0".parse().unwrap());
+    config.webtransport = Some(tavern_server::net::webtransport::WebTransportConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        certificate: None,
+        url: None,
+    });
+    let server = tavern_server::start(config).expect("the server starts");
+    let url = server.http_url();
+    let wt_url = server.webtransport_url.clone().expect("WebTransport is on");
+    assert!(wt_url.starts_with("https://127.0.0.1:"), "{wt_url}");
+
+    // A browser that has WebTransport asks for it, with the WebSocket to fall back on.
+    let ask = serde_json::json!({"name": "Probe", "transport": "webtransport",
+                                 "fallbacks": ["websocket"]});
+    let (status, login) = call(&url, "/api/login", None, Some(ask.clone()));
+    assert_eq!(status, 200, "{login}");
+    assert_eq!(login["transport"], "webtransport", "{login}");
+    assert_eq!(login["address"], wt_url.as_str(), "{login}");
+    let hash = login["cert_hash"]
+        .as_str()
+        .expect("a self-signed certificate's hash");
+    assert!(
+        hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{hash}"
+    );
+    let offers = login["transports"].as_array().unwrap();
+    let offered: Vec<&str> = offers
+        .iter()
+        .map(|o| o["transport"].as_str().unwrap())
+        .collect();
+    assert_eq!(offered, ["udp", "websocket", "webtransport"], "{login}");
+    assert_eq!(offers[2]["cert_hash"], hash, "{login}");
+    assert!(
+        offers[0].get("cert_hash").is_none(),
+        "UDP has no certificate: {login}"
+    );
+    // The hash is the certificate's, and the same for every login.
+    let (_, again) = call(&url, "/api/login", None, Some(ask.clone()));
+    assert_eq!(again["cert_hash"], hash);
+    drop(server);
+
+    // A server without WebTransport gives the WebSocket instead...
+    let mut config = ServerConfig::local(temp_dir("wt-off"));
+    config.ws = Some("127.0.0.1:0".parse().unwrap());
+    let server = tavern_server::start(config).expect("the server starts");
+    let url = server.http_url();
+    let (status, login) = call(&url, "/api/login", None, Some(ask));
+    assert_eq!(status, 200, "{login}");
+    assert_eq!(login["transport"], "websocket", "{login}");
+    assert!(login.get("cert_hash").is_none(), "{login}");
+    // ...and refuses, naming the flag, a client that can use nothing else.
+    let (status, refused) = call(
+        &url,
+        "/api/login",
+        None,
+        Some(serde_json::json!({"name": "Probe", "transport": "webtransport"})),
+    );
+    assert_eq!(status, 400, "{refused}");
+    let reason = refused["error"].as_str().unwrap();
+    assert!(
+        reason.contains("does not accept webtransport") && reason.contains("--webtransport"),
+        "{reason}"
+    );
 }
 
 #[test]

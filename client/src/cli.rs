@@ -101,7 +101,8 @@ pub struct BotsArgs {
     #[arg(long, value_name = "SECS", value_parser = positive_secs)]
     pub drop_every: Option<f64>,
     /// How the bots connect: udp, or websocket (as browsers do; the server needs --ws).
-    #[arg(long, value_name = "HOW", default_value = "udp")]
+    /// WebTransport is for browsers only.
+    #[arg(long, value_name = "HOW", default_value = "udp", value_parser = bot_transport)]
     pub transport: tavern_shared::api::Transport,
     /// Print the report as one JSON object.
     #[arg(long)]
@@ -247,6 +248,17 @@ pub fn init_logging(default: &str) {
         .try_init();
 }
 
+/// A transport bots can connect over: UDP or a WebSocket.
+fn bot_transport(text: &str) -> Result<tavern_shared::api::Transport, String> {
+    use tavern_shared::api::Transport;
+    match text.parse::<Transport>()? {
+        Transport::WebTransport => {
+            Err("bots cannot use WebTransport (browsers only): use udp or websocket".into())
+        }
+        other => Ok(other),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,5 +281,11 @@ mod tests {
         assert!(err.to_string().contains("http://host:port"), "{err}");
         assert!(BotsArgs::try_parse_from(["tavern-bots", "--duration", "-1"]).is_err());
         assert!(BotsArgs::try_parse_from(["tavern-bots", "--count", "0"]).is_err());
+        let ws = BotsArgs::try_parse_from(["tavern-bots", "--transport", "ws"]).unwrap();
+        assert_eq!(ws.transport, tavern_shared::api::Transport::WebSocket);
+        let err = BotsArgs::try_parse_from(["tavern-bots", "--transport", "webtransport"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("browsers only"), "{err}");
     }
 }

@@ -25,12 +25,29 @@ use crate::login::{Credentials, LoginError, login_with};
 pub const MAX_ATTEMPTS: u32 = 6;
 
 /// How this build connects unless told otherwise: UDP natively; a browser has only the
-/// WebSocket.
+/// WebSocket and, in some browsers, WebTransport (see [`preferred_transports`]).
 #[cfg(not(target_arch = "wasm32"))]
 pub const PLATFORM_TRANSPORT: tavern_shared::api::Transport = tavern_shared::api::Transport::Udp;
 #[cfg(target_arch = "wasm32")]
 pub const PLATFORM_TRANSPORT: tavern_shared::api::Transport =
     tavern_shared::api::Transport::WebSocket;
+
+/// The transport to ask for and the ones to fall back to, best first: natively UDP; in
+/// a browser WebTransport (unreliable datagrams, so one lost packet does not hold up
+/// the others) where the browser has it, else the WebSocket.
+pub fn preferred_transports() -> (
+    tavern_shared::api::Transport,
+    Vec<tavern_shared::api::Transport>,
+) {
+    #[cfg(target_arch = "wasm32")]
+    if bevy_replicon_renet2::netcode::webtransport_is_available_with_cert_hashes() {
+        return (
+            tavern_shared::api::Transport::WebTransport,
+            vec![tavern_shared::api::Transport::WebSocket],
+        );
+    }
+    (PLATFORM_TRANSPORT, Vec::new())
+}
 
 /// Which server to join, and as whom.
 #[derive(Resource, Clone, Debug)]
@@ -47,6 +64,9 @@ pub struct ServerTarget {
     pub room_password: Option<String>,
     /// How to connect (UDP unless a WebSocket is asked for).
     pub transport: tavern_shared::api::Transport,
+    /// What to connect over instead when the server does not offer `transport`, best
+    /// first.
+    pub fallbacks: Vec<tavern_shared::api::Transport>,
     /// The avatar's look ([`tavern_shared::avatar::LOOKS`]).
     pub look: u8,
 }
@@ -54,15 +74,34 @@ pub struct ServerTarget {
 impl ServerTarget {
     /// A guest named `name` at `url`, in the server's default room.
     pub fn guest(url: &str, name: &str) -> Self {
+        let (transport, fallbacks) = preferred_transports();
         ServerTarget {
             url: url.to_string(),
             name: name.to_string(),
             session: None,
             room: None,
             room_password: None,
-            transport: PLATFORM_TRANSPORT,
+            transport,
+            fallbacks,
             look: 0,
         }
+    }
+
+    /// Asks for exactly `transport` from now on.
+    pub fn only(&mut self, transport: tavern_shared::api::Transport) {
+        self.transport = transport;
+        self.fallbacks.clear();
+    }
+
+    /// A connection over `failed` never opened: the next login asks for the next
+    /// fallback, if there is one (a network that blocks WebTransport's UDP still lets a
+    /// WebSocket through). Whether it changed anything.
+    pub fn fall_back_from(&mut self, failed: tavern_shared::api::Transport) -> bool {
+        if self.transport != failed || self.fallbacks.is_empty() {
+            return false;
+        }
+        self.transport = self.fallbacks.remove(0);
+        true
     }
 
     /// What logging in as this target sends.
@@ -74,6 +113,7 @@ impl ServerTarget {
             room: self.room.clone(),
             room_password: self.room_password.clone(),
             transport: self.transport,
+            fallbacks: self.fallbacks.clone(),
             look: (self.look != 0).then_some(self.look),
         }
     }
@@ -185,6 +225,10 @@ impl<S: ClientSocket> ClientSocket for CountingSocket<S> {
         ClientSocket::send(&mut self.inner, addr, packet)
     }
 }
+
+/// The transport of the connection open now.
+#[derive(Resource, Debug, Clone, Copy)]
+pub struct LinkTransport(pub tavern_shared::api::Transport);
 
 /// Failed attempts in a row, and when the next one is due.
 #[derive(Resource, Default)]
@@ -333,6 +377,7 @@ fn finish_login(
             commands.insert_resource(client);
             commands.insert_resource(transport);
             commands.insert_resource(traffic);
+            commands.insert_resource(LinkTransport(creds.transport));
             arrivals.awaiting = true;
             commands.insert_resource(LocalPlayer {
                 client_id: creds.client_id,
@@ -343,7 +388,12 @@ fn finish_login(
                 *status = ConnectionStatus::Connecting;
             }
         }
-        Err(reason) => give_up_or_retry(&mut status, &mut attempts, &time, reason),
+        Err(reason) => {
+            if let Some(target) = target.as_mut() {
+                target.fall_back_from(creds.transport);
+            }
+            give_up_or_retry(&mut status, &mut attempts, &time, reason)
+        }
     }
 }
 
@@ -390,6 +440,24 @@ pub(crate) fn open_transport(
                 .map_err(|e| format!("`{}` is not a WebSocket URL: {e}", creds.address))?;
             let inner = WebSocketClient::new(WebSocketClientConfig { server_url })
                 .map_err(|e| format!("cannot open the WebSocket: {e}"))?;
+            NetcodeClientTransport::new(current_time, auth, CountingSocket { inner, counts })
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        tavern_shared::api::Transport::WebTransport => {
+            return Err(
+                "WebTransport is for browsers here: log in asking for udp or websocket".into(),
+            );
+        }
+        #[cfg(target_arch = "wasm32")]
+        tavern_shared::api::Transport::WebTransport => {
+            use bevy_replicon_renet2::netcode::{WebTransportClient, WebTransportClientConfig};
+            let destination = crate::webtransport::destination(&creds.address, &creds.token)?;
+            let hashes = match &creds.cert_hash {
+                Some(hex) => vec![crate::webtransport::cert_hash(hex)?],
+                None => Vec::new(),
+            };
+            let config = WebTransportClientConfig::new_with_certs(destination, hashes);
+            let inner = WebTransportClient::new(config);
             NetcodeClientTransport::new(current_time, auth, CountingSocket { inner, counts })
         }
     }
@@ -484,12 +552,15 @@ fn watch_link(
     mut commands: Commands,
     client: Option<Res<RenetClient>>,
     transport: Option<Res<NetcodeClientTransport>>,
+    link: Option<Res<LinkTransport>>,
+    mut target: Option<ResMut<ServerTarget>>,
     mut status: ResMut<ConnectionStatus>,
     mut attempts: ResMut<Attempts>,
     mismatch: Res<Mismatch>,
     time: Res<Time<Real>>,
 ) {
     let Some(client) = client else { return };
+    let link = link.map(|l| l.0);
     if mismatch.0 {
         if !matches!(*status, ConnectionStatus::Failed(_)) {
             error!("{MISMATCH}");
@@ -515,6 +586,20 @@ fn watch_link(
             return;
         }
         warn!(%reason, "lost the connection");
+        // A transport that never connected (WebTransport's UDP blocked on the way, say):
+        // the next login asks for the next one.
+        if *status == ConnectionStatus::Connecting
+            && let (Some(failed), Some(target)) = (link, target.as_mut())
+            && target.fall_back_from(failed)
+        {
+            warn!(
+                failed = failed.name(),
+                next = target.transport.name(),
+                "no connection over {}: trying {}",
+                failed.name(),
+                target.transport.name()
+            );
+        }
         give_up_or_retry(&mut status, &mut attempts, &time, reason);
     }
 }

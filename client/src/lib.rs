@@ -29,6 +29,7 @@ pub mod sessions;
 pub mod stream;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod websocket;
+pub mod webtransport;
 
 #[cfg(all(feature = "render", not(target_arch = "wasm32")))]
 pub mod desktop;

@@ -554,7 +554,7 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
             Brain::wander(options.seed + i as u64)
         };
         let mut target = ServerTarget::guest(&options.server, &name);
-        target.transport = options.transport;
+        target.only(options.transport);
         if let Some((room, password)) = options.rooms.get(i % options.rooms.len().max(1)) {
             target.room = Some(room.clone());
             target.room_password = password.clone();

@@ -44,6 +44,8 @@ pub struct Credentials {
     /// The transport the token is for, and where to connect over it.
     pub transport: tavern_shared::api::Transport,
     pub address: String,
+    /// WebTransport's self-signed certificate hash (hex), for the browser to check.
+    pub cert_hash: Option<String>,
 }
 
 /// Checks and normalizes a server URL (`http://host:port`, no trailing slash).
@@ -72,6 +74,7 @@ pub fn login(url: &str, name: &str, session: Option<&str>) -> Result<Credentials
             room: None,
             room_password: None,
             transport: Default::default(),
+            fallbacks: Vec::new(),
             look: None,
         },
     ))
@@ -97,6 +100,7 @@ pub async fn login_with(url: &str, request: &LoginRequest) -> Result<Credentials
         room: answer.room,
         transport: answer.transport,
         address: answer.address,
+        cert_hash: answer.cert_hash,
     })
 }
 

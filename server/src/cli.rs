@@ -94,6 +94,30 @@ pub struct RunArgs {
     #[arg(long, value_name = "ADDR", env = "TAVERN_WS")]
     pub ws: Option<SocketAddr>,
 
+    /// Also accept game connections over WebTransport (browsers that have it, such as
+    /// Chrome and Edge; the others use --ws) on this UDP address, e.g. 0.0.0.0:8443.
+    /// Without --cert and --key the server signs its own certificate at start, valid 13
+    /// days, which browsers accept by the hash the login answer hands them. [default:
+    /// off]
+    #[arg(long, value_name = "ADDR", env = "TAVERN_WEBTRANSPORT")]
+    pub webtransport: Option<SocketAddr>,
+
+    /// WebTransport's TLS certificate, PEM or DER (of a chain, only the first is sent),
+    /// instead of a self-signed one; with --key.
+    #[arg(long, value_name = "FILE", env = "TAVERN_CERT", requires_all = ["key", "webtransport"])]
+    pub cert: Option<PathBuf>,
+
+    /// The private key of --cert, PEM (PKCS#8, PKCS#1 or SEC1) or DER (PKCS#8).
+    #[arg(long, value_name = "FILE", env = "TAVERN_KEY", requires = "cert")]
+    pub key: Option<PathBuf>,
+
+    /// The URL browsers open WebTransport at, https://HOST:PORT, with the host the
+    /// certificate is for. [default: https:// with the --public-addr host and the
+    /// --webtransport port]
+    #[arg(long, value_name = "URL", env = "TAVERN_WEBTRANSPORT_URL",
+          value_parser = crate::net::webtransport::parse_url, requires = "webtransport")]
+    pub webtransport_url: Option<url::Url>,
+
     /// Serve this folder's files at / (the web client's build, `dist/`), compressed with
     /// gzip or Brotli when the browser takes it; the API keeps its paths. [default:
     /// dist/ if it holds an index.html, else nothing]
@@ -369,6 +393,15 @@ impl RunArgs {
             udp: self.udp,
             public_addr: self.public_addr,
             ws: self.ws,
+            webtransport: self.webtransport.map(|listen| {
+                crate::net::webtransport::WebTransportConfig {
+                    listen,
+                    certificate: self.cert.clone().zip(self.key.clone()).map(|(cert, key)| {
+                        crate::net::webtransport::CertificateFiles { cert, key }
+                    }),
+                    url: self.webtransport_url.clone(),
+                }
+            }),
             web_root: self
                 .web_root
                 .clone()
@@ -557,6 +590,53 @@ mod tests {
     #[test]
     fn the_cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn webtransport_flags_come_together() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("tavern-server").chain(args.iter().copied()))
+        };
+        let cli = parse(&["--webtransport", "0.0.0.0:8443"]).unwrap();
+        let wt = cli.run.to_config().webtransport.expect("on");
+        assert_eq!(wt.listen.port(), 8443);
+        assert!(wt.certificate.is_none() && wt.url.is_none());
+        let cli = parse(&[
+            "--webtransport",
+            "0.0.0.0:8443",
+            "--cert",
+            "c.pem",
+            "--key",
+            "k.pem",
+            "--webtransport-url",
+            "https://play.example.com:8443",
+        ])
+        .unwrap();
+        let wt = cli.run.to_config().webtransport.unwrap();
+        let files = wt.certificate.unwrap();
+        assert_eq!(
+            (files.cert.to_str(), files.key.to_str()),
+            (Some("c.pem"), Some("k.pem"))
+        );
+        assert_eq!(wt.url.unwrap().host_str(), Some("play.example.com"));
+        // A certificate alone, or without WebTransport, or a URL without a port: refused.
+        for bad in [
+            &["--webtransport", "0.0.0.0:8443", "--cert", "c.pem"][..],
+            &["--cert", "c.pem", "--key", "k.pem"],
+            &["--webtransport-url", "https://play.example.com:8443"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+        let e = parse(&[
+            "--webtransport",
+            "0.0.0.0:8443",
+            "--webtransport-url",
+            "https://play.example.com",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("names no port"), "{e}");
+        assert!(parse(&[]).unwrap().run.to_config().webtransport.is_none());
     }
 
     #[test]

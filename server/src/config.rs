@@ -16,6 +16,8 @@ pub struct ServerConfig {
     pub http: SocketAddr,
     /// Where browsers' WebSocket connections are accepted (`--ws`); none when `None`.
     pub ws: Option<SocketAddr>,
+    /// WebTransport for browsers (`--webtransport`); none when `None`.
+    pub webtransport: Option<crate::net::webtransport::WebTransportConfig>,
     /// A folder served at `/` (the web client's `dist/`); nothing when `None`.
     pub web_root: Option<PathBuf>,
     /// Map files and folders of map files to run (every `.tmx`/`.tmj`/`.json` in a folder).
@@ -76,6 +78,7 @@ impl ServerConfig {
             public_addr: None,
             http: "127.0.0.1:0".parse().expect("valid literal"),
             ws: None,
+            webtransport: None,
             web_root: None,
             maps: vec![default_maps_path()],
             start_map: None,

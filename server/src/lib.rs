@@ -96,6 +96,7 @@ pub fn build_app(
     .insert_resource(maps)
     .add_plugins((
         net::rate::plugin,
+        net::plugin,
         metrics::plugin,
         players::plugin,
         movement::plugin,
@@ -131,6 +132,8 @@ pub struct RunningServer {
     pub http_addr: SocketAddr,
     /// What connect tokens for a WebSocket tell clients (`--ws`), if it is on.
     pub ws_addr: Option<SocketAddr>,
+    /// Where browsers connect over WebTransport (`--webtransport`), if it is on.
+    pub webtransport_url: Option<String>,
     stop: Arc<AtomicBool>,
     game: Option<JoinHandle<()>>,
     http: Option<JoinHandle<()>>,
@@ -195,16 +198,6 @@ fn public_addr_for(bound: SocketAddr, given: Option<SocketAddr>) -> SocketAddr {
     })
 }
 
-/// What connect tokens name for the WebSocket bound at `bound`: its port, on the
-/// UDP public address's host when bound to every interface.
-fn ws_public_addr(bound: SocketAddr, udp_public: SocketAddr) -> SocketAddr {
-    if bound.ip().is_unspecified() {
-        SocketAddr::new(udp_public.ip(), bound.port())
-    } else {
-        bound
-    }
-}
-
 /// Loads the map and key, binds both ports, and starts the game and HTTP threads.
 /// Every error names what was wrong (the map file, a port in use, a bad key).
 pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
@@ -244,15 +237,27 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             )
             .with_context(|| format!("cannot listen for WebSockets on {listen} (--ws)"))?;
             let bound = server.addr()?;
-            Some((server, ws_public_addr(bound, public_addr)))
+            Some((server, net::public_for(bound, public_addr)))
         }
         None => None,
     };
     let ws_addr = websocket.as_ref().map(|(_, addr)| *addr);
+    let webtransport = match &config.webtransport {
+        Some(wt) => Some(net::webtransport::start(
+            wt,
+            public_addr,
+            config.max_clients,
+            runtime.handle().clone(),
+        )?),
+        None => None,
+    };
+    let webtransport_listener = webtransport.as_ref().map(|(_, l)| l.clone());
     // The sockets' order: the HTTP API's tokens and the netcode server share it.
-    let transports: Vec<(Transport, SocketAddr)> = std::iter::once((Transport::Udp, public_addr))
-        .chain(ws_addr.map(|addr| (Transport::WebSocket, addr)))
-        .collect();
+    let transports: Vec<net::Listener> =
+        std::iter::once(net::Listener::plain(Transport::Udp, public_addr))
+            .chain(ws_addr.map(|addr| net::Listener::plain(Transport::WebSocket, addr)))
+            .chain(webtransport_listener.clone())
+            .collect();
     let database_url = match config.database_url.clone() {
         Some(url) => url,
         None => {
@@ -314,6 +319,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let transport = net::TransportConfig {
         transports,
         websocket: websocket.map(|(server, _)| server),
+        webtransport: webtransport.map(|(server, _)| server),
         key,
         max_clients: config.max_clients,
         handshakes_per_ip: config.handshakes_per_ip,
@@ -387,12 +393,14 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             // Whatever the runtime still runs (a webhook call, say) ends with it.
             runtime.shutdown_timeout(Duration::from_secs(1));
         })?;
-    info!(%udp_addr, %public_addr, %http_addr, ws = ?ws_addr, maps = %map_names, database = %store::redact(&database_url), "server running");
+    let webtransport_url = webtransport_listener.map(|l| l.address);
+    info!(%udp_addr, %public_addr, %http_addr, ws = ?ws_addr, webtransport = ?webtransport_url, maps = %map_names, database = %store::redact(&database_url), "server running");
     Ok(RunningServer {
         udp_addr,
         public_addr,
         http_addr,
         ws_addr,
+        webtransport_url,
         stop,
         game: Some(game),
         http: Some(http),

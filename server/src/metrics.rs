@@ -40,6 +40,8 @@ pub struct Metrics {
     pub udp_packets: IntCounterVec,
     /// `tavern_udp_dropped_packets_total{reason}`, dropped by the gate before netcode.
     pub udp_dropped: IntCounterVec,
+    /// `tavern_connections_total{transport}`: game connections made, by transport.
+    pub connections: IntCounterVec,
     /// `tavern_replication_sends_total`: server ticks on which state went out.
     pub replication_sends: IntCounter,
     /// `tavern_inputs_total{outcome}`: inputs applied, batches refused as malformed.
@@ -159,6 +161,12 @@ impl Default for Metrics {
                 "tavern_udp_packets_total",
                 "UDP datagrams the game socket sent or accepted.",
                 &["direction"],
+            ),
+            connections: counter_vec(
+                &registry,
+                "tavern_connections_total",
+                "Game connections made, by transport (udp, websocket, webtransport).",
+                &["transport"],
             ),
             udp_dropped: counter_vec(
                 &registry,

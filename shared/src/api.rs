@@ -23,6 +23,10 @@ pub struct LoginRequest {
     /// How the client will connect: the connect token is made for that transport.
     #[serde(default)]
     pub transport: Transport,
+    /// Transports the client can use instead, best first, when this server does not
+    /// offer `transport` (a browser asks for WebTransport, else a WebSocket).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fallbacks: Vec<Transport>,
     /// The avatar's look ([`crate::avatar::LOOKS`]), 0 when left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub look: Option<u8>,
@@ -37,6 +41,9 @@ pub enum Transport {
     Udp,
     /// Netcode over a WebSocket (browsers; `--ws` on the server).
     WebSocket,
+    /// Netcode over WebTransport's datagrams (browsers that have it; `--webtransport`
+    /// on the server): unreliable like UDP, so a lost packet does not hold up the rest.
+    WebTransport,
 }
 
 impl Transport {
@@ -45,6 +52,7 @@ impl Transport {
         match self {
             Transport::Udp => "udp",
             Transport::WebSocket => "websocket",
+            Transport::WebTransport => "webtransport",
         }
     }
 }
@@ -56,8 +64,9 @@ impl std::str::FromStr for Transport {
         match text.trim().to_ascii_lowercase().as_str() {
             "udp" => Ok(Transport::Udp),
             "websocket" | "ws" => Ok(Transport::WebSocket),
+            "webtransport" | "wt" => Ok(Transport::WebTransport),
             other => Err(format!(
-                "unknown transport `{other}`: use `udp` or `websocket`"
+                "unknown transport `{other}`: use `udp`, `websocket` or `webtransport`"
             )),
         }
     }
@@ -67,8 +76,14 @@ impl std::str::FromStr for Transport {
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct TransportOffer {
     pub transport: Transport,
-    /// `host:port` for UDP, `ws://host:port` for a WebSocket.
+    /// `host:port` for UDP, `ws://host:port` for a WebSocket, `https://host:port` for
+    /// WebTransport.
     pub address: String,
+    /// For WebTransport with the server's own (self-signed) certificate: the SHA-256 of
+    /// the certificate, hex, which the browser checks instead of a certificate
+    /// authority (`serverCertificateHashes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_hash: Option<String>,
 }
 
 /// `POST /api/login` answer.
@@ -101,6 +116,9 @@ pub struct LoginResponse {
     pub transport: Transport,
     #[serde(default)]
     pub address: String,
+    /// The certificate hash to check, for WebTransport (see [`TransportOffer::cert_hash`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_hash: Option<String>,
     /// Every transport this server accepts (log in again asking for another).
     #[serde(default)]
     pub transports: Vec<TransportOffer>,
@@ -247,6 +265,9 @@ pub struct JoinRoom {
     /// The transport the connect token is for (UDP unless given).
     #[serde(default)]
     pub transport: Transport,
+    /// Transports to use instead, best first, as at login.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fallbacks: Vec<Transport>,
     /// The avatar's look, as at login.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub look: Option<u8>,
@@ -261,6 +282,9 @@ pub struct JoinOrCreate {
     /// The transport the connect token is for (UDP unless given).
     #[serde(default)]
     pub transport: Transport,
+    /// Transports to use instead, best first, as at login.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fallbacks: Vec<Transport>,
     /// The avatar's look, as at login.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub look: Option<u8>,
@@ -279,6 +303,8 @@ pub struct Joined {
     pub transport: Transport,
     #[serde(default)]
     pub address: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_hash: Option<String>,
 }
 
 /// One player in `GET /api/rooms/{id}`.
@@ -314,13 +340,18 @@ mod tests {
 
     #[test]
     fn transports_have_one_name_in_json_and_on_the_command_line() {
-        for t in [Transport::Udp, Transport::WebSocket] {
+        for t in [
+            Transport::Udp,
+            Transport::WebSocket,
+            Transport::WebTransport,
+        ] {
             let json = serde_json::to_string(&t).unwrap();
             assert_eq!(json, format!("\"{}\"", t.name()));
             assert_eq!(serde_json::from_str::<Transport>(&json).unwrap(), t);
             assert_eq!(t.name().parse::<Transport>(), Ok(t));
         }
         assert_eq!(" WS ".parse::<Transport>(), Ok(Transport::WebSocket));
+        assert_eq!("wt".parse::<Transport>(), Ok(Transport::WebTransport));
         assert!("tcp".parse::<Transport>().unwrap_err().contains("`tcp`"));
         // A login without a transport asks for UDP, as before.
         let old: LoginRequest = serde_json::from_str(r#"{"name": "Ada"}"#).unwrap();

@@ -268,13 +268,15 @@ fn go_on(screen: &mut StartScreen, commands: &mut Commands) {
                 .as_ref()
                 .filter(|(n, _)| *n == name && password.is_empty())
                 .map(|(_, s)| s.clone());
+            let (transport, fallbacks) = crate::connection::preferred_transports();
             let request = LoginRequest {
                 name,
                 session,
                 password: (!password.is_empty()).then_some(password),
                 room: None,
                 room_password: None,
-                transport: crate::connection::PLATFORM_TRANSPORT,
+                transport,
+                fallbacks,
                 look: Some(screen.look),
             };
             screen.ask(async move {

@@ -33,6 +33,7 @@ use tower_governor::key_extractor::PeerIpKeyExtractor;
 
 use crate::keys::NetcodeKey;
 use crate::metrics::Metrics;
+use crate::net::Listener;
 use crate::net::guard::PacketStats;
 use crate::players::PlayerDirectory;
 use crate::store::ChatStore;
@@ -48,10 +49,9 @@ const CONNECTION_TIMEOUT_SECS: i32 = 10;
 #[derive(Debug)]
 pub struct ApiState {
     pub key: NetcodeKey,
-    /// The transports clients may connect over, in the order of the netcode server's
-    /// sockets (a connect token names its socket by this index), with the address
-    /// tokens tell clients to connect to.
-    pub transports: Vec<(Transport, SocketAddr)>,
+    /// The sockets clients may connect to, in the order of the netcode server's (a
+    /// connect token names its socket by this index).
+    pub transports: Vec<Listener>,
     next_client_id: AtomicU64,
     /// Players connected right now, kept up to date by the game.
     pub players: PlayerDirectory,
@@ -86,7 +86,7 @@ pub struct ApiState {
 impl ApiState {
     pub fn new(
         key: NetcodeKey,
-        transports: Vec<(Transport, SocketAddr)>,
+        transports: Vec<Listener>,
         players: PlayerDirectory,
         limits: HttpLimits,
     ) -> Self {
@@ -125,32 +125,43 @@ impl ApiState {
         self.next_client_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Every transport offered, with where to connect over it.
+    /// Every transport offered now, with where to connect over it.
     pub fn offers(&self) -> Vec<TransportOffer> {
+        let now = SystemTime::now();
         self.transports
             .iter()
-            .map(|&(transport, addr)| TransportOffer {
-                transport,
-                address: address_for(transport, addr),
-            })
+            .filter(|l| l.is_live(now))
+            .map(Listener::offer)
             .collect()
     }
 
-    /// The index of `transport`'s socket and the address tokens name for it; 400 if
-    /// this server does not offer it.
-    pub fn offered(&self, transport: Transport) -> Result<(usize, SocketAddr), Box<Response>> {
-        self.transports
+    /// The first of `wanted` this server offers now: its socket's index and how it is
+    /// reached; 400 naming what is offered if none.
+    pub fn offered(&self, wanted: &[Transport]) -> Result<(usize, &Listener), Box<Response>> {
+        let now = SystemTime::now();
+        wanted
             .iter()
-            .position(|(t, _)| *t == transport)
-            .map(|i| (i, self.transports[i].1))
+            .find_map(|&transport| {
+                self.transports
+                    .iter()
+                    .position(|l| l.transport == transport && l.is_live(now))
+                    .map(|i| (i, &self.transports[i]))
+            })
             .ok_or_else(|| {
-                let offered: Vec<&str> = self.transports.iter().map(|(t, _)| t.name()).collect();
+                let offered: Vec<&str> = self
+                    .transports
+                    .iter()
+                    .filter(|l| l.is_live(now))
+                    .map(|l| l.transport.name())
+                    .collect();
+                let asked: Vec<&str> = wanted.iter().map(|t| t.name()).collect();
                 Box::new(error(
                     StatusCode::BAD_REQUEST,
                     format!(
                         "this server does not accept {} connections (it offers {}); \
-                         a WebSocket needs the server started with --ws",
-                        transport.name(),
+                         a WebSocket needs the server started with --ws, WebTransport \
+                         with --webtransport",
+                        asked.join(" or "),
                         offered.join(", ")
                     ),
                 ))
@@ -158,18 +169,18 @@ impl ApiState {
     }
 
     /// A netcode connect token (base64) for `client_id` playing as `name` (`identity`)
-    /// in `room`, over `transport`, and where to connect with it; 400 if this server
-    /// does not offer that transport.
+    /// in `room`, over the first of `transports` offered, and the socket it is for;
+    /// 400 if this server offers none of them.
     fn connect_token(
         &self,
         client_id: u64,
         name: &str,
         identity: &str,
         room: &crate::rooms::RoomId,
-        transport: Transport,
+        transports: &[Transport],
         look: Look,
-    ) -> Result<(String, String), Box<Response>> {
-        let (socket, addr) = self.offered(transport)?;
+    ) -> Result<(String, &Listener), Box<Response>> {
+        let (socket, listener) = self.offered(transports)?;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or(Duration::ZERO);
@@ -180,7 +191,7 @@ impl ApiState {
             client_id,
             CONNECTION_TIMEOUT_SECS,
             socket as u8,
-            vec![addr],
+            vec![listener.token_addr],
             Some(&to_user_data(&Ticket {
                 name: name.to_string(),
                 identity: identity.to_string(),
@@ -202,7 +213,7 @@ impl ApiState {
                 format!("token: {e}"),
             ))
         })?;
-        Ok((STANDARD.encode(bytes), address_for(transport, addr)))
+        Ok((STANDARD.encode(bytes), listener))
     }
 
     /// Who presented `headers`' bearer token, or the error to answer with.
@@ -810,15 +821,6 @@ async fn serve_asset(
         .into_response()
 }
 
-/// Where a client connects over `transport` to the socket at `addr`: `host:port` for
-/// UDP, `ws://host:port` for a WebSocket.
-fn address_for(transport: Transport, addr: SocketAddr) -> String {
-    match transport {
-        Transport::Udp => addr.to_string(),
-        Transport::WebSocket => format!("ws://{addr}"),
-    }
-}
-
 async fn login(
     State(state): State<Arc<ApiState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -832,7 +834,7 @@ async fn login(
     if let Err(e) = check_name(&request.name) {
         return *e;
     }
-    let entry = match rooms::Entry::asked(request.transport, request.look) {
+    let entry = match rooms::Entry::asked(request.transport, &request.fallbacks, request.look) {
         Ok(entry) => entry,
         Err(e) => return *e,
     };
@@ -860,7 +862,7 @@ async fn login(
         &who.name,
         &who.identity,
         client_id,
-        entry,
+        &entry,
     )
     .await
     {
@@ -885,6 +887,7 @@ async fn login(
         room: joined.room.id,
         transport: joined.transport,
         address: joined.address,
+        cert_hash: joined.cert_hash,
         transports: state.offers(),
     })
     .into_response()

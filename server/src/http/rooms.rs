@@ -136,7 +136,7 @@ pub async fn join_room(
             Err(e) => return *e,
         },
     };
-    let entry = match Entry::asked(request.transport, request.look) {
+    let entry = match Entry::asked(request.transport, &request.fallbacks, request.look) {
         Ok(entry) => entry,
         Err(r) => return *r,
     };
@@ -149,7 +149,7 @@ pub async fn join_room(
         &caller.name,
         &caller.identity,
         client_id,
-        entry,
+        &entry,
     )
     .await
     {
@@ -177,7 +177,7 @@ pub async fn join_or_create(
     if let Err(r) = known_map(&state, &request.map) {
         return *r;
     }
-    let entry = match Entry::asked(request.transport, request.look) {
+    let entry = match Entry::asked(request.transport, &request.fallbacks, request.look) {
         Ok(entry) => entry,
         Err(r) => return *r,
     };
@@ -211,7 +211,7 @@ pub async fn join_or_create(
             &caller.name,
             &caller.identity,
             client_id,
-            entry,
+            &entry,
         )
         .await
         {
@@ -318,20 +318,28 @@ pub async fn ban(
     StatusCode::NO_CONTENT.into_response()
 }
 
-/// How a player comes in: over which transport, and looking how.
-#[derive(Debug, Clone, Copy)]
+/// How a player comes in: over which transport (the first of these the server
+/// offers), and looking how.
+#[derive(Debug, Clone)]
 pub(super) struct Entry {
-    pub transport: Transport,
+    pub transports: Vec<Transport>,
     pub look: Look,
 }
 
 impl Entry {
     /// The entry a login or join body asks for (look 0 when it names none); 422 naming
     /// the looks when `look` is none of them, answered before anything else is done.
-    pub fn asked(transport: Transport, look: Option<u8>) -> Result<Entry, Box<Response>> {
+    pub fn asked(
+        transport: Transport,
+        fallbacks: &[Transport],
+        look: Option<u8>,
+    ) -> Result<Entry, Box<Response>> {
         let look = Look::new(look.unwrap_or(0))
             .map_err(|e| Box::new(error(StatusCode::UNPROCESSABLE_ENTITY, e)))?;
-        Ok(Entry { transport, look })
+        let transports = std::iter::once(transport)
+            .chain(fallbacks.iter().copied())
+            .collect();
+        Ok(Entry { transports, look })
     }
 }
 
@@ -346,10 +354,10 @@ pub(super) async fn enter(
     name: &str,
     identity: &str,
     client_id: u64,
-    entry: Entry,
+    entry: &Entry,
 ) -> Result<Joined, Response> {
-    let Entry { transport, look } = entry;
-    state.offered(transport).map_err(|e| *e)?;
+    let Entry { transports, look } = entry;
+    state.offered(transports).map_err(|e| *e)?;
     let Some(room) = state.rooms.get(id) else {
         return Err(error(
             StatusCode::NOT_FOUND,
@@ -400,14 +408,15 @@ pub(super) async fn enter(
             };
             error(status, refusal.to_string())
         })?;
-    let (token, address) = state
-        .connect_token(client_id, name, identity, &room.id, transport, look)
+    let (token, listener) = state
+        .connect_token(client_id, name, identity, &room.id, transports, *look)
         .map_err(|e| *e)?;
     Ok(Joined {
         room: info,
         client_id,
         token,
-        transport,
-        address,
+        transport: listener.transport,
+        address: listener.address.clone(),
+        cert_hash: listener.cert_hash.clone(),
     })
 }

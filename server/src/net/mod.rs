@@ -3,6 +3,7 @@
 
 pub mod guard;
 pub mod rate;
+pub mod webtransport;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -11,9 +12,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;
+use bevy_replicon::shared::backend::connected_client::NetworkId;
 use bevy_replicon_renet2::RenetChannelsExt;
 use bevy_replicon_renet2::netcode::{
     BoxedSocket, NetcodeServerTransport, ServerAuthentication, ServerSetupConfig, WebSocketServer,
+    WebTransportServer,
 };
 use bevy_replicon_renet2::renet2::{ConnectionConfig, RenetServer};
 use tavern_shared::protocol::PROTOCOL_ID;
@@ -22,15 +25,77 @@ use crate::http::limits::TOKEN_EXPIRE_SECS;
 use crate::keys::NetcodeKey;
 use guard::{GuardedSocket, PacketStats};
 
+/// One socket clients connect to, as connect tokens and the login answer name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    pub transport: tavern_shared::api::Transport,
+    /// The server address connect tokens name (for WebTransport at a URL, renet2's
+    /// hash of the URL).
+    pub token_addr: SocketAddr,
+    /// Where clients connect: `host:port` for UDP, `ws://host:port`,
+    /// `https://host:port` for WebTransport.
+    pub address: String,
+    /// A self-signed certificate's SHA-256, hex, for browsers to check.
+    pub cert_hash: Option<String>,
+    /// After this the listener is no longer offered (its certificate is about to
+    /// expire).
+    pub valid_until: Option<SystemTime>,
+}
+
+impl Listener {
+    /// A socket needing no certificate: UDP, or a WebSocket at `addr`.
+    pub fn plain(transport: tavern_shared::api::Transport, addr: SocketAddr) -> Listener {
+        use tavern_shared::api::Transport;
+        let address = match transport {
+            Transport::Udp => addr.to_string(),
+            Transport::WebSocket => format!("ws://{addr}"),
+            Transport::WebTransport => format!("https://{addr}"),
+        };
+        Listener {
+            transport,
+            token_addr: addr,
+            address,
+            cert_hash: None,
+            valid_until: None,
+        }
+    }
+
+    /// Whether it may be offered at `now`.
+    pub fn is_live(&self, now: SystemTime) -> bool {
+        self.valid_until.is_none_or(|until| now < until)
+    }
+
+    /// What the login answer says of it.
+    pub fn offer(&self) -> tavern_shared::api::TransportOffer {
+        tavern_shared::api::TransportOffer {
+            transport: self.transport,
+            address: self.address.clone(),
+            cert_hash: self.cert_hash.clone(),
+        }
+    }
+}
+
+/// What connect tokens name for a socket bound at `bound`: its port, on the UDP public
+/// address's host when bound to every interface.
+pub fn public_for(bound: SocketAddr, udp_public: SocketAddr) -> SocketAddr {
+    if bound.ip().is_unspecified() {
+        SocketAddr::new(udp_public.ip(), bound.port())
+    } else {
+        bound
+    }
+}
+
 /// How the UDP transport is set up.
 #[derive(Debug)]
 pub struct TransportConfig {
-    /// Every transport with the address connect tokens name for it, in the order of
-    /// the sockets (UDP, then the WebSocket if any): the HTTP API makes tokens from
-    /// the same list, a token naming its socket by its place in it.
-    pub transports: Vec<(tavern_shared::api::Transport, SocketAddr)>,
+    /// Every socket, in order (UDP, then the WebSocket and WebTransport if on): the
+    /// HTTP API makes tokens from the same list, a token naming its socket by its place
+    /// in it.
+    pub transports: Vec<Listener>,
     /// The WebSocket server (`--ws`).
     pub websocket: Option<WebSocketServer>,
+    /// The WebTransport server (`--webtransport`).
+    pub webtransport: Option<WebTransportServer>,
     pub key: NetcodeKey,
     pub max_clients: usize,
     /// Handshakes in progress at once from one address.
@@ -77,6 +142,35 @@ fn size_buffers(socket: &UdpSocket) {
     }
 }
 
+/// The transport of each netcode socket, in their order.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct SocketTransports(pub Vec<tavern_shared::api::Transport>);
+
+/// Counts connections by transport (`tavern_connections_total`).
+pub fn plugin(app: &mut App) {
+    app.init_resource::<SocketTransports>()
+        .add_observer(count_connection);
+}
+
+fn count_connection(
+    add: On<Add, AuthorizedClient>,
+    clients: Query<&NetworkId>,
+    transport: Option<Res<NetcodeServerTransport>>,
+    sockets: Res<SocketTransports>,
+    metrics: Option<Res<crate::metrics::Metrics>>,
+) {
+    let (Ok(id), Some(transport), Some(metrics)) = (clients.get(add.entity), transport, metrics)
+    else {
+        return;
+    };
+    let kind = transport
+        .client_addr(id.get())
+        .and_then(|(socket, _)| sockets.0.get(socket));
+    if let Some(kind) = kind {
+        metrics.connections.with_label_values(&[kind.name()]).inc();
+    }
+}
+
 /// Inserts the renet server and its UDP netcode transport. Call after the protocol is
 /// registered: the channels come from it.
 pub fn insert_transport(
@@ -87,6 +181,7 @@ pub fn insert_transport(
     let TransportConfig {
         transports,
         websocket,
+        webtransport,
         key,
         max_clients,
         handshakes_per_ip,
@@ -105,7 +200,7 @@ pub fn insert_transport(
         max_clients,
         protocol_id: PROTOCOL_ID,
         authentication: ServerAuthentication::Secure { private_key: key },
-        socket_addresses: transports.iter().map(|(_, addr)| vec![*addr]).collect(),
+        socket_addresses: transports.iter().map(|l| vec![l.token_addr]).collect(),
     };
     size_buffers(&socket);
     // A token lives TOKEN_EXPIRE_SECS; a handshake cannot outlast its token.
@@ -114,9 +209,13 @@ pub fn insert_transport(
         .context("cannot use the UDP socket")?;
     let sockets = std::iter::once(BoxedSocket::new(socket))
         .chain(websocket.map(BoxedSocket::new))
+        .chain(webtransport.map(BoxedSocket::new))
         .collect();
     let transport = NetcodeServerTransport::new_with_sockets(config, sockets)
         .context("cannot start the netcode transport")?;
+    app.insert_resource(SocketTransports(
+        transports.iter().map(|l| l.transport).collect(),
+    ));
     app.insert_resource(server).insert_resource(transport);
     Ok(())
 }
