@@ -22,5 +22,6 @@ mod reconnect;
 mod reload;
 mod rooms;
 mod security;
+mod table;
 mod web;
 mod zones;

@@ -80,7 +80,7 @@ pub enum Typed {
 }
 
 /// The commands the chat box understands.
-pub const HELP: &str = "/near, /zone, /map [text]: talk there (Tab cycles)    /w NAME text: whisper (\"quote\" names with spaces)    /help";
+pub const HELP: &str = "/near, /zone, /map [text]: talk there (Tab cycles)    /w NAME text: whisper (\"quote\" names with spaces)    /roll 2d6+3, d20 adv, 4d6kh3: roll dice for the room    /help";
 
 /// Reads a line typed into the chat box: plain text goes to `current`; `/near`, `/zone`,
 /// `/map` (with or without text), `/w NAME text` (`/whisper`, names with spaces in
@@ -98,6 +98,17 @@ pub fn parse_typed(input: &str, current: &ChatChannel) -> Typed {
                 "zone" | "z" => (ChatChannel::Zone, rest),
                 "map" | "m" => (ChatChannel::Map, rest),
                 "help" | "h" | "?" => return Typed::Help,
+                "roll" | "r" => {
+                    if rest.is_empty() {
+                        return Typed::Invalid(format!(
+                            "roll what? /{word} 2d6+3, /{word} d20 adv, /{word} 4d6kh3"
+                        ));
+                    }
+                    if let Err(e) = tavern_shared::dice::parse(rest) {
+                        return Typed::Invalid(e.to_string());
+                    }
+                    (ChatChannel::Dice, rest)
+                }
                 "w" | "whisper" | "msg" => {
                     let (name, text) = match rest.strip_prefix('"') {
                         Some(quoted) => match quoted.split_once('"') {
@@ -136,6 +147,7 @@ pub fn channel_label(channel: &ChatChannel) -> String {
         ChatChannel::Whisper(to) => format!("To {to}"),
         ChatChannel::System => "System".into(),
         ChatChannel::Agent(agent) => format!("NPC {agent}"),
+        ChatChannel::Dice => "Dice".into(),
     }
 }
 
@@ -146,6 +158,7 @@ pub fn format_line(line: &ChatLine, me: &str) -> String {
         ChatChannel::Whisper(to) if line.from == me => format!("[to {to}] {}", line.text),
         ChatChannel::Whisper(_) => format!("[from {}] {}", line.from, line.text),
         ChatChannel::System => format!("* {}", line.text),
+        ChatChannel::Dice => format!("[Dice] {} {}", line.from, line.text),
         other => format!("[{}] {}: {}", channel_label(other), line.from, line.text),
     }
 }
@@ -218,6 +231,21 @@ mod tests {
         };
         assert!(e.contains("spam"), "{e}");
         assert!(matches!(parse_typed("   ", &near), Typed::Invalid(_)));
+        // Dice: the expression goes to the server, checked here first.
+        assert_eq!(
+            parse_typed("/roll 2d6+3", &near),
+            Typed::Send(ChatChannel::Dice, "2d6+3".into())
+        );
+        assert_eq!(
+            parse_typed("/r d20 adv", &near),
+            Typed::Send(ChatChannel::Dice, "d20 adv".into())
+        );
+        assert!(
+            matches!(parse_typed("/roll", &near), Typed::Invalid(e) if e.contains("roll what"))
+        );
+        assert!(
+            matches!(parse_typed("/roll 2d1", &near), Typed::Invalid(e) if e.contains("2 to 1000 sides"))
+        );
     }
 
     #[test]

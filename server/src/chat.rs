@@ -241,6 +241,15 @@ fn route(
             }
             vec![*id]
         }
+        // Everyone at the table: the whole room, on any of its maps.
+        ChatChannel::Dice => speakers
+            .iter()
+            .filter(|(_, s)| {
+                maps.try_get(s.map).is_some_and(|p| p.room == place.room)
+                    && can_see(&s.presence, &from.presence)
+            })
+            .map(|(id, _)| *id)
+            .collect(),
         ChatChannel::System => return Err("only the server speaks on the system channel".into()),
         ChatChannel::Agent(_) => return Err("lines to an NPC go to its conversation".into()),
     };
@@ -276,6 +285,12 @@ fn route(
             )
         }
         ChatChannel::Map => (SessionScope::Map { map: map_name }, map.name.clone()),
+        ChatChannel::Dice => (
+            SessionScope::Table {
+                room: place.room.0.to_string(),
+            },
+            "Dice".to_string(),
+        ),
         _ => (SessionScope::Whisper, names.join(" and ")),
     };
     Ok((to, scope, title))
@@ -346,6 +361,20 @@ pub(crate) fn receive_chat(
                 reject(&mut rejected, e.to_string());
                 continue;
             }
+        };
+        // A roll: the server rolls what was asked, and the line says every die.
+        let text = match message.channel {
+            ChatChannel::Dice => match tavern_shared::dice::parse(&text) {
+                Ok(expression) => {
+                    let outcome = expression.roll(|sides| rand::random_range(1..=sides));
+                    format!("rolls {}", outcome.shown())
+                }
+                Err(e) => {
+                    reject(&mut rejected, e.to_string());
+                    continue;
+                }
+            },
+            _ => text,
         };
         if let ChatChannel::Agent(agent) = &message.channel {
             metrics.chat_lines.with_label_values(&["accepted"]).inc();

@@ -30,6 +30,9 @@ pub enum ChatChannel {
     System,
     /// A conversation with an NPC, by agent id.
     Agent(String),
+    /// Dice rolled at the table (`/roll 2d6+3`): the player sends the expression, the
+    /// server rolls it and everyone in the room sees every die.
+    Dice,
 }
 
 impl ChatChannel {
@@ -42,6 +45,7 @@ impl ChatChannel {
             ChatChannel::Whisper(_) => "whisper",
             ChatChannel::System => "system",
             ChatChannel::Agent(_) => "agent",
+            ChatChannel::Dice => "dice",
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod chat;
 pub mod collision;
 pub mod combat;
 pub mod content;
+pub mod dice;
 pub mod events;
 pub mod input;
 pub mod map;

@@ -119,6 +119,7 @@ fn color_of(channel: &ChatChannel) -> Color {
         ChatChannel::Whisper(_) => Color::srgb(1.0, 0.7, 1.0),
         ChatChannel::System => Color::srgb(1.0, 0.85, 0.4),
         ChatChannel::Agent(_) => Color::srgb(1.0, 0.8, 0.5),
+        ChatChannel::Dice => Color::srgb(0.75, 0.8, 1.0),
     }
 }
 

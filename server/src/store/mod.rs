@@ -38,6 +38,8 @@ pub enum SessionScope {
     Whisper,
     /// A player talking with an NPC.
     Agent { agent: String },
+    /// The dice rolled in a room.
+    Table { room: String },
 }
 
 impl SessionScope {
@@ -52,6 +54,7 @@ impl SessionScope {
             SessionScope::Group { map } => serde_json::json!(["proximity", map, ids]),
             SessionScope::Whisper => serde_json::json!(["whisper", ids]),
             SessionScope::Agent { agent } => serde_json::json!(["agent", agent, ids]),
+            SessionScope::Table { room } => serde_json::json!(["dice", room]),
         };
         value.to_string()
     }
@@ -108,6 +111,7 @@ fn channel_from(text: &str) -> ChatChannel {
         "zone" => ChatChannel::Zone,
         "map" => ChatChannel::Map,
         "system" => ChatChannel::System,
+        "dice" => ChatChannel::Dice,
         other if other.starts_with("agent:") => {
             ChatChannel::Agent(other.trim_start_matches("agent:").to_string())
         }
