@@ -143,16 +143,12 @@ pub fn start(
              address's IP, which a certificate for a domain name does not cover"
         );
     }
-    let (server_config, cert_hash, valid_until) = match &config.certificate {
+    // A real certificate, or one signed here, offered by its hash until shortly before
+    // it expires.
+    let (cert, key, cert_hash, valid_until) = match &config.certificate {
         Some(files) => {
             let (cert, key) = load_certificate(files)?;
-            let server_config = WebTransportServerConfig {
-                cert,
-                key,
-                listen,
-                max_clients,
-            };
-            (server_config, None, None)
+            (cert, key, None, None)
         }
         None => {
             let names: Vec<WebServerDestination> = match &config.url {
@@ -161,16 +157,27 @@ pub fn start(
             };
             let (cert, key) = generate_self_signed_certificate_opinionated(names)
                 .context("cannot make a self-signed certificate for WebTransport")?;
-            let hash = get_server_cert_hash(&cert);
-            let server_config = WebTransportServerConfig {
+            let hash = hash_hex(&get_server_cert_hash(&cert));
+            tracing::info!(
+                days = SELF_SIGNED_DAYS,
+                "WebTransport uses a self-signed certificate, offered to browsers by its \
+                 hash until it expires (browsers then use the WebSocket); restart the \
+                 server within that time or give --cert and --key"
+            );
+            let lifetime = Duration::from_secs(SELF_SIGNED_DAYS * 24 * 3600);
+            (
                 cert,
                 key,
-                listen,
-                max_clients,
-            };
-            let until = SystemTime::now() + Duration::from_secs(SELF_SIGNED_DAYS * 24 * 3600);
-            (server_config, Some(hash_hex(&hash)), Some(until))
+                Some(hash),
+                Some(SystemTime::now() + lifetime - EXPIRY_MARGIN),
+            )
         }
+    };
+    let server_config = WebTransportServerConfig {
+        cert,
+        key,
+        listen,
+        max_clients,
     };
     let server = WebTransportServer::new(server_config, runtime)
         .with_context(|| format!("cannot listen for WebTransport on {listen} (--webtransport)"))?;
@@ -182,20 +189,12 @@ pub fn start(
     let address = url::Url::try_from(destination.clone())
         .map(String::from)
         .map_err(|()| anyhow::anyhow!("cannot make a URL of the WebTransport address"))?;
-    if valid_until.is_some() {
-        tracing::info!(
-            days = SELF_SIGNED_DAYS,
-            "WebTransport uses a self-signed certificate, offered to browsers by its hash \
-             until it expires (browsers then use the WebSocket); restart the server within \
-             that time or give --cert and --key"
-        );
-    }
     let listener = Listener {
         transport: Transport::WebTransport,
         token_addr: destination.into(),
         address,
         cert_hash,
-        valid_until: valid_until.map(|t| t - EXPIRY_MARGIN),
+        valid_until,
     };
     Ok((server, listener))
 }
