@@ -87,6 +87,7 @@ fn stream_send(c: &mut Criterion, n: usize) {
                         last_input: sends as u32,
                         vitals: Default::default(),
                         warps: 0,
+                        held: false,
                         presence,
                         look: 0,
                     })

@@ -160,6 +160,7 @@ fn light_bots_read_and_write_exactly_what_replicon_does() {
             last_input: 77,
             vitals: Default::default(),
             warps: 0,
+            held: false,
         }),
         others: vec![(9, state)],
     };

@@ -8,6 +8,7 @@ mod accounts;
 mod agents;
 mod assets;
 mod browser;
+mod campaign;
 mod chat;
 mod combat;
 mod content;

@@ -14,7 +14,7 @@ use tavern_shared::input::{Buttons, InputFrame, Stick};
 use crate::PlaySystems;
 use crate::connection::{ConnectionStatus, LocalPlayer, ServerTarget};
 use crate::interpolation::Interpolated;
-use crate::prediction::{Confirmed, DesiredInput, OwnAvatar, Prediction, Warps};
+use crate::prediction::{Confirmed, DesiredInput, OwnAvatar, OwnFlags, Prediction};
 
 /// What a bot does with its stick.
 #[derive(Resource, Debug)]
@@ -259,7 +259,7 @@ impl Bot {
         let mut q = self
             .app
             .world_mut()
-            .query_filtered::<(&AvatarState, &InputAck, Option<&Warps>), With<OwnAvatar>>();
+            .query_filtered::<(&AvatarState, &InputAck, Option<&OwnFlags>), With<OwnAvatar>>();
         q.single(self.app.world())
             .ok()
             .map(|(state, ack, warps)| Confirmed::from_own(state, ack, warps))
@@ -300,6 +300,16 @@ impl Bot {
     /// Sends a chat line.
     pub fn say(&mut self, channel: tavern_shared::chat::ChatChannel, text: &str) {
         crate::chat::say(self.app.world_mut(), channel, text);
+    }
+
+    /// Gives a GM command (the server refuses it unless this bot is the GM).
+    pub fn gm(&mut self, command: tavern_shared::gm::GmCommand) {
+        self.app.world_mut().write_message(command);
+    }
+
+    /// The campaign's table as this bot knows it.
+    pub fn table(&self) -> &crate::table::Table {
+        self.app.world().resource::<crate::table::Table>()
     }
 
     /// Meetings the server invited this bot to.

@@ -73,6 +73,9 @@ pub enum Typed {
     Send(ChatChannel, String),
     /// Make a channel the current one (a command without text).
     Switch(ChatChannel),
+    /// A GM command on the session (`/start`, `/pause`, `/resume`, `/end`); the server
+    /// refuses it unless this player is the GM.
+    Gm(tavern_shared::gm::GmCommand),
     /// Show the list of commands.
     Help,
     /// Nothing to send, and why.
@@ -80,7 +83,7 @@ pub enum Typed {
 }
 
 /// The commands the chat box understands.
-pub const HELP: &str = "/near, /zone, /map [text]: talk there (Tab cycles)    /w NAME text: whisper (\"quote\" names with spaces)    /roll 2d6+3, d20 adv, 4d6kh3: roll dice for the room    /help";
+pub const HELP: &str = "/near, /zone, /map [text]: talk there (Tab cycles)    /w NAME text: whisper (\"quote\" names with spaces)    /roll 2d6+3, d20 adv, 4d6kh3: roll dice for the room    GM: /start, /pause, /resume, /end the session    /help";
 
 /// Reads a line typed into the chat box: plain text goes to `current`; `/near`, `/zone`,
 /// `/map` (with or without text), `/w NAME text` (`/whisper`, names with spaces in
@@ -98,6 +101,13 @@ pub fn parse_typed(input: &str, current: &ChatChannel) -> Typed {
                 "zone" | "z" => (ChatChannel::Zone, rest),
                 "map" | "m" => (ChatChannel::Map, rest),
                 "help" | "h" | "?" => return Typed::Help,
+                word if tavern_shared::gm::GmCommand::from_word(word).is_some() => {
+                    if !rest.is_empty() {
+                        return Typed::Invalid(format!("/{word} takes nothing after it"));
+                    }
+                    let command = tavern_shared::gm::GmCommand::from_word(word);
+                    return command.map_or(Typed::Help, Typed::Gm);
+                }
                 "roll" | "r" => {
                     if rest.is_empty() {
                         return Typed::Invalid(format!(
@@ -218,6 +228,18 @@ mod tests {
             Typed::Switch(ChatChannel::Whisper("Bo".into()))
         );
         assert_eq!(parse_typed("/help", &near), Typed::Help);
+        assert_eq!(
+            parse_typed("/pause", &near),
+            Typed::Gm(tavern_shared::gm::GmCommand::Pause)
+        );
+        assert_eq!(
+            parse_typed("/END", &near),
+            Typed::Gm(tavern_shared::gm::GmCommand::End)
+        );
+        assert_eq!(
+            parse_typed("/start now", &near),
+            Typed::Invalid("/start takes nothing after it".into())
+        );
         let Typed::Invalid(e) = parse_typed("/dance", &near) else {
             panic!("unknown commands are refused");
         };

@@ -27,6 +27,7 @@ pub mod proximity;
 pub mod roster;
 pub mod sessions;
 pub mod stream;
+pub mod table;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod websocket;
 pub mod webtransport;
@@ -100,5 +101,6 @@ pub fn plugin(app: &mut App) {
             roster::plugin,
             events::plugin,
             assets::plugin,
+            table::plugin,
         ));
 }

@@ -175,9 +175,10 @@ pub fn make_rooms(url: &str, n: usize) -> Result<Vec<String>, LoginError> {
         let request = tavern_shared::api::CreateRoom {
             name: format!("Bots {}", ids.len() + 1),
             map,
-            max_players: tavern_shared::api::MAX_ROOM_PLAYERS,
+            max_players: Some(tavern_shared::api::MAX_ROOM_PLAYERS),
             private: false,
             password: None,
+            campaign: false,
         };
         match crate::http::wait(create_room(&base, &token, &request)) {
             Ok(room) => ids.push(room.id),

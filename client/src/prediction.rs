@@ -43,31 +43,36 @@ pub struct DesiredInput(pub InputFrame);
 pub struct Confirmed {
     pub motion: MoveState,
     pub last_input: u32,
-    /// The avatar is dead: the server applies inputs without moving it.
-    pub dead: bool,
+    /// The avatar is dead, or the GM paused the game: the server applies inputs
+    /// without moving it.
+    pub held: bool,
     /// Times the server placed the avatar itself ([`tavern_shared::stream::OwnState::warps`]).
     pub warps: u8,
 }
 
 impl Confirmed {
     /// What the own avatar's components say the server last sent.
-    pub fn from_own(state: &AvatarState, ack: &InputAck, warps: Option<&Warps>) -> Self {
+    pub fn from_own(state: &AvatarState, ack: &InputAck, flags: Option<&OwnFlags>) -> Self {
         Confirmed {
             motion: state.motion,
             last_input: ack.0,
-            dead: state.health == 0,
-            warps: warps.map_or(0, |w| w.0),
+            held: state.health == 0 || flags.is_some_and(|f| f.held),
+            warps: flags.map_or(0, |f| f.warps),
         }
     }
 }
 
-/// On the own avatar: [`Confirmed::warps`] as the server last said.
+/// On the own avatar: what the server last said of it besides its state: the times it
+/// placed it ([`Confirmed::warps`]) and whether it holds it still.
 #[derive(Component, Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Warps(pub u8);
+pub struct OwnFlags {
+    pub warps: u8,
+    pub held: bool,
+}
 
-/// What an input does to the own avatar: nothing while it is dead.
-fn effective(frame: InputFrame, dead: bool) -> InputFrame {
-    if dead { InputFrame::default() } else { frame }
+/// What an input does to the own avatar: nothing while it is held (dead, paused).
+fn effective(frame: InputFrame, held: bool) -> InputFrame {
+    if held { InputFrame::default() } else { frame }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -144,8 +149,8 @@ impl Prediction {
             return false;
         }
         let seq = self.next_seq();
-        let dead = self.confirmed.is_some_and(|c| c.dead);
-        let after = step(state, effective(frame, dead), TICK_DT, world);
+        let held = self.confirmed.is_some_and(|c| c.held);
+        let after = step(state, effective(frame, held), TICK_DT, world);
         self.previous = state;
         self.state = Some(after);
         self.pending.push_back(Pending { seq, frame, after });
@@ -216,7 +221,7 @@ impl Prediction {
         }
         let mut state = server.motion;
         for p in self.pending.iter_mut() {
-            state = step(state, effective(p.frame, server.dead), TICK_DT, world);
+            state = step(state, effective(p.frame, server.held), TICK_DT, world);
             p.after = state;
         }
         self.state = Some(state);
@@ -272,18 +277,23 @@ pub(crate) fn enter_map(
 /// Takes a new server state of the own avatar; also the one already there when
 /// prediction starts over (a new connection, or the map came after the state).
 fn reconcile(
-    own: Query<(Ref<AvatarState>, Ref<InputAck>, Option<&Warps>), With<OwnAvatar>>,
+    own: Query<(Ref<AvatarState>, Ref<InputAck>, Option<Ref<OwnFlags>>), With<OwnAvatar>>,
     map: Option<Res<CurrentMap>>,
     mut prediction: ResMut<Prediction>,
 ) {
-    let (Ok((state, ack, warps)), Some(map)) = (own.single(), map) else {
+    let (Ok((state, ack, flags)), Some(map)) = (own.single(), map) else {
         return;
     };
-    let fresh = state.is_changed() || ack.is_changed();
+    // Held or let go without a new input (the GM paused while the player stood).
+    let flagged = flags.as_ref().is_some_and(Ref::is_changed);
+    let fresh = state.is_changed() || ack.is_changed() || flagged;
     if !fresh && prediction.state.is_some() {
         return;
     }
-    prediction.reconcile(Confirmed::from_own(&state, &ack, warps), &map.collision);
+    prediction.reconcile(
+        Confirmed::from_own(&state, &ack, flags.as_deref()),
+        &map.collision,
+    );
 }
 
 fn predict(
@@ -369,7 +379,7 @@ mod tests {
         let first = Confirmed {
             motion: MoveState::at(spawn),
             last_input: 0,
-            dead: false,
+            held: false,
             warps: 0,
         };
         p.reconcile(first, world);
@@ -384,7 +394,7 @@ mod tests {
         Confirmed {
             motion,
             last_input: frames.len() as u32,
-            dead: false,
+            held: false,
             warps: 0,
         }
     }
@@ -439,7 +449,7 @@ mod tests {
         // Killed after input 3: the server stops the avatar and counts a warp.
         let mut dead = server_after(spawn, &[right(); 3], &world);
         dead.motion.moving = false;
-        dead.dead = true;
+        dead.held = true;
         dead.warps = 1;
         p.reconcile(dead, &world);
         assert_eq!(p.corrections, 0);
@@ -451,7 +461,7 @@ mod tests {
         let back = Confirmed {
             motion: MoveState::at(spawn + Vec2::new(96.0, 32.0)),
             last_input: 11,
-            dead: false,
+            held: false,
             warps: 2,
         };
         p.reconcile(back, &world);

@@ -17,7 +17,7 @@ use tavern_shared::stream::{
 
 use crate::PlaySystems;
 use crate::connection::LocalPlayer;
-use crate::prediction::{OwnAvatar, Warps};
+use crate::prediction::{OwnAvatar, OwnFlags};
 
 /// On every avatar (and monster) the stream gave: its stream id.
 #[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,9 +246,13 @@ impl StreamSink<Entity> for WorldSink<'_, '_, '_, '_, '_> {
     }
 
     fn own(&mut self, avatar: Entity, own: OwnState) {
-        self.commands
-            .entity(avatar)
-            .insert((own.vitals, Warps(own.warps)));
+        self.commands.entity(avatar).insert((
+            own.vitals,
+            OwnFlags {
+                warps: own.warps,
+                held: own.held,
+            },
+        ));
         match self.avatars.get_mut(avatar) {
             Ok((mut state, Some(mut ack))) => {
                 state.set_if_neq(own.state);
@@ -391,6 +395,7 @@ mod tests {
                     last_input: 3,
                     vitals: Default::default(),
                     warps: 0,
+                    held: false,
                 }),
                 others: vec![(2, state(20.0))],
             },

@@ -75,6 +75,8 @@ pub struct Seen<'a> {
     pub last_input: u32,
     pub vitals: Vitals,
     pub warps: u8,
+    /// It stands still whatever its inputs say (its room is paused).
+    pub held: bool,
     pub presence: Presence,
     /// A player's avatar's look ([`tavern_shared::avatar::LOOKS`]).
     pub look: u8,
@@ -300,6 +302,7 @@ impl Viewer {
             last_input: own.last_input,
             vitals: own.vitals,
             warps: own.warps,
+            held: own.held,
         };
         let own_due = self.own_known.is_none_or(|k| {
             due(
@@ -412,6 +415,7 @@ pub fn send_avatars(
         Option<&Warps>,
         &Presence,
         Option<&Look>,
+        Has<crate::gm::Frozen>,
     )>,
     mut viewers: Query<(Entity, &mut Viewer, Option<&NetworkId>)>,
     mut rosters: MessageWriter<ToClients<AvatarRoster>>,
@@ -423,7 +427,7 @@ pub fn send_avatars(
     let seen = avatars
         .iter()
         .map(
-            |(tag, actor, name, state, ack, vitals, warps, presence, look)| Seen {
+            |(tag, actor, name, state, ack, vitals, warps, presence, look, held)| Seen {
                 id: tag.0,
                 actor,
                 name: &name.0,
@@ -431,6 +435,7 @@ pub fn send_avatars(
                 last_input: ack.map_or(0, |a| a.0),
                 vitals: vitals.copied().unwrap_or_default(),
                 warps: warps.map_or(0, |w| w.0),
+                held,
                 presence: *presence,
                 look: look.map_or(0, |l| l.0),
             },
@@ -479,6 +484,7 @@ mod tests {
             last_input: 0,
             vitals: Vitals::default(),
             warps: 0,
+            held: false,
             presence: presence(0),
             look: 0,
         }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod content;
 pub mod exits;
 pub mod files;
+pub mod gm;
 pub mod http;
 pub mod interest;
 pub mod journal;
@@ -52,6 +53,8 @@ pub use config::ServerConfig;
 pub enum GameSystems {
     /// PreUpdate, after replicon has received packets: queue players' inputs.
     ReceiveInputs,
+    /// FixedUpdate, first: the GM's table decides what stands still (paused rooms).
+    Table,
     /// FixedUpdate: advance the simulation one tick.
     Simulate,
     /// FixedUpdate, after players moved: monsters, abilities, damage ([`combat::CombatSystems`]).
@@ -87,6 +90,7 @@ pub fn build_app(
     .configure_sets(
         FixedUpdate,
         (
+            GameSystems::Table,
             GameSystems::Simulate,
             GameSystems::Combat,
             GameSystems::Track,
@@ -116,6 +120,7 @@ pub fn build_app(
         reconnect::plugin,
         presence::plugin,
         journal::plugin,
+        gm::plugin,
     ));
     net::insert_transport(&mut app, socket, transport)?;
     Ok(app)
@@ -202,7 +207,8 @@ fn public_addr_for(bound: SocketAddr, given: Option<SocketAddr>) -> SocketAddr {
 /// Every error names what was wrong (the map file, a port in use, a bad key).
 pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let mut maps = world::Maps::load(&config.maps, config.start_map.as_deref())?;
-    let map_names = maps.names().join(", ");
+    let map_list = maps.names();
+    let map_names = map_list.join(", ");
     let rooms = rooms::open_configured(&mut maps, config.rooms_file.as_deref())?;
     let content = content::load_for(&config.content_dir, &maps)?;
     files::prepare_dir(&config.data_dir)?;
@@ -281,6 +287,11 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         config.event_retention,
     );
     let agent_worker = agents::AgentWorker::new(runtime.handle(), chat_store.clone());
+    let tables = runtime
+        .block_on(gm_tables(&chat_store, &rooms, &map_list))
+        .context("cannot read the campaigns from the database")?;
+    let gm_worker = gm::session::spawn_worker(runtime.handle(), chat_store.clone());
+    let table_mail = gm::TableMailbox::default();
     let players = players::PlayerDirectory::default();
     let packet_stats = Arc::new(net::guard::PacketStats::new(&metrics));
     let mut api_state = http::ApiState::new(
@@ -311,6 +322,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         info!(root = %root.display(), "serving the web client at /");
     }
     api_state.web_root = config.web_root.clone();
+    api_state.table_mail = table_mail.clone();
     let api = Arc::new(api_state);
     let stop = Arc::new(AtomicBool::new(false));
     // A Bevy app cannot cross threads, so it is built on the game thread, which reports
@@ -361,7 +373,10 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                         .insert_resource(rooms)
                         .insert_resource(room_settings)
                         .insert_resource(served)
-                        .insert_resource(grace);
+                        .insert_resource(grace)
+                        .insert_resource(tables)
+                        .insert_resource(gm_worker)
+                        .insert_resource(table_mail);
                     let _ = built_tx.send(Ok(()));
                     run_game_loop(app, &stop);
                 }
@@ -407,6 +422,27 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         http_stop: Some(http_stop),
         players: directory,
     })
+}
+
+/// The campaigns the store keeps, put in the room directory, and the game's view of
+/// them with their character sheets. A campaign on a map this server no longer has is
+/// left out (and kept in the store) with a warning.
+async fn gm_tables(
+    store: &store::ChatStore,
+    rooms: &rooms::RoomDirectory,
+    maps: &[String],
+) -> Result<gm::Tables, sqlx::Error> {
+    let mut sheets = std::collections::HashMap::new();
+    for campaign in store.campaigns().await? {
+        if !maps.contains(&campaign.map) {
+            warn!(room = %campaign.room, map = %campaign.map, "campaign left out: its map is not among this server's maps");
+            continue;
+        }
+        let room = http::campaigns::room_of(&campaign);
+        sheets.insert(room.id.clone(), store.sheets(&campaign.room).await?);
+        rooms.add_campaign(room);
+    }
+    Ok(gm::Tables::new(rooms.campaigns(), sheets))
 }
 
 /// Updates the app about 60 times a second until `stop`, then disconnects everyone.

@@ -192,7 +192,13 @@ pub struct ActionPressed {
 
 fn apply_inputs(
     mut clients: Query<(&mut InputQueue, &Controls)>,
-    mut avatars: Query<(&mut AvatarState, &mut InputAck, &OnMap, Has<Dead>)>,
+    mut avatars: Query<(
+        &mut AvatarState,
+        &mut InputAck,
+        &OnMap,
+        Has<Dead>,
+        Has<crate::gm::Frozen>,
+    )>,
     maps: Res<Maps>,
     mut actions: MessageWriter<ActionPressed>,
     metrics: Res<Metrics>,
@@ -203,15 +209,20 @@ fn apply_inputs(
         if frames.is_empty() {
             continue;
         }
-        let Ok((mut avatar, mut ack, on, dead)) = avatars.get_mut(controls.0) else {
+        let Ok((mut avatar, mut ack, on, dead, frozen)) = avatars.get_mut(controls.0) else {
             continue;
         };
         let collision = &maps.get(on.0).collision;
         let mut state = *avatar;
         applied_counter.inc_by(frames.len() as u64);
         for (seq, frame) in frames {
-            // The dead stand still: their inputs are used up, moving nothing.
-            let frame = if dead { InputFrame::default() } else { frame };
+            // The dead, and everyone in a paused room, stand still: their inputs are
+            // used up, moving nothing.
+            let frame = if dead || frozen {
+                InputFrame::default()
+            } else {
+                frame
+            };
             state.motion = step(state.motion, frame, TICK_DT, collision);
             ack.0 = seq;
             let held = frame.buttons.0 & Buttons::INTERACT.0 != 0;

@@ -540,7 +540,8 @@ pub(crate) fn leave_now(
     if let Ok(mut e) = commands.get_entity(avatar) {
         e.despawn();
     }
-    if let Some(listed) = directory.write().remove(&client_id) {
+    let listed = directory.write().remove(&client_id);
+    if let Some(listed) = &listed {
         journal.push(Happening {
             room: room.clone(),
             audience: Audience::Room,
@@ -549,5 +550,5 @@ pub(crate) fn leave_now(
             line: None,
         });
     }
-    rooms.left(&room.0);
+    rooms.left(&room.0, listed.as_ref().map_or("", |l| l.identity.as_str()));
 }

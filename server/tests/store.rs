@@ -391,6 +391,110 @@ async fn accounts_round_trip(store: &ChatStore) {
     );
 }
 
+async fn campaigns_round_trip(store: &ChatStore) {
+    use tavern_server::store::{StaleSheet, StoredCampaign};
+    use tavern_shared::gm::{CampaignStatus, CharacterSheet};
+    let gm = store
+        .create_account("Gaia", "$argon2id$gm")
+        .await
+        .unwrap()
+        .unwrap();
+    let player = store
+        .create_account("Bram", "$argon2id$player")
+        .await
+        .unwrap()
+        .unwrap();
+    let campaign = StoredCampaign {
+        room: "table-1".into(),
+        name: "The Sunken Keep".into(),
+        map: "town".into(),
+        gm_account: gm,
+        gm_name: "Gaia".into(),
+        max_players: 6,
+        private: true,
+        password_hash: Some("$argon2id$room".into()),
+        status: CampaignStatus::Waiting,
+        banned: Vec::new(),
+    };
+    store.create_campaign(&campaign).await.unwrap();
+    store
+        .set_campaign_status("table-1", CampaignStatus::Paused)
+        .await
+        .unwrap();
+    store
+        .ban_from_campaign("table-1", "guest:9", "spoilers")
+        .await
+        .unwrap();
+    store
+        .ban_from_campaign("table-1", "guest:9", "spoilers, twice")
+        .await
+        .unwrap();
+    let kept = store.campaigns().await.unwrap();
+    assert_eq!(
+        kept,
+        vec![StoredCampaign {
+            status: CampaignStatus::Paused,
+            banned: vec!["guest:9".into()],
+            ..campaign.clone()
+        }]
+    );
+    assert_eq!(
+        store.account_name(player).await.unwrap().as_deref(),
+        Some("Bram")
+    );
+    assert_eq!(store.account_name(99_999).await.unwrap(), None);
+
+    // A new sheet is written on version 0; each write names the version it read.
+    let mut sheet = CharacterSheet::new("Bram Ironfoot", "Cleric");
+    let first = store
+        .put_sheet("table-1", player, 0, &sheet, player)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((first.version, first.updated_by), (1, player));
+    assert_eq!(
+        store
+            .put_sheet("table-1", player, 0, &sheet, gm)
+            .await
+            .unwrap(),
+        Err(StaleSheet(Some(first.clone()))),
+        "a second new sheet does not overwrite the first"
+    );
+    sheet.hit_points = 4;
+    let by_gm = store
+        .put_sheet("table-1", player, 1, &sheet, gm)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (by_gm.version, by_gm.updated_by, by_gm.sheet.hit_points),
+        (2, gm, 4)
+    );
+    // The player, still on version 1, is refused and given the GM's version.
+    sheet.hit_points = 10;
+    assert_eq!(
+        store
+            .put_sheet("table-1", player, 1, &sheet, player)
+            .await
+            .unwrap(),
+        Err(StaleSheet(Some(by_gm.clone())))
+    );
+    assert_eq!(
+        store.put_sheet("table-1", gm, 3, &sheet, gm).await.unwrap(),
+        Err(StaleSheet(None)),
+        "no sheet yet: version 0 is the one to write on"
+    );
+    assert_eq!(
+        store.sheet("table-1", player).await.unwrap(),
+        Some(by_gm.clone())
+    );
+    assert_eq!(store.sheets("table-1").await.unwrap(), vec![by_gm]);
+    assert!(store.delete_campaign("table-1").await.unwrap());
+    assert!(store.campaigns().await.unwrap().is_empty());
+    assert!(store.sheets("table-1").await.unwrap().is_empty());
+    assert!(!store.delete_campaign("table-1").await.unwrap());
+}
+
 #[test]
 fn sqlite_round_trip() {
     let dir = std::env::temp_dir().join(format!("tavern-store-sqlite-{}", std::process::id()));
@@ -403,6 +507,7 @@ fn sqlite_round_trip() {
         inventory_round_trip(&store).await;
         events_round_trip(&store).await;
         accounts_round_trip(&store).await;
+        campaigns_round_trip(&store).await;
         let again = ChatStore::open(&url).await.unwrap();
         assert_eq!(
             again.sessions("Ada").await.unwrap().len(),
@@ -535,6 +640,7 @@ fn postgres_round_trip() {
         inventory_round_trip(&store).await;
         events_round_trip(&store).await;
         accounts_round_trip(&store).await;
+        campaigns_round_trip(&store).await;
         let again = ChatStore::open(&pg.url()).await.unwrap();
         assert_eq!(
             again.sessions("Ada").await.unwrap().len(),

@@ -233,6 +233,9 @@ pub struct RoomInfo {
     /// One of the server's own rooms, open while empty.
     pub persistent: bool,
     pub status: RoomStatus,
+    /// For a campaign room: its GM and where the session stands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<crate::gm::CampaignInfo>,
 }
 
 /// `POST /api/rooms` body: a new room, owned by whoever makes it.
@@ -242,12 +245,19 @@ pub struct CreateRoom {
     pub name: String,
     /// The map players arrive on, by name.
     pub map: String,
-    /// 1 to [`MAX_ROOM_PLAYERS`].
-    pub max_players: u32,
+    /// 1 to [`MAX_ROOM_PLAYERS`]; for a campaign, players besides the GM, 1 to
+    /// [`crate::gm::MAX_CAMPAIGN_PLAYERS`] ([`crate::gm::DEFAULT_CAMPAIGN_PLAYERS`] when
+    /// left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_players: Option<u32>,
     #[serde(default)]
     pub private: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// A campaign room: its maker (a registered account) is the game master, and it is
+    /// kept (with its status, bans and character sheets) until deleted.
+    #[serde(default)]
+    pub campaign: bool,
 }
 
 /// Most players a room made over the API may hold.
@@ -332,6 +342,9 @@ pub struct RoomDetails {
 #[serde(deny_unknown_fields)]
 pub struct BanPlayer {
     pub client_id: u64,
+    /// Why, kept with a campaign's ban.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[cfg(test)]

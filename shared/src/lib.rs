@@ -11,6 +11,7 @@ pub mod combat;
 pub mod content;
 pub mod dice;
 pub mod events;
+pub mod gm;
 pub mod input;
 pub mod map;
 pub mod movement;

@@ -17,7 +17,7 @@ use crate::map::MapData;
 use crate::stream::{AvatarRoster, AvatarStates, StatesAck};
 
 /// Identifies Tavern's netcode protocol; bump when the wire format changes.
-pub const PROTOCOL_ID: u64 = 0x5441_5645_524e_000c;
+pub const PROTOCOL_ID: u64 = 0x5441_5645_524e_000d;
 
 /// Server → client, reliable: the map the client's avatar is on. Sent on joining, when
 /// the avatar takes an exit to another map, and when the map file was edited.
@@ -113,6 +113,10 @@ pub fn plugin(app: &mut App) {
         .add_server_message::<crate::events::RoomEvents>(Channel::Ordered)
         .add_client_message::<crate::events::CatchUpRequest>(Channel::Ordered)
         .add_server_message::<crate::events::CatchUp>(Channel::Ordered)
+        .add_client_message::<crate::gm::GmCommand>(Channel::Ordered)
+        .add_server_message::<crate::gm::TableState>(Channel::Ordered)
+        .add_server_message::<crate::gm::TableNotice>(Channel::Ordered)
+        .add_server_message::<crate::gm::SheetsChanged>(Channel::Ordered)
         .make_message_independent::<DungeonState>()
         .make_message_independent::<DoorNotice>()
         .make_message_independent::<crate::presence::RoomRoster>()

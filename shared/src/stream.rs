@@ -80,6 +80,9 @@ pub struct OwnState {
     /// Counts the times the server placed the avatar itself (it died, it came back):
     /// prediction starts over from such a state instead of counting a correction.
     pub warps: u8,
+    /// The avatar stands still whatever its inputs say (the GM paused the game): the
+    /// server uses its inputs up without moving it, and prediction does the same.
+    pub held: bool,
 }
 
 /// Server → client, unreliable: the newest states the player does not have yet.
@@ -207,6 +210,7 @@ mod tests {
                     max_stamina: u32::MAX,
                 },
                 warps: u8::MAX,
+                held: true,
             }),
             others: vec![(u32::MAX, state); STATES_PER_PACKET],
         };

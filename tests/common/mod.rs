@@ -373,28 +373,39 @@ pub fn call(
     token: Option<&str>,
     body: Option<serde_json::Value>,
 ) -> (u16, serde_json::Value) {
+    let method = if body.is_some() { "POST" } else { "GET" };
+    call_with(method, url, route, token, body)
+}
+
+/// A request with any method (`PUT`, `DELETE`, ...), a bearer token and a JSON body:
+/// status and body (`null` when empty).
+pub fn call_with(
+    method: &str,
+    url: &str,
+    route: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
     let agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
         .new_agent();
-    let target = format!("{url}{route}");
+    let mut request = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("{url}{route}"));
+    if let Some(t) = token {
+        request = request.header("Authorization", format!("Bearer {t}"));
+    }
     let mut response = match body {
-        Some(body) => {
-            let mut r = agent
-                .post(&target)
-                .header("Content-Type", "application/json");
-            if let Some(t) = token {
-                r = r.header("Authorization", &format!("Bearer {t}"));
-            }
-            r.send(body.to_string()).unwrap()
-        }
-        None => {
-            let mut r = agent.get(&target);
-            if let Some(t) = token {
-                r = r.header("Authorization", &format!("Bearer {t}"));
-            }
-            r.call().unwrap()
-        }
+        Some(body) => agent
+            .run(
+                request
+                    .header("Content-Type", "application/json")
+                    .body(body.to_string())
+                    .unwrap(),
+            )
+            .unwrap(),
+        None => agent.run(request.body(()).unwrap()).unwrap(),
     };
     let text = response.body_mut().read_to_string().unwrap();
     let value = if text.is_empty() {

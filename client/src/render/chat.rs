@@ -143,6 +143,7 @@ pub fn type_keys(
     talk: Res<Conversation>,
     time: Res<Time>,
     mut send: MessageWriter<ChatSend>,
+    mut gm: MessageWriter<tavern_shared::gm::GmCommand>,
     mut leave: MessageWriter<AgentLeave>,
     start: Option<Res<crate::render::start::StartScreen>>,
 ) {
@@ -165,7 +166,7 @@ pub fn type_keys(
     // A line typed elsewhere (the chat button's box in a browser) goes out as if typed.
     if let Some(line) = typing.entered.take() {
         typing.text = line;
-        submit(&mut typing, &mut log, &talk, &mut send, now);
+        submit(&mut typing, &mut log, &talk, (&mut send, &mut gm), now);
     }
     for key in keys.read() {
         if key.state != ButtonState::Pressed {
@@ -204,7 +205,7 @@ pub fn type_keys(
                 let whisper = typing.last_whisper.clone();
                 typing.channel = next_channel(&typing.channel, whisper.as_ref());
             }
-            Key::Enter => submit(&mut typing, &mut log, &talk, &mut send, now),
+            Key::Enter => submit(&mut typing, &mut log, &talk, (&mut send, &mut gm), now),
             _ => {
                 if let Some(t) = &key.text
                     && !t.chars().any(char::is_control)
@@ -223,7 +224,10 @@ fn submit(
     typing: &mut Typing,
     log: &mut ChatLog,
     talk: &Conversation,
-    send: &mut MessageWriter<ChatSend>,
+    (send, gm): (
+        &mut MessageWriter<ChatSend>,
+        &mut MessageWriter<tavern_shared::gm::GmCommand>,
+    ),
     now: f64,
 ) {
     let text = std::mem::take(&mut typing.text);
@@ -253,6 +257,9 @@ fn submit(
                 typing.last_whisper = Some(name.clone());
             }
             typing.channel = channel;
+        }
+        Typed::Gm(command) => {
+            gm.write(command);
         }
         Typed::Help => typing.note(HELP, false, now),
         Typed::Invalid(reason) => {

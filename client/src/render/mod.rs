@@ -20,6 +20,7 @@ pub mod npcs;
 pub mod prompts;
 pub mod roster;
 pub mod start;
+pub mod table;
 pub mod touch;
 
 use bevy::prelude::*;
@@ -74,5 +75,6 @@ pub fn plugin(app: &mut App) {
         roster::plugin,
         start::plugin,
         catchup::plugin,
+        table::plugin,
     ));
 }

@@ -321,9 +321,10 @@ fn go_on(screen: &mut StartScreen, commands: &mut Commands) {
             let request = CreateRoom {
                 name: screen.field("Room name"),
                 map: screen.field("Map"),
-                max_players,
+                max_players: Some(max_players),
                 private: false,
                 password: (!password.is_empty()).then_some(password),
+                campaign: false,
             };
             let (server, token) = (screen.server.clone(), creds.api_token.clone());
             screen.ask(async move {
@@ -497,6 +498,7 @@ mod tests {
             private: false,
             persistent: false,
             status: RoomStatus::Open,
+            campaign: None,
         }];
         let text = screen_text(&screen);
         assert!(text.contains("> Ada's table"), "{text}");

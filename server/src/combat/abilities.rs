@@ -249,6 +249,7 @@ fn judge_uses(
     mut connections: Query<(Entity, &mut PendingUses, &Controls, Option<&NetworkId>)>,
     mut casters: Query<CasterQuery, (With<PlayerId>, Without<Monster>)>,
     monsters: Query<TargetQuery, With<Monster>>,
+    frozen: Query<(), With<crate::gm::Frozen>>,
     mut happenings: ResMut<Happenings>,
     mut strikes: MessageWriter<Strike>,
     mut results: MessageWriter<ToClients<AbilityResult>>,
@@ -278,15 +279,19 @@ fn judge_uses(
                 tavern_shared::combat::lag::interpolation_delay(1.0 / f64::from(rate.hz.max(1))),
                 rtt,
             );
-            let outcome = judge(
-                &served.content,
-                &maps,
-                now,
-                now.wrapping_sub(rewind),
-                &use_,
-                caster,
-                &monsters,
-            );
+            let outcome = if frozen.contains(controls.0) {
+                Err(crate::gm::freeze::PAUSED.to_string())
+            } else {
+                judge(
+                    &served.content,
+                    &maps,
+                    now,
+                    now.wrapping_sub(rewind),
+                    &use_,
+                    caster,
+                    &monsters,
+                )
+            };
             let refused = match outcome {
                 Ok(judged) => {
                     let (mut fighter, mut vitals, state, _, _, _, tag, _) = casters

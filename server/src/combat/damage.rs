@@ -242,7 +242,7 @@ fn apply_strikes(
 /// Poison hurts (whole points, fractions banked) and every effect wears off in time.
 fn afflict(
     clock: Res<Clock>,
-    mut bodies: Query<(Entity, &mut Afflicted), Without<Dead>>,
+    mut bodies: Query<(Entity, &mut Afflicted), (Without<Dead>, Without<crate::gm::Frozen>)>,
     mut strikes: MessageWriter<Strike>,
 ) {
     for (body, mut afflicted) in &mut bodies {

@@ -87,6 +87,13 @@ impl Fighter {
             .map_or(0, |(_, t)| *t)
     }
 
+    /// One tick on which cooldowns do not run (the room is paused).
+    pub fn hold_cooldowns(&mut self) {
+        for (_, t) in &mut self.ready_at {
+            *t = t.wrapping_add(1);
+        }
+    }
+
     pub fn used(&mut self, ability: &str, ready_at: u32) {
         match self.ready_at.iter_mut().find(|(a, _)| a == ability) {
             Some((_, t)) => *t = ready_at,
@@ -162,7 +169,7 @@ fn tick(mut clock: ResMut<Clock>) {
 /// banked), on the living.
 fn regenerate(
     content: Option<Res<ContentHandle>>,
-    mut bodies: Query<(&mut Fighter, &mut Vitals), Without<Dead>>,
+    mut bodies: Query<(&mut Fighter, &mut Vitals), (Without<Dead>, Without<crate::gm::Frozen>)>,
 ) {
     let Some(content) = content else {
         return;

@@ -412,7 +412,7 @@ fn think(
     mut navs: ResMut<NavGrids>,
     mut rng: ResMut<CombatRng>,
     mut in_flight: ResMut<InFlight>,
-    mut monsters: Query<Body, (With<Monster>, Without<Dead>)>,
+    mut monsters: Query<Body, (With<Monster>, Without<Dead>, Without<crate::gm::Frozen>)>,
     players: Query<
         (Entity, &AvatarState, &Presence, &Fighter),
         (

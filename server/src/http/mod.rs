@@ -3,6 +3,7 @@
 //! including those of the layers in front (limits, timeouts), is JSON `{"error": ...}`.
 
 pub(crate) mod accounts;
+pub mod campaigns;
 pub mod limits;
 mod rooms;
 pub mod serve;
@@ -18,7 +19,7 @@ use axum::error_handling::HandleErrorLayer;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bevy_replicon_renet2::netcode::{ConnectToken, NETCODE_USER_DATA_BYTES};
@@ -81,6 +82,8 @@ pub struct ApiState {
     pub assets: crate::assets::ServedAssets,
     /// The folder served at `/` (the web client), if any.
     pub web_root: Option<std::path::PathBuf>,
+    /// Where campaign changes go to the game.
+    pub table_mail: crate::gm::TableMailbox,
 }
 
 impl ApiState {
@@ -117,6 +120,7 @@ impl ApiState {
             map_names: Vec::new(),
             assets: crate::assets::ServedAssets::default(),
             web_root: None,
+            table_mail: crate::gm::TableMailbox::default(),
         }
     }
 
@@ -273,6 +277,15 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/rooms/{id}", get(rooms::room_details))
         .route("/api/rooms/{id}/join", post(rooms::join_room))
         .route("/api/rooms/{id}/ban", post(rooms::ban))
+        .route("/api/campaigns/{id}", delete(campaigns::delete_campaign))
+        .route(
+            "/api/campaigns/{id}/characters",
+            get(campaigns::list_sheets),
+        )
+        .route(
+            "/api/campaigns/{id}/characters/{account}",
+            get(campaigns::get_sheet).put(campaigns::put_sheet),
+        )
         .route("/api/players", get(list_players))
         .route("/api/chat/sessions", get(chat_sessions))
         .route("/api/chat/sessions/{id}/messages", get(chat_messages))

@@ -15,10 +15,13 @@ use tavern_shared::api::{
     RoomDetails, RoomInfo, Transport,
 };
 use tavern_shared::avatar::{Look, capitalized};
+use tavern_shared::gm::{CampaignStatus, DEFAULT_CAMPAIGN_PLAYERS, MAX_CAMPAIGN_PLAYERS};
 
 use super::limits::TOKEN_EXPIRE_SECS;
 use super::{ApiState, error, json_body};
+use crate::rooms::directory::Campaign;
 use crate::rooms::{CreateRefusal, JoinRefusal, Room, RoomId, check_room_name};
+use crate::store::StoredCampaign;
 
 /// `GET /api/rooms`: the public rooms, busiest first.
 pub async fn list_rooms(State(state): State<Arc<ApiState>>) -> Response {
@@ -35,7 +38,7 @@ pub async fn create_room(
         Ok(c) => c,
         Err(r) => return *r,
     };
-    let example = r#"{"name": "Ada's table", "map": "town", "max_players": 8}"#;
+    let example = r#"{"name": "Ada's table", "map": "town", "max_players": 8} (a campaign: "campaign": true)"#;
     let request: CreateRoom = match json_body(&headers, body, "room", example) {
         Ok(r) => r,
         Err(e) => return *e,
@@ -46,15 +49,41 @@ pub async fn create_room(
     if let Err(r) = known_map(&state, &request.map) {
         return *r;
     }
-    if !(1..=MAX_ROOM_PLAYERS).contains(&request.max_players) {
+    let (max_players, most) = match (request.campaign, request.max_players) {
+        (true, n) => (n.unwrap_or(DEFAULT_CAMPAIGN_PLAYERS), MAX_CAMPAIGN_PLAYERS),
+        (false, Some(n)) => (n, MAX_ROOM_PLAYERS),
+        (false, None) => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("max_players: how many players the room holds, 1 to {MAX_ROOM_PLAYERS}"),
+            );
+        }
+    };
+    if !(1..=most).contains(&max_players) {
+        let besides = if request.campaign {
+            " besides the GM"
+        } else {
+            ""
+        };
         return error(
             StatusCode::UNPROCESSABLE_ENTITY,
-            format!(
-                "max_players must be 1 to {MAX_ROOM_PLAYERS}, not {}",
-                request.max_players
-            ),
+            format!("max_players must be 1 to {most}{besides}, not {max_players}"),
         );
     }
+    // A campaign is kept for its GM: a registered account.
+    let gm = match (
+        request.campaign,
+        super::campaigns::account_of(&caller.identity),
+    ) {
+        (false, _) => None,
+        (true, Some(account)) => Some(account),
+        (true, None) => {
+            return error(
+                StatusCode::FORBIDDEN,
+                "a campaign's GM must be a registered account: register (POST /api/accounts) and log in with its password",
+            );
+        }
+    };
     let password = match request.password {
         None => None,
         Some(p) if p.is_empty() || p.chars().count() > ROOM_PASSWORD_CHARS => {
@@ -78,14 +107,53 @@ pub async fn create_room(
         id,
         request.name.trim().to_string(),
         request.map,
-        request.max_players,
+        max_players,
     );
     room.private = request.private;
     room.password = password;
-    match new_room(&state, room, &caller.identity) {
-        Ok(info) => (StatusCode::CREATED, axum::Json(info)).into_response(),
-        Err(r) => *r,
+    if let Some(gm_account) = gm {
+        room.campaign = Some(Campaign {
+            gm_account,
+            gm_name: caller.name.clone(),
+            status: CampaignStatus::Waiting,
+        });
     }
+    let stored = room.clone();
+    let info = match new_room(&state, room, &caller.identity) {
+        Ok(info) => info,
+        Err(r) => return *r,
+    };
+    if let Some(gm_account) = gm {
+        let Some(store) = &state.store else {
+            state.rooms.remove(&info.id, Vec::new());
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "this server keeps no database, so it cannot keep campaigns",
+            );
+        };
+        let campaign = StoredCampaign {
+            room: info.id.clone(),
+            name: stored.name,
+            map: stored.map,
+            gm_account,
+            gm_name: caller.name.clone(),
+            max_players,
+            private: stored.private,
+            password_hash: stored.password,
+            status: CampaignStatus::Waiting,
+            banned: Vec::new(),
+        };
+        if let Err(e) = store.create_campaign(&campaign).await {
+            tracing::error!(room = %info.id, "cannot store a new campaign: {e}");
+            state.rooms.remove(&info.id, Vec::new());
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the campaign cannot be saved right now; try again",
+            );
+        }
+        tracing::info!(room = %info.id, gm = %caller.name, "campaign made");
+    }
+    (StatusCode::CREATED, axum::Json(info)).into_response()
 }
 
 /// `GET /api/rooms/{id}`: the room; who is in it for its members, and for anyone when
@@ -270,7 +338,10 @@ fn new_room(state: &ApiState, mut room: Room, owner: &str) -> Result<RoomInfo, B
     Ok(info)
 }
 
-/// `POST /api/rooms/{id}/ban {client_id}`: the room's owner sends that player out of the
+/// Longest reason a ban keeps, in characters.
+const BAN_REASON_CHARS: usize = 200;
+
+/// `POST /api/rooms/{id}/ban {client_id, reason?}`: the room's owner sends that player out of the
 /// room, for good (it is disconnected, and cannot join again).
 pub async fn ban(
     State(state): State<Arc<ApiState>>,
@@ -292,7 +363,7 @@ pub async fn ban(
     if room.owner.as_deref() != Some(caller.identity.as_str()) {
         return error(
             StatusCode::FORBIDDEN,
-            "only the room's owner can ban players from it",
+            "only the room's owner (a campaign's GM) can ban players from it",
         );
     }
     let Some(identity) = state
@@ -313,8 +384,34 @@ pub async fn ban(
             "you cannot ban yourself from your own room",
         );
     }
+    let reason = request.reason.unwrap_or_default();
+    if reason.chars().count() > BAN_REASON_CHARS || reason.chars().any(char::is_control) {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("reason: at most {BAN_REASON_CHARS} characters, no control characters"),
+        );
+    }
+    // A campaign keeps its bans: stored before the player is sent away.
+    if room.campaign.is_some() {
+        let Some(store) = &state.store else {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "this server keeps no database",
+            );
+        };
+        if let Err(e) = store
+            .ban_from_campaign(&room.id.0, &identity, &reason)
+            .await
+        {
+            tracing::error!(room = %room.id, "cannot store a ban: {e}");
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the ban cannot be saved right now; try again",
+            );
+        }
+    }
     state.rooms.ban(&room.id.0, &identity);
-    tracing::info!(room = %room.id, %identity, "player banned from the room");
+    tracing::info!(room = %room.id, %identity, %reason, "player banned from the room");
     StatusCode::NO_CONTENT.into_response()
 }
 

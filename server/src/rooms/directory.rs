@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use bevy::prelude::Resource;
 use tavern_shared::api::{RoomInfo, RoomStatus};
+use tavern_shared::gm::{CampaignInfo, CampaignStatus};
 
 use super::RoomId;
 
@@ -28,11 +29,17 @@ pub struct Room {
     pub persistent: bool,
     /// Identities the owner sent away; they cannot join again.
     pub banned: HashSet<String>,
+    /// A campaign room: its GM and session. Kept until deleted, not closed when empty;
+    /// `max_players` counts the players besides the GM.
+    pub campaign: Option<Campaign>,
     /// Players in the room now.
     pub players: u32,
-    /// Connect tokens handed out and not used yet (client id, when the token expires),
-    /// counted against `max_players` so that a burst of joins cannot overfill the room.
-    pending: HashMap<u64, Instant>,
+    /// The GM is among them.
+    gm_here: bool,
+    /// Connect tokens handed out and not used yet (client id: when the token expires,
+    /// and whether it is the GM's), counted against `max_players` so that a burst of
+    /// joins cannot overfill the room.
+    pending: HashMap<u64, (Instant, bool)>,
     /// Since when nobody is in it (the creation time for a new room).
     empty_since: Option<Instant>,
 }
@@ -50,14 +57,29 @@ impl Room {
             owner: None,
             persistent: false,
             banned: HashSet::new(),
+            campaign: None,
             players: 0,
+            gm_here: false,
             pending: HashMap::new(),
             empty_since: Some(Instant::now()),
         }
     }
 
+    /// Places taken by players (the GM's not counted): in the room or on the way.
     fn taken(&self, now: Instant) -> u32 {
-        self.players + self.pending.values().filter(|t| **t > now).count() as u32
+        let on_the_way = self
+            .pending
+            .values()
+            .filter(|(t, gm)| *t > now && !gm)
+            .count() as u32;
+        self.players - u32::from(self.gm_here).min(self.players) + on_the_way
+    }
+
+    /// Whether `identity` is this campaign's GM.
+    pub fn is_gm(&self, identity: &str) -> bool {
+        self.campaign
+            .as_ref()
+            .is_some_and(|c| c.gm_identity() == identity)
     }
 
     /// What the API shows of it.
@@ -77,7 +99,27 @@ impl Room {
             } else {
                 RoomStatus::Open
             },
+            campaign: self.campaign.as_ref().map(|c| CampaignInfo {
+                gm_account: c.gm_account,
+                gm: c.gm_name.clone(),
+                status: c.status,
+            }),
         }
+    }
+}
+
+/// A campaign room's GM and session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Campaign {
+    pub gm_account: i64,
+    pub gm_name: String,
+    pub status: CampaignStatus,
+}
+
+impl Campaign {
+    /// The GM's identity (`account:ID`).
+    pub fn gm_identity(&self) -> String {
+        format!("account:{}", self.gm_account)
     }
 }
 
@@ -183,6 +225,44 @@ impl RoomDirectory {
         Ok(info)
     }
 
+    /// Adds a campaign room kept in the store (at start: no limits apply).
+    pub fn add_campaign(&self, room: Room) {
+        self.write().rooms.insert(room.id.clone(), room);
+    }
+
+    /// Every campaign room's id and session status.
+    pub fn campaigns(&self) -> Vec<(RoomId, CampaignStatus)> {
+        self.read()
+            .rooms
+            .values()
+            .filter_map(|r| Some((r.id.clone(), r.campaign.as_ref()?.status)))
+            .collect()
+    }
+
+    /// Records a campaign's new session status.
+    pub fn set_campaign_status(&self, id: &str, status: CampaignStatus) {
+        if let Some(campaign) = self
+            .write()
+            .rooms
+            .get_mut(id)
+            .and_then(|r| r.campaign.as_mut())
+        {
+            campaign.status = status;
+        }
+    }
+
+    /// Removes a room (a deleted campaign) and sends `members` (identities) away.
+    pub fn remove(&self, id: &str, members: Vec<String>) -> bool {
+        let mut rooms = self.write();
+        let Some(room) = rooms.rooms.remove(id) else {
+            return false;
+        };
+        for identity in members {
+            rooms.kicks.push((room.id.clone(), identity));
+        }
+        true
+    }
+
     /// The room players join when they name none.
     pub fn default_room(&self) -> Option<RoomId> {
         self.read().default.clone()
@@ -230,13 +310,15 @@ impl RoomDirectory {
         if room.banned.contains(identity) {
             return Err(JoinRefusal::Banned);
         }
-        room.pending.retain(|_, t| *t > now);
-        if room.taken(now) >= room.max_players {
+        room.pending.retain(|_, (t, _)| *t > now);
+        // The GM always has a seat at the table.
+        let gm = room.is_gm(identity);
+        if !gm && room.taken(now) >= room.max_players {
             return Err(JoinRefusal::Full {
                 max_players: room.max_players,
             });
         }
-        room.pending.insert(client_id, until);
+        room.pending.insert(client_id, (until, gm));
         Ok(room.info())
     }
 
@@ -264,6 +346,7 @@ impl RoomDirectory {
             return None;
         }
         room.players += 1;
+        room.gm_here |= room.is_gm(identity);
         room.empty_since = None;
         Some(room.map.clone())
     }
@@ -279,11 +362,14 @@ impl RoomDirectory {
         !room.banned.contains(identity)
     }
 
-    /// A player left room `id` for good.
-    pub fn left(&self, id: &str) {
+    /// A player (`identity`) left room `id` for good.
+    pub fn left(&self, id: &str, identity: &str) {
         let mut rooms = self.write();
         if let Some(room) = rooms.rooms.get_mut(id) {
             room.players = room.players.saturating_sub(1);
+            if room.is_gm(identity) {
+                room.gm_here = false;
+            }
             if room.players == 0 {
                 room.empty_since = Some(Instant::now());
             }
@@ -322,9 +408,9 @@ impl RoomDirectory {
         let gone: Vec<RoomId> = rooms
             .rooms
             .values_mut()
-            .filter(|r| !r.persistent && r.players == 0)
+            .filter(|r| !r.persistent && r.campaign.is_none() && r.players == 0)
             .filter_map(|r| {
-                r.pending.retain(|_, t| *t > now);
+                r.pending.retain(|_, (t, _)| *t > now);
                 let since = r.empty_since?;
                 (r.pending.is_empty() && now.duration_since(since) >= idle).then(|| r.id.clone())
             })
@@ -365,7 +451,7 @@ mod tests {
             .get_mut("a")
             .unwrap()
             .pending
-            .insert(2, past);
+            .insert(2, (past, false));
         rooms.reserve("a", "guest:3", 3, soon).unwrap();
         assert_eq!(
             rooms.reserve("nope", "guest:3", 4, soon),
@@ -426,10 +512,54 @@ mod tests {
         rooms.arrived("b", 1, "guest:1");
         assert!(rooms.dispose_idle(Duration::from_secs(300)).is_empty());
         assert_eq!(rooms.dispose_idle(Duration::ZERO), vec![RoomId::from("a")]);
-        rooms.left("b");
+        rooms.left("b", "guest:1");
         assert_eq!(rooms.dispose_idle(Duration::ZERO), vec![RoomId::from("b")]);
         assert_eq!(rooms.len(), 1, "the town stays");
         assert_eq!(rooms.default_room(), Some(RoomId::from("town")));
+    }
+
+    #[test]
+    fn a_campaign_keeps_a_seat_for_its_gm_and_is_never_disposed() {
+        let rooms = RoomDirectory::default();
+        let mut table = room("t", "town", 2);
+        table.campaign = Some(Campaign {
+            gm_account: 7,
+            gm_name: "Gaia".into(),
+            status: CampaignStatus::Waiting,
+        });
+        rooms.create(table, 10, 10).unwrap();
+        let soon = Instant::now() + Duration::from_secs(15);
+        rooms.reserve("t", "account:1", 1, soon).unwrap();
+        rooms.reserve("t", "account:2", 2, soon).unwrap();
+        assert_eq!(
+            rooms.reserve("t", "account:3", 3, soon),
+            Err(JoinRefusal::Full { max_players: 2 })
+        );
+        // Two players besides the GM: the GM still has a seat, and taking it fills
+        // no player's.
+        rooms.reserve("t", "account:7", 4, soon).unwrap();
+        for (client, who) in [(1, "account:1"), (4, "account:7")] {
+            rooms.arrived("t", client, who);
+        }
+        let info = rooms.get("t").unwrap().info();
+        assert_eq!((info.players, info.status), (2, RoomStatus::Full));
+        rooms.left("t", "account:7");
+        rooms.left("t", "account:1");
+        assert!(
+            rooms.dispose_idle(Duration::ZERO).is_empty(),
+            "kept while empty"
+        );
+        rooms.set_campaign_status("t", CampaignStatus::Paused);
+        assert_eq!(
+            rooms.campaigns(),
+            vec![(RoomId::from("t"), CampaignStatus::Paused)]
+        );
+        assert!(rooms.remove("t", vec!["account:1".into()]));
+        assert_eq!(
+            rooms.take_kicks(),
+            vec![(RoomId::from("t"), "account:1".into())]
+        );
+        assert!(rooms.get("t").is_none());
     }
 
     #[test]

@@ -10,7 +10,9 @@ use sqlx::{AnyPool, Row};
 use tavern_shared::chat::{ChatChannel, ChatLine};
 
 mod accounts;
+mod campaigns;
 pub use accounts::{Account, AccountSession, NameTaken};
+pub use campaigns::{StaleSheet, StoredCampaign};
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");

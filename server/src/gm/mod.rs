@@ -1,0 +1,107 @@
+//! The game master's table: campaign rooms' sessions (start, pause, resume, end; a
+//! paused room stands still) and their character sheets, pushed to the room as they
+//! change. Campaigns live in the store; the room directory holds what the HTTP API
+//! shows of them, and [`Tables`] what the game enforces.
+
+pub mod freeze;
+pub mod session;
+pub mod sheets;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bevy::prelude::*;
+use tavern_shared::gm::{CampaignStatus, StoredSheet};
+
+use crate::rooms::RoomId;
+
+pub use freeze::Frozen;
+
+/// What the game knows of the campaigns being played: each session's status (as the
+/// last GM command left it), which rooms are paused, and the sheets of each campaign.
+#[derive(Resource, Debug, Default)]
+pub struct Tables {
+    status: HashMap<RoomId, CampaignStatus>,
+    paused: HashSet<RoomId>,
+    sheets: HashMap<RoomId, Vec<StoredSheet>>,
+}
+
+impl Tables {
+    /// The game's tables for the campaigns in `rooms` (as loaded from the store) with
+    /// their sheets.
+    pub fn new(
+        campaigns: impl IntoIterator<Item = (RoomId, CampaignStatus)>,
+        sheets: HashMap<RoomId, Vec<StoredSheet>>,
+    ) -> Self {
+        let mut tables = Tables {
+            sheets,
+            ..Default::default()
+        };
+        for (room, status) in campaigns {
+            tables.set(room, status);
+        }
+        tables
+    }
+
+    fn set(&mut self, room: RoomId, status: CampaignStatus) {
+        if status.frozen() {
+            self.paused.insert(room.clone());
+        } else {
+            self.paused.remove(&room);
+        }
+        self.status.insert(room, status);
+    }
+
+    /// Whether nothing in `room` moves now.
+    pub fn is_paused(&self, room: &RoomId) -> bool {
+        self.paused.contains(room)
+    }
+
+    /// The sheets of a campaign.
+    pub fn sheets(&self, room: &RoomId) -> &[StoredSheet] {
+        self.sheets.get(room).map_or(&[], Vec::as_slice)
+    }
+
+    /// Keeps a sheet just written (replacing the older version it was based on).
+    fn keep_sheet(&mut self, room: &RoomId, sheet: StoredSheet) {
+        let sheets = self.sheets.entry(room.clone()).or_default();
+        match sheets.iter_mut().find(|s| s.account == sheet.account) {
+            Some(old) if old.version < sheet.version => *old = sheet,
+            Some(_) => {}
+            None => {
+                sheets.push(sheet);
+                sheets.sort_by_key(|s| s.account);
+            }
+        }
+    }
+}
+
+/// What the HTTP API tells the game about campaigns: sheets written, campaigns gone.
+#[derive(Debug, Clone)]
+pub enum TableMail {
+    Sheet { room: RoomId, sheet: StoredSheet },
+    Deleted { room: RoomId },
+}
+
+/// Mail from the HTTP threads to the game, read once a frame.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct TableMailbox(Arc<Mutex<Vec<TableMail>>>);
+
+impl TableMailbox {
+    pub fn post(&self, mail: TableMail) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(mail);
+    }
+
+    fn take(&self) -> Vec<TableMail> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+pub fn plugin(app: &mut App) {
+    app.init_resource::<Tables>()
+        .init_resource::<TableMailbox>()
+        .add_plugins((freeze::plugin, session::plugin, sheets::plugin));
+}

@@ -1,0 +1,34 @@
+//! Character sheets reach the table as they change: a sheet the HTTP API stored is
+//! kept by the game and sent to everyone in its campaign's room at once.
+
+use bevy::prelude::*;
+use tavern_shared::gm::SheetsChanged;
+
+use super::session::Table;
+use super::{TableMail, TableMailbox};
+use crate::net::to_client;
+
+pub fn plugin(app: &mut App) {
+    app.add_systems(Update, read_mail);
+}
+
+fn read_mail(mailbox: Res<TableMailbox>, mut table: Table) {
+    for mail in mailbox.take() {
+        match mail {
+            TableMail::Sheet { room, sheet } => {
+                table.tables.keep_sheet(&room, sheet.clone());
+                let update = SheetsChanged {
+                    sheets: vec![sheet],
+                };
+                for client in table.members(&room) {
+                    table.sheets.write(to_client(client, update.clone()));
+                }
+            }
+            TableMail::Deleted { room } => {
+                table.tables.sheets.remove(&room);
+                table.tables.status.remove(&room);
+                table.tables.paused.remove(&room);
+            }
+        }
+    }
+}

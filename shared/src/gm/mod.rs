@@ -1,0 +1,272 @@
+//! The game master's table (campaign rooms): the campaign's status and how GM commands
+//! move it, what the table is told, and character sheets ([`sheet`]). The server
+//! enforces every rule here; the client shows the result.
+
+pub mod sheet;
+
+use bevy::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub use sheet::{CharacterSheet, SheetError};
+
+/// Where a campaign's session stands; everyone in the room sees it.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CampaignStatus {
+    /// Made, and the GM has not started it: players gather.
+    #[default]
+    Waiting,
+    /// The GM runs the session.
+    Active,
+    /// The GM paused it: nothing in the room moves, acts or counts down.
+    Paused,
+    /// The GM ended the session (a new one can be started).
+    Completed,
+}
+
+impl CampaignStatus {
+    pub const ALL: [CampaignStatus; 4] = [
+        CampaignStatus::Waiting,
+        CampaignStatus::Active,
+        CampaignStatus::Paused,
+        CampaignStatus::Completed,
+    ];
+
+    /// Its name in JSON and in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CampaignStatus::Waiting => "waiting",
+            CampaignStatus::Active => "active",
+            CampaignStatus::Paused => "paused",
+            CampaignStatus::Completed => "completed",
+        }
+    }
+
+    /// The status named `name` (as [`CampaignStatus::as_str`] gives it).
+    pub fn parse(name: &str) -> Option<CampaignStatus> {
+        CampaignStatus::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// What the table's banner says, when the session is not simply running.
+    pub fn banner(self) -> Option<&'static str> {
+        match self {
+            CampaignStatus::Waiting => Some("Waiting for the GM to start"),
+            CampaignStatus::Active => None,
+            CampaignStatus::Paused => Some("Paused by the GM"),
+            CampaignStatus::Completed => Some("The session has ended"),
+        }
+    }
+
+    /// Whether the room stands still: no one moves or acts, no timer runs.
+    pub fn frozen(self) -> bool {
+        self == CampaignStatus::Paused
+    }
+
+    /// The status `command` leads to from this one, or why it does not apply.
+    pub fn after(self, command: GmCommand) -> Result<CampaignStatus, String> {
+        use CampaignStatus::*;
+        match (command, self) {
+            (GmCommand::Start, Waiting | Completed) => Ok(Active),
+            (GmCommand::Start, Active | Paused) => Err("the session is already running".into()),
+            (GmCommand::Pause, Active) => Ok(Paused),
+            (GmCommand::Pause, Paused) => Err("the session is already paused".into()),
+            (GmCommand::Resume, Paused) => Ok(Active),
+            (GmCommand::Resume, Active) => Err("the session is not paused".into()),
+            (GmCommand::End, Active | Paused) => Ok(Completed),
+            (GmCommand::Pause | GmCommand::Resume | GmCommand::End, Waiting | Completed) => {
+                Err("the session is not running; start it first (/start)".into())
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for CampaignStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What `GET /api/rooms` shows of a campaign room.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct CampaignInfo {
+    /// The GM's account id and name.
+    pub gm_account: i64,
+    pub gm: String,
+    pub status: CampaignStatus,
+}
+
+/// Client → server, reliable: a GM command on the session (`/start`, `/pause`,
+/// `/resume`, `/end` in the chat box, or the GM panel's buttons). Refused with a
+/// [`TableNotice`] unless the sender is the room's GM.
+#[derive(Message, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GmCommand {
+    Start,
+    Pause,
+    Resume,
+    End,
+}
+
+impl GmCommand {
+    /// The chat command that sends it, without the slash.
+    pub fn word(self) -> &'static str {
+        match self {
+            GmCommand::Start => "start",
+            GmCommand::Pause => "pause",
+            GmCommand::Resume => "resume",
+            GmCommand::End => "end",
+        }
+    }
+
+    /// The command typed as `/word`.
+    pub fn from_word(word: &str) -> Option<GmCommand> {
+        [
+            GmCommand::Start,
+            GmCommand::Pause,
+            GmCommand::Resume,
+            GmCommand::End,
+        ]
+        .into_iter()
+        .find(|c| c.word() == word)
+    }
+
+    /// What a player who is not the GM is told: "only the GM can pause the game".
+    pub fn refused(self) -> String {
+        let what = match self {
+            GmCommand::Start => "start the session",
+            GmCommand::Pause => "pause the game",
+            GmCommand::Resume => "resume the game",
+            GmCommand::End => "end the session",
+        };
+        format!("only the GM can {what}")
+    }
+
+    /// What the table is told when the GM did it.
+    pub fn announcement(self, gm: &str) -> String {
+        match self {
+            GmCommand::Start => format!("{gm} started the session"),
+            GmCommand::Pause => format!("{gm} paused the game"),
+            GmCommand::Resume => format!("{gm} resumed the game"),
+            GmCommand::End => format!("{gm} ended the session"),
+        }
+    }
+}
+
+/// Server → client, reliable: the campaign of the player's room, on arrival and on
+/// every change of status or GM. Never sent in rooms that are not campaigns.
+#[derive(Message, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableState {
+    /// The room's id.
+    pub room: String,
+    pub status: CampaignStatus,
+    /// The GM's account id and name.
+    pub gm_account: i64,
+    pub gm: String,
+    /// The receiving player is the GM.
+    pub you_are_gm: bool,
+    /// Players at most, besides the GM.
+    pub max_players: u32,
+}
+
+/// Server → client, reliable: a GM command refused, and why ("only the GM can pause the
+/// game", "the session is already paused").
+#[derive(Message, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableNotice {
+    pub text: String,
+}
+
+/// Server → client, reliable: a character sheet of the campaign changed (or, on
+/// arrival, every sheet there is).
+#[derive(Message, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SheetsChanged {
+    pub sheets: Vec<StoredSheet>,
+}
+
+/// A character sheet as the campaign keeps it: whose, which version.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct StoredSheet {
+    /// The player's account id.
+    pub account: i64,
+    /// Counts accepted writes from 1; a write must name the version it was based on.
+    pub version: i64,
+    pub sheet: CharacterSheet,
+    /// When it was last written (Unix milliseconds) and by whom (an account id).
+    pub updated_at_ms: i64,
+    pub updated_by: i64,
+}
+
+/// `PUT /api/campaigns/{room}/characters/{account}` body: the sheet, and the version it
+/// was based on (0 for a new sheet).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PutSheet {
+    pub version: i64,
+    pub sheet: CharacterSheet,
+}
+
+/// The 409 answer to a write based on an old version: the sheet as it is now (`None`:
+/// there is none yet, so write with version 0).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct SheetConflict {
+    pub error: String,
+    pub current: Option<StoredSheet>,
+}
+
+/// Most players a campaign room may hold besides its GM, and how many it holds when
+/// the request names none.
+pub const MAX_CAMPAIGN_PLAYERS: u32 = 20;
+pub const DEFAULT_CAMPAIGN_PLAYERS: u32 = 6;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_goes_waiting_active_paused_completed_and_can_start_again() {
+        use CampaignStatus::*;
+        let mut status = Waiting;
+        for (command, next) in [
+            (GmCommand::Start, Active),
+            (GmCommand::Pause, Paused),
+            (GmCommand::Resume, Active),
+            (GmCommand::Pause, Paused),
+            (GmCommand::End, Completed),
+            (GmCommand::Start, Active),
+            (GmCommand::End, Completed),
+        ] {
+            status = status.after(command).unwrap();
+            assert_eq!(status, next);
+        }
+        assert_eq!(
+            Waiting.after(GmCommand::Pause).unwrap_err(),
+            "the session is not running; start it first (/start)"
+        );
+        assert!(Active.after(GmCommand::Start).is_err());
+        assert!(Paused.after(GmCommand::Pause).is_err());
+        assert!(Active.after(GmCommand::Resume).is_err());
+        assert!(Completed.after(GmCommand::End).is_err());
+        assert!(Paused.frozen() && !Active.frozen() && !Waiting.frozen());
+    }
+
+    #[test]
+    fn statuses_and_commands_have_one_name() {
+        for status in CampaignStatus::ALL {
+            assert_eq!(CampaignStatus::parse(status.as_str()), Some(status));
+            let json = serde_json::to_string(&status).unwrap();
+            assert_eq!(json, format!("\"{status}\""));
+        }
+        assert_eq!(CampaignStatus::parse("running"), None);
+        for command in [
+            GmCommand::Start,
+            GmCommand::Pause,
+            GmCommand::Resume,
+            GmCommand::End,
+        ] {
+            assert_eq!(GmCommand::from_word(command.word()), Some(command));
+        }
+        assert_eq!(GmCommand::Pause.refused(), "only the GM can pause the game");
+        assert_eq!(
+            CampaignStatus::Waiting.banner(),
+            Some("Waiting for the GM to start")
+        );
+    }
+}

@@ -1,0 +1,372 @@
+//! Campaign rooms (the game master's table): made over HTTP by a registered account,
+//! its GM; the session's status shown to everyone and moved only by the GM (a player's
+//! `/pause` is refused and changes nothing); a paused room stands still with no
+//! misprediction; character sheets with versions (409 and the current sheet for a
+//! stale write, the GM may edit any, a player only their own) reaching the room at
+//! once; and all of it kept across a restart.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use bevy::math::Vec2;
+use serde_json::json;
+use tavern_client::bot::{Bot, Brain};
+use tavern_client::connection::ServerTarget;
+use tavern_server::ServerConfig;
+use tavern_shared::gm::{CampaignStatus, GmCommand};
+
+use crate::common::{call, call_with, pump_for, pump_until, server_player, temp_dir, walk};
+
+const PASSWORD: &str = "correct horse battery";
+
+/// Registers `name` and logs in with the password: (account id, API token, session).
+fn register(url: &str, name: &str) -> (i64, String, String) {
+    let (status, created) = call(
+        url,
+        "/api/accounts",
+        None,
+        Some(json!({"name": name, "password": PASSWORD})),
+    );
+    assert!(status == 201 || status == 409, "{created}");
+    let (status, login) = call(
+        url,
+        "/api/login",
+        None,
+        Some(json!({"name": name, "password": PASSWORD})),
+    );
+    assert_eq!(status, 200, "{login}");
+    (
+        login["account"].as_i64().unwrap(),
+        login["api_token"].as_str().unwrap().to_string(),
+        login["session"].as_str().unwrap().to_string(),
+    )
+}
+
+fn at_table(url: &str, name: &str, session: &str, room: &str, brain: Brain) -> Bot {
+    Bot::with_target(
+        ServerTarget {
+            session: Some(session.to_string()),
+            room: Some(room.to_string()),
+            room_password: Some("keep".into()),
+            ..ServerTarget::guest(url, name)
+        },
+        brain,
+    )
+}
+
+fn status_of(bot: &Bot) -> Option<CampaignStatus> {
+    bot.table().state.as_ref().map(|s| s.status)
+}
+
+fn last_notice(bot: &Bot) -> String {
+    bot.table()
+        .notices
+        .back()
+        .map(|(_, text)| text.clone())
+        .unwrap_or_default()
+}
+
+/// Back and forth, for a long time: always walking.
+fn pacing() -> Brain {
+    let mut steps = VecDeque::new();
+    for _ in 0..200 {
+        steps.push_back(walk(Vec2::X, 40));
+        steps.push_back(walk(Vec2::NEG_X, 40));
+    }
+    Brain::Script(steps)
+}
+
+fn sheet(name: &str, hit_points: i32) -> serde_json::Value {
+    json!({
+        "name": name, "class": "Cleric", "level": 2,
+        "abilities": {"strength": 12, "dexterity": 14, "constitution": 13,
+                      "intelligence": 10, "wisdom": 16, "charisma": 8},
+        "hit_points": hit_points, "max_hit_points": 15, "armor_class": 16
+    })
+}
+
+#[test]
+fn a_campaign_is_run_by_its_gm_and_kept() {
+    let _turn = crate::common::serial();
+    let dir = temp_dir("campaign");
+    let data = dir.join("data");
+    let server = tavern_server::start(ServerConfig::local(&data)).expect("the server starts");
+    let url = server.http_url();
+    let (gm_id, gm_token, gm_session) = register(&url, "Gaia");
+    let (bram_id, bram_token, bram_session) = register(&url, "Bram");
+
+    // Guests cannot hold a campaign; a registered account can.
+    let (_, guest) = call(&url, "/api/login", None, Some(json!({"name": "Cy"})));
+    let guest_token = guest["api_token"].as_str().unwrap();
+    let make =
+        json!({"name": "The Sunken Keep", "map": "town", "campaign": true, "password": "keep"});
+    let (status, refused) = call(&url, "/api/rooms", Some(guest_token), Some(make.clone()));
+    assert_eq!(status, 403, "{refused}");
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains("registered account"),
+        "{refused}"
+    );
+    let (status, too_big) = call(
+        &url,
+        "/api/rooms",
+        Some(&gm_token),
+        Some(json!({"name": "Huge", "map": "town", "campaign": true, "max_players": 21})),
+    );
+    assert_eq!(status, 422, "{too_big}");
+    assert_eq!(
+        too_big["error"],
+        "max_players must be 1 to 20 besides the GM, not 21"
+    );
+    let (status, room) = call(&url, "/api/rooms", Some(&gm_token), Some(make));
+    assert_eq!(status, 201, "{room}");
+    assert_eq!(
+        room["max_players"], 6,
+        "six players by default, besides the GM"
+    );
+    assert_eq!(
+        room["campaign"],
+        json!({"gm_account": gm_id, "gm": "Gaia", "status": "waiting"})
+    );
+    let id = room["id"].as_str().unwrap().to_string();
+
+    let mut gaia = at_table(&url, "Gaia", &gm_session, &id, Brain::Idle);
+    let mut bram = at_table(&url, "Bram", &bram_session, &id, pacing());
+    assert!(
+        pump_until(&mut [&mut gaia, &mut bram], Duration::from_secs(15), |b| {
+            b.iter().all(|b| b.table().state.is_some())
+        }),
+        "both are told where the session stands"
+    );
+    assert_eq!(status_of(&bram), Some(CampaignStatus::Waiting));
+    assert_eq!(bram.table().banner(), Some("Waiting for the GM to start"));
+    let state = bram.table().state.clone().unwrap();
+    assert_eq!(
+        (state.gm.as_str(), state.you_are_gm, state.gm_account),
+        ("Gaia", false, gm_id)
+    );
+    assert!(gaia.table().state.as_ref().unwrap().you_are_gm);
+
+    // A player's GM command is refused and changes nothing.
+    bram.gm(GmCommand::Start);
+    assert!(
+        pump_until(&mut [&mut gaia, &mut bram], Duration::from_secs(10), |b| {
+            !b[1].table().notices.is_empty()
+        }),
+        "Bram hears why not"
+    );
+    assert_eq!(last_notice(&bram), "only the GM can start the session");
+    gaia.gm(GmCommand::Pause);
+    assert!(
+        pump_until(&mut [&mut gaia, &mut bram], Duration::from_secs(10), |b| {
+            !b[0].table().notices.is_empty()
+        }),
+        "pausing what has not started is refused"
+    );
+    assert_eq!(
+        last_notice(&gaia),
+        "the session is not running; start it first (/start)"
+    );
+    assert_eq!(status_of(&bram), Some(CampaignStatus::Waiting));
+
+    gaia.gm(GmCommand::Start);
+    assert!(
+        pump_until(&mut [&mut gaia, &mut bram], Duration::from_secs(10), |b| {
+            b.iter()
+                .all(|b| status_of(b) == Some(CampaignStatus::Active))
+        }),
+        "the session starts for everyone"
+    );
+    assert_eq!(last_notice(&bram), "Gaia started the session");
+    assert_eq!(bram.table().banner(), None);
+    let (_, listed) = call(&url, &format!("/api/rooms/{id}"), Some(&gm_token), None);
+    assert_eq!(listed["room"]["campaign"]["status"], "active", "{listed}");
+
+    // Paused, Bram stands still though he keeps walking; resumed, he walks on.
+    let bram_client = bram.client_id().unwrap();
+    pump_for(&mut [&mut gaia, &mut bram], Duration::from_millis(500));
+    let walking = server_player(&server, bram_client);
+    bram.gm(GmCommand::Pause);
+    gaia.gm(GmCommand::Pause);
+    assert!(
+        pump_until(&mut [&mut gaia, &mut bram], Duration::from_secs(10), |b| {
+            status_of(b[1]) == Some(CampaignStatus::Paused)
+                && b[1].own_server_state().is_some_and(|s| s.held)
+        }),
+        "the game pauses"
+    );
+    assert_eq!(bram.table().banner(), Some("Paused by the GM"));
+    pump_for(&mut [&mut gaia, &mut bram], Duration::from_millis(300));
+    let held = server_player(&server, bram_client);
+    assert!(
+        (held.x, held.y) != (walking.x, walking.y),
+        "he walked before the pause"
+    );
+    pump_for(&mut [&mut gaia, &mut bram], Duration::from_secs(1));
+    let still = server_player(&server, bram_client);
+    assert_eq!(
+        (still.x, still.y),
+        (held.x, held.y),
+        "nothing moves while paused"
+    );
+    assert!(
+        still.last_input > held.last_input,
+        "his inputs were used up all the same"
+    );
+    let predicted = bram.prediction().state.unwrap().pos;
+    assert!(
+        predicted.distance(Vec2::new(still.x, still.y)) < 1.0,
+        "his own view stands still too: {predicted} vs {still:?}"
+    );
+    gaia.gm(GmCommand::Resume);
+    assert!(
+        pump_until(&mut [&mut gaia, &mut bram], Duration::from_secs(10), |b| {
+            status_of(b[1]) == Some(CampaignStatus::Active)
+        }),
+        "the game resumes"
+    );
+    pump_for(&mut [&mut gaia, &mut bram], Duration::from_millis(500));
+    let moved = server_player(&server, bram_client);
+    assert!((moved.x, moved.y) != (still.x, still.y), "he walks on");
+    assert_eq!(
+        bram.prediction().corrections,
+        0,
+        "pausing and resuming are no misprediction"
+    );
+
+    // Sheets: a player writes their own, the GM any; a stale write gets a 409 with the
+    // sheet as it is; every accepted one reaches the table at once.
+    let bram_sheet = format!("/api/campaigns/{id}/characters/{bram_id}");
+    let (status, first) = call_with(
+        "PUT",
+        &url,
+        &bram_sheet,
+        Some(&bram_token),
+        Some(json!({"version": 0, "sheet": sheet("Bram Ironfoot", 15)})),
+    );
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(
+        (first["version"].as_i64(), first["updated_by"].as_i64()),
+        (Some(1), Some(bram_id))
+    );
+    assert!(
+        pump_until(&mut [&mut gaia, &mut bram], Duration::from_secs(10), |b| {
+            b.iter().all(|b| {
+                b.table()
+                    .sheets
+                    .get(&bram_id)
+                    .is_some_and(|s| s.version == 1)
+            })
+        }),
+        "the new sheet reaches the table"
+    );
+    let (status, not_his) = call_with(
+        "PUT",
+        &url,
+        &format!("/api/campaigns/{id}/characters/{gm_id}"),
+        Some(&bram_token),
+        Some(json!({"version": 0, "sheet": sheet("Not Gaia", 15)})),
+    );
+    assert_eq!(status, 403, "{not_his}");
+    assert_eq!(
+        not_his["error"],
+        "only the GM can edit another player's character sheet"
+    );
+    let (status, by_gm) = call_with(
+        "PUT",
+        &url,
+        &bram_sheet,
+        Some(&gm_token),
+        Some(json!({"version": 1, "sheet": sheet("Bram Ironfoot", 4)})),
+    );
+    assert_eq!(status, 200, "{by_gm}");
+    assert_eq!(by_gm["version"], 2);
+    let (status, stale) = call_with(
+        "PUT",
+        &url,
+        &bram_sheet,
+        Some(&bram_token),
+        Some(json!({"version": 1, "sheet": sheet("Bram Ironfoot", 15)})),
+    );
+    assert_eq!(status, 409, "{stale}");
+    assert_eq!(stale["current"], by_gm, "the sheet as the GM left it");
+    assert!(
+        stale["error"].as_str().unwrap().contains("version 2"),
+        "{stale}"
+    );
+    let (status, bad) = call_with(
+        "PUT",
+        &url,
+        &bram_sheet,
+        Some(&bram_token),
+        Some(json!({"version": 2, "sheet": sheet("Bram Ironfoot", 99)})),
+    );
+    assert_eq!(status, 422, "{bad}");
+    assert_eq!(bad["error"], "sheet.hit_points: must be 0 to 15, not 99");
+    let (status, nobody) = call_with(
+        "PUT",
+        &url,
+        &format!("/api/campaigns/{id}/characters/99999"),
+        Some(&gm_token),
+        Some(json!({"version": 0, "sheet": sheet("Ghost", 1)})),
+    );
+    assert_eq!(
+        (status, nobody["error"].as_str()),
+        (404, Some("there is no account 99999"))
+    );
+    let (status, read) = call(&url, &bram_sheet, Some(&bram_token), None);
+    assert_eq!((status, &read), (200, &by_gm));
+    let (status, outsider) = call(&url, &bram_sheet, Some(guest_token), None);
+    assert_eq!(status, 403, "{outsider}");
+    assert!(
+        pump_until(&mut [&mut gaia, &mut bram], Duration::from_secs(10), |b| {
+            b.iter().all(|b| {
+                b.table()
+                    .sheets
+                    .get(&bram_id)
+                    .is_some_and(|s| s.sheet.hit_points == 4)
+            })
+        }),
+        "the GM's edit reaches the table; the refused ones did not"
+    );
+
+    gaia.gm(GmCommand::Pause);
+    assert!(
+        pump_until(&mut [&mut gaia, &mut bram], Duration::from_secs(10), |b| {
+            status_of(b[1]) == Some(CampaignStatus::Paused)
+        }),
+        "paused again before the restart"
+    );
+    drop((gaia, bram));
+    drop(server);
+
+    // A restart keeps the campaign, its status and its sheets.
+    let server = tavern_server::start(ServerConfig::local(&data)).expect("the server starts again");
+    let url = server.http_url();
+    let (_, gm_token, _) = register(&url, "Gaia");
+    let (_, listed) = call(&url, "/api/rooms", Some(&gm_token), None);
+    let kept = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id.as_str())
+        .unwrap_or_else(|| panic!("the campaign is listed: {listed}"));
+    assert_eq!(kept["campaign"]["status"], "paused");
+    assert_eq!(kept["has_password"], true);
+    let (status, read) = call(&url, &bram_sheet, Some(&gm_token), None);
+    assert_eq!((status, read["version"].as_i64()), (200, Some(2)), "{read}");
+    let (status, _) = call_with(
+        "DELETE",
+        &url,
+        &format!("/api/campaigns/{id}"),
+        Some(&gm_token),
+        None,
+    );
+    assert_eq!(status, 204);
+    let (status, _) = call(&url, &format!("/api/rooms/{id}"), Some(&gm_token), None);
+    assert_eq!(status, 404, "deleted");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
