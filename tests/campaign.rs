@@ -370,3 +370,309 @@ fn a_campaign_is_run_by_its_gm_and_kept() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn narration(bot: &Bot) -> Vec<String> {
+    bot.chat()
+        .lines
+        .iter()
+        .filter(|l| l.channel == tavern_shared::chat::ChatChannel::Narration)
+        .map(|l| l.text.clone())
+        .collect()
+}
+
+fn refusals(bot: &Bot) -> Vec<String> {
+    bot.chat()
+        .rejections
+        .iter()
+        .map(|r| r.reason.clone())
+        .collect()
+}
+
+fn failed_with(bot: &Bot) -> Option<String> {
+    match bot.status() {
+        tavern_client::connection::ConnectionStatus::Failed(reason) => Some(reason.clone()),
+        _ => None,
+    }
+}
+
+#[test]
+fn the_gm_narrates_sets_the_scene_and_keeps_order() {
+    use tavern_shared::chat::ChatChannel;
+    let _turn = crate::common::serial();
+    let server = crate::common::start_server("campaign-gm", None);
+    let url = server.http_url();
+    let (_, gm_token, gm_session) = register(&url, "Gaia");
+    let (_, _, bram_session) = register(&url, "Bram");
+    let (_, _, cy_session) = register(&url, "Cy");
+    let (status, room) = call(
+        &url,
+        "/api/rooms",
+        Some(&gm_token),
+        Some(
+            json!({"name": "The Sunken Keep", "map": "town", "campaign": true, "password": "keep"}),
+        ),
+    );
+    assert_eq!(status, 201, "{room}");
+    let id = room["id"].as_str().unwrap().to_string();
+    let mut gaia = at_table(&url, "Gaia", &gm_session, &id, Brain::Idle);
+    let mut bram = at_table(&url, "Bram", &bram_session, &id, Brain::Idle);
+    let mut cy = at_table(&url, "Cy", &cy_session, &id, Brain::Idle);
+    assert!(
+        pump_until(
+            &mut [&mut gaia, &mut bram, &mut cy],
+            Duration::from_secs(15),
+            |b| {
+                b.iter()
+                    .all(|b| b.table().state.is_some() && b.roster().players.len() == 3)
+            }
+        ),
+        "all three at the table"
+    );
+    gaia.gm(GmCommand::Start);
+
+    // Players cannot act as the GM: told so, and nothing happens.
+    bram.gm_act("kick", "Cy rude").unwrap();
+    bram.say(ChatChannel::Narration, "I am the GM now");
+    assert!(
+        pump_until(
+            &mut [&mut gaia, &mut bram, &mut cy],
+            Duration::from_secs(10),
+            |b| {
+                b[1].table()
+                    .notices
+                    .iter()
+                    .any(|(_, t)| t == "only the GM can kick players")
+                    && refusals(b[1]).contains(&"only the GM can narrate".to_string())
+            }
+        ),
+        "Bram is refused"
+    );
+
+    // Narration and the scene reach everyone.
+    gaia.say(
+        ChatChannel::Narration,
+        "The door creaks open onto a flooded hall.",
+    );
+    gaia.gm_act(
+        "scene",
+        "location=Flooded hall weather=dripping time=midnight mood=uneasy",
+    )
+    .unwrap();
+    assert!(
+        pump_until(
+            &mut [&mut gaia, &mut bram, &mut cy],
+            Duration::from_secs(10),
+            |b| {
+                b.iter().all(|b| {
+                    narration(b) == ["The door creaks open onto a flooded hall."]
+                        && b.table().state.as_ref().is_some_and(|s| {
+                            s.scene.line() == "Flooded hall · dripping · midnight · uneasy"
+                        })
+                })
+            }
+        ),
+        "the story and the scene reach the table"
+    );
+    assert!(narration(&cy).iter().all(|t| !t.contains("GM now")));
+
+    // Muted, Bram's lines reach nobody; unmuted, they do again.
+    gaia.gm_act("mute", "Bram").unwrap();
+    assert!(
+        pump_until(
+            &mut [&mut gaia, &mut bram, &mut cy],
+            Duration::from_secs(10),
+            |b| { b[1].table().state.as_ref().is_some_and(|s| s.muted) }
+        ),
+        "Bram is told he is muted"
+    );
+    bram.say(ChatChannel::Map, "can anyone hear me?");
+    assert!(
+        pump_until(
+            &mut [&mut gaia, &mut bram, &mut cy],
+            Duration::from_secs(10),
+            |b| { refusals(b[1]).contains(&"the GM muted you".to_string()) }
+        ),
+        "his line is refused"
+    );
+    gaia.gm_act("unmute", "Bram").unwrap();
+    assert!(
+        pump_until(
+            &mut [&mut gaia, &mut bram, &mut cy],
+            Duration::from_secs(10),
+            |b| { b[1].table().state.as_ref().is_some_and(|s| !s.muted) }
+        ),
+        "and unmuted"
+    );
+    bram.say(ChatChannel::Map, "back again");
+    assert!(
+        pump_until(
+            &mut [&mut gaia, &mut bram, &mut cy],
+            Duration::from_secs(10),
+            |b| { b[2].chat().lines.iter().any(|l| l.text == "back again") }
+        ),
+        "Cy hears him again"
+    );
+    assert!(
+        cy.chat()
+            .lines
+            .iter()
+            .all(|l| l.text != "can anyone hear me?")
+    );
+
+    // Teleport: one player to an entry, everyone to a point; bad places are refused.
+    let town = tavern_shared::map::load_map(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("maps/town.tmx"),
+        &mut tavern_shared::map::FsFiles::default(),
+    )
+    .map
+    .expect("the town loads");
+    let entry = town.arrival_points(Some("from-dungeon"))[0];
+    let bram_id = bram.client_id().unwrap();
+    gaia.gm_act("teleport", "Bram from-dungeon").unwrap();
+    assert!(
+        pump_until(
+            &mut [&mut gaia, &mut bram, &mut cy],
+            Duration::from_secs(10),
+            |b| {
+                b[1].own_server_state()
+                    .is_some_and(|s| s.motion.pos == entry)
+            }
+        ),
+        "Bram stands at the entry"
+    );
+    assert_eq!(
+        (
+            server_player(&server, bram_id).x,
+            server_player(&server, bram_id).y
+        ),
+        (entry.x, entry.y)
+    );
+    gaia.gm_act("teleport", "all 99999 5").unwrap();
+    gaia.gm_act("teleport", "Bram nowhere").unwrap();
+    assert!(
+        pump_until(
+            &mut [&mut gaia, &mut bram, &mut cy],
+            Duration::from_secs(10),
+            |b| {
+                b[0].table()
+                    .notices
+                    .iter()
+                    .any(|(_, t)| t.starts_with("town has no entry `nowhere`"))
+            }
+        ),
+        "unknown entries are refused"
+    );
+    assert!(
+        gaia.table()
+            .notices
+            .iter()
+            .any(|(_, t)| t.starts_with("(99999, 5) is outside the map")),
+        "{:?}",
+        gaia.table().notices
+    );
+    let spawn = town.spawns[0];
+    gaia.gm_act("teleport", &format!("all {} {}", spawn.x, spawn.y))
+        .unwrap();
+    assert!(
+        pump_until(
+            &mut [&mut gaia, &mut bram, &mut cy],
+            Duration::from_secs(10),
+            |b| {
+                [&b[1], &b[2]].iter().all(|p| {
+                    p.app
+                        .world()
+                        .resource::<tavern_client::prediction::Prediction>()
+                        .state
+                        .is_some_and(|s| s.pos == spawn)
+                })
+            }
+        ),
+        "everyone on the GM's map is moved"
+    );
+    assert_eq!(
+        bram.prediction().corrections,
+        0,
+        "a teleport is no misprediction"
+    );
+
+    // A kick sends Cy away (her client stops), and she may come back.
+    gaia.gm_act("kick", "Cy rude to the bard").unwrap();
+    assert!(
+        pump_until(
+            &mut [&mut gaia, &mut bram, &mut cy],
+            Duration::from_secs(10),
+            |b| { failed_with(b[2]).is_some() }
+        ),
+        "Cy is sent away"
+    );
+    assert_eq!(
+        failed_with(&cy).unwrap(),
+        "Gaia sent you away from the table: rude to the bard"
+    );
+    let mut cy = at_table(&url, "Cy", &cy_session, &id, Brain::Idle);
+    assert!(
+        pump_until(
+            &mut [&mut gaia, &mut bram, &mut cy],
+            Duration::from_secs(15),
+            |b| {
+                b[2].table().state.is_some()
+                    && b[2]
+                        .client_id()
+                        .is_some_and(|id| b[0].roster().players.iter().any(|p| p.client_id == id))
+            }
+        ),
+        "a kicked player may come back, and the GM sees her in the room"
+    );
+    // A ban is for good: stored, and her join refused.
+    gaia.gm_act("ban", "Cy").unwrap();
+    assert!(
+        pump_until(
+            &mut [&mut gaia, &mut bram, &mut cy],
+            Duration::from_secs(10),
+            |b| { failed_with(b[2]).is_some() }
+        ),
+        "Cy is banned: {:?}",
+        gaia.table().notices
+    );
+    assert_eq!(
+        failed_with(&cy).unwrap(),
+        "Gaia banned you from this campaign"
+    );
+    let (_, cy_login) = call(
+        &url,
+        "/api/login",
+        None,
+        Some(json!({"name": "Cy", "session": cy_session})),
+    );
+    let (status, refused) = call(
+        &url,
+        &format!("/api/rooms/{id}/join"),
+        Some(cy_login["api_token"].as_str().unwrap()),
+        Some(json!({"password": "keep"})),
+    );
+    assert_eq!(status, 403, "{refused}");
+
+    // The GM's seat goes to Bram: he commands, Gaia no longer does.
+    gaia.gm_act("handover", "Bram").unwrap();
+    assert!(
+        pump_until(&mut [&mut gaia, &mut bram], Duration::from_secs(10), |b| {
+            b.iter()
+                .all(|b| b.table().state.as_ref().is_some_and(|s| s.gm == "Bram"))
+        }),
+        "the seat is Bram's"
+    );
+    assert!(bram.table().state.as_ref().unwrap().you_are_gm);
+    assert!(!gaia.table().state.as_ref().unwrap().you_are_gm);
+    gaia.gm(GmCommand::Pause);
+    bram.gm(GmCommand::End);
+    assert!(
+        pump_until(&mut [&mut gaia, &mut bram], Duration::from_secs(10), |b| {
+            b[0].table()
+                .notices
+                .iter()
+                .any(|(_, t)| t == "only the GM can pause the game")
+                && status_of(b[0]) == Some(CampaignStatus::Completed)
+        }),
+        "the new GM ends the session; the old one cannot pause it"
+    );
+}

@@ -307,6 +307,15 @@ impl Bot {
         self.app.world_mut().write_message(command);
     }
 
+    /// Does what the GM typed (`/kick Bram spoilers` as `("kick", "Bram spoilers")`),
+    /// naming players as the room's roster does; why not, if it cannot be sent.
+    pub fn gm_act(&mut self, word: &str, rest: &str) -> Result<(), String> {
+        let request = crate::table::GmRequest::parse(word, rest)?;
+        let action = request.resolve(&self.roster().clone())?;
+        self.app.world_mut().write_message(action);
+        Ok(())
+    }
+
     /// The campaign's table as this bot knows it.
     pub fn table(&self) -> &crate::table::Table {
         self.app.world().resource::<crate::table::Table>()

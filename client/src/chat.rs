@@ -67,7 +67,7 @@ fn receive_chat(
 }
 
 /// What a line typed into the chat box asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Typed {
     /// Send `text` on a channel.
     Send(ChatChannel, String),
@@ -76,6 +76,9 @@ pub enum Typed {
     /// A GM command on the session (`/start`, `/pause`, `/resume`, `/end`); the server
     /// refuses it unless this player is the GM.
     Gm(tavern_shared::gm::GmCommand),
+    /// A GM action naming players (`/kick NAME reason`, `/teleport all start`), sent once
+    /// the names are found in the room's roster.
+    GmAct(crate::table::GmRequest),
     /// Show the list of commands.
     Help,
     /// Nothing to send, and why.
@@ -83,7 +86,7 @@ pub enum Typed {
 }
 
 /// The commands the chat box understands.
-pub const HELP: &str = "/near, /zone, /map [text]: talk there (Tab cycles)    /w NAME text: whisper (\"quote\" names with spaces)    /roll 2d6+3, d20 adv, 4d6kh3: roll dice for the room    GM: /start, /pause, /resume, /end the session    /help";
+pub const HELP: &str = "/near, /zone, /map [text]: talk there (Tab cycles)    /w NAME text: whisper (\"quote\" names with spaces)    /roll 2d6+3, d20 adv, 4d6kh3: roll dice for the room    GM: /start, /pause, /resume, /end the session, /narrate text, /scene location=... weather=... time=... mood=..., /kick NAME reason, /ban NAME reason, /mute NAME, /unmute NAME, /teleport NAME|all X Y|ENTRY, /handover NAME    /help";
 
 /// Reads a line typed into the chat box: plain text goes to `current`; `/near`, `/zone`,
 /// `/map` (with or without text), `/w NAME text` (`/whisper`, names with spaces in
@@ -120,19 +123,21 @@ pub fn parse_typed(input: &str, current: &ChatChannel) -> Typed {
                     (ChatChannel::Dice, rest)
                 }
                 "w" | "whisper" | "msg" => {
-                    let (name, text) = match rest.strip_prefix('"') {
-                        Some(quoted) => match quoted.split_once('"') {
-                            Some((name, text)) => (name.trim(), text.trim()),
-                            None => return Typed::Invalid("the name has no closing quote".into()),
-                        },
-                        None => rest
-                            .split_once(' ')
-                            .map_or((rest, ""), |(n, t)| (n, t.trim())),
+                    let (name, text) = match split_name(rest) {
+                        Ok(split) => split,
+                        Err(e) => return Typed::Invalid(e),
                     };
                     if name.is_empty() {
                         return Typed::Invalid(format!("whisper to whom? /{word} NAME text"));
                     }
                     (ChatChannel::Whisper(name.to_string()), text)
+                }
+                "narrate" | "story" => (ChatChannel::Narration, rest),
+                "kick" | "ban" | "mute" | "unmute" | "teleport" | "tp" | "scene" | "handover" => {
+                    return match crate::table::GmRequest::parse(word, rest) {
+                        Ok(request) => Typed::GmAct(request),
+                        Err(e) => Typed::Invalid(e),
+                    };
                 }
                 _ => return Typed::Invalid(format!("unknown command /{word}; {HELP}")),
             };
@@ -148,6 +153,19 @@ pub fn parse_typed(input: &str, current: &ChatChannel) -> Typed {
     }
 }
 
+/// A name at the start of `rest` (in quotes when it has spaces) and what follows it.
+pub fn split_name(rest: &str) -> Result<(&str, &str), String> {
+    Ok(match rest.strip_prefix('"') {
+        Some(quoted) => match quoted.split_once('"') {
+            Some((name, text)) => (name.trim(), text.trim()),
+            None => return Err("the name has no closing quote".into()),
+        },
+        None => rest
+            .split_once(' ')
+            .map_or((rest, ""), |(n, t)| (n, t.trim())),
+    })
+}
+
 /// How a channel is named in the chat box, from the point of view of `me`.
 pub fn channel_label(channel: &ChatChannel) -> String {
     match channel {
@@ -158,6 +176,7 @@ pub fn channel_label(channel: &ChatChannel) -> String {
         ChatChannel::System => "System".into(),
         ChatChannel::Agent(agent) => format!("NPC {agent}"),
         ChatChannel::Dice => "Dice".into(),
+        ChatChannel::Narration => "Story".into(),
     }
 }
 
@@ -169,6 +188,7 @@ pub fn format_line(line: &ChatLine, me: &str) -> String {
         ChatChannel::Whisper(_) => format!("[from {}] {}", line.from, line.text),
         ChatChannel::System => format!("* {}", line.text),
         ChatChannel::Dice => format!("[Dice] {} {}", line.from, line.text),
+        ChatChannel::Narration => format!("[Story] {}", line.text),
         other => format!("[{}] {}: {}", channel_label(other), line.from, line.text),
     }
 }

@@ -4,9 +4,14 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;
-use tavern_shared::gm::{SheetsChanged, StoredSheet, TableNotice, TableState};
+use tavern_shared::gm::{
+    Destination, GmAction, GmCommand, Scene, SentAway, SheetsChanged, StoredSheet, TableNotice,
+    TableState, check_reason,
+};
+use tavern_shared::presence::RoomRoster;
 
 use crate::PlaySystems;
 
@@ -31,9 +36,160 @@ impl Table {
     }
 }
 
+/// A GM action as typed, naming players by name (`/kick Bram spoilers`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum GmRequest {
+    Kick {
+        name: String,
+        reason: String,
+    },
+    Ban {
+        name: String,
+        reason: String,
+    },
+    Mute {
+        name: String,
+        muted: bool,
+    },
+    /// `who` `None`: everyone on the GM's map.
+    Teleport {
+        who: Option<String>,
+        to: Destination,
+    },
+    Scene(Scene),
+    HandOver {
+        name: String,
+    },
+}
+
+impl GmRequest {
+    /// Reads the rest of `/word ...` (`word` one of kick, ban, mute, unmute, teleport or
+    /// tp, scene, handover); the problem otherwise, with how it is written.
+    pub fn parse(word: &str, rest: &str) -> Result<GmRequest, String> {
+        let (name, tail) = crate::chat::split_name(rest)?;
+        let named = |usage: &str| -> Result<String, String> {
+            if name.is_empty() {
+                Err(format!("whom? /{word} {usage}"))
+            } else {
+                Ok(name.to_string())
+            }
+        };
+        Ok(match word {
+            "kick" | "ban" => {
+                let name = named("NAME reason")?;
+                check_reason(tail)?;
+                let reason = tail.to_string();
+                if word == "kick" {
+                    GmRequest::Kick { name, reason }
+                } else {
+                    GmRequest::Ban { name, reason }
+                }
+            }
+            "mute" | "unmute" => {
+                if !tail.is_empty() {
+                    return Err(format!(
+                        "/{word} takes a name only (\"quote\" names with spaces)"
+                    ));
+                }
+                GmRequest::Mute {
+                    name: named("NAME")?,
+                    muted: word == "mute",
+                }
+            }
+            "teleport" | "tp" => {
+                let usage = "NAME|all X Y, or NAME|all ENTRY";
+                let who = named(usage)?;
+                let words: Vec<&str> = tail.split_whitespace().collect();
+                let to = match words[..] {
+                    [x, y] => match (x.parse::<f32>(), y.parse::<f32>()) {
+                        (Ok(x), Ok(y)) if x.is_finite() && y.is_finite() => {
+                            Destination::Point { x, y }
+                        }
+                        _ => return Err(format!("`{x} {y}` is not a point; /{word} {usage}")),
+                    },
+                    [entry] => Destination::Entry(entry.to_string()),
+                    _ => return Err(format!("where to? /{word} {usage}")),
+                };
+                let who = (!who.eq_ignore_ascii_case("all")).then_some(who);
+                GmRequest::Teleport { who, to }
+            }
+            "scene" => GmRequest::Scene(Scene::parse(rest)?),
+            "handover" => {
+                if !tail.is_empty() {
+                    return Err(format!("/{word} takes a name only"));
+                }
+                GmRequest::HandOver {
+                    name: named("NAME")?,
+                }
+            }
+            other => return Err(format!("unknown GM command /{other}")),
+        })
+    }
+
+    /// The action with its players' names found in the room's roster (by client id);
+    /// "nobody called Bo is in this room" otherwise.
+    pub fn resolve(self, roster: &RoomRoster) -> Result<GmAction, String> {
+        let id = |name: &str| {
+            roster
+                .players
+                .iter()
+                .find(|p| p.name == name)
+                .or_else(|| {
+                    roster
+                        .players
+                        .iter()
+                        .find(|p| p.name.eq_ignore_ascii_case(name))
+                })
+                .map(|p| p.client_id)
+                .ok_or_else(|| format!("nobody called {name} is in this room"))
+        };
+        Ok(match self {
+            GmRequest::Kick { name, reason } => GmAction::Kick {
+                player: id(&name)?,
+                reason,
+            },
+            GmRequest::Ban { name, reason } => GmAction::Ban {
+                player: id(&name)?,
+                reason,
+            },
+            GmRequest::Mute { name, muted } => GmAction::Mute {
+                player: id(&name)?,
+                muted,
+            },
+            GmRequest::Teleport { who, to } => GmAction::Teleport {
+                player: who.map(|n| id(&n)).transpose()?,
+                to,
+            },
+            GmRequest::Scene(scene) => GmAction::Scene(scene),
+            GmRequest::HandOver { name } => GmAction::HandOver { player: id(&name)? },
+        })
+    }
+}
+
+/// What sends GM commands and actions (the chat box, the GM panel, bots).
+#[derive(SystemParam)]
+pub struct GmOut<'w> {
+    commands: MessageWriter<'w, GmCommand>,
+    actions: MessageWriter<'w, GmAction>,
+    roster: Res<'w, crate::roster::Roster>,
+}
+
+impl GmOut<'_> {
+    pub fn command(&mut self, command: GmCommand) {
+        self.commands.write(command);
+    }
+
+    /// Sends a typed action once its names are found; why not otherwise.
+    pub fn request(&mut self, request: GmRequest) -> Result<(), String> {
+        let action = request.resolve(&self.roster.0)?;
+        self.actions.write(action);
+        Ok(())
+    }
+}
+
 pub fn plugin(app: &mut App) {
     app.init_resource::<Table>()
-        .add_systems(PreUpdate, receive.in_set(PlaySystems::Receive))
+        .add_systems(PreUpdate, (receive, sent_away).in_set(PlaySystems::Receive))
         .add_systems(
             OnExit(ClientState::Connected),
             |mut table: ResMut<Table>| {
@@ -70,5 +226,106 @@ fn receive(
                 table.sheets.insert(sheet.account, sheet.clone());
             }
         }
+    }
+}
+
+/// The GM sent this player away: the client stops, and does not log in again by itself
+/// (which a kicked player may do by hand).
+fn sent_away(
+    mut farewells: MessageReader<SentAway>,
+    mut status: ResMut<crate::connection::ConnectionStatus>,
+    mut commands: Commands,
+) {
+    if let Some(farewell) = farewells.read().last() {
+        warn!(reason = %farewell.reason, "sent away from the table");
+        commands.remove_resource::<crate::connection::ServerTarget>();
+        *status = crate::connection::ConnectionStatus::Failed(farewell.reason.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tavern_shared::api::PlayerStatus;
+    use tavern_shared::presence::RosterEntry;
+
+    fn roster() -> RoomRoster {
+        let entry = |client_id, name: &str| RosterEntry {
+            client_id,
+            name: name.into(),
+            map: "town".into(),
+            status: PlayerStatus::Online,
+        };
+        RoomRoster {
+            room: "t".into(),
+            room_name: "Table".into(),
+            players: vec![entry(7, "Bram"), entry(9, "Zoë the Bard")],
+        }
+    }
+
+    #[test]
+    fn typed_gm_actions_name_players_by_their_client_ids() {
+        let act = |word: &str, rest: &str| GmRequest::parse(word, rest)?.resolve(&roster());
+        assert_eq!(
+            act("kick", "Bram too many spoilers"),
+            Ok(GmAction::Kick {
+                player: 7,
+                reason: "too many spoilers".into()
+            })
+        );
+        assert_eq!(
+            act("ban", "\"Zoë the Bard\""),
+            Ok(GmAction::Ban {
+                player: 9,
+                reason: String::new()
+            })
+        );
+        assert_eq!(
+            act("unmute", "bram"),
+            Ok(GmAction::Mute {
+                player: 7,
+                muted: false
+            })
+        );
+        assert_eq!(
+            act("teleport", "all 320 200"),
+            Ok(GmAction::Teleport {
+                player: None,
+                to: Destination::Point { x: 320.0, y: 200.0 }
+            })
+        );
+        assert_eq!(
+            act("tp", "Bram from-dungeon"),
+            Ok(GmAction::Teleport {
+                player: Some(7),
+                to: Destination::Entry("from-dungeon".into())
+            })
+        );
+        assert_eq!(
+            act("handover", "Bram"),
+            Ok(GmAction::HandOver { player: 7 })
+        );
+        assert_eq!(
+            act("kick", "Cy rude"),
+            Err("nobody called Cy is in this room".into())
+        );
+        assert_eq!(act("mute", ""), Err("whom? /mute NAME".into()));
+        assert_eq!(
+            act("teleport", "Bram"),
+            Err("where to? /teleport NAME|all X Y, or NAME|all ENTRY".into())
+        );
+        assert!(
+            act("teleport", "all x 3")
+                .unwrap_err()
+                .contains("is not a point")
+        );
+        assert_eq!(
+            act("scene", "location=Old mill mood=grim"),
+            Ok(GmAction::Scene(Scene {
+                location: "Old mill".into(),
+                mood: "grim".into(),
+                ..Scene::default()
+            }))
+        );
     }
 }

@@ -242,7 +242,7 @@ fn route(
             vec![*id]
         }
         // Everyone at the table: the whole room, on any of its maps.
-        ChatChannel::Dice => speakers
+        ChatChannel::Dice | ChatChannel::Narration => speakers
             .iter()
             .filter(|(_, s)| {
                 maps.try_get(s.map).is_some_and(|p| p.room == place.room)
@@ -285,11 +285,11 @@ fn route(
             )
         }
         ChatChannel::Map => (SessionScope::Map { map: map_name }, map.name.clone()),
-        ChatChannel::Dice => (
+        ChatChannel::Dice | ChatChannel::Narration => (
             SessionScope::Table {
                 room: place.room.0.to_string(),
             },
-            "Dice".to_string(),
+            "Table".to_string(),
         ),
         _ => (SessionScope::Whisper, names.join(" and ")),
     };
@@ -329,6 +329,7 @@ pub(crate) fn receive_chat(
     mut rejected: MessageWriter<ToClients<ChatRejected>>,
     mut to_agents: MessageWriter<AgentSay>,
     metrics: Res<Metrics>,
+    (rooms, tables): (Res<crate::rooms::RoomDirectory>, Res<crate::gm::Tables>),
 ) {
     let refused = metrics.chat_lines.with_label_values(&["refused"]);
     let Some(worker) = worker else {
@@ -408,6 +409,17 @@ pub(crate) fn receive_chat(
         let Some(me) = speakers.get(&id.0) else {
             continue;
         };
+        let room = &maps.get(me.map).room;
+        if tables.is_muted(room, &me.identity) {
+            reject(&mut rejected, "the GM muted you".into());
+            continue;
+        }
+        if message.channel == ChatChannel::Narration
+            && !rooms.get(&room.0).is_some_and(|r| r.is_gm(&me.identity))
+        {
+            reject(&mut rejected, "only the GM can narrate".into());
+            continue;
+        }
         match route(&message.channel, me, id.0, speakers, &near, &maps) {
             Ok((to, scope, title)) => {
                 let participants: Vec<String> = to

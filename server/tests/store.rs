@@ -393,7 +393,7 @@ async fn accounts_round_trip(store: &ChatStore) {
 
 async fn campaigns_round_trip(store: &ChatStore) {
     use tavern_server::store::{StaleSheet, StoredCampaign};
-    use tavern_shared::gm::{CampaignStatus, CharacterSheet};
+    use tavern_shared::gm::{CampaignStatus, CharacterSheet, Scene};
     let gm = store
         .create_account("Gaia", "$argon2id$gm")
         .await
@@ -414,9 +414,12 @@ async fn campaigns_round_trip(store: &ChatStore) {
         private: true,
         password_hash: Some("$argon2id$room".into()),
         status: CampaignStatus::Waiting,
+        scene: Scene::default(),
         banned: Vec::new(),
     };
     store.create_campaign(&campaign).await.unwrap();
+    let scene = Scene::parse("location=Old mill weather=rain").unwrap();
+    store.set_campaign_scene("table-1", &scene).await.unwrap();
     store
         .set_campaign_status("table-1", CampaignStatus::Paused)
         .await
@@ -434,9 +437,16 @@ async fn campaigns_round_trip(store: &ChatStore) {
         kept,
         vec![StoredCampaign {
             status: CampaignStatus::Paused,
+            scene,
             banned: vec!["guest:9".into()],
             ..campaign.clone()
         }]
+    );
+    store.set_campaign_gm("table-1", player).await.unwrap();
+    let handed = store.campaigns().await.unwrap();
+    assert_eq!(
+        (handed[0].gm_account, handed[0].gm_name.as_str()),
+        (player, "Bram")
     );
     assert_eq!(
         store.account_name(player).await.unwrap().as_deref(),

@@ -33,6 +33,8 @@ pub enum ChatChannel {
     /// Dice rolled at the table (`/roll 2d6+3`): the player sends the expression, the
     /// server rolls it and everyone in the room sees every die.
     Dice,
+    /// The GM's narration (`/narrate text`): shown to the whole room as the story.
+    Narration,
 }
 
 impl ChatChannel {
@@ -46,6 +48,7 @@ impl ChatChannel {
             ChatChannel::System => "system",
             ChatChannel::Agent(_) => "agent",
             ChatChannel::Dice => "dice",
+            ChatChannel::Narration => "narration",
         }
     }
 }

@@ -114,6 +114,8 @@ pub fn plugin(app: &mut App) {
         .add_client_message::<crate::events::CatchUpRequest>(Channel::Ordered)
         .add_server_message::<crate::events::CatchUp>(Channel::Ordered)
         .add_client_message::<crate::gm::GmCommand>(Channel::Ordered)
+        .add_client_message::<crate::gm::GmAction>(Channel::Ordered)
+        .add_server_message::<crate::gm::SentAway>(Channel::Ordered)
         .add_server_message::<crate::gm::TableState>(Channel::Ordered)
         .add_server_message::<crate::gm::TableNotice>(Channel::Ordered)
         .add_server_message::<crate::gm::SheetsChanged>(Channel::Ordered)

@@ -120,6 +120,7 @@ fn color_of(channel: &ChatChannel) -> Color {
         ChatChannel::System => Color::srgb(1.0, 0.85, 0.4),
         ChatChannel::Agent(_) => Color::srgb(1.0, 0.8, 0.5),
         ChatChannel::Dice => Color::srgb(0.75, 0.8, 1.0),
+        ChatChannel::Narration => Color::srgb(1.0, 0.85, 0.55),
     }
 }
 
@@ -143,7 +144,7 @@ pub fn type_keys(
     talk: Res<Conversation>,
     time: Res<Time>,
     mut send: MessageWriter<ChatSend>,
-    mut gm: MessageWriter<tavern_shared::gm::GmCommand>,
+    mut gm: crate::table::GmOut,
     mut leave: MessageWriter<AgentLeave>,
     start: Option<Res<crate::render::start::StartScreen>>,
 ) {
@@ -224,10 +225,7 @@ fn submit(
     typing: &mut Typing,
     log: &mut ChatLog,
     talk: &Conversation,
-    (send, gm): (
-        &mut MessageWriter<ChatSend>,
-        &mut MessageWriter<tavern_shared::gm::GmCommand>,
-    ),
+    (send, gm): (&mut MessageWriter<ChatSend>, &mut crate::table::GmOut),
     now: f64,
 ) {
     let text = std::mem::take(&mut typing.text);
@@ -258,8 +256,11 @@ fn submit(
             }
             typing.channel = channel;
         }
-        Typed::Gm(command) => {
-            gm.write(command);
+        Typed::Gm(command) => gm.command(command),
+        Typed::GmAct(request) => {
+            if let Err(reason) = gm.request(request) {
+                typing.note(format!("Not sent: {reason}"), true, now);
+            }
         }
         Typed::Help => typing.note(HELP, false, now),
         Typed::Invalid(reason) => {

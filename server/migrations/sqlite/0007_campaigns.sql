@@ -1,6 +1,7 @@
 -- Campaign rooms (the game master's table): kept until deleted, with the GM's account,
--- the session's status (waiting, active, paused, completed), the accounts banned from
--- them, and each player's character sheet (JSON) with the version of its last write.
+-- the session's status (waiting, active, paused, completed) and scene (JSON), the
+-- accounts banned from them, and each player's character sheet (JSON) with the
+-- version of its last write.
 CREATE TABLE campaigns (
     room TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -10,6 +11,7 @@ CREATE TABLE campaigns (
     private BIGINT NOT NULL,
     password_hash TEXT NOT NULL,
     status TEXT NOT NULL,
+    scene TEXT NOT NULL DEFAULT '',
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );

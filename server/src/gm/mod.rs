@@ -3,6 +3,7 @@
 //! change. Campaigns live in the store; the room directory holds what the HTTP API
 //! shows of them, and [`Tables`] what the game enforces.
 
+pub mod actions;
 pub mod freeze;
 pub mod session;
 pub mod sheets;
@@ -24,6 +25,8 @@ pub struct Tables {
     status: HashMap<RoomId, CampaignStatus>,
     paused: HashSet<RoomId>,
     sheets: HashMap<RoomId, Vec<StoredSheet>>,
+    /// Identities the GM muted, per room (until unmuted, or the server restarts).
+    muted: HashMap<RoomId, HashSet<String>>,
 }
 
 impl Tables {
@@ -55,6 +58,20 @@ impl Tables {
     /// Whether nothing in `room` moves now.
     pub fn is_paused(&self, room: &RoomId) -> bool {
         self.paused.contains(room)
+    }
+
+    /// Whether the GM muted `identity` in `room`.
+    pub fn is_muted(&self, room: &RoomId, identity: &str) -> bool {
+        self.muted.get(room).is_some_and(|m| m.contains(identity))
+    }
+
+    fn set_muted(&mut self, room: &RoomId, identity: &str, muted: bool) {
+        let set = self.muted.entry(room.clone()).or_default();
+        if muted {
+            set.insert(identity.to_string());
+        } else {
+            set.remove(identity);
+        }
     }
 
     /// The sheets of a campaign.
@@ -103,5 +120,10 @@ impl TableMailbox {
 pub fn plugin(app: &mut App) {
     app.init_resource::<Tables>()
         .init_resource::<TableMailbox>()
-        .add_plugins((freeze::plugin, session::plugin, sheets::plugin));
+        .add_plugins((
+            freeze::plugin,
+            session::plugin,
+            actions::plugin,
+            sheets::plugin,
+        ));
 }

@@ -7,26 +7,52 @@ use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;
 use tavern_shared::avatar::DisplayName;
-use tavern_shared::gm::{CampaignStatus, GmCommand, SheetsChanged, TableNotice, TableState};
+use tavern_shared::gm::{
+    CampaignStatus, GmCommand, Scene, SentAway, SheetsChanged, TableNotice, TableState,
+};
 
 use super::Tables;
 use crate::combat::loot::PlayerKey;
 use crate::journal::{Audience, Happening, Journal};
 use crate::net::to_client;
 use crate::players::{Controls, InRoom};
+use crate::rooms::directory::Campaign;
 use crate::rooms::{RoomDirectory, RoomId};
 
-/// A status change accepted from the GM, on its way to the store.
+/// What a GM command changes in the store.
+#[derive(Debug, Clone)]
+pub enum Stored {
+    /// The session's status (`before` is restored if storing fails).
+    Status {
+        command: GmCommand,
+        status: CampaignStatus,
+        before: CampaignStatus,
+    },
+    /// A ban of a player (its connection and avatar), for a reason.
+    Ban {
+        identity: String,
+        name: String,
+        reason: String,
+        client: Entity,
+        avatar: Entity,
+        player: u64,
+    },
+    Scene(Scene),
+    /// The GM's seat, to this account (named so).
+    Seat {
+        account: i64,
+        name: String,
+    },
+}
+
+/// A GM command accepted, on its way to the store.
 #[derive(Debug, Clone)]
 pub struct Change {
     pub room: RoomId,
-    pub command: GmCommand,
-    pub status: CampaignStatus,
-    /// What the status was (restored if storing fails).
-    pub before: CampaignStatus,
     /// The GM's connection and name.
     pub gm: Entity,
     pub gm_name: String,
+    pub what: Stored,
 }
 
 /// The game side of the campaigns' storage task. Without it (headless tests), changes
@@ -37,17 +63,25 @@ pub struct GmWorker {
     done: std::sync::Mutex<std::sync::mpsc::Receiver<(Change, Result<(), String>)>>,
 }
 
-/// Starts the task that stores status changes in order, each before it is announced.
+/// Starts the task that stores the GM's changes in order, each before it is announced.
 pub fn spawn_worker(runtime: &tokio::runtime::Handle, store: crate::store::ChatStore) -> GmWorker {
     let (jobs, mut incoming) = tokio::sync::mpsc::unbounded_channel::<Change>();
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     runtime.spawn(async move {
         while let Some(change) = incoming.recv().await {
-            let result = store
-                .set_campaign_status(&change.room.0, change.status)
-                .await
-                .map_err(|e| e.to_string());
-            if done_tx.send((change, result)).is_err() {
+            let room = &change.room.0;
+            let result = match &change.what {
+                Stored::Status { status, .. } => store.set_campaign_status(room, *status).await,
+                Stored::Ban {
+                    identity, reason, ..
+                } => store.ban_from_campaign(room, identity, reason).await,
+                Stored::Scene(scene) => store.set_campaign_scene(room, scene).await,
+                Stored::Seat { account, .. } => store.set_campaign_gm(room, *account).await,
+            };
+            if done_tx
+                .send((change, result.map_err(|e| e.to_string())))
+                .is_err()
+            {
                 break;
             }
         }
@@ -55,6 +89,14 @@ pub fn spawn_worker(runtime: &tokio::runtime::Handle, store: crate::store::ChatS
     GmWorker {
         jobs,
         done: std::sync::Mutex::new(done_rx),
+    }
+}
+
+impl GmWorker {
+    /// Sends a change to be stored; it comes back once stored (or not), or at once
+    /// when the storage task has stopped.
+    pub fn send(&self, change: Change) -> Result<(), Box<Change>> {
+        self.jobs.send(change).map_err(|e| Box::new(e.0))
     }
 }
 
@@ -72,7 +114,15 @@ pub struct Table<'w, 's> {
     pub rooms: Res<'w, RoomDirectory>,
     pub tables: ResMut<'w, Tables>,
     clients: Query<'w, 's, (Entity, &'static InRoom, &'static Controls)>,
-    avatars: Query<'w, 's, (&'static PlayerKey, &'static DisplayName)>,
+    avatars: Query<
+        'w,
+        's,
+        (
+            &'static PlayerKey,
+            &'static DisplayName,
+            &'static tavern_shared::avatar::PlayerId,
+        ),
+    >,
     states: MessageWriter<'w, ToClients<TableState>>,
     notices: MessageWriter<'w, ToClients<TableNotice>>,
     pub sheets: MessageWriter<'w, ToClients<SheetsChanged>>,
@@ -82,8 +132,27 @@ impl Table<'_, '_> {
     /// The identity and name of the player on connection `client`, and its room.
     pub fn who(&self, client: Entity) -> Option<(RoomId, String, String)> {
         let (_, room, controls) = self.clients.get(client).ok()?;
-        let (key, name) = self.avatars.get(controls.0).ok()?;
+        let (key, name, _) = self.avatars.get(controls.0).ok()?;
         Some((room.0.clone(), key.0.clone(), name.0.clone()))
+    }
+
+    /// The avatar of connection `client`.
+    pub fn find_client(&self, client: Entity) -> Option<Entity> {
+        self.clients
+            .get(client)
+            .ok()
+            .map(|(_, _, controls)| controls.0)
+    }
+
+    /// Player `id` in `room`: its connection, avatar, identity and name.
+    pub fn find(&self, room: &RoomId, id: u64) -> Option<(Entity, Entity, String, String)> {
+        self.clients
+            .iter()
+            .filter(|(_, r, _)| r.0 == *room)
+            .find_map(|(client, _, controls)| {
+                let (key, name, player) = self.avatars.get(controls.0).ok()?;
+                (player.0 == id).then(|| (client, controls.0, key.0.clone(), name.0.clone()))
+            })
     }
 
     /// Tells one player something about the table.
@@ -112,9 +181,9 @@ impl Table<'_, '_> {
         };
         let gm = campaign.gm_identity();
         for &client in to {
-            let you_are_gm = self
-                .who(client)
-                .is_some_and(|(_, identity, _)| identity == gm);
+            let identity = self.who(client).map(|(_, identity, _)| identity);
+            let you_are_gm = identity.as_deref() == Some(gm.as_str());
+            let muted = identity.is_some_and(|i| self.tables.is_muted(room, &i));
             self.states.write(to_client(
                 client,
                 TableState {
@@ -124,6 +193,8 @@ impl Table<'_, '_> {
                     gm: campaign.gm_name.clone(),
                     you_are_gm,
                     max_players: info.max_players,
+                    scene: campaign.scene.clone(),
+                    muted,
                 },
             ));
         }
@@ -137,33 +208,66 @@ impl Table<'_, '_> {
     }
 }
 
-/// Checks each GM command and, when the GM may give it, sends the change to be stored.
+/// The GM giving a command on connection `client`: its room, campaign and name; or
+/// `None`, the player told why not (`refused`: "only the GM can …").
+pub fn the_gm(
+    table: &mut Table,
+    client: Entity,
+    refused: impl FnOnce() -> String,
+) -> Option<(RoomId, Campaign, String)> {
+    let (room, identity, name) = table.who(client)?;
+    let Some(campaign) = table.rooms.get(&room.0).and_then(|r| r.campaign) else {
+        table.notice(
+            client,
+            "this room is not a campaign; GM commands work at a campaign's table",
+        );
+        return None;
+    };
+    if campaign.gm_identity() != identity {
+        table.notice(client, refused());
+        return None;
+    }
+    Some((room, campaign, name))
+}
+
+/// Sends a change to be stored, or applies it at once without a store.
+pub fn submit(
+    change: Change,
+    worker: Option<&GmWorker>,
+    table: &mut Table,
+    world: &mut Consequences,
+) {
+    match worker {
+        Some(worker) => {
+            if let Err(change) = worker.send(change) {
+                error!("the campaign storage task has stopped");
+                failed(
+                    *change,
+                    "the server cannot save the campaign right now",
+                    table,
+                );
+            }
+        }
+        None => apply(change, table, world),
+    }
+}
+
+/// Checks each session command and, when the GM may give it, sends the change to be
+/// stored.
 fn receive_commands(
     mut received: MessageReader<FromClient<GmCommand>>,
     mut table: Table,
     worker: Option<Res<GmWorker>>,
-    mut applied: Local<Vec<Change>>,
-    mut journal: ResMut<Journal>,
+    mut world: Consequences,
 ) {
     for FromClient { client_id, message } in received.read() {
         let Some(client) = client_id.entity() else {
             continue;
         };
         let command = *message;
-        let Some((room, identity, name)) = table.who(client) else {
+        let Some((room, campaign, name)) = the_gm(&mut table, client, || command.refused()) else {
             continue;
         };
-        let Some(campaign) = table.rooms.get(&room.0).and_then(|r| r.campaign) else {
-            table.notice(
-                client,
-                "this room is not a campaign; GM commands work at a campaign's table",
-            );
-            continue;
-        };
-        if campaign.gm_identity() != identity {
-            table.notice(client, command.refused());
-            continue;
-        }
         // The status as the last accepted command left it (stored or on its way).
         let before = table
             .tables
@@ -181,34 +285,67 @@ fn receive_commands(
         table.tables.status.insert(room.clone(), status);
         let change = Change {
             room,
-            command,
-            status,
-            before,
             gm: client,
             gm_name: name,
+            what: Stored::Status {
+                command,
+                status,
+                before,
+            },
         };
-        match &worker {
-            Some(worker) => {
-                if let Err(e) = worker.jobs.send(change) {
-                    error!("the campaign storage task has stopped");
-                    let change = e.0;
-                    table
-                        .tables
-                        .status
-                        .insert(change.room.clone(), change.before);
-                    table.notice(client, "the server cannot save the campaign right now");
-                }
-            }
-            None => applied.push(change),
-        }
-    }
-    for change in applied.drain(..) {
-        apply(change, &mut table, &mut journal);
+        submit(change, worker.as_deref(), &mut table, &mut world);
     }
 }
 
+/// What carrying out a change may touch besides the table: sending players away.
+#[derive(SystemParam)]
+pub struct Consequences<'w, 's> {
+    pub journal: ResMut<'w, Journal>,
+    pub players: Res<'w, crate::players::PlayerDirectory>,
+    pub sent_away: MessageWriter<'w, ToClients<SentAway>>,
+    pub delivery: MessageWriter<'w, ToClients<tavern_shared::chat::ChatDelivery>>,
+    pub commands: Commands<'w, 's>,
+}
+
+impl Consequences<'_, '_> {
+    /// Sends player `player` (connection `client`, avatar `avatar`) out of `room`, telling
+    /// it why; its client does not come back by itself.
+    pub fn send_away(
+        &mut self,
+        table: &Table,
+        (client, avatar, player): (Entity, Entity, u64),
+        room: &RoomId,
+        reason: &str,
+    ) {
+        self.sent_away.write(to_client(
+            client,
+            SentAway {
+                reason: reason.to_string(),
+            },
+        ));
+        crate::reconnect::replace(&mut self.commands, client, &mut self.delivery, reason);
+        crate::players::leave_now(
+            &mut self.commands,
+            avatar,
+            player,
+            room,
+            &self.players,
+            &table.rooms,
+            &mut self.journal,
+        );
+    }
+}
+
+/// A change could not be stored: taken back, and the GM told.
+fn failed(change: Change, why: &str, table: &mut Table) {
+    if let Stored::Status { before, .. } = change.what {
+        table.tables.status.insert(change.room.clone(), before);
+    }
+    table.notice(change.gm, why.to_string());
+}
+
 /// Announces the changes that have been stored (and takes back those that could not be).
-fn finish_changes(worker: Option<Res<GmWorker>>, mut table: Table, mut journal: ResMut<Journal>) {
+fn finish_changes(worker: Option<Res<GmWorker>>, mut table: Table, mut world: Consequences) {
     let Some(worker) = worker else {
         return;
     };
@@ -220,40 +357,77 @@ fn finish_changes(worker: Option<Res<GmWorker>>, mut table: Table, mut journal: 
         .collect();
     for (change, result) in done {
         match result {
-            Ok(()) => apply(change, &mut table, &mut journal),
+            Ok(()) => apply(change, &mut table, &mut world),
             Err(e) => {
-                error!(room = %change.room, error = %e, "cannot store the campaign's status");
-                table
-                    .tables
-                    .status
-                    .insert(change.room.clone(), change.before);
-                table.notice(
-                    change.gm,
-                    format!(
-                        "could not {}: the server cannot save the campaign",
-                        change.command.word()
-                    ),
+                error!(room = %change.room, error = %e, "cannot store a change to the campaign");
+                failed(
+                    change,
+                    "the server cannot save the campaign; nothing changed",
+                    &mut table,
                 );
             }
         }
     }
 }
 
-/// A stored change takes effect: the room freezes or thaws, and everyone in it is told.
-fn apply(change: Change, table: &mut Table, journal: &mut Journal) {
-    table
-        .rooms
-        .set_campaign_status(&change.room.0, change.status);
-    table.tables.set(change.room.clone(), change.status);
-    let members = table.members(&change.room);
-    table.send_state(&change.room, &members);
-    let text = change.command.announcement(&change.gm_name);
-    table.announce(&change.room, &text);
-    info!(room = %change.room, status = %change.status, gm = %change.gm_name, "campaign session");
-    journal.push(Happening {
-        room: change.room,
+/// A stored change takes effect, and everyone in the room is told.
+fn apply(change: Change, table: &mut Table, world: &mut Consequences) {
+    let Change {
+        room,
+        gm_name,
+        what,
+        ..
+    } = change;
+    let text = match what {
+        Stored::Status {
+            command, status, ..
+        } => {
+            table.rooms.set_campaign_status(&room.0, status);
+            table.tables.set(room.clone(), status);
+            info!(%room, %status, gm = %gm_name, "campaign session");
+            command.announcement(&gm_name)
+        }
+        Stored::Ban {
+            identity,
+            name,
+            reason,
+            client,
+            avatar,
+            player,
+        } => {
+            let why = if reason.is_empty() {
+                format!("{gm_name} banned you from this campaign")
+            } else {
+                format!("{gm_name} banned you from this campaign: {reason}")
+            };
+            world.send_away(table, (client, avatar, player), &room, &why);
+            // Kept from joining again, and from arriving with a token already held.
+            table.rooms.ban(&room.0, &identity);
+            info!(%room, %identity, %reason, "banned from the campaign");
+            format!("{gm_name} banned {name}")
+        }
+        Stored::Scene(scene) => {
+            table.rooms.set_campaign_scene(&room.0, scene.clone());
+            let line = scene.line();
+            if line.is_empty() {
+                format!("{gm_name} cleared the scene")
+            } else {
+                format!("{gm_name} set the scene: {line}")
+            }
+        }
+        Stored::Seat { account, name } => {
+            table.rooms.set_campaign_gm(&room.0, account, &name);
+            info!(%room, account, "the GM's seat handed over");
+            format!("{gm_name} handed the GM's seat to {name}")
+        }
+    };
+    let members = table.members(&room);
+    table.send_state(&room, &members);
+    table.announce(&room, &text);
+    world.journal.push(Happening {
+        room,
         audience: Audience::Room,
-        kind: "session".into(),
+        kind: "table".into(),
         text,
         line: None,
     });

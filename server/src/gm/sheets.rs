@@ -28,6 +28,7 @@ fn read_mail(mailbox: Res<TableMailbox>, mut table: Table) {
                 table.tables.sheets.remove(&room);
                 table.tables.status.remove(&room);
                 table.tables.paused.remove(&room);
+                table.tables.muted.remove(&room);
             }
         }
     }

@@ -302,6 +302,7 @@ pub fn room_of(c: &crate::store::StoredCampaign) -> Room {
         gm_account: c.gm_account,
         gm_name: c.gm_name.clone(),
         status: c.status,
+        scene: c.scene.clone(),
     });
     room
 }

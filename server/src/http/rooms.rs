@@ -116,6 +116,7 @@ pub async fn create_room(
             gm_account,
             gm_name: caller.name.clone(),
             status: CampaignStatus::Waiting,
+            scene: Default::default(),
         });
     }
     let stored = room.clone();
@@ -141,6 +142,7 @@ pub async fn create_room(
             private: stored.private,
             password_hash: stored.password,
             status: CampaignStatus::Waiting,
+            scene: Default::default(),
             banned: Vec::new(),
         };
         if let Err(e) = store.create_campaign(&campaign).await {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bevy::prelude::Resource;
 use tavern_shared::api::{RoomInfo, RoomStatus};
-use tavern_shared::gm::{CampaignInfo, CampaignStatus};
+use tavern_shared::gm::{CampaignInfo, CampaignStatus, Scene};
 
 use super::RoomId;
 
@@ -114,6 +114,7 @@ pub struct Campaign {
     pub gm_account: i64,
     pub gm_name: String,
     pub status: CampaignStatus,
+    pub scene: Scene,
 }
 
 impl Campaign {
@@ -249,6 +250,35 @@ impl RoomDirectory {
         {
             campaign.status = status;
         }
+    }
+
+    /// Records a campaign's new scene.
+    pub fn set_campaign_scene(&self, id: &str, scene: Scene) {
+        if let Some(campaign) = self
+            .write()
+            .rooms
+            .get_mut(id)
+            .and_then(|r| r.campaign.as_mut())
+        {
+            campaign.scene = scene;
+        }
+    }
+
+    /// Gives a campaign (and the room's ownership) to another GM.
+    pub fn set_campaign_gm(&self, id: &str, account: i64, name: &str) {
+        let mut rooms = self.write();
+        let Some(room) = rooms.rooms.get_mut(id) else {
+            return;
+        };
+        let Some(campaign) = room.campaign.as_mut() else {
+            return;
+        };
+        campaign.gm_account = account;
+        campaign.gm_name = name.to_string();
+        room.owner = Some(campaign.gm_identity());
+        // The seat is handed to someone in the room, whose place becomes the GM's;
+        // the old GM's becomes a player's.
+        room.gm_here = true;
     }
 
     /// Removes a room (a deleted campaign) and sends `members` (identities) away.
@@ -526,6 +556,7 @@ mod tests {
             gm_account: 7,
             gm_name: "Gaia".into(),
             status: CampaignStatus::Waiting,
+            scene: Scene::default(),
         });
         rooms.create(table, 10, 10).unwrap();
         let soon = Instant::now() + Duration::from_secs(15);

@@ -4,7 +4,7 @@
 //! instead of overwriting what someone else saved.
 
 use sqlx::Row;
-use tavern_shared::gm::{CampaignStatus, CharacterSheet, StoredSheet};
+use tavern_shared::gm::{CampaignStatus, CharacterSheet, Scene, StoredSheet};
 
 use super::ChatStore;
 use crate::chat::now_ms;
@@ -24,6 +24,7 @@ pub struct StoredCampaign {
     /// The room password's argon2id hash, when it has one.
     pub password_hash: Option<String>,
     pub status: CampaignStatus,
+    pub scene: Scene,
     /// Identities banned from it.
     pub banned: Vec<String>,
 }
@@ -77,7 +78,8 @@ impl ChatStore {
         let _timer = self.timer("campaigns");
         let rows = sqlx::query(
             "SELECT c.room, c.name, c.map, c.gm_account, a.name, c.max_players, c.private, \
-             c.password_hash, c.status FROM campaigns c JOIN accounts a ON a.id = c.gm_account \
+             c.password_hash, c.status, c.scene FROM campaigns c \
+             JOIN accounts a ON a.id = c.gm_account \
              ORDER BY c.created_at, c.room",
         )
         .fetch_all(&self.pool)
@@ -91,6 +93,13 @@ impl ChatStore {
             let status: String = r.try_get(8)?;
             let password: String = r.try_get(7)?;
             let max: i64 = r.try_get(5)?;
+            let scene: String = r.try_get(9)?;
+            // Written by this server as JSON; empty before any scene was set.
+            let scene = if scene.is_empty() {
+                Scene::default()
+            } else {
+                serde_json::from_str(&scene).map_err(|e| sqlx::Error::Decode(Box::new(e)))?
+            };
             let mut banned = Vec::new();
             for b in &bans {
                 if b.try_get::<String, _>(0)? == room {
@@ -110,6 +119,7 @@ impl ChatStore {
                         "campaign {room} has an unknown status `{status}`"
                     ))
                 })?,
+                scene,
                 banned,
                 room,
             });
@@ -126,6 +136,31 @@ impl ChatStore {
         let _timer = self.timer("set_campaign_status");
         sqlx::query("UPDATE campaigns SET status = $1, updated_at = $2 WHERE room = $3")
             .bind(status.as_str())
+            .bind(now_ms())
+            .bind(room)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records the campaign's scene.
+    pub async fn set_campaign_scene(&self, room: &str, scene: &Scene) -> Result<(), sqlx::Error> {
+        let _timer = self.timer("set_campaign_scene");
+        let json = serde_json::to_string(scene).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        sqlx::query("UPDATE campaigns SET scene = $1, updated_at = $2 WHERE room = $3")
+            .bind(json)
+            .bind(now_ms())
+            .bind(room)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Hands the campaign to another GM (an account).
+    pub async fn set_campaign_gm(&self, room: &str, account: i64) -> Result<(), sqlx::Error> {
+        let _timer = self.timer("set_campaign_gm");
+        sqlx::query("UPDATE campaigns SET gm_account = $1, updated_at = $2 WHERE room = $3")
+            .bind(account)
             .bind(now_ms())
             .bind(room)
             .execute(&self.pool)

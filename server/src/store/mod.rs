@@ -114,6 +114,7 @@ fn channel_from(text: &str) -> ChatChannel {
         "map" => ChatChannel::Map,
         "system" => ChatChannel::System,
         "dice" => ChatChannel::Dice,
+        "narration" => ChatChannel::Narration,
         other if other.starts_with("agent:") => {
             ChatChannel::Agent(other.trim_start_matches("agent:").to_string())
         }

@@ -151,6 +151,164 @@ impl GmCommand {
     }
 }
 
+/// Where a teleport puts players: a point of the GM's map, in map pixels, or one of
+/// its entry points by name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Destination {
+    Point { x: f32, y: f32 },
+    Entry(String),
+}
+
+/// Client → server, reliable: what the GM does to players (by client id, as the room's
+/// roster gives them) and to the scene. Refused with a [`TableNotice`] ("only the GM
+/// can …") unless the sender is the room's GM.
+#[derive(Message, Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum GmAction {
+    /// Sends a player out of the room; it may come back.
+    Kick { player: u64, reason: String },
+    /// Sends a player out of the campaign for good (stored).
+    Ban { player: u64, reason: String },
+    /// Stops (or lets again) a player's chat lines in the room.
+    Mute { player: u64, muted: bool },
+    /// Moves one player (`None`: every player on the GM's map) to `to`.
+    Teleport {
+        player: Option<u64>,
+        to: Destination,
+    },
+    /// Sets the scene shown to everyone (fields left empty are cleared).
+    Scene(Scene),
+    /// Hands the GM's seat to a player (a registered account) in the room.
+    HandOver { player: u64 },
+}
+
+impl GmAction {
+    /// What a player who is not the GM is told.
+    pub fn refused(&self) -> String {
+        let what = match self {
+            GmAction::Kick { .. } => "kick players",
+            GmAction::Ban { .. } => "ban players",
+            GmAction::Mute { .. } => "mute players",
+            GmAction::Teleport { .. } => "teleport players",
+            GmAction::Scene(_) => "set the scene",
+            GmAction::HandOver { .. } => "hand over the GM's seat",
+        };
+        format!("only the GM can {what}")
+    }
+}
+
+/// Longest kick or ban reason, in characters.
+pub const REASON_CHARS: usize = 200;
+/// Longest scene field, in characters.
+pub const SCENE_FIELD_CHARS: usize = 60;
+
+/// Where and when the table is: shown in everyone's HUD and kept with the campaign.
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Scene {
+    #[serde(default)]
+    pub location: String,
+    #[serde(default)]
+    pub weather: String,
+    #[serde(default)]
+    pub time: String,
+    #[serde(default)]
+    pub mood: String,
+}
+
+impl Scene {
+    const KEYS: [&'static str; 4] = ["location", "weather", "time", "mood"];
+
+    fn field_mut(&mut self, key: &str) -> Option<&mut String> {
+        match key {
+            "location" => Some(&mut self.location),
+            "weather" => Some(&mut self.weather),
+            "time" => Some(&mut self.time),
+            "mood" => Some(&mut self.mood),
+            _ => None,
+        }
+    }
+
+    /// Reads `location=Old mill weather=light rain time=dusk mood=tense`: each value
+    /// runs to the next `key=`; keys left out stay empty. The problem otherwise.
+    pub fn parse(text: &str) -> Result<Scene, String> {
+        let mut scene = Scene::default();
+        let mut current: Option<&str> = None;
+        let mut seen: Vec<&str> = Vec::new();
+        for word in text.split_whitespace() {
+            if let Some((key, value)) = word.split_once('=') {
+                let Some(field) = scene.field_mut(key) else {
+                    return Err(format!(
+                        "unknown scene field `{key}`; the fields are {}",
+                        Scene::KEYS.join(", ")
+                    ));
+                };
+                if seen.contains(&key) {
+                    return Err(format!("`{key}` is given twice"));
+                }
+                *field = value.to_string();
+                seen.push(Scene::KEYS.into_iter().find(|k| *k == key).unwrap_or(""));
+                current = Some(key);
+                continue;
+            }
+            let Some(key) = current else {
+                return Err(format!(
+                    "start with a field: /scene location=Old mill weather=rain (the fields are {})",
+                    Scene::KEYS.join(", ")
+                ));
+            };
+            if let Some(field) = scene.field_mut(key) {
+                if !field.is_empty() {
+                    field.push(' ');
+                }
+                field.push_str(word);
+            }
+        }
+        scene.check()?;
+        Ok(scene)
+    }
+
+    /// Whether every field is within its length, without control characters.
+    pub fn check(&self) -> Result<(), String> {
+        for (key, value) in
+            Scene::KEYS
+                .into_iter()
+                .zip([&self.location, &self.weather, &self.time, &self.mood])
+        {
+            let count = value.chars().count();
+            if count > SCENE_FIELD_CHARS {
+                return Err(format!(
+                    "{key} has {count} characters; at most {SCENE_FIELD_CHARS}"
+                ));
+            }
+            if value.chars().any(char::is_control) {
+                return Err(format!("{key} must not contain control characters"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The scene in one line for the HUD ("Old mill · light rain · dusk · tense"), empty
+    /// when nothing is set.
+    pub fn line(&self) -> String {
+        [&self.location, &self.weather, &self.time, &self.mood]
+            .into_iter()
+            .filter(|v| !v.is_empty())
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(" · ")
+    }
+}
+
+/// A kick or ban reason as the GM gave it, or what is wrong with it.
+pub fn check_reason(reason: &str) -> Result<(), String> {
+    if reason.chars().count() > REASON_CHARS || reason.chars().any(char::is_control) {
+        return Err(format!(
+            "the reason has at most {REASON_CHARS} characters, no control characters"
+        ));
+    }
+    Ok(())
+}
+
 /// Server → client, reliable: the campaign of the player's room, on arrival and on
 /// every change of status or GM. Never sent in rooms that are not campaigns.
 #[derive(Message, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,6 +323,10 @@ pub struct TableState {
     pub you_are_gm: bool,
     /// Players at most, besides the GM.
     pub max_players: u32,
+    /// Where and when the table is.
+    pub scene: Scene,
+    /// The receiving player's chat lines are refused (the GM muted it).
+    pub muted: bool,
 }
 
 /// Server → client, reliable: a GM command refused, and why ("only the GM can pause the
@@ -172,6 +334,13 @@ pub struct TableState {
 #[derive(Message, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableNotice {
     pub text: String,
+}
+
+/// Server → client, reliable: the GM sent this player away (kick or ban): the
+/// connection closes and the client does not log in again by itself.
+#[derive(Message, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentAway {
+    pub reason: String,
 }
 
 /// Server → client, reliable: a character sheet of the campaign changed (or, on
@@ -245,6 +414,48 @@ mod tests {
         assert!(Active.after(GmCommand::Resume).is_err());
         assert!(Completed.after(GmCommand::End).is_err());
         assert!(Paused.frozen() && !Active.frozen() && !Waiting.frozen());
+    }
+
+    #[test]
+    fn a_scene_is_read_from_key_value_words() {
+        let scene =
+            Scene::parse("location=Old mill weather=light rain time=dusk mood=tense").unwrap();
+        assert_eq!(
+            scene,
+            Scene {
+                location: "Old mill".into(),
+                weather: "light rain".into(),
+                time: "dusk".into(),
+                mood: "tense".into(),
+            }
+        );
+        assert_eq!(scene.line(), "Old mill · light rain · dusk · tense");
+        let partial = Scene::parse("mood=calm").unwrap();
+        assert_eq!(
+            (partial.line().as_str(), partial.location.as_str()),
+            ("calm", "")
+        );
+        assert_eq!(Scene::parse("").unwrap(), Scene::default());
+        assert_eq!(
+            Scene::parse("place=mill").unwrap_err(),
+            "unknown scene field `place`; the fields are location, weather, time, mood"
+        );
+        assert!(
+            Scene::parse("Old mill")
+                .unwrap_err()
+                .starts_with("start with a field")
+        );
+        assert_eq!(
+            Scene::parse("mood=a mood=b").unwrap_err(),
+            "`mood` is given twice"
+        );
+        let long = format!("location={}", "x".repeat(61));
+        assert_eq!(
+            Scene::parse(&long).unwrap_err(),
+            "location has 61 characters; at most 60"
+        );
+        assert!(check_reason("spoilers").is_ok());
+        assert!(check_reason(&"x".repeat(201)).is_err());
     }
 
     #[test]
