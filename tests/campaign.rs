@@ -66,14 +66,30 @@ fn last_notice(bot: &Bot) -> String {
         .unwrap_or_default()
 }
 
-/// Back and forth, for a long time: always walking.
+/// Back and forth along the town's street, for a long time: always walking (the
+/// street runs east to west; walls stop any step north or south).
 fn pacing() -> Brain {
     let mut steps = VecDeque::new();
-    for _ in 0..200 {
-        steps.push_back(walk(Vec2::X, 40));
-        steps.push_back(walk(Vec2::NEG_X, 40));
+    for _ in 0..400 {
+        steps.push_back(walk(Vec2::X, 30));
+        steps.push_back(walk(Vec2::NEG_X, 30));
     }
     Brain::Script(steps)
+}
+
+/// Whether player `id` is seen by the server away from where it stands now within
+/// `time` (sampled every frame: a pacer is back where it was every round trip).
+fn walks(
+    server: &tavern_server::RunningServer,
+    bots: &mut [&mut Bot],
+    id: u64,
+    time: Duration,
+) -> bool {
+    let from = server_player(server, id);
+    pump_until(bots, time, |_| {
+        let now = server_player(server, id);
+        (now.x, now.y) != (from.x, from.y)
+    })
 }
 
 fn sheet(name: &str, hit_points: i32) -> serde_json::Value {
@@ -186,8 +202,15 @@ fn a_campaign_is_run_by_its_gm_and_kept() {
 
     // Paused, Bram stands still though he keeps walking; resumed, he walks on.
     let bram_client = bram.client_id().unwrap();
-    pump_for(&mut [&mut gaia, &mut bram], Duration::from_millis(500));
-    let walking = server_player(&server, bram_client);
+    assert!(
+        walks(
+            &server,
+            &mut [&mut gaia, &mut bram],
+            bram_client,
+            Duration::from_secs(2)
+        ),
+        "he walks before the pause"
+    );
     bram.gm(GmCommand::Pause);
     gaia.gm(GmCommand::Pause);
     assert!(
@@ -201,10 +224,14 @@ fn a_campaign_is_run_by_its_gm_and_kept() {
     pump_for(&mut [&mut gaia, &mut bram], Duration::from_millis(300));
     let held = server_player(&server, bram_client);
     assert!(
-        (held.x, held.y) != (walking.x, walking.y),
-        "he walked before the pause"
+        !walks(
+            &server,
+            &mut [&mut gaia, &mut bram],
+            bram_client,
+            Duration::from_secs(1)
+        ),
+        "nothing moves while paused"
     );
-    pump_for(&mut [&mut gaia, &mut bram], Duration::from_secs(1));
     let still = server_player(&server, bram_client);
     assert_eq!(
         (still.x, still.y),
@@ -227,9 +254,15 @@ fn a_campaign_is_run_by_its_gm_and_kept() {
         }),
         "the game resumes"
     );
-    pump_for(&mut [&mut gaia, &mut bram], Duration::from_millis(500));
-    let moved = server_player(&server, bram_client);
-    assert!((moved.x, moved.y) != (still.x, still.y), "he walks on");
+    assert!(
+        walks(
+            &server,
+            &mut [&mut gaia, &mut bram],
+            bram_client,
+            Duration::from_secs(2)
+        ),
+        "he walks on"
+    );
     assert_eq!(
         bram.prediction().corrections,
         0,
@@ -674,5 +707,243 @@ fn the_gm_narrates_sets_the_scene_and_keeps_order() {
                 && status_of(b[0]) == Some(CampaignStatus::Completed)
         }),
         "the new GM ends the session; the old one cannot pause it"
+    );
+}
+
+fn encounter_of(bot: &Bot) -> Option<tavern_shared::gm::encounter::Encounter> {
+    bot.table().encounter().cloned()
+}
+
+fn current_name(bot: &Bot) -> Option<String> {
+    encounter_of(bot).and_then(|e| e.current().map(|c| c.name.clone()))
+}
+
+#[test]
+fn an_encounter_keeps_turns_and_a_returning_player_sees_where_it_stands() {
+    use tavern_shared::gm::encounter::Standing;
+    let _turn = crate::common::serial();
+    let server = crate::common::start_server("campaign-encounter", None);
+    let url = server.http_url();
+    let (_, gm_token, gm_session) = register(&url, "Gaia");
+    let (bram_id, bram_token, bram_session) = register(&url, "Bram");
+    let (cy_id, cy_token, cy_session) = register(&url, "Cy");
+    let (status, room) = call(
+        &url,
+        "/api/rooms",
+        Some(&gm_token),
+        Some(
+            json!({"name": "Keep", "map": "town", "campaign": true, "password": "keep", "turn_time_limit": 600}),
+        ),
+    );
+    assert_eq!(status, 201, "{room}");
+    let id = room["id"].as_str().unwrap().to_string();
+    // Bram is quick and walks 30 feet a turn (6 tiles: 192 px); Cy walks 10 (64 px).
+    for (account, token, name, speed) in [
+        (bram_id, &bram_token, "Bram", 30),
+        (cy_id, &cy_token, "Cy", 10),
+    ] {
+        let mut body = sheet(name, 15);
+        body["speed"] = json!(speed);
+        let (status, written) = call_with(
+            "PUT",
+            &url,
+            &format!("/api/campaigns/{id}/characters/{account}"),
+            Some(token),
+            Some(json!({"version": 0, "sheet": body})),
+        );
+        assert_eq!(status, 201, "{written}");
+    }
+    let mut gaia = at_table(&url, "Gaia", &gm_session, &id, Brain::Idle);
+    // They stand until the encounter has begun, then walk all the time.
+    let mut bram = at_table(&url, "Bram", &bram_session, &id, Brain::Idle);
+    let mut cy = at_table(&url, "Cy", &cy_session, &id, Brain::Idle);
+    assert!(
+        pump_until(
+            &mut [&mut gaia, &mut bram, &mut cy],
+            Duration::from_secs(15),
+            |b| { b[0].roster().players.len() == 3 && b.iter().all(|b| b.table().state.is_some()) }
+        ),
+        "all three at the table"
+    );
+    gaia.gm(GmCommand::Start);
+    bram.gm_act("encounter", "start").unwrap();
+    gaia.gm_act("encounter", "start").unwrap();
+    assert!(
+        pump_until(
+            &mut [&mut gaia, &mut bram, &mut cy],
+            Duration::from_secs(10),
+            |b| { b.iter().all(|b| encounter_of(b).is_some()) }
+        ),
+        "the encounter starts for everyone"
+    );
+    assert!(
+        bram.table()
+            .notices
+            .iter()
+            .any(|(_, t)| t == "only the GM can start an encounter"),
+        "{:?}",
+        bram.table().notices
+    );
+    let encounter = encounter_of(&cy).unwrap();
+    assert_eq!(encounter.round, 1);
+    let names: Vec<&str> = encounter.order.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names.len(), 2, "the two players, not the GM: {names:?}");
+    assert!(names.contains(&"Bram") && names.contains(&"Cy"));
+    let bram_c = encounter.order.iter().find(|c| c.name == "Bram").unwrap();
+    assert_eq!(
+        (bram_c.initiative.dexterity, bram_c.initiative.modifier),
+        (14, 2),
+        "from his sheet"
+    );
+    assert_eq!(bram_c.budget, 192.0, "30 feet on 32-pixel tiles");
+    assert!(
+        pump_until(
+            &mut [&mut gaia, &mut bram, &mut cy],
+            Duration::from_secs(10),
+            |b| {
+                b[2].chat()
+                    .lines
+                    .iter()
+                    .any(|l| l.text.starts_with("rolls initiative: "))
+            }
+        ),
+        "the initiative rolls are said at the table"
+    );
+
+    // Whoever is first walks until its budget is spent; the other stands held.
+    let first = current_name(&cy).unwrap();
+    let (mover, waiter) = if first == "Bram" {
+        (&mut bram, &mut cy)
+    } else {
+        (&mut cy, &mut bram)
+    };
+    let waiter_id = waiter.client_id().unwrap();
+    let mover_id = mover.client_id().unwrap();
+    let before = server_player(&server, mover_id);
+    let waiting_at = server_player(&server, waiter_id);
+    *mover.brain_mut() = pacing();
+    *waiter.brain_mut() = pacing();
+    let mut walked = false;
+    assert!(
+        pump_until(
+            &mut [&mut *mover, &mut *waiter, &mut gaia],
+            Duration::from_secs(6),
+            |b| {
+                let now = server_player(&server, mover_id);
+                walked |= (now.x, now.y) != (before.x, before.y);
+                b[0].own_server_state().is_some_and(|s| s.held)
+            }
+        ),
+        "{first} spends the movement and stands"
+    );
+    assert!(walked, "{first} walked on its turn");
+    let still = server_player(&server, waiter_id);
+    assert_eq!(
+        (still.x, still.y),
+        (waiting_at.x, waiting_at.y),
+        "out of turn, nobody moves"
+    );
+    assert!(waiter.own_server_state().is_some_and(|s| s.held));
+    // Out of turn, an ability is refused with the reason.
+    waiter.use_ability("slash", None);
+    assert!(
+        pump_until(
+            &mut [&mut *mover, &mut *waiter, &mut gaia],
+            Duration::from_secs(10),
+            |b| { b[1].combat().answers.iter().any(|a| a.refused.is_some()) }
+        ),
+        "the out-of-turn slash is answered"
+    );
+    let refused = waiter
+        .combat()
+        .answers
+        .back()
+        .unwrap()
+        .refused
+        .clone()
+        .unwrap();
+    assert_eq!(refused, format!("it is not your turn ({first}'s turn)"));
+
+    // The mover ends its turn; the other's begins, and the first now stands.
+    mover.gm_act("endturn", "").unwrap();
+    let second = if first == "Bram" { "Cy" } else { "Bram" };
+    assert!(
+        pump_until(
+            &mut [&mut *mover, &mut *waiter, &mut gaia],
+            Duration::from_secs(10),
+            |b| {
+                current_name(b[1]).as_deref() == Some(second)
+                    && !b[1].own_server_state().is_some_and(|s| s.held)
+            }
+        ),
+        "{second}'s turn"
+    );
+    assert!(
+        walks(
+            &server,
+            &mut [&mut *mover, &mut *waiter, &mut gaia],
+            waiter_id,
+            Duration::from_secs(2)
+        ),
+        "{second} walks now"
+    );
+    for b in [&*mover, &*waiter] {
+        assert_eq!(b.prediction().corrections, 0, "turns are no misprediction");
+    }
+
+    // Cy's link drops mid-encounter; back, she is told whose turn it is.
+    cy.drop_connection();
+    gaia.gm_act("encounter", "next").unwrap();
+    pump_for(&mut [&mut gaia, &mut bram], Duration::from_millis(500));
+    let now = encounter_of(&gaia).unwrap();
+    assert_eq!(
+        (now.round, now.current().unwrap().name.as_str()),
+        (2, first.as_str())
+    );
+    assert!(
+        pump_until(
+            &mut [&mut gaia, &mut bram, &mut cy],
+            Duration::from_secs(20),
+            |b| {
+                b[2].is_connected()
+                    && encounter_of(b[2])
+                        .is_some_and(|e| e.round == 2 && e.current().unwrap().name == first)
+            }
+        ),
+        "back, Cy sees the round and the turn"
+    );
+    assert!(
+        encounter_of(&cy)
+            .unwrap()
+            .order
+            .iter()
+            .all(|c| c.standing == Standing::Up)
+    );
+    assert!(
+        pump_until(
+            &mut [&mut gaia, &mut bram, &mut cy],
+            Duration::from_secs(10),
+            |b| { b[2].events().catch_up.is_some() }
+        ),
+        "Cy gets a catch-up"
+    );
+    let summary = cy.events().catch_up.clone().unwrap().summary;
+    assert!(
+        summary.contains(&format!("Round 2: {first}'s turn")),
+        "what she missed: {summary}"
+    );
+
+    gaia.gm_act("encounter", "end").unwrap();
+    assert!(
+        pump_until(
+            &mut [&mut gaia, &mut bram, &mut cy],
+            Duration::from_secs(10),
+            |b| {
+                b.iter().all(|b| encounter_of(b).is_none())
+                    && !b[1].own_server_state().is_some_and(|s| s.held)
+                    && !b[2].own_server_state().is_some_and(|s| s.held)
+            }
+        ),
+        "the encounter ends and everyone walks again"
     );
 }

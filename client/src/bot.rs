@@ -311,8 +311,14 @@ impl Bot {
     /// naming players as the room's roster does; why not, if it cannot be sent.
     pub fn gm_act(&mut self, word: &str, rest: &str) -> Result<(), String> {
         let request = crate::table::GmRequest::parse(word, rest)?;
-        let action = request.resolve(&self.roster().clone())?;
-        self.app.world_mut().write_message(action);
+        match request.resolve(&self.roster().clone())? {
+            crate::table::GmSend::Action(action) => {
+                self.app.world_mut().write_message(action);
+            }
+            crate::table::GmSend::Encounter(command) => {
+                self.app.world_mut().write_message(command);
+            }
+        }
         Ok(())
     }
 

@@ -86,7 +86,7 @@ pub enum Typed {
 }
 
 /// The commands the chat box understands.
-pub const HELP: &str = "/near, /zone, /map [text]: talk there (Tab cycles)    /w NAME text: whisper (\"quote\" names with spaces)    /roll 2d6+3, d20 adv, 4d6kh3: roll dice for the room    GM: /start, /pause, /resume, /end the session, /narrate text, /scene location=... weather=... time=... mood=..., /kick NAME reason, /ban NAME reason, /mute NAME, /unmute NAME, /teleport NAME|all X Y|ENTRY, /handover NAME    /help";
+pub const HELP: &str = "/near, /zone, /map [text]: talk there (Tab cycles)    /w NAME text: whisper (\"quote\" names with spaces)    /roll 2d6+3, d20 adv, 4d6kh3: roll dice for the room    GM: /start, /pause, /resume, /end the session, /narrate text, /scene location=... weather=... time=... mood=..., /kick NAME reason, /ban NAME reason, /mute NAME, /unmute NAME, /teleport NAME|all X Y|ENTRY, /handover NAME, /encounter start [RADIUS]|next|back|add NAME|remove NAME|end|timer SECS    In an encounter: /endturn    /help";
 
 /// Reads a line typed into the chat box: plain text goes to `current`; `/near`, `/zone`,
 /// `/map` (with or without text), `/w NAME text` (`/whisper`, names with spaces in
@@ -133,7 +133,8 @@ pub fn parse_typed(input: &str, current: &ChatChannel) -> Typed {
                     (ChatChannel::Whisper(name.to_string()), text)
                 }
                 "narrate" | "story" => (ChatChannel::Narration, rest),
-                "kick" | "ban" | "mute" | "unmute" | "teleport" | "tp" | "scene" | "handover" => {
+                "kick" | "ban" | "mute" | "unmute" | "teleport" | "tp" | "scene" | "handover"
+                | "encounter" | "enc" | "endturn" | "done" => {
                     return match crate::table::GmRequest::parse(word, rest) {
                         Ok(request) => Typed::GmAct(request),
                         Err(e) => Typed::Invalid(e),

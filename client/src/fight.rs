@@ -564,6 +564,7 @@ mod tests {
                 mana_regen: 0.0,
                 stamina_regen: 0.0,
                 hotbar: vec!["slash".into(), "bolt".into()],
+                dexterity: 10,
             },
         );
         c

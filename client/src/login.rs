@@ -179,6 +179,7 @@ pub fn make_rooms(url: &str, n: usize) -> Result<Vec<String>, LoginError> {
             private: false,
             password: None,
             campaign: false,
+            turn_time_limit: None,
         };
         match crate::http::wait(create_room(&base, &token, &request)) {
             Ok(room) => ids.push(room.id),

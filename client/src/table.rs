@@ -8,8 +8,8 @@ use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;
 use tavern_shared::gm::{
-    Destination, GmAction, GmCommand, Scene, SentAway, SheetsChanged, StoredSheet, TableNotice,
-    TableState, check_reason,
+    Destination, EncounterCommand, EncounterState, GmAction, GmCommand, Scene, SentAway,
+    SheetsChanged, StoredSheet, TableNotice, TableState, check_reason,
 };
 use tavern_shared::presence::RoomRoster;
 
@@ -27,12 +27,26 @@ pub struct Table {
     pub notices: VecDeque<(f64, String)>,
     /// The campaign's sheets by account id, at their newest version.
     pub sheets: BTreeMap<i64, StoredSheet>,
+    /// The room's encounter as last sent, with when it came (seconds since start).
+    pub encounter: Option<(EncounterState, f64)>,
 }
 
 impl Table {
     /// What the banner at the top says now ("Paused by the GM"), if anything.
     pub fn banner(&self) -> Option<&'static str> {
         self.state.as_ref().and_then(|s| s.status.banner())
+    }
+
+    /// The encounter running in the room, if any.
+    pub fn encounter(&self) -> Option<&tavern_shared::gm::encounter::Encounter> {
+        self.encounter.as_ref()?.0.encounter.as_ref()
+    }
+
+    /// Seconds left in the current turn at `now` (seconds since start).
+    pub fn seconds_left(&self, now: f64) -> f32 {
+        self.encounter.as_ref().map_or(0.0, |(state, at)| {
+            (state.seconds_left - (now - at) as f32).max(0.0)
+        })
     }
 }
 
@@ -60,6 +74,22 @@ pub enum GmRequest {
     HandOver {
         name: String,
     },
+    /// `/encounter add NAME` and `/encounter remove NAME`.
+    EncounterAdd {
+        name: String,
+    },
+    EncounterRemove {
+        name: String,
+    },
+    /// The other encounter commands, which name nobody.
+    Encounter(EncounterCommand),
+}
+
+/// What a typed GM request becomes once its names are found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GmSend {
+    Action(GmAction),
+    Encounter(EncounterCommand),
 }
 
 impl GmRequest {
@@ -114,6 +144,49 @@ impl GmRequest {
                 GmRequest::Teleport { who, to }
             }
             "scene" => GmRequest::Scene(Scene::parse(rest)?),
+            "encounter" | "enc" => {
+                let usage =
+                    "/encounter start [RADIUS], next, back, add NAME, remove NAME, end, timer SECS";
+                let (sub, rest) = rest.split_once(' ').unwrap_or((rest, ""));
+                let rest = rest.trim();
+                let command = match (sub, rest) {
+                    ("start", "") => EncounterCommand::Start { radius: None },
+                    ("start", r) => match r.parse::<f32>() {
+                        Ok(radius) if radius.is_finite() && radius > 0.0 => {
+                            EncounterCommand::Start {
+                                radius: Some(radius),
+                            }
+                        }
+                        _ => return Err(format!("`{r}` is not a radius in pixels; {usage}")),
+                    },
+                    ("next" | "skip", "") => EncounterCommand::Next,
+                    ("back", "") => EncounterCommand::Back,
+                    ("end", "") => EncounterCommand::End,
+                    ("timer", r) => match r.parse::<u32>() {
+                        Ok(secs) => EncounterCommand::Timer { secs },
+                        Err(_) => return Err(format!("`{r}` is not a number of seconds; {usage}")),
+                    },
+                    ("add" | "remove", r) => {
+                        let (name, tail) = crate::chat::split_name(r)?;
+                        if name.is_empty() || !tail.is_empty() {
+                            return Err(format!("whom? /encounter {sub} NAME"));
+                        }
+                        return Ok(if sub == "add" {
+                            GmRequest::EncounterAdd { name: name.into() }
+                        } else {
+                            GmRequest::EncounterRemove { name: name.into() }
+                        });
+                    }
+                    _ => return Err(usage.to_string()),
+                };
+                GmRequest::Encounter(command)
+            }
+            "endturn" | "done" => {
+                if !rest.is_empty() {
+                    return Err(format!("/{word} takes nothing after it"));
+                }
+                GmRequest::Encounter(EncounterCommand::EndTurn)
+            }
             "handover" => {
                 if !tail.is_empty() {
                     return Err(format!("/{word} takes a name only"));
@@ -128,7 +201,7 @@ impl GmRequest {
 
     /// The action with its players' names found in the room's roster (by client id);
     /// "nobody called Bo is in this room" otherwise.
-    pub fn resolve(self, roster: &RoomRoster) -> Result<GmAction, String> {
+    pub fn resolve(self, roster: &RoomRoster) -> Result<GmSend, String> {
         let id = |name: &str| {
             roster
                 .players
@@ -143,7 +216,18 @@ impl GmRequest {
                 .map(|p| p.client_id)
                 .ok_or_else(|| format!("nobody called {name} is in this room"))
         };
-        Ok(match self {
+        Ok(GmSend::Action(match self {
+            GmRequest::EncounterAdd { name } => {
+                return Ok(GmSend::Encounter(EncounterCommand::Add {
+                    player: id(&name)?,
+                }));
+            }
+            GmRequest::EncounterRemove { name } => {
+                return Ok(GmSend::Encounter(EncounterCommand::Remove {
+                    player: id(&name)?,
+                }));
+            }
+            GmRequest::Encounter(command) => return Ok(GmSend::Encounter(command)),
             GmRequest::Kick { name, reason } => GmAction::Kick {
                 player: id(&name)?,
                 reason,
@@ -162,7 +246,7 @@ impl GmRequest {
             },
             GmRequest::Scene(scene) => GmAction::Scene(scene),
             GmRequest::HandOver { name } => GmAction::HandOver { player: id(&name)? },
-        })
+        }))
     }
 }
 
@@ -171,6 +255,7 @@ impl GmRequest {
 pub struct GmOut<'w> {
     commands: MessageWriter<'w, GmCommand>,
     actions: MessageWriter<'w, GmAction>,
+    encounter: MessageWriter<'w, EncounterCommand>,
     roster: Res<'w, crate::roster::Roster>,
 }
 
@@ -181,8 +266,14 @@ impl GmOut<'_> {
 
     /// Sends a typed action once its names are found; why not otherwise.
     pub fn request(&mut self, request: GmRequest) -> Result<(), String> {
-        let action = request.resolve(&self.roster.0)?;
-        self.actions.write(action);
+        match request.resolve(&self.roster.0)? {
+            GmSend::Action(action) => {
+                self.actions.write(action);
+            }
+            GmSend::Encounter(command) => {
+                self.encounter.write(command);
+            }
+        }
         Ok(())
     }
 }
@@ -194,6 +285,7 @@ pub fn plugin(app: &mut App) {
             OnExit(ClientState::Connected),
             |mut table: ResMut<Table>| {
                 table.state = None;
+                table.encounter = None;
             },
         );
 }
@@ -203,9 +295,13 @@ fn receive(
     mut states: MessageReader<TableState>,
     mut notices: MessageReader<TableNotice>,
     mut sheets: MessageReader<SheetsChanged>,
+    mut encounters: MessageReader<EncounterState>,
     mut table: ResMut<Table>,
 ) {
     let now = time.elapsed_secs_f64();
+    if let Some(state) = encounters.read().last() {
+        table.encounter = Some((state.clone(), now));
+    }
     for state in states.read() {
         table.state = Some(state.clone());
     }
@@ -265,7 +361,34 @@ mod tests {
 
     #[test]
     fn typed_gm_actions_name_players_by_their_client_ids() {
-        let act = |word: &str, rest: &str| GmRequest::parse(word, rest)?.resolve(&roster());
+        let act = |word: &str, rest: &str| match GmRequest::parse(word, rest)?.resolve(&roster())? {
+            GmSend::Action(action) => Ok(action),
+            GmSend::Encounter(command) => Err(format!("{command:?}")),
+        };
+        let encounter = |rest: &str| GmRequest::parse("encounter", rest)?.resolve(&roster());
+        assert_eq!(
+            encounter("start 400"),
+            Ok(GmSend::Encounter(EncounterCommand::Start {
+                radius: Some(400.0)
+            }))
+        );
+        assert_eq!(
+            encounter("add Bram"),
+            Ok(GmSend::Encounter(EncounterCommand::Add { player: 7 }))
+        );
+        assert_eq!(
+            encounter("timer 90"),
+            Ok(GmSend::Encounter(EncounterCommand::Timer { secs: 90 }))
+        );
+        assert!(
+            encounter("dance")
+                .unwrap_err()
+                .starts_with("/encounter start")
+        );
+        assert_eq!(
+            GmRequest::parse("endturn", ""),
+            Ok(GmRequest::Encounter(EncounterCommand::EndTurn))
+        );
         assert_eq!(
             act("kick", "Bram too many spoilers"),
             Ok(GmAction::Kick {

@@ -117,6 +117,44 @@ pub fn spawn_worker(runtime: &tokio::runtime::Handle, store: ChatStore) -> ChatW
     }
 }
 
+impl ChatWorker {
+    /// Stores a line the table's rules say for someone (a roll made for them: initiative,
+    /// a death save) on the dice channel, under `who` (identity, name); it reaches
+    /// `audience` (identities) once stored. False when the storage task has stopped.
+    pub(crate) fn table_line(
+        &self,
+        sender: Entity,
+        room: &RoomId,
+        (identity, name): (&str, &str),
+        mut audience: Vec<String>,
+        text: String,
+    ) -> bool {
+        if !audience.iter().any(|a| a == identity) {
+            audience.push(identity.to_string());
+        }
+        let message = NewMessage {
+            channel: ChatChannel::Dice,
+            scope: SessionScope::Table {
+                room: room.0.to_string(),
+            },
+            title: "Table".into(),
+            sender: identity.to_string(),
+            sender_name: name.to_string(),
+            participants: audience.clone(),
+            text,
+            at_ms: now_ms(),
+        };
+        self.jobs
+            .send(Job::Store {
+                sender,
+                room: room.clone(),
+                audience,
+                message: Box::new(message),
+            })
+            .is_ok()
+    }
+}
+
 /// On a connection: its chat rate limit.
 #[derive(Component, Debug, Default)]
 pub struct ChatLimiter(pub RateLimiter);

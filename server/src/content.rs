@@ -358,6 +358,15 @@ pub fn load(dir: &Path) -> Result<Content, Vec<String>> {
                 format!("move_speed should be above 0, not {}", s.move_speed),
             );
         }
+        if !(1..=30).contains(&s.dexterity) {
+            p.at(
+                &stats,
+                k,
+                id,
+                "dexterity",
+                format!("dexterity should be 1 to 30, not {}", s.dexterity),
+            );
+        }
     }
 
     if stats.errors_free

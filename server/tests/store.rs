@@ -415,11 +415,13 @@ async fn campaigns_round_trip(store: &ChatStore) {
         password_hash: Some("$argon2id$room".into()),
         status: CampaignStatus::Waiting,
         scene: Scene::default(),
+        turn_secs: 90,
         banned: Vec::new(),
     };
     store.create_campaign(&campaign).await.unwrap();
     let scene = Scene::parse("location=Old mill weather=rain").unwrap();
     store.set_campaign_scene("table-1", &scene).await.unwrap();
+    store.set_campaign_turn_secs("table-1", 45).await.unwrap();
     store
         .set_campaign_status("table-1", CampaignStatus::Paused)
         .await
@@ -438,6 +440,7 @@ async fn campaigns_round_trip(store: &ChatStore) {
         vec![StoredCampaign {
             status: CampaignStatus::Paused,
             scene,
+            turn_secs: 45,
             banned: vec!["guest:9".into()],
             ..campaign.clone()
         }]

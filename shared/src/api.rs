@@ -258,6 +258,11 @@ pub struct CreateRoom {
     /// kept (with its status, bans and character sheets) until deleted.
     #[serde(default)]
     pub campaign: bool,
+    /// A campaign's encounter turn time limit in seconds
+    /// ([`crate::gm::encounter::TURN_SECS`], default
+    /// [`crate::gm::encounter::DEFAULT_TURN_SECS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn_time_limit: Option<u32>,
 }
 
 /// Most players a room made over the API may hold.

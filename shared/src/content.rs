@@ -140,6 +140,14 @@ pub struct CombatStats {
     /// Abilities on the hotbar (ids, at most four): keys 1 to 4 for players.
     #[serde(default)]
     pub hotbar: Vec<String>,
+    /// The dexterity score (1 to 30, default 10): its modifier is added to the
+    /// initiative this body rolls at the GM's table.
+    #[serde(default = "default_dexterity")]
+    pub dexterity: u8,
+}
+
+fn default_dexterity() -> u8 {
+    10
 }
 
 /// How an enemy behaves.

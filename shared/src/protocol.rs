@@ -116,6 +116,8 @@ pub fn plugin(app: &mut App) {
         .add_client_message::<crate::gm::GmCommand>(Channel::Ordered)
         .add_client_message::<crate::gm::GmAction>(Channel::Ordered)
         .add_server_message::<crate::gm::SentAway>(Channel::Ordered)
+        .add_client_message::<crate::gm::EncounterCommand>(Channel::Ordered)
+        .add_server_message::<crate::gm::EncounterState>(Channel::Ordered)
         .add_server_message::<crate::gm::TableState>(Channel::Ordered)
         .add_server_message::<crate::gm::TableNotice>(Channel::Ordered)
         .add_server_message::<crate::gm::SheetsChanged>(Channel::Ordered)

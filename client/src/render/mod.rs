@@ -22,6 +22,7 @@ pub mod roster;
 pub mod start;
 pub mod table;
 pub mod touch;
+pub mod turns;
 
 use bevy::prelude::*;
 
@@ -76,5 +77,6 @@ pub fn plugin(app: &mut App) {
         start::plugin,
         catchup::plugin,
         table::plugin,
+        turns::plugin,
     ));
 }

@@ -325,6 +325,7 @@ fn go_on(screen: &mut StartScreen, commands: &mut Commands) {
                 private: false,
                 password: (!password.is_empty()).then_some(password),
                 campaign: false,
+                turn_time_limit: None,
             };
             let (server, token) = (screen.server.clone(), creds.api_token.clone());
             screen.ask(async move {

@@ -1,7 +1,7 @@
 -- Campaign rooms (the game master's table): kept until deleted, with the GM's account,
--- the session's status (waiting, active, paused, completed) and scene (JSON), the
--- accounts banned from them, and each player's character sheet (JSON) with the
--- version of its last write.
+-- the session's status (waiting, active, paused, completed), scene (JSON) and turn
+-- time limit, the accounts banned from them, and each player's character sheet (JSON)
+-- with the version of its last write.
 CREATE TABLE campaigns (
     room TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -12,6 +12,7 @@ CREATE TABLE campaigns (
     password_hash TEXT NOT NULL,
     status TEXT NOT NULL,
     scene TEXT NOT NULL DEFAULT '',
+    turn_secs BIGINT NOT NULL DEFAULT 60,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );

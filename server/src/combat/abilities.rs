@@ -249,7 +249,7 @@ fn judge_uses(
     mut connections: Query<(Entity, &mut PendingUses, &Controls, Option<&NetworkId>)>,
     mut casters: Query<CasterQuery, (With<PlayerId>, Without<Monster>)>,
     monsters: Query<TargetQuery, With<Monster>>,
-    frozen: Query<(), With<crate::gm::Frozen>>,
+    mut rules: crate::gm::Rules,
     mut happenings: ResMut<Happenings>,
     mut strikes: MessageWriter<Strike>,
     mut results: MessageWriter<ToClients<AbilityResult>>,
@@ -279,8 +279,10 @@ fn judge_uses(
                 tavern_shared::combat::lag::interpolation_delay(1.0 / f64::from(rate.hz.max(1))),
                 rtt,
             );
-            let outcome = if frozen.contains(controls.0) {
-                Err(crate::gm::freeze::PAUSED.to_string())
+            let room = maps.get(caster.4.0).room.clone();
+            let body = caster.6.0;
+            let outcome = if let Some(why) = rules.refuse(controls.0, &room, body) {
+                Err(why)
             } else {
                 judge(
                     &served.content,
@@ -294,6 +296,7 @@ fn judge_uses(
             };
             let refused = match outcome {
                 Ok(judged) => {
+                    rules.acted(&room, body);
                     let (mut fighter, mut vitals, state, _, _, _, tag, _) = casters
                         .get_mut(controls.0)
                         .expect("the caster was just found");

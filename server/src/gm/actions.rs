@@ -66,7 +66,7 @@ fn receive_actions(
                 } else {
                     format!("{gm_name} sent you away from the table: {reason}")
                 };
-                world.send_away(&table, (target_client, avatar, *player), &room, &why);
+                world.send_away(&mut table, (target_client, avatar, *player), &room, &why);
                 info!(%room, %identity, %reason, "kicked by the GM");
                 Ok(Some(format!("{gm_name} sent {name} away")))
             })(),

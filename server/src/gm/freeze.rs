@@ -1,4 +1,5 @@
-//! A paused campaign room stands still: every body on its maps is [`Frozen`] (players'
+//! A paused campaign room stands still, and so does each combatant of an encounter
+//! whose turn it is not: every body on a paused room's maps is [`Frozen`] (players'
 //! inputs are used up without moving them, monsters neither move nor strike, no one
 //! casts, and their cooldowns, effects and respawn waits stop counting down). A player
 //! whose avatar is frozen or thawed is told through the own state's `held`, with a
@@ -9,6 +10,7 @@ use bevy::prelude::*;
 use super::Tables;
 use crate::GameSystems;
 use crate::combat::{Dead, Fighter, Warps};
+use crate::interest::StreamTag;
 use crate::world::{Maps, OnMap};
 
 /// On every body on a map of a paused room.
@@ -25,27 +27,41 @@ pub fn plugin(app: &mut App) {
     );
 }
 
-/// Freezes what is on a paused room's maps and thaws what is not: every body when a
-/// room's status changed, else only bodies that just arrived or changed map.
-fn freeze(
+/// Freezes what is on a paused room's maps, and the combatants of an encounter whose
+/// turn it is not (or who spent their movement), and thaws the rest: every body when a
+/// room's status or an encounter's turn changed, else only bodies that just arrived or
+/// changed map.
+pub fn freeze(
     tables: Res<Tables>,
+    encounters: Res<super::encounter::Encounters>,
+    mut seen: Local<u64>,
     maps: Res<Maps>,
-    mut all: Query<(Entity, &OnMap, Has<Frozen>, Option<&mut Warps>)>,
+    mut all: Query<(
+        Entity,
+        &OnMap,
+        Option<&StreamTag>,
+        Has<Frozen>,
+        Option<&mut Warps>,
+    )>,
     moved: Query<Entity, Changed<OnMap>>,
     mut commands: Commands,
 ) {
-    let apply = |entity: Entity,
-                 on: &OnMap,
-                 frozen: bool,
-                 warps: Option<Mut<Warps>>,
+    let apply = |(entity, on, tag, frozen, warps): (
+        Entity,
+        &OnMap,
+        Option<&StreamTag>,
+        bool,
+        Option<Mut<Warps>>,
+    ),
                  commands: &mut Commands| {
-        let paused = maps
-            .try_get(on.0)
-            .is_some_and(|place| tables.is_paused(&place.room));
-        if paused == frozen {
+        let held = maps.try_get(on.0).is_some_and(|place| {
+            tables.is_paused(&place.room)
+                || tag.is_some_and(|t| encounters.holds(&place.room, on.0, t.0))
+        });
+        if held == frozen {
             return;
         }
-        if paused {
+        if held {
             commands.entity(entity).insert(Frozen);
         } else {
             commands.entity(entity).remove::<Frozen>();
@@ -54,14 +70,15 @@ fn freeze(
             warps.0 = warps.0.wrapping_add(1);
         }
     };
-    if tables.is_changed() {
-        for (entity, on, frozen, warps) in &mut all {
-            apply(entity, on, frozen, warps, &mut commands);
+    if tables.is_changed() || *seen != encounters.generation {
+        *seen = encounters.generation;
+        for body in &mut all {
+            apply(body, &mut commands);
         }
     } else {
         for entity in &moved {
-            if let Ok((entity, on, frozen, warps)) = all.get_mut(entity) {
-                apply(entity, on, frozen, warps, &mut commands);
+            if let Ok(body) = all.get_mut(entity) {
+                apply(body, &mut commands);
             }
         }
     }

@@ -4,6 +4,7 @@
 //! shows of them, and [`Tables`] what the game enforces.
 
 pub mod actions;
+pub mod encounter;
 pub mod freeze;
 pub mod session;
 pub mod sheets;
@@ -17,6 +18,31 @@ use tavern_shared::gm::{CampaignStatus, StoredSheet};
 use crate::rooms::RoomId;
 
 pub use freeze::Frozen;
+
+/// What the table's rules say about a player using an ability: refused while its room
+/// is paused, or in an encounter out of its turn or after its action.
+#[derive(bevy::ecs::system::SystemParam)]
+pub struct Rules<'w, 's> {
+    frozen: Query<'w, 's, (), With<Frozen>>,
+    encounters: ResMut<'w, encounter::Encounters>,
+}
+
+impl Rules<'_, '_> {
+    /// Why the avatar `caster` (body `body` in `room`) may not act now, if it may not.
+    pub fn refuse(&self, caster: Entity, room: &RoomId, body: u32) -> Option<String> {
+        if let Some(why) = self.encounters.refuse_action(room, body) {
+            return Some(why);
+        }
+        self.frozen
+            .contains(caster)
+            .then(|| freeze::PAUSED.to_string())
+    }
+
+    /// The body took its action.
+    pub fn acted(&mut self, room: &RoomId, body: u32) {
+        self.encounters.acted(room, body);
+    }
+}
 
 /// What the game knows of the campaigns being played: each session's status (as the
 /// last GM command left it), which rooms are paused, and the sheets of each campaign.
@@ -124,6 +150,7 @@ pub fn plugin(app: &mut App) {
             freeze::plugin,
             session::plugin,
             actions::plugin,
+            encounter::plugin,
             sheets::plugin,
         ));
 }

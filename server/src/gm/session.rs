@@ -38,6 +38,8 @@ pub enum Stored {
         player: u64,
     },
     Scene(Scene),
+    /// An encounter turn's time limit, in seconds.
+    TurnSecs(u32),
     /// The GM's seat, to this account (named so).
     Seat {
         account: i64,
@@ -76,6 +78,7 @@ pub fn spawn_worker(runtime: &tokio::runtime::Handle, store: crate::store::ChatS
                     identity, reason, ..
                 } => store.ban_from_campaign(room, identity, reason).await,
                 Stored::Scene(scene) => store.set_campaign_scene(room, scene).await,
+                Stored::TurnSecs(secs) => store.set_campaign_turn_secs(room, *secs).await,
                 Stored::Seat { account, .. } => store.set_campaign_gm(room, *account).await,
             };
             if done_tx
@@ -126,6 +129,8 @@ pub struct Table<'w, 's> {
     states: MessageWriter<'w, ToClients<TableState>>,
     notices: MessageWriter<'w, ToClients<TableNotice>>,
     pub sheets: MessageWriter<'w, ToClients<SheetsChanged>>,
+    /// Where what the table is told is kept for catch-ups.
+    pub journal: ResMut<'w, Journal>,
 }
 
 impl Table<'_, '_> {
@@ -200,11 +205,19 @@ impl Table<'_, '_> {
         }
     }
 
-    /// Everyone in `room` hears `text`.
+    /// Everyone in `room` hears `text`, and it goes into the room's events (a player
+    /// back from a dropped link reads it in its catch-up).
     pub fn announce(&mut self, room: &RoomId, text: &str) {
         for client in self.members(room) {
             self.notice(client, text);
         }
+        self.journal.push(Happening {
+            room: room.clone(),
+            audience: Audience::Room,
+            kind: "table".into(),
+            text: text.to_string(),
+            line: None,
+        });
     }
 }
 
@@ -300,7 +313,6 @@ fn receive_commands(
 /// What carrying out a change may touch besides the table: sending players away.
 #[derive(SystemParam)]
 pub struct Consequences<'w, 's> {
-    pub journal: ResMut<'w, Journal>,
     pub players: Res<'w, crate::players::PlayerDirectory>,
     pub sent_away: MessageWriter<'w, ToClients<SentAway>>,
     pub delivery: MessageWriter<'w, ToClients<tavern_shared::chat::ChatDelivery>>,
@@ -312,7 +324,7 @@ impl Consequences<'_, '_> {
     /// it why; its client does not come back by itself.
     pub fn send_away(
         &mut self,
-        table: &Table,
+        table: &mut Table,
         (client, avatar, player): (Entity, Entity, u64),
         room: &RoomId,
         reason: &str,
@@ -331,7 +343,7 @@ impl Consequences<'_, '_> {
             room,
             &self.players,
             &table.rooms,
-            &mut self.journal,
+            &mut table.journal,
         );
     }
 }
@@ -415,6 +427,10 @@ fn apply(change: Change, table: &mut Table, world: &mut Consequences) {
                 format!("{gm_name} set the scene: {line}")
             }
         }
+        Stored::TurnSecs(secs) => {
+            table.rooms.set_campaign_turn_secs(&room.0, secs);
+            format!("{gm_name} set encounter turns to {secs} s")
+        }
         Stored::Seat { account, name } => {
             table.rooms.set_campaign_gm(&room.0, account, &name);
             info!(%room, account, "the GM's seat handed over");
@@ -424,13 +440,6 @@ fn apply(change: Change, table: &mut Table, world: &mut Consequences) {
     let members = table.members(&room);
     table.send_state(&room, &members);
     table.announce(&room, &text);
-    world.journal.push(Happening {
-        room,
-        audience: Audience::Room,
-        kind: "table".into(),
-        text,
-        line: None,
-    });
 }
 
 /// A player arriving in a campaign room (or coming back to it) is told where the

@@ -303,6 +303,7 @@ pub fn room_of(c: &crate::store::StoredCampaign) -> Room {
         gm_name: c.gm_name.clone(),
         status: c.status,
         scene: c.scene.clone(),
+        turn_secs: c.turn_secs,
     });
     room
 }

@@ -15,6 +15,7 @@ use tavern_shared::api::{
     RoomDetails, RoomInfo, Transport,
 };
 use tavern_shared::avatar::{Look, capitalized};
+use tavern_shared::gm::encounter::{DEFAULT_TURN_SECS, TURN_SECS};
 use tavern_shared::gm::{CampaignStatus, DEFAULT_CAMPAIGN_PLAYERS, MAX_CAMPAIGN_PLAYERS};
 
 use super::limits::TOKEN_EXPIRE_SECS;
@@ -70,6 +71,26 @@ pub async fn create_room(
             format!("max_players must be 1 to {most}{besides}, not {max_players}"),
         );
     }
+    let turn_secs = match (request.campaign, request.turn_time_limit) {
+        (_, None) => DEFAULT_TURN_SECS,
+        (true, Some(secs)) if TURN_SECS.contains(&secs) => secs,
+        (true, Some(secs)) => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "turn_time_limit must be {} to {} seconds, not {secs}",
+                    TURN_SECS.start(),
+                    TURN_SECS.end()
+                ),
+            );
+        }
+        (false, Some(_)) => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "turn_time_limit is for campaign rooms (\"campaign\": true)",
+            );
+        }
+    };
     // A campaign is kept for its GM: a registered account.
     let gm = match (
         request.campaign,
@@ -117,6 +138,7 @@ pub async fn create_room(
             gm_name: caller.name.clone(),
             status: CampaignStatus::Waiting,
             scene: Default::default(),
+            turn_secs,
         });
     }
     let stored = room.clone();
@@ -143,6 +165,7 @@ pub async fn create_room(
             password_hash: stored.password,
             status: CampaignStatus::Waiting,
             scene: Default::default(),
+            turn_secs,
             banned: Vec::new(),
         };
         if let Err(e) = store.create_campaign(&campaign).await {

@@ -115,6 +115,8 @@ pub struct Campaign {
     pub gm_name: String,
     pub status: CampaignStatus,
     pub scene: Scene,
+    /// An encounter turn's time limit, in seconds.
+    pub turn_secs: u32,
 }
 
 impl Campaign {
@@ -261,6 +263,18 @@ impl RoomDirectory {
             .and_then(|r| r.campaign.as_mut())
         {
             campaign.scene = scene;
+        }
+    }
+
+    /// Records a campaign's turn time limit.
+    pub fn set_campaign_turn_secs(&self, id: &str, secs: u32) {
+        if let Some(campaign) = self
+            .write()
+            .rooms
+            .get_mut(id)
+            .and_then(|r| r.campaign.as_mut())
+        {
+            campaign.turn_secs = secs;
         }
     }
 
@@ -557,6 +571,7 @@ mod tests {
             gm_name: "Gaia".into(),
             status: CampaignStatus::Waiting,
             scene: Scene::default(),
+            turn_secs: 60,
         });
         rooms.create(table, 10, 10).unwrap();
         let soon = Instant::now() + Duration::from_secs(15);

@@ -25,6 +25,8 @@ pub struct StoredCampaign {
     pub password_hash: Option<String>,
     pub status: CampaignStatus,
     pub scene: Scene,
+    /// An encounter turn's time limit, in seconds.
+    pub turn_secs: u32,
     /// Identities banned from it.
     pub banned: Vec<String>,
 }
@@ -56,8 +58,8 @@ impl ChatStore {
         let now = now_ms();
         sqlx::query(
             "INSERT INTO campaigns (room, name, map, gm_account, max_players, private, \
-             password_hash, status, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+             password_hash, status, turn_secs, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
         )
         .bind(&c.room)
         .bind(&c.name)
@@ -67,6 +69,7 @@ impl ChatStore {
         .bind(i64::from(c.private))
         .bind(c.password_hash.clone().unwrap_or_default())
         .bind(c.status.as_str())
+        .bind(i64::from(c.turn_secs))
         .bind(now)
         .execute(&self.pool)
         .await?;
@@ -78,7 +81,7 @@ impl ChatStore {
         let _timer = self.timer("campaigns");
         let rows = sqlx::query(
             "SELECT c.room, c.name, c.map, c.gm_account, a.name, c.max_players, c.private, \
-             c.password_hash, c.status, c.scene FROM campaigns c \
+             c.password_hash, c.status, c.scene, c.turn_secs FROM campaigns c \
              JOIN accounts a ON a.id = c.gm_account \
              ORDER BY c.created_at, c.room",
         )
@@ -94,6 +97,7 @@ impl ChatStore {
             let password: String = r.try_get(7)?;
             let max: i64 = r.try_get(5)?;
             let scene: String = r.try_get(9)?;
+            let turn_secs: i64 = r.try_get(10)?;
             // Written by this server as JSON; empty before any scene was set.
             let scene = if scene.is_empty() {
                 Scene::default()
@@ -120,6 +124,7 @@ impl ChatStore {
                     ))
                 })?,
                 scene,
+                turn_secs: u32::try_from(turn_secs).unwrap_or(u32::MAX),
                 banned,
                 room,
             });
@@ -149,6 +154,18 @@ impl ChatStore {
         let json = serde_json::to_string(scene).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
         sqlx::query("UPDATE campaigns SET scene = $1, updated_at = $2 WHERE room = $3")
             .bind(json)
+            .bind(now_ms())
+            .bind(room)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records the campaign's turn time limit.
+    pub async fn set_campaign_turn_secs(&self, room: &str, secs: u32) -> Result<(), sqlx::Error> {
+        let _timer = self.timer("set_campaign_turn_secs");
+        sqlx::query("UPDATE campaigns SET turn_secs = $1, updated_at = $2 WHERE room = $3")
+            .bind(i64::from(secs))
             .bind(now_ms())
             .bind(room)
             .execute(&self.pool)

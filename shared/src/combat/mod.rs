@@ -260,6 +260,7 @@ mod tests {
             mana_regen: 0.0,
             stamina_regen: 0.0,
             hotbar: Vec::new(),
+            dexterity: 10,
         }
     }
 

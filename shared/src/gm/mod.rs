@@ -2,6 +2,7 @@
 //! move it, what the table is told, and character sheets ([`sheet`]). The server
 //! enforces every rule here; the client shows the result.
 
+pub mod encounter;
 pub mod sheet;
 
 use bevy::prelude::*;
@@ -194,6 +195,67 @@ impl GmAction {
         };
         format!("only the GM can {what}")
     }
+}
+
+/// Client → server, reliable: running an encounter. `EndTurn` is for the combatant
+/// whose turn it is (or the GM); the rest are the GM's ("only the GM can …").
+#[derive(Message, Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum EncounterCommand {
+    /// Rolls initiative for every player on the GM's map and every monster within
+    /// `radius` pixels of the GM ([`DEFAULT_ENCOUNTER_RADIUS`] when `None`).
+    Start {
+        radius: Option<f32>,
+    },
+    /// Skips to the next turn.
+    Next,
+    /// Goes back to the turn before.
+    Back,
+    /// Adds a player (client id) where its initiative puts it.
+    Add {
+        player: u64,
+    },
+    /// Takes a player (client id) out.
+    Remove {
+        player: u64,
+    },
+    End,
+    /// Sets the room's turn time limit, in seconds.
+    Timer {
+        secs: u32,
+    },
+    /// The combatant ends its own turn.
+    EndTurn,
+}
+
+impl EncounterCommand {
+    /// What a player who is not the GM is told.
+    pub fn refused(&self) -> String {
+        let what = match self {
+            EncounterCommand::Start { .. } => "start an encounter",
+            EncounterCommand::Next => "skip a turn",
+            EncounterCommand::Back => "go back a turn",
+            EncounterCommand::Add { .. } => "add someone to the encounter",
+            EncounterCommand::Remove { .. } => "take someone out of the encounter",
+            EncounterCommand::End => "end the encounter",
+            EncounterCommand::Timer { .. } => "set the turn timer",
+            EncounterCommand::EndTurn => "end someone else's turn",
+        };
+        format!("only the GM can {what}")
+    }
+}
+
+/// Monsters within this many pixels of the GM join an encounter it starts.
+pub const DEFAULT_ENCOUNTER_RADIUS: f32 = 320.0;
+
+/// Server → client, reliable: the room's encounter (`None`: there is none), on every
+/// change of turn, round, combatants or their standing, and on arrival.
+#[derive(Message, Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EncounterState {
+    pub encounter: Option<encounter::Encounter>,
+    /// Seconds left in the current turn when this was sent.
+    pub seconds_left: f32,
+    /// The room's turn time limit, in seconds.
+    pub turn_secs: u32,
 }
 
 /// Longest kick or ban reason, in characters.
