@@ -499,7 +499,7 @@ fn the_gm_narrates_sets_the_scene_and_keeps_order() {
                 b.iter().all(|b| {
                     narration(b) == ["The door creaks open onto a flooded hall."]
                         && b.table().state.as_ref().is_some_and(|s| {
-                            s.scene.line() == "Flooded hall · dripping · midnight · uneasy"
+                            s.scene.line() == "Flooded hall, dripping, midnight, uneasy"
                         })
                 })
             }
@@ -946,4 +946,45 @@ fn an_encounter_keeps_turns_and_a_returning_player_sees_where_it_stands() {
         ),
         "the encounter ends and everyone walks again"
     );
+}
+
+#[test]
+fn campaign_bots_run_an_encounter_and_out_of_turn_strikes_are_refused() {
+    use tavern_client::campaign::{CampaignOptions, Role, run_campaign};
+    let _turn = crate::common::serial();
+    let server = crate::common::start_server("campaign-bots", None);
+    let url = server.http_url();
+    let (_, gm_token, _) = register(&url, "Gaia");
+    let (status, room) = call(
+        &url,
+        "/api/rooms",
+        Some(&gm_token),
+        Some(
+            json!({"name": "Keep", "map": "town", "campaign": true, "password": "keep", "turn_time_limit": 10}),
+        ),
+    );
+    assert_eq!(status, 201, "{room}");
+    let options = |role, count, secs| CampaignOptions {
+        server: url.clone(),
+        room: room["id"].as_str().unwrap().to_string(),
+        room_password: Some("keep".into()),
+        role,
+        count,
+        duration: Duration::from_secs(secs),
+        connect_timeout: Duration::from_secs(15),
+        account: Some(("Gaia".into(), PASSWORD.into())),
+    };
+    let gm = options(Role::Gm, 1, 12);
+    let gm = std::thread::spawn(move || run_campaign(&gm));
+    let players = run_campaign(&options(Role::Player, 3, 10)).unwrap();
+    let gm = gm.join().unwrap().unwrap();
+    assert_eq!((gm.connected, gm.failed), (1, 0));
+    assert_eq!((gm.encounters_started, gm.narrations), (1, 1));
+    assert!(gm.rounds >= 2, "{gm:?}");
+    assert_eq!((players.connected, players.failed), (3, 0), "{players:?}");
+    assert!(players.turns_taken >= 3, "{players:?}");
+    assert!(players.turn_violations_refused > 0, "{players:?}");
+    assert_eq!(players.turns_skipped_wrongly, 0, "{players:?}");
+    assert!(players.dice_rolled > 0, "{players:?}");
+    assert_eq!(players.corrections_total, 0, "{players:?}");
 }

@@ -88,9 +88,26 @@ pub struct BotsArgs {
         value_delimiter = ','
     )]
     pub room: Vec<String>,
-    /// The password of the --room rooms.
-    #[arg(long, value_name = "PASSWORD", requires = "room")]
+    /// The password of the --room rooms (or of the --campaign).
+    #[arg(long, value_name = "PASSWORD")]
     pub room_password: Option<String>,
+    /// Play at this campaign's table (its room id) as --role gm (one bot, logged in as
+    /// the campaign's GM with --account and --account-password: it starts the session,
+    /// narrates and runs an encounter) or --role player (--count guests who take their
+    /// turns, roll dice, and every other one strikes out of turn on purpose). The
+    /// report: turns_taken, turn_violations_refused, turns_skipped_wrongly (must be 0),
+    /// dice_rolled, rounds.
+    #[arg(long, value_name = "ROOM", conflicts_with_all = ["room", "rooms", "fight"])]
+    pub campaign: Option<String>,
+    /// The seat the --campaign bots take: gm or player.
+    #[arg(long, value_name = "ROLE", requires = "campaign", value_parser = campaign_role)]
+    pub role: Option<crate::campaign::Role>,
+    /// The GM's account name (--role gm).
+    #[arg(long, value_name = "NAME", requires = "campaign")]
+    pub account: Option<String>,
+    /// The GM's account password (--role gm).
+    #[arg(long, value_name = "PASSWORD", requires = "account")]
+    pub account_password: Option<String>,
     /// Make N rooms on the server's start map first (over its HTTP API) and spread the
     /// bots over them, bot i in room i mod N.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=5000))]
@@ -109,6 +126,14 @@ pub struct BotsArgs {
     pub json: bool,
 }
 
+fn campaign_role(text: &str) -> Result<crate::campaign::Role, String> {
+    match text {
+        "gm" => Ok(crate::campaign::Role::Gm),
+        "player" => Ok(crate::campaign::Role::Player),
+        other => Err(format!("`{other}` is not a role: gm or player")),
+    }
+}
+
 fn positive_secs(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
@@ -122,6 +147,13 @@ fn positive_secs(text: &str) -> Result<f64, String> {
 pub fn bots_main() -> ExitCode {
     let args = BotsArgs::parse();
     init_logging("warn");
+    if args.room_password.is_some() && args.room.is_empty() && args.campaign.is_none() {
+        eprintln!("tavern-bots: --room-password is for the --room rooms or the --campaign");
+        return ExitCode::FAILURE;
+    }
+    if let Some(room) = &args.campaign {
+        return campaign_main(&args, room);
+    }
     let fight = if args.fight {
         match crate::http::wait(crate::login::fetch_content(&args.server)) {
             Ok(content) => Some(std::sync::Arc::new(content)),
@@ -256,6 +288,72 @@ fn bot_transport(text: &str) -> Result<tavern_shared::api::Transport, String> {
             Err("bots cannot use WebTransport (browsers only): use udp or websocket".into())
         }
         other => Ok(other),
+    }
+}
+
+/// `tavern-bots --campaign ROOM --role gm|player`: bots at a campaign's table.
+fn campaign_main(args: &BotsArgs, room: &str) -> ExitCode {
+    use crate::campaign::{CampaignOptions, Role, run_campaign};
+    let Some(role) = args.role else {
+        eprintln!("tavern-bots: --campaign needs --role gm or --role player");
+        return ExitCode::FAILURE;
+    };
+    if role == Role::Gm && args.count != 1 && args.count != 10 {
+        eprintln!("tavern-bots: a campaign has one GM: --role gm runs one bot (leave out --count)");
+        return ExitCode::FAILURE;
+    }
+    let account = match (&args.account, &args.account_password) {
+        (Some(name), Some(password)) => Some((name.clone(), password.clone())),
+        _ if role == Role::Gm => {
+            eprintln!(
+                "tavern-bots: --role gm logs in as the campaign's GM: give --account NAME --account-password PASSWORD"
+            );
+            return ExitCode::FAILURE;
+        }
+        _ => None,
+    };
+    let options = CampaignOptions {
+        server: args.server.clone(),
+        room: room.to_string(),
+        room_password: args.room_password.clone(),
+        role,
+        count: if role == Role::Gm {
+            1
+        } else {
+            usize::from(args.count)
+        },
+        duration: Duration::from_secs_f64(args.duration),
+        connect_timeout: Duration::from_secs_f64(args.connect_timeout),
+        account,
+    };
+    match run_campaign(&options) {
+        Ok(report) => {
+            if args.json {
+                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            } else {
+                println!(
+                    "{} connected, {} failed; turns taken {}, out-of-turn strikes refused {}, \
+                     turns skipped wrongly {}; dice rolled {}; rounds {}; corrections {}",
+                    report.connected,
+                    report.failed,
+                    report.turns_taken,
+                    report.turn_violations_refused,
+                    report.turns_skipped_wrongly,
+                    report.dice_rolled,
+                    report.rounds,
+                    report.corrections_total
+                );
+            }
+            if report.failed > 0 || report.turns_skipped_wrongly > 0 {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("tavern-bots: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -4,6 +4,8 @@
 pub mod agents;
 pub mod assets;
 pub mod bot;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod campaign;
 pub mod chat;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;

@@ -1,6 +1,6 @@
 //! The table at the top of the screen: where a campaign's session stands ("Waiting for
-//! the GM to start", "Paused by the GM") with the GM's name, the scene ("Old mill ·
-//! light rain · dusk"), the GM's newest narration in a story panel, and for a few
+//! the GM to start", "Paused by the GM") with the GM's name, the scene ("Old mill,
+//! light rain, dusk"), the GM's newest narration in a story panel, and for a few
 //! seconds the newest thing the server said about the table.
 
 use bevy::prelude::*;
@@ -33,7 +33,8 @@ fn spawn_banner(mut commands: Commands) {
     commands
         .spawn(Node {
             position_type: PositionType::Absolute,
-            top: px(96),
+            // Below the HUD's box and the turn bar.
+            top: px(156),
             width: percent(100),
             flex_direction: FlexDirection::Column,
             align_items: AlignItems::Center,
@@ -172,7 +173,7 @@ fn show(
     }
     if let Ok((mut text, mut node)) = banner.single_mut() {
         let shown = match (&table.state, table.banner()) {
-            (Some(state), Some(banner)) => format!("{banner}  ·  GM {}", state.gm),
+            (Some(state), Some(banner)) => format!("{banner} - GM {}", state.gm),
             _ => String::new(),
         };
         set(&mut text, Some(&mut node), shown);

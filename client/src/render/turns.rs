@@ -79,7 +79,8 @@ fn spawn(mut commands: Commands, mut images: ResMut<Assets<Image>>) {
     commands
         .spawn(Node {
             position_type: PositionType::Absolute,
-            top: px(56),
+            // Below the HUD's box at the top left.
+            top: px(104),
             width: percent(100),
             justify_content: JustifyContent::Center,
             ..default()
@@ -143,7 +144,7 @@ fn show(
                     .map(|(i, c)| shown(c, i == e.turn))
                     .collect();
                 format!(
-                    "Round {} · {}'s turn · {secs} s\n{}",
+                    "Round {} - {}'s turn - {secs} s\n{}",
                     e.round,
                     c.name,
                     order.join("  >  ")

@@ -349,7 +349,7 @@ impl Scene {
         Ok(())
     }
 
-    /// The scene in one line for the HUD ("Old mill · light rain · dusk · tense"), empty
+    /// The scene in one line for the HUD ("Old mill, light rain, dusk, tense"), empty
     /// when nothing is set.
     pub fn line(&self) -> String {
         [&self.location, &self.weather, &self.time, &self.mood]
@@ -357,7 +357,7 @@ impl Scene {
             .filter(|v| !v.is_empty())
             .map(String::as_str)
             .collect::<Vec<_>>()
-            .join(" · ")
+            .join(", ")
     }
 }
 
@@ -491,7 +491,7 @@ mod tests {
                 mood: "tense".into(),
             }
         );
-        assert_eq!(scene.line(), "Old mill · light rain · dusk · tense");
+        assert_eq!(scene.line(), "Old mill, light rain, dusk, tense");
         let partial = Scene::parse("mood=calm").unwrap();
         assert_eq!(
             (partial.line().as_str(), partial.location.as_str()),
