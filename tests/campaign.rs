@@ -508,6 +508,69 @@ fn the_gm_narrates_sets_the_scene_and_keeps_order() {
     );
     assert!(narration(&cy).iter().all(|t| !t.contains("GM now")));
 
+    // A roll for the GM's eyes reaches the GM and the roller only; the GM overrides
+    // the table's last roll for all to see; a player may not.
+    let lines_on = |bot: &Bot, channel: ChatChannel| -> Vec<String> {
+        bot.chat()
+            .lines
+            .iter()
+            .filter(|l| l.channel == channel)
+            .map(|l| l.text.clone())
+            .collect()
+    };
+    bram.say(ChatChannel::GmRoll, "d20+1");
+    cy.say(ChatChannel::Dice, "1d6");
+    assert!(
+        pump_until(
+            &mut [&mut gaia, &mut bram, &mut cy],
+            Duration::from_secs(10),
+            |b| {
+                !lines_on(b[0], ChatChannel::GmRoll).is_empty()
+                    && !lines_on(b[1], ChatChannel::GmRoll).is_empty()
+                    && !lines_on(b[0], ChatChannel::Dice).is_empty()
+            }
+        ),
+        "the GM sees Bram's secret roll and Cy's"
+    );
+    assert!(lines_on(&gaia, ChatChannel::GmRoll)[0].starts_with("rolls 1d20 + 1: ["));
+    pump_for(
+        &mut [&mut gaia, &mut bram, &mut cy],
+        Duration::from_millis(300),
+    );
+    assert!(
+        lines_on(&cy, ChatChannel::GmRoll).is_empty(),
+        "Cy does not see it"
+    );
+    let cy_roll = lines_on(&gaia, ChatChannel::Dice).pop().unwrap();
+    bram.gm_act("override", "1").unwrap();
+    gaia.gm_act("override", "6 the dice were loaded").unwrap();
+    let overridden = format!("overrides Cy's roll ({cy_roll}) to 6: the dice were loaded");
+    assert!(
+        pump_until(
+            &mut [&mut gaia, &mut bram, &mut cy],
+            Duration::from_secs(10),
+            |b| {
+                b.iter()
+                    .all(|b| lines_on(b, ChatChannel::Dice).contains(&overridden))
+            }
+        ),
+        "everyone sees the override: {overridden}"
+    );
+    assert!(
+        pump_until(
+            &mut [&mut gaia, &mut bram, &mut cy],
+            Duration::from_secs(10),
+            |b| {
+                b[1].table()
+                    .notices
+                    .iter()
+                    .any(|(_, t)| t == "only the GM can override a roll")
+            }
+        ),
+        "Bram may not override: {:?}",
+        bram.table().notices
+    );
+
     // Muted, Bram's lines reach nobody; unmuted, they do again.
     gaia.gm_act("mute", "Bram").unwrap();
     assert!(

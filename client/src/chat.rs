@@ -86,7 +86,7 @@ pub enum Typed {
 }
 
 /// The commands the chat box understands.
-pub const HELP: &str = "/near, /zone, /map [text]: talk there (Tab cycles)    /w NAME text: whisper (\"quote\" names with spaces)    /roll 2d6+3, d20 adv, 4d6kh3: roll dice for the room    GM: /start, /pause, /resume, /end the session, /narrate text, /scene location=... weather=... time=... mood=..., /kick NAME reason, /ban NAME reason, /mute NAME, /unmute NAME, /teleport NAME|all X Y|ENTRY, /handover NAME, /encounter start [RADIUS]|next|back|add NAME|remove NAME|end|timer SECS    In an encounter: /endturn    /help";
+pub const HELP: &str = "/near, /zone, /map [text]: talk there (Tab cycles)    /w NAME text: whisper (\"quote\" names with spaces)    /roll 2d6+3, d20 adv, 4d6kh3: roll dice for the room (/gmroll: for the GM's eyes only)    GM: /start, /pause, /resume, /end the session, /narrate text, /scene location=... weather=... time=... mood=..., /kick NAME reason, /ban NAME reason, /mute NAME, /unmute NAME, /teleport NAME|all X Y|ENTRY, /handover NAME, /override TOTAL reason, /encounter start [RADIUS]|next|back|add NAME|remove NAME|end|timer SECS    In an encounter: /endturn    /help";
 
 /// Reads a line typed into the chat box: plain text goes to `current`; `/near`, `/zone`,
 /// `/map` (with or without text), `/w NAME text` (`/whisper`, names with spaces in
@@ -111,7 +111,7 @@ pub fn parse_typed(input: &str, current: &ChatChannel) -> Typed {
                     let command = tavern_shared::gm::GmCommand::from_word(word);
                     return command.map_or(Typed::Help, Typed::Gm);
                 }
-                "roll" | "r" => {
+                "roll" | "r" | "gmroll" => {
                     if rest.is_empty() {
                         return Typed::Invalid(format!(
                             "roll what? /{word} 2d6+3, /{word} d20 adv, /{word} 4d6kh3"
@@ -120,7 +120,12 @@ pub fn parse_typed(input: &str, current: &ChatChannel) -> Typed {
                     if let Err(e) = tavern_shared::dice::parse(rest) {
                         return Typed::Invalid(e.to_string());
                     }
-                    (ChatChannel::Dice, rest)
+                    let channel = if word == "gmroll" {
+                        ChatChannel::GmRoll
+                    } else {
+                        ChatChannel::Dice
+                    };
+                    (channel, rest)
                 }
                 "w" | "whisper" | "msg" => {
                     let (name, text) = match split_name(rest) {
@@ -134,7 +139,7 @@ pub fn parse_typed(input: &str, current: &ChatChannel) -> Typed {
                 }
                 "narrate" | "story" => (ChatChannel::Narration, rest),
                 "kick" | "ban" | "mute" | "unmute" | "teleport" | "tp" | "scene" | "handover"
-                | "encounter" | "enc" | "endturn" | "done" => {
+                | "encounter" | "enc" | "endturn" | "done" | "override" => {
                     return match crate::table::GmRequest::parse(word, rest) {
                         Ok(request) => Typed::GmAct(request),
                         Err(e) => Typed::Invalid(e),
@@ -178,6 +183,7 @@ pub fn channel_label(channel: &ChatChannel) -> String {
         ChatChannel::Agent(agent) => format!("NPC {agent}"),
         ChatChannel::Dice => "Dice".into(),
         ChatChannel::Narration => "Story".into(),
+        ChatChannel::GmRoll => "GM roll".into(),
     }
 }
 
@@ -190,6 +196,7 @@ pub fn format_line(line: &ChatLine, me: &str) -> String {
         ChatChannel::System => format!("* {}", line.text),
         ChatChannel::Dice => format!("[Dice] {} {}", line.from, line.text),
         ChatChannel::Narration => format!("[Story] {}", line.text),
+        ChatChannel::GmRoll => format!("[GM roll] {} {}", line.from, line.text),
         other => format!("[{}] {}: {}", channel_label(other), line.from, line.text),
     }
 }

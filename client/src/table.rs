@@ -83,6 +83,11 @@ pub enum GmRequest {
     },
     /// The other encounter commands, which name nobody.
     Encounter(EncounterCommand),
+    /// `/override TOTAL reason`: the table's last roll.
+    Override {
+        total: i64,
+        reason: String,
+    },
 }
 
 /// What a typed GM request becomes once its names are found.
@@ -187,6 +192,17 @@ impl GmRequest {
                 }
                 GmRequest::Encounter(EncounterCommand::EndTurn)
             }
+            "override" => {
+                let (total, reason) = rest.split_once(' ').unwrap_or((rest, ""));
+                let total = total
+                    .parse::<i64>()
+                    .map_err(|_| format!("`{total}` is not a total; /override TOTAL reason"))?;
+                check_reason(reason.trim())?;
+                GmRequest::Override {
+                    total,
+                    reason: reason.trim().to_string(),
+                }
+            }
             "handover" => {
                 if !tail.is_empty() {
                     return Err(format!("/{word} takes a name only"));
@@ -228,6 +244,7 @@ impl GmRequest {
                 }));
             }
             GmRequest::Encounter(command) => return Ok(GmSend::Encounter(command)),
+            GmRequest::Override { total, reason } => GmAction::Override { total, reason },
             GmRequest::Kick { name, reason } => GmAction::Kick {
                 player: id(&name)?,
                 reason,

@@ -288,6 +288,7 @@ fn route(
             })
             .map(|(id, _)| *id)
             .collect(),
+        ChatChannel::GmRoll => return Err("a GM roll goes to the GM only".into()),
         ChatChannel::System => return Err("only the server speaks on the system channel".into()),
         ChatChannel::Agent(_) => return Err("lines to an NPC go to its conversation".into()),
     };
@@ -334,6 +335,32 @@ fn route(
     Ok((to, scope, title))
 }
 
+/// Who hears a roll made for the GM's eyes: the roller and the GM of its room
+/// (`gm`, an identity; `None` when the room is not a campaign).
+fn gm_roll_route(
+    from_id: u64,
+    speakers: &HashMap<u64, Speaker>,
+    gm: Option<&str>,
+    room: &RoomId,
+    maps: &Maps,
+) -> Result<(Vec<u64>, SessionScope, String), String> {
+    let gm = gm.ok_or("/gmroll is for a campaign's table, where there is a GM")?;
+    let (gm_id, _) = speakers
+        .iter()
+        .find(|(_, s)| s.identity == gm && maps.try_get(s.map).is_some_and(|p| p.room == *room))
+        .ok_or("the GM is not at the table now")?;
+    let mut to = vec![from_id, *gm_id];
+    to.sort_unstable();
+    to.dedup();
+    Ok((
+        to,
+        SessionScope::GmRolls {
+            room: room.0.to_string(),
+        },
+        "GM rolls".to_string(),
+    ))
+}
+
 /// Tells `client` why its line (quoted, shortened) went nowhere.
 pub(crate) fn rejection(client: Entity, text: &str, reason: String) -> ToClients<ChatRejected> {
     to_client(
@@ -367,7 +394,7 @@ pub(crate) fn receive_chat(
     mut rejected: MessageWriter<ToClients<ChatRejected>>,
     mut to_agents: MessageWriter<AgentSay>,
     metrics: Res<Metrics>,
-    (rooms, tables): (Res<crate::rooms::RoomDirectory>, Res<crate::gm::Tables>),
+    (rooms, mut tables): (Res<crate::rooms::RoomDirectory>, ResMut<crate::gm::Tables>),
 ) {
     let refused = metrics.chat_lines.with_label_values(&["refused"]);
     let Some(worker) = worker else {
@@ -403,7 +430,7 @@ pub(crate) fn receive_chat(
         };
         // A roll: the server rolls what was asked, and the line says every die.
         let text = match message.channel {
-            ChatChannel::Dice => match tavern_shared::dice::parse(&text) {
+            ChatChannel::Dice | ChatChannel::GmRoll => match tavern_shared::dice::parse(&text) {
                 Ok(expression) => {
                     let outcome = expression.roll(|sides| rand::random_range(1..=sides));
                     format!("rolls {}", outcome.shown())
@@ -458,7 +485,20 @@ pub(crate) fn receive_chat(
             reject(&mut rejected, "only the GM can narrate".into());
             continue;
         }
-        match route(&message.channel, me, id.0, speakers, &near, &maps) {
+        let routed = if message.channel == ChatChannel::GmRoll {
+            let gm = rooms
+                .get(&room.0)
+                .and_then(|r| r.campaign.map(|c| c.gm_identity()));
+            gm_roll_route(id.0, speakers, gm.as_deref(), room, &maps)
+        } else {
+            route(&message.channel, me, id.0, speakers, &near, &maps)
+        };
+        if message.channel == ChatChannel::Dice
+            && let Ok((_, SessionScope::Table { .. }, _)) = &routed
+        {
+            tables.note_roll(room, &me.name, &text);
+        }
+        match routed {
             Ok((to, scope, title)) => {
                 let participants: Vec<String> = to
                     .iter()

@@ -35,6 +35,9 @@ pub enum ChatChannel {
     Dice,
     /// The GM's narration (`/narrate text`): shown to the whole room as the story.
     Narration,
+    /// Dice rolled for the GM's eyes only (`/gmroll 1d20`): the roller and the GM see
+    /// them.
+    GmRoll,
 }
 
 impl ChatChannel {
@@ -49,6 +52,7 @@ impl ChatChannel {
             ChatChannel::Agent(_) => "agent",
             ChatChannel::Dice => "dice",
             ChatChannel::Narration => "narration",
+            ChatChannel::GmRoll => "gmroll",
         }
     }
 }

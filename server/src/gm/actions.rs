@@ -187,6 +187,35 @@ fn receive_actions(
                 );
                 Ok(None)
             })(),
+            GmAction::Override { total, reason } => (|| {
+                check_reason(reason)?;
+                if total.unsigned_abs() > 1_000_000 {
+                    return Err(format!("{total} is no result a roll could have"));
+                }
+                let (who, roll) = table
+                    .tables
+                    .last_roll
+                    .get(&room)
+                    .cloned()
+                    .ok_or("there is no roll at this table to override")?;
+                let identity = table.who(client).map(|(_, i, _)| i).unwrap_or_default();
+                let why = if reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {reason}")
+                };
+                let line = format!("overrides {who}'s roll ({roll}) to {total}{why}");
+                if !super::say_at_table(
+                    world.chat.as_deref(),
+                    &world.players,
+                    &room,
+                    (client, &identity, &gm_name),
+                    line,
+                ) {
+                    return Err("the server cannot keep the override right now".into());
+                }
+                Ok(None)
+            })(),
             GmAction::HandOver { player } => (|| {
                 let (_, _, identity, name) = target(&table, *player)?;
                 let Some(account) = account_of(&identity) else {

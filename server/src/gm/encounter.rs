@@ -253,16 +253,13 @@ impl Arena<'_, '_> {
     /// Says `text` at the table of `room` on behalf of `who` (a connection, identity
     /// and name), stored with the room's dice; `false` if it could not be.
     fn say(&self, room: &RoomId, sender: Entity, who: (&str, &str), text: String) -> bool {
-        let Some(chat) = &self.chat else {
-            return false;
-        };
-        let audience = self
-            .players
-            .in_room(room)
-            .into_iter()
-            .map(|(_, identity)| identity)
-            .collect();
-        chat.table_line(sender, room, who, audience, text)
+        super::say_at_table(
+            self.chat.as_deref(),
+            &self.players,
+            room,
+            (sender, who.0, who.1),
+            text,
+        )
     }
 }
 

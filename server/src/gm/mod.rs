@@ -53,6 +53,8 @@ pub struct Tables {
     sheets: HashMap<RoomId, Vec<StoredSheet>>,
     /// Identities the GM muted, per room (until unmuted, or the server restarts).
     muted: HashMap<RoomId, HashSet<String>>,
+    /// The last roll made for the whole table, per room: who, and the roll as said.
+    last_roll: HashMap<RoomId, (String, String)>,
 }
 
 impl Tables {
@@ -86,6 +88,12 @@ impl Tables {
         self.paused.contains(room)
     }
 
+    /// Notes the last roll made at `room`'s table (the one a GM override changes).
+    pub fn note_roll(&mut self, room: &RoomId, who: &str, text: &str) {
+        self.last_roll
+            .insert(room.clone(), (who.to_string(), text.to_string()));
+    }
+
     /// Whether the GM muted `identity` in `room`.
     pub fn is_muted(&self, room: &RoomId, identity: &str) -> bool {
         self.muted.get(room).is_some_and(|m| m.contains(identity))
@@ -117,6 +125,27 @@ impl Tables {
             }
         }
     }
+}
+
+/// Says `text` at the table of `room` on behalf of `who` (its connection, identity and
+/// name), stored with the room's dice and sent to everyone in the room once stored;
+/// `false` when nothing is stored here.
+pub fn say_at_table(
+    chat: Option<&crate::chat::ChatWorker>,
+    players: &crate::players::PlayerDirectory,
+    room: &RoomId,
+    (sender, identity, name): (Entity, &str, &str),
+    text: String,
+) -> bool {
+    let Some(chat) = chat else {
+        return false;
+    };
+    let audience = players
+        .in_room(room)
+        .into_iter()
+        .map(|(_, identity)| identity)
+        .collect();
+    chat.table_line(sender, room, (identity, name), audience, text)
 }
 
 /// What the HTTP API tells the game about campaigns: sheets written, campaigns gone.

@@ -313,6 +313,7 @@ fn receive_commands(
 /// What carrying out a change may touch besides the table: sending players away.
 #[derive(SystemParam)]
 pub struct Consequences<'w, 's> {
+    pub chat: Option<Res<'w, crate::chat::ChatWorker>>,
     pub players: Res<'w, crate::players::PlayerDirectory>,
     pub sent_away: MessageWriter<'w, ToClients<SentAway>>,
     pub delivery: MessageWriter<'w, ToClients<tavern_shared::chat::ChatDelivery>>,

@@ -29,6 +29,7 @@ fn read_mail(mailbox: Res<TableMailbox>, mut table: Table) {
                 table.tables.status.remove(&room);
                 table.tables.paused.remove(&room);
                 table.tables.muted.remove(&room);
+                table.tables.last_roll.remove(&room);
             }
         }
     }

@@ -42,6 +42,8 @@ pub enum SessionScope {
     Agent { agent: String },
     /// The dice rolled in a room.
     Table { room: String },
+    /// The rolls a player made for the GM's eyes in a room.
+    GmRolls { room: String },
 }
 
 impl SessionScope {
@@ -57,6 +59,7 @@ impl SessionScope {
             SessionScope::Whisper => serde_json::json!(["whisper", ids]),
             SessionScope::Agent { agent } => serde_json::json!(["agent", agent, ids]),
             SessionScope::Table { room } => serde_json::json!(["dice", room]),
+            SessionScope::GmRolls { room } => serde_json::json!(["gmroll", room, ids]),
         };
         value.to_string()
     }
@@ -115,6 +118,7 @@ fn channel_from(text: &str) -> ChatChannel {
         "system" => ChatChannel::System,
         "dice" => ChatChannel::Dice,
         "narration" => ChatChannel::Narration,
+        "gmroll" => ChatChannel::GmRoll,
         other if other.starts_with("agent:") => {
             ChatChannel::Agent(other.trim_start_matches("agent:").to_string())
         }

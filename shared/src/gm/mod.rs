@@ -180,6 +180,8 @@ pub enum GmAction {
     Scene(Scene),
     /// Hands the GM's seat to a player (a registered account) in the room.
     HandOver { player: u64 },
+    /// Sets the result of the table's last roll, said to all as overridden.
+    Override { total: i64, reason: String },
 }
 
 impl GmAction {
@@ -192,6 +194,7 @@ impl GmAction {
             GmAction::Teleport { .. } => "teleport players",
             GmAction::Scene(_) => "set the scene",
             GmAction::HandOver { .. } => "hand over the GM's seat",
+            GmAction::Override { .. } => "override a roll",
         };
         format!("only the GM can {what}")
     }
