@@ -42,6 +42,34 @@ fn register(url: &str, name: &str) -> (i64, String, String) {
     )
 }
 
+/// A server (`name` for its data folder) with accounts for `people` (the first is the
+/// GM) and a campaign on the town made by the GM with the password "keep" and `extra`
+/// in its request: the server, its URL, the room's id and each account (id, API
+/// token, session).
+fn campaign_with(
+    name: &str,
+    people: &[&str],
+    extra: serde_json::Value,
+) -> (
+    tavern_server::RunningServer,
+    String,
+    String,
+    Vec<(i64, String, String)>,
+) {
+    let server = crate::common::start_server(name, None);
+    let url = server.http_url();
+    let accounts: Vec<(i64, String, String)> = people.iter().map(|p| register(&url, p)).collect();
+    let mut body =
+        json!({"name": "The Sunken Keep", "map": "town", "campaign": true, "password": "keep"});
+    for (key, value) in extra.as_object().into_iter().flatten() {
+        body[key] = value.clone();
+    }
+    let (status, room) = call(&url, "/api/rooms", Some(&accounts[0].1), Some(body));
+    assert_eq!(status, 201, "{room}");
+    let id = room["id"].as_str().unwrap().to_string();
+    (server, url, id, accounts)
+}
+
 fn at_table(url: &str, name: &str, session: &str, room: &str, brain: Brain) -> Bot {
     Bot::with_target(
         ServerTarget {
@@ -432,21 +460,10 @@ fn failed_with(bot: &Bot) -> Option<String> {
 fn the_gm_narrates_sets_the_scene_and_keeps_order() {
     use tavern_shared::chat::ChatChannel;
     let _turn = crate::common::serial();
-    let server = crate::common::start_server("campaign-gm", None);
-    let url = server.http_url();
-    let (_, gm_token, gm_session) = register(&url, "Gaia");
-    let (_, _, bram_session) = register(&url, "Bram");
-    let (_, _, cy_session) = register(&url, "Cy");
-    let (status, room) = call(
-        &url,
-        "/api/rooms",
-        Some(&gm_token),
-        Some(
-            json!({"name": "The Sunken Keep", "map": "town", "campaign": true, "password": "keep"}),
-        ),
-    );
-    assert_eq!(status, 201, "{room}");
-    let id = room["id"].as_str().unwrap().to_string();
+    let (server, url, id, accounts) =
+        campaign_with("campaign-gm", &["Gaia", "Bram", "Cy"], json!({}));
+    let [(_, _, gm_session), (_, _, bram_session), (_, _, cy_session)] =
+        <[_; 3]>::try_from(accounts).unwrap();
     let mut gaia = at_table(&url, "Gaia", &gm_session, &id, Brain::Idle);
     let mut bram = at_table(&url, "Bram", &bram_session, &id, Brain::Idle);
     let mut cy = at_table(&url, "Cy", &cy_session, &id, Brain::Idle);
@@ -785,21 +802,16 @@ fn current_name(bot: &Bot) -> Option<String> {
 fn an_encounter_keeps_turns_and_a_returning_player_sees_where_it_stands() {
     use tavern_shared::gm::encounter::Standing;
     let _turn = crate::common::serial();
-    let server = crate::common::start_server("campaign-encounter", None);
-    let url = server.http_url();
-    let (_, gm_token, gm_session) = register(&url, "Gaia");
-    let (bram_id, bram_token, bram_session) = register(&url, "Bram");
-    let (cy_id, cy_token, cy_session) = register(&url, "Cy");
-    let (status, room) = call(
-        &url,
-        "/api/rooms",
-        Some(&gm_token),
-        Some(
-            json!({"name": "Keep", "map": "town", "campaign": true, "password": "keep", "turn_time_limit": 600}),
-        ),
+    let (server, url, id, accounts) = campaign_with(
+        "campaign-encounter",
+        &["Gaia", "Bram", "Cy"],
+        json!({"name": "Keep", "turn_time_limit": 600}),
     );
-    assert_eq!(status, 201, "{room}");
-    let id = room["id"].as_str().unwrap().to_string();
+    let [
+        (_, _, gm_session),
+        (bram_id, bram_token, bram_session),
+        (cy_id, cy_token, cy_session),
+    ] = <[_; 3]>::try_from(accounts).unwrap();
     // Bram is quick and walks 30 feet a turn (6 tiles: 192 px); Cy walks 10 (64 px).
     for (account, token, name, speed) in [
         (bram_id, &bram_token, "Bram", 30),
@@ -1015,21 +1027,11 @@ fn an_encounter_keeps_turns_and_a_returning_player_sees_where_it_stands() {
 fn campaign_bots_run_an_encounter_and_out_of_turn_strikes_are_refused() {
     use tavern_client::campaign::{CampaignOptions, Role, run_campaign};
     let _turn = crate::common::serial();
-    let server = crate::common::start_server("campaign-bots", None);
-    let url = server.http_url();
-    let (_, gm_token, _) = register(&url, "Gaia");
-    let (status, room) = call(
-        &url,
-        "/api/rooms",
-        Some(&gm_token),
-        Some(
-            json!({"name": "Keep", "map": "town", "campaign": true, "password": "keep", "turn_time_limit": 10}),
-        ),
-    );
-    assert_eq!(status, 201, "{room}");
+    let (_server, url, id, _) =
+        campaign_with("campaign-bots", &["Gaia"], json!({"turn_time_limit": 10}));
     let options = |role, count, secs| CampaignOptions {
         server: url.clone(),
-        room: room["id"].as_str().unwrap().to_string(),
+        room: id.clone(),
         room_password: Some("keep".into()),
         role,
         count,

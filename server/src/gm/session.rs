@@ -395,7 +395,7 @@ fn apply(change: Change, table: &mut Table, world: &mut Consequences) {
         Stored::Status {
             command, status, ..
         } => {
-            table.rooms.set_campaign_status(&room.0, status);
+            table.rooms.update_campaign(&room.0, |c| c.status = status);
             table.tables.set(room.clone(), status);
             info!(%room, %status, gm = %gm_name, "campaign session");
             command.announcement(&gm_name)
@@ -420,7 +420,9 @@ fn apply(change: Change, table: &mut Table, world: &mut Consequences) {
             format!("{gm_name} banned {name}")
         }
         Stored::Scene(scene) => {
-            table.rooms.set_campaign_scene(&room.0, scene.clone());
+            table
+                .rooms
+                .update_campaign(&room.0, |c| c.scene = scene.clone());
             let line = scene.line();
             if line.is_empty() {
                 format!("{gm_name} cleared the scene")
@@ -429,7 +431,7 @@ fn apply(change: Change, table: &mut Table, world: &mut Consequences) {
             }
         }
         Stored::TurnSecs(secs) => {
-            table.rooms.set_campaign_turn_secs(&room.0, secs);
+            table.rooms.update_campaign(&room.0, |c| c.turn_secs = secs);
             format!("{gm_name} set encounter turns to {secs} s")
         }
         Stored::Seat { account, name } => {

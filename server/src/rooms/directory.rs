@@ -242,39 +242,15 @@ impl RoomDirectory {
             .collect()
     }
 
-    /// Records a campaign's new session status.
-    pub fn set_campaign_status(&self, id: &str, status: CampaignStatus) {
+    /// Changes a campaign (its status, scene or turn time limit) with `change`.
+    pub fn update_campaign(&self, id: &str, change: impl FnOnce(&mut Campaign)) {
         if let Some(campaign) = self
             .write()
             .rooms
             .get_mut(id)
             .and_then(|r| r.campaign.as_mut())
         {
-            campaign.status = status;
-        }
-    }
-
-    /// Records a campaign's new scene.
-    pub fn set_campaign_scene(&self, id: &str, scene: Scene) {
-        if let Some(campaign) = self
-            .write()
-            .rooms
-            .get_mut(id)
-            .and_then(|r| r.campaign.as_mut())
-        {
-            campaign.scene = scene;
-        }
-    }
-
-    /// Records a campaign's turn time limit.
-    pub fn set_campaign_turn_secs(&self, id: &str, secs: u32) {
-        if let Some(campaign) = self
-            .write()
-            .rooms
-            .get_mut(id)
-            .and_then(|r| r.campaign.as_mut())
-        {
-            campaign.turn_secs = secs;
+            change(campaign);
         }
     }
 
@@ -595,7 +571,7 @@ mod tests {
             rooms.dispose_idle(Duration::ZERO).is_empty(),
             "kept while empty"
         );
-        rooms.set_campaign_status("t", CampaignStatus::Paused);
+        rooms.update_campaign("t", |c| c.status = CampaignStatus::Paused);
         assert_eq!(
             rooms.campaigns(),
             vec![(RoomId::from("t"), CampaignStatus::Paused)]

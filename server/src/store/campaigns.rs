@@ -49,6 +49,12 @@ fn sheet_from(row: &sqlx::any::AnyRow) -> Result<StoredSheet, sqlx::Error> {
     })
 }
 
+/// A value for a campaign's column.
+enum Value {
+    Text(String),
+    Number(i64),
+}
+
 const SHEET_COLUMNS: &str = "account_id, version, sheet, updated_at, updated_by";
 
 impl ChatStore {
@@ -132,57 +138,50 @@ impl ChatStore {
         Ok(campaigns)
     }
 
+    /// Sets one column of a campaign (one of a fixed few, never from outside).
+    async fn update_campaign(
+        &self,
+        room: &str,
+        column: &'static str,
+        value: Value,
+    ) -> Result<(), sqlx::Error> {
+        let _timer = self.timer(&format!("set_campaign_{column}"));
+        let sql = format!("UPDATE campaigns SET {column} = $1, updated_at = $2 WHERE room = $3");
+        let query = sqlx::query(&sql);
+        let query = match value {
+            Value::Text(text) => query.bind(text),
+            Value::Number(n) => query.bind(n),
+        };
+        query.bind(now_ms()).bind(room).execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Records the session's new status.
     pub async fn set_campaign_status(
         &self,
         room: &str,
         status: CampaignStatus,
     ) -> Result<(), sqlx::Error> {
-        let _timer = self.timer("set_campaign_status");
-        sqlx::query("UPDATE campaigns SET status = $1, updated_at = $2 WHERE room = $3")
-            .bind(status.as_str())
-            .bind(now_ms())
-            .bind(room)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.update_campaign(room, "status", Value::Text(status.as_str().into()))
+            .await
     }
 
     /// Records the campaign's scene.
     pub async fn set_campaign_scene(&self, room: &str, scene: &Scene) -> Result<(), sqlx::Error> {
-        let _timer = self.timer("set_campaign_scene");
         let json = serde_json::to_string(scene).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-        sqlx::query("UPDATE campaigns SET scene = $1, updated_at = $2 WHERE room = $3")
-            .bind(json)
-            .bind(now_ms())
-            .bind(room)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.update_campaign(room, "scene", Value::Text(json)).await
     }
 
     /// Records the campaign's turn time limit.
     pub async fn set_campaign_turn_secs(&self, room: &str, secs: u32) -> Result<(), sqlx::Error> {
-        let _timer = self.timer("set_campaign_turn_secs");
-        sqlx::query("UPDATE campaigns SET turn_secs = $1, updated_at = $2 WHERE room = $3")
-            .bind(i64::from(secs))
-            .bind(now_ms())
-            .bind(room)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.update_campaign(room, "turn_secs", Value::Number(i64::from(secs)))
+            .await
     }
 
     /// Hands the campaign to another GM (an account).
     pub async fn set_campaign_gm(&self, room: &str, account: i64) -> Result<(), sqlx::Error> {
-        let _timer = self.timer("set_campaign_gm");
-        sqlx::query("UPDATE campaigns SET gm_account = $1, updated_at = $2 WHERE room = $3")
-            .bind(account)
-            .bind(now_ms())
-            .bind(room)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.update_campaign(room, "gm_account", Value::Number(account))
+            .await
     }
 
     /// Bans `identity` from the campaign for good (again: the reason is updated).
