@@ -394,7 +394,10 @@ pub(crate) fn receive_chat(
     mut rejected: MessageWriter<ToClients<ChatRejected>>,
     mut to_agents: MessageWriter<AgentSay>,
     metrics: Res<Metrics>,
-    (rooms, mut tables): (Res<crate::rooms::RoomDirectory>, ResMut<crate::gm::Tables>),
+    (rooms, mut tables): (
+        Option<Res<crate::rooms::RoomDirectory>>,
+        Option<ResMut<crate::gm::Tables>>,
+    ),
 ) {
     let refused = metrics.chat_lines.with_label_values(&["refused"]);
     let Some(worker) = worker else {
@@ -475,19 +478,26 @@ pub(crate) fn receive_chat(
             continue;
         };
         let room = &maps.get(me.map).room;
-        if tables.is_muted(room, &me.identity) {
+        if tables
+            .as_ref()
+            .is_some_and(|t| t.is_muted(room, &me.identity))
+        {
             reject(&mut rejected, "the GM muted you".into());
             continue;
         }
         if message.channel == ChatChannel::Narration
-            && !rooms.get(&room.0).is_some_and(|r| r.is_gm(&me.identity))
+            && !rooms
+                .as_ref()
+                .and_then(|r| r.get(&room.0))
+                .is_some_and(|r| r.is_gm(&me.identity))
         {
             reject(&mut rejected, "only the GM can narrate".into());
             continue;
         }
         let routed = if message.channel == ChatChannel::GmRoll {
             let gm = rooms
-                .get(&room.0)
+                .as_ref()
+                .and_then(|r| r.get(&room.0))
                 .and_then(|r| r.campaign.map(|c| c.gm_identity()));
             gm_roll_route(id.0, speakers, gm.as_deref(), room, &maps)
         } else {
@@ -495,6 +505,7 @@ pub(crate) fn receive_chat(
         };
         if message.channel == ChatChannel::Dice
             && let Ok((_, SessionScope::Table { .. }, _)) = &routed
+            && let Some(tables) = &mut tables
         {
             tables.note_roll(room, &me.name, &text);
         }

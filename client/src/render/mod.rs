@@ -19,6 +19,7 @@ pub mod map;
 pub mod npcs;
 pub mod prompts;
 pub mod roster;
+pub mod sheet;
 pub mod start;
 pub mod table;
 pub mod touch;
@@ -78,5 +79,6 @@ pub fn plugin(app: &mut App) {
         catchup::plugin,
         table::plugin,
         turns::plugin,
+        sheet::plugin,
     ));
 }

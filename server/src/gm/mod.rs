@@ -24,13 +24,18 @@ pub use freeze::Frozen;
 #[derive(bevy::ecs::system::SystemParam)]
 pub struct Rules<'w, 's> {
     frozen: Query<'w, 's, (), With<Frozen>>,
-    encounters: ResMut<'w, encounter::Encounters>,
+    /// Absent in apps without the table (the combat benchmark).
+    encounters: Option<ResMut<'w, encounter::Encounters>>,
 }
 
 impl Rules<'_, '_> {
     /// Why the avatar `caster` (body `body` in `room`) may not act now, if it may not.
     pub fn refuse(&self, caster: Entity, room: &RoomId, body: u32) -> Option<String> {
-        if let Some(why) = self.encounters.refuse_action(room, body) {
+        if let Some(why) = self
+            .encounters
+            .as_ref()
+            .and_then(|e| e.refuse_action(room, body))
+        {
             return Some(why);
         }
         self.frozen
@@ -40,7 +45,9 @@ impl Rules<'_, '_> {
 
     /// The body took its action.
     pub fn acted(&mut self, room: &RoomId, body: u32) {
-        self.encounters.acted(room, body);
+        if let Some(encounters) = &mut self.encounters {
+            encounters.acted(room, body);
+        }
     }
 }
 

@@ -188,7 +188,9 @@ impl Table<'_, '_> {
         for &client in to {
             let identity = self.who(client).map(|(_, identity, _)| identity);
             let you_are_gm = identity.as_deref() == Some(gm.as_str());
-            let muted = identity.is_some_and(|i| self.tables.is_muted(room, &i));
+            let muted = identity
+                .as_deref()
+                .is_some_and(|i| self.tables.is_muted(room, i));
             self.states.write(to_client(
                 client,
                 TableState {
@@ -197,6 +199,9 @@ impl Table<'_, '_> {
                     gm_account: campaign.gm_account,
                     gm: campaign.gm_name.clone(),
                     you_are_gm,
+                    your_account: identity
+                        .as_deref()
+                        .and_then(crate::http::campaigns::account_of),
                     max_players: info.max_players,
                     scene: campaign.scene.clone(),
                     muted,

@@ -386,6 +386,8 @@ pub struct TableState {
     pub gm: String,
     /// The receiving player is the GM.
     pub you_are_gm: bool,
+    /// The receiving player's account id (`None` for a guest): its sheet's key.
+    pub your_account: Option<i64>,
     /// Players at most, besides the GM.
     pub max_players: u32,
     /// Where and when the table is.
