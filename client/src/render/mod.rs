@@ -9,6 +9,7 @@ pub mod catchup;
 pub mod chat;
 pub mod combat;
 pub mod conversation;
+pub mod dicelog;
 pub mod dungeon;
 pub mod gamepad;
 pub mod hud;
@@ -80,5 +81,6 @@ pub fn plugin(app: &mut App) {
         table::plugin,
         turns::plugin,
         sheet::plugin,
+        dicelog::plugin,
     ));
 }
