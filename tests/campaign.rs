@@ -558,6 +558,31 @@ fn the_gm_narrates_sets_the_scene_and_keeps_order() {
         lines_on(&cy, ChatChannel::GmRoll).is_empty(),
         "Cy does not see it"
     );
+    // A line for the GM's ears only.
+    bram.say(ChatChannel::ToGm, "I pick the lock while they talk");
+    gaia.say(ChatChannel::ToGm, "to myself");
+    assert!(
+        pump_until(
+            &mut [&mut gaia, &mut bram, &mut cy],
+            Duration::from_secs(10),
+            |b| {
+                lines_on(b[0], ChatChannel::ToGm)
+                    .contains(&"I pick the lock while they talk".to_string())
+                    && refusals(b[0])
+                        .iter()
+                        .any(|r| r.starts_with("you are the GM"))
+            }
+        ),
+        "the GM hears Bram's aside; the GM's own is refused"
+    );
+    pump_for(
+        &mut [&mut gaia, &mut bram, &mut cy],
+        Duration::from_millis(300),
+    );
+    assert!(
+        lines_on(&cy, ChatChannel::ToGm).is_empty(),
+        "Cy does not hear it"
+    );
     let cy_roll = lines_on(&gaia, ChatChannel::Dice).pop().unwrap();
     bram.gm_act("override", "1").unwrap();
     gaia.gm_act("override", "6 the dice were loaded").unwrap();

@@ -86,7 +86,7 @@ pub enum Typed {
 }
 
 /// The commands the chat box understands.
-pub const HELP: &str = "/near, /zone, /map [text]: talk there (Tab cycles)    /w NAME text: whisper (\"quote\" names with spaces)    /roll 2d6+3, d20 adv, 4d6kh3: roll dice for the room (/gmroll: for the GM's eyes only)    GM: /start, /pause, /resume, /end the session, /narrate text, /scene location=... weather=... time=... mood=..., /kick NAME reason, /ban NAME reason, /mute NAME, /unmute NAME, /teleport NAME|all X Y|ENTRY, /handover NAME, /override TOTAL reason, /encounter start [RADIUS]|next|back|add NAME|remove NAME|end|timer SECS    In an encounter: /endturn    /help";
+pub const HELP: &str = "/near, /zone, /map [text]: talk there (Tab cycles)    /w NAME text: whisper (\"quote\" names with spaces)    /roll 2d6+3, d20 adv, 4d6kh3: roll dice for the room (/gmroll: for the GM's eyes only)    /gm text: to the GM only    GM: /start, /pause, /resume, /end the session, /narrate text, /scene location=... weather=... time=... mood=..., /kick NAME reason, /ban NAME reason, /mute NAME, /unmute NAME, /teleport NAME|all X Y|ENTRY, /handover NAME, /override TOTAL reason, /encounter start [RADIUS]|next|back|add NAME|remove NAME|end|timer SECS    In an encounter: /endturn    /help";
 
 /// Reads a line typed into the chat box: plain text goes to `current`; `/near`, `/zone`,
 /// `/map` (with or without text), `/w NAME text` (`/whisper`, names with spaces in
@@ -138,6 +138,7 @@ pub fn parse_typed(input: &str, current: &ChatChannel) -> Typed {
                     (ChatChannel::Whisper(name.to_string()), text)
                 }
                 "narrate" | "story" => (ChatChannel::Narration, rest),
+                "gm" => (ChatChannel::ToGm, rest),
                 "kick" | "ban" | "mute" | "unmute" | "teleport" | "tp" | "scene" | "handover"
                 | "encounter" | "enc" | "endturn" | "done" | "override" => {
                     return match crate::table::GmRequest::parse(word, rest) {
@@ -184,6 +185,7 @@ pub fn channel_label(channel: &ChatChannel) -> String {
         ChatChannel::Dice => "Dice".into(),
         ChatChannel::Narration => "Story".into(),
         ChatChannel::GmRoll => "GM roll".into(),
+        ChatChannel::ToGm => "To the GM".into(),
     }
 }
 
@@ -197,6 +199,8 @@ pub fn format_line(line: &ChatLine, me: &str) -> String {
         ChatChannel::Dice => format!("[Dice] {} {}", line.from, line.text),
         ChatChannel::Narration => format!("[Story] {}", line.text),
         ChatChannel::GmRoll => format!("[GM roll] {} {}", line.from, line.text),
+        ChatChannel::ToGm if line.from == me => format!("[to the GM] {}", line.text),
+        ChatChannel::ToGm => format!("[to the GM] {}: {}", line.from, line.text),
         other => format!("[{}] {}: {}", channel_label(other), line.from, line.text),
     }
 }

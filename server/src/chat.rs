@@ -288,7 +288,9 @@ fn route(
             })
             .map(|(id, _)| *id)
             .collect(),
-        ChatChannel::GmRoll => return Err("a GM roll goes to the GM only".into()),
+        ChatChannel::GmRoll | ChatChannel::ToGm => {
+            return Err("this goes to the GM only".into());
+        }
         ChatChannel::System => return Err("only the server speaks on the system channel".into()),
         ChatChannel::Agent(_) => return Err("lines to an NPC go to its conversation".into()),
     };
@@ -335,16 +337,21 @@ fn route(
     Ok((to, scope, title))
 }
 
-/// Who hears a roll made for the GM's eyes: the roller and the GM of its room
-/// (`gm`, an identity; `None` when the room is not a campaign).
-fn gm_roll_route(
+/// Who hears a roll made for the GM's eyes or a line to the GM: the player and the GM
+/// of its room (`gm`, an identity; `None` when the room is not a campaign).
+fn gm_route(
+    channel: &ChatChannel,
+    from: &Speaker,
     from_id: u64,
     speakers: &HashMap<u64, Speaker>,
     gm: Option<&str>,
     room: &RoomId,
     maps: &Maps,
 ) -> Result<(Vec<u64>, SessionScope, String), String> {
-    let gm = gm.ok_or("/gmroll is for a campaign's table, where there is a GM")?;
+    let gm = gm.ok_or("this is for a campaign's table, where there is a GM")?;
+    if *channel == ChatChannel::ToGm && from.identity == gm {
+        return Err("you are the GM; whisper to a player with /w NAME text".into());
+    }
     let (gm_id, _) = speakers
         .iter()
         .find(|(_, s)| s.identity == gm && maps.try_get(s.map).is_some_and(|p| p.room == *room))
@@ -354,10 +361,10 @@ fn gm_roll_route(
     to.dedup();
     Ok((
         to,
-        SessionScope::GmRolls {
+        SessionScope::WithGm {
             room: room.0.to_string(),
         },
-        "GM rolls".to_string(),
+        "With the GM".to_string(),
     ))
 }
 
@@ -494,12 +501,20 @@ pub(crate) fn receive_chat(
             reject(&mut rejected, "only the GM can narrate".into());
             continue;
         }
-        let routed = if message.channel == ChatChannel::GmRoll {
+        let routed = if matches!(message.channel, ChatChannel::GmRoll | ChatChannel::ToGm) {
             let gm = rooms
                 .as_ref()
                 .and_then(|r| r.get(&room.0))
                 .and_then(|r| r.campaign.map(|c| c.gm_identity()));
-            gm_roll_route(id.0, speakers, gm.as_deref(), room, &maps)
+            gm_route(
+                &message.channel,
+                me,
+                id.0,
+                speakers,
+                gm.as_deref(),
+                room,
+                &maps,
+            )
         } else {
             route(&message.channel, me, id.0, speakers, &near, &maps)
         };

@@ -38,6 +38,8 @@ pub enum ChatChannel {
     /// Dice rolled for the GM's eyes only (`/gmroll 1d20`): the roller and the GM see
     /// them.
     GmRoll,
+    /// A player's line for the GM's ears only (`/gm text`).
+    ToGm,
 }
 
 impl ChatChannel {
@@ -53,6 +55,7 @@ impl ChatChannel {
             ChatChannel::Dice => "dice",
             ChatChannel::Narration => "narration",
             ChatChannel::GmRoll => "gmroll",
+            ChatChannel::ToGm => "gm",
         }
     }
 }

@@ -121,7 +121,7 @@ fn color_of(channel: &ChatChannel) -> Color {
         ChatChannel::Agent(_) => Color::srgb(1.0, 0.8, 0.5),
         ChatChannel::Dice => Color::srgb(0.75, 0.8, 1.0),
         ChatChannel::Narration => Color::srgb(1.0, 0.85, 0.55),
-        ChatChannel::GmRoll => Color::srgb(0.8, 0.7, 1.0),
+        ChatChannel::GmRoll | ChatChannel::ToGm => Color::srgb(0.8, 0.7, 1.0),
     }
 }
 

@@ -42,8 +42,8 @@ pub enum SessionScope {
     Agent { agent: String },
     /// The dice rolled in a room.
     Table { room: String },
-    /// The rolls a player made for the GM's eyes in a room.
-    GmRolls { room: String },
+    /// What a player said or rolled for the GM only, in a room.
+    WithGm { room: String },
 }
 
 impl SessionScope {
@@ -59,7 +59,7 @@ impl SessionScope {
             SessionScope::Whisper => serde_json::json!(["whisper", ids]),
             SessionScope::Agent { agent } => serde_json::json!(["agent", agent, ids]),
             SessionScope::Table { room } => serde_json::json!(["dice", room]),
-            SessionScope::GmRolls { room } => serde_json::json!(["gmroll", room, ids]),
+            SessionScope::WithGm { room } => serde_json::json!(["gm", room, ids]),
         };
         value.to_string()
     }
@@ -119,6 +119,7 @@ fn channel_from(text: &str) -> ChatChannel {
         "dice" => ChatChannel::Dice,
         "narration" => ChatChannel::Narration,
         "gmroll" => ChatChannel::GmRoll,
+        "gm" => ChatChannel::ToGm,
         other if other.starts_with("agent:") => {
             ChatChannel::Agent(other.trim_start_matches("agent:").to_string())
         }
