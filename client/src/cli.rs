@@ -35,10 +35,9 @@ pub struct BotsArgs {
     /// The server's HTTP API.
     #[arg(long, value_name = "URL", value_parser = server_url, default_value = "http://127.0.0.1:8080")]
     pub server: String,
-    /// How many bots to run.
-    #[arg(long, value_name = "N", default_value_t = 10,
-          value_parser = clap::value_parser!(u16).range(1..=5000))]
-    pub count: u16,
+    /// How many bots to run [default: 10; --role gm runs one].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=5000))]
+    pub count: Option<u16>,
     /// Light bots: a real connection, real inputs and real decoding of what the server
     /// sends, without prediction, interpolation or rendering [default: on above 50 bots].
     #[arg(long, conflicts_with = "full")]
@@ -126,6 +125,16 @@ pub struct BotsArgs {
     pub json: bool,
 }
 
+/// Bots run when `--count` is left out.
+const DEFAULT_COUNT: u16 = 10;
+
+impl BotsArgs {
+    /// How many bots to run: `--count`, else [`DEFAULT_COUNT`].
+    fn count(&self) -> u16 {
+        self.count.unwrap_or(DEFAULT_COUNT)
+    }
+}
+
 fn campaign_role(text: &str) -> Result<crate::campaign::Role, String> {
     match text {
         "gm" => Ok(crate::campaign::Role::Gm),
@@ -182,12 +191,12 @@ pub fn bots_main() -> ExitCode {
     };
     let report = run_bots(&BotOptions {
         server: args.server.clone(),
-        count: usize::from(args.count),
+        count: usize::from(args.count()),
         duration: Duration::from_secs_f64(args.duration),
         seed: args.seed,
         connect_timeout: Duration::from_secs_f64(args.connect_timeout),
         chat_lines: args.chat,
-        light: args.light || (!args.full && args.count > LIGHT_ABOVE),
+        light: args.light || (!args.full && args.count() > LIGHT_ABOVE),
         predict_sample: usize::from(args.predict_sample),
         still: args.still,
         fight,
@@ -298,7 +307,7 @@ fn campaign_main(args: &BotsArgs, room: &str) -> ExitCode {
         eprintln!("tavern-bots: --campaign needs --role gm or --role player");
         return ExitCode::FAILURE;
     };
-    if role == Role::Gm && args.count != 1 && args.count != 10 {
+    if role == Role::Gm && args.count.is_some_and(|n| n != 1) {
         eprintln!("tavern-bots: a campaign has one GM: --role gm runs one bot (leave out --count)");
         return ExitCode::FAILURE;
     }
@@ -320,7 +329,7 @@ fn campaign_main(args: &BotsArgs, room: &str) -> ExitCode {
         count: if role == Role::Gm {
             1
         } else {
-            usize::from(args.count)
+            usize::from(args.count())
         },
         duration: Duration::from_secs_f64(args.duration),
         connect_timeout: Duration::from_secs_f64(args.connect_timeout),
