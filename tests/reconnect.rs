@@ -36,8 +36,10 @@ fn a_dropped_player_comes_back_to_its_avatar_and_one_who_does_not_leaves() {
     let server = tavern_server::start(config).expect("the server starts");
     let url = server.http_url();
     let (mut ada, mut bo) = two_players(&url, "Ada", "Bo");
-    // Ada walks off her spawn point, so coming back to a spawn would show.
-    *ada.brain_mut() = Brain::Script(VecDeque::from([walk(Vec2::new(1.0, 0.3), 40)]));
+    // Ada walks off her spawn point, so coming back to a spawn would show. Not far:
+    // either of the two may have joined first and taken the spawn point 32 px to the
+    // left of the other's, and she must stay within Bo's proximity radius (100 px).
+    *ada.brain_mut() = Brain::Script(VecDeque::from([walk(Vec2::new(1.0, 0.3), 20)]));
     pump_until(&mut [&mut ada, &mut bo], Duration::from_secs(3), |_| false);
     let first = ada.client_id().unwrap();
     let avatar = server.avatar_of(first).expect("Ada has an avatar");
