@@ -20,7 +20,7 @@ use crate::common::{call, call_with, pump_for, pump_until, server_player, temp_d
 const PASSWORD: &str = "correct horse battery";
 
 /// Registers `name` and logs in with the password: (account id, API token, session).
-fn register(url: &str, name: &str) -> (i64, String, String) {
+pub fn register(url: &str, name: &str) -> (i64, String, String) {
     let (status, created) = call(
         url,
         "/api/accounts",
@@ -70,7 +70,7 @@ fn campaign_with(
     (server, url, id, accounts)
 }
 
-fn at_table(url: &str, name: &str, session: &str, room: &str, brain: Brain) -> Bot {
+pub fn at_table(url: &str, name: &str, session: &str, room: &str, brain: Brain) -> Bot {
     Bot::with_target(
         ServerTarget {
             session: Some(session.to_string()),

@@ -14,6 +14,7 @@ mod combat;
 mod content;
 mod e2e;
 mod exits;
+mod handouts;
 mod instances;
 mod inventory;
 mod load;

@@ -70,6 +70,17 @@ impl MapAssets {
         }
     }
 
+    /// Starts downloading the file at `url` (an asset URL) from `server` unless it is
+    /// here or on its way already.
+    pub fn request(&mut self, server: &str, url: &str, cache: &AssetCache) {
+        if self.files.contains_key(url) {
+            return;
+        }
+        let (server, url_owned, dir) = (server.to_string(), url.to_string(), cache.0.clone());
+        let pending = crate::http::spawn(async move { fetch(&server, &url_owned, &dir).await });
+        self.files.insert(url.to_string(), Fetch::Loading(pending));
+    }
+
     /// Whether every image asked for has arrived or failed.
     pub fn settled(&self) -> bool {
         !self.files.values().any(|f| matches!(f, Fetch::Loading(_)))
@@ -110,14 +121,7 @@ fn ask_for_map_images(
         return;
     }
     for url in image_urls(&map.data) {
-        if assets.files.contains_key(url) {
-            continue;
-        }
-        let (server, url_owned, dir) = (target.url.clone(), url.to_string(), cache.0.clone());
-        let pending = crate::http::spawn(async move { fetch(&server, &url_owned, &dir).await });
-        assets
-            .files
-            .insert(url.to_string(), Fetch::Loading(pending));
+        assets.request(&target.url, url, &cache);
     }
 }
 
@@ -136,7 +140,7 @@ fn take_in_images(mut assets: ResMut<MapAssets>) {
                 Fetch::Ready(fetched.bytes.into())
             }
             Taken::Done(Err(reason)) => {
-                warn!(%url, "a map image is missing: {reason}");
+                warn!(%url, "a file from the server is missing: {reason}");
                 Fetch::Failed(reason)
             }
             Taken::Lost => Fetch::Failed("the download stopped".into()),

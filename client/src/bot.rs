@@ -327,6 +327,23 @@ impl Bot {
         self.app.world().resource::<crate::table::Table>()
     }
 
+    /// The files shared at its campaign's table, the handout shown, the sounds played.
+    pub fn handouts(&self) -> &crate::handouts::Handouts {
+        self.app.world().resource::<crate::handouts::Handouts>()
+    }
+
+    /// The files it downloaded from the server (map images, handouts, sounds) by URL.
+    pub fn downloads(&self) -> &crate::assets::MapAssets {
+        self.app.world().resource::<crate::assets::MapAssets>()
+    }
+
+    /// Shares the file at `path` with its campaign's table, as `/upload PATH` does.
+    pub fn upload(&mut self, path: &str) {
+        self.app
+            .world_mut()
+            .write_message(crate::handouts::UploadFile(path.to_string()));
+    }
+
     /// Meetings the server invited this bot to.
     pub fn meetings(&self) -> &crate::meetings::Meetings {
         self.app.world().resource::<crate::meetings::Meetings>()

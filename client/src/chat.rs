@@ -79,6 +79,8 @@ pub enum Typed {
     /// A GM action naming players (`/kick NAME reason`, `/teleport all start`), sent once
     /// the names are found in the room's roster.
     GmAct(crate::table::GmRequest),
+    /// Share a file from disk with the campaign (`/upload PATH`, the GM's).
+    Upload(String),
     /// Show the list of commands.
     Help,
     /// Nothing to send, and why.
@@ -86,7 +88,7 @@ pub enum Typed {
 }
 
 /// The commands the chat box understands.
-pub const HELP: &str = "/near, /zone, /map [text]: talk there (Tab cycles)    /w NAME text: whisper (\"quote\" names with spaces)    /roll 2d6+3, d20 adv, 4d6kh3: roll dice for the room (/gmroll: for the GM's eyes only)    /gm text: to the GM only    GM: /start, /pause, /resume, /end the session, /narrate text, /scene location=... weather=... time=... mood=..., /kick NAME reason, /ban NAME reason, /mute NAME, /unmute NAME, /teleport NAME|all X Y|ENTRY, /handover NAME, /override TOTAL reason, /encounter start [RADIUS]|next|back|add NAME|remove NAME|end|timer SECS    In an encounter: /endturn    /help";
+pub const HELP: &str = "/near, /zone, /map [text]: talk there (Tab cycles)    /w NAME text: whisper (\"quote\" names with spaces)    /roll 2d6+3, d20 adv, 4d6kh3: roll dice for the room (/gmroll: for the GM's eyes only)    /gm text: to the GM only    GM: /start, /pause, /resume, /end the session, /narrate text, /scene location=... weather=... time=... mood=..., /kick NAME reason, /ban NAME reason, /mute NAME, /unmute NAME, /teleport NAME|all X Y|ENTRY, /handover NAME, /override TOTAL reason, /encounter start [RADIUS]|next|back|add NAME|remove NAME|end|timer SECS, /upload PATH, /show NAME, /hide, /play NAME    In an encounter: /endturn    /help";
 
 /// Reads a line typed into the chat box: plain text goes to `current`; `/near`, `/zone`,
 /// `/map` (with or without text), `/w NAME text` (`/whisper`, names with spaces in
@@ -137,10 +139,17 @@ pub fn parse_typed(input: &str, current: &ChatChannel) -> Typed {
                     }
                     (ChatChannel::Whisper(name.to_string()), text)
                 }
+                "upload" if rest.is_empty() => {
+                    return Typed::Invalid(
+                        "upload what? /upload PATH (an image or a sound)".into(),
+                    );
+                }
+                "upload" => return Typed::Upload(rest.to_string()),
                 "narrate" | "story" => (ChatChannel::Narration, rest),
                 "gm" => (ChatChannel::ToGm, rest),
                 "kick" | "ban" | "mute" | "unmute" | "teleport" | "tp" | "scene" | "handover"
-                | "encounter" | "enc" | "endturn" | "done" | "override" => {
+                | "encounter" | "enc" | "endturn" | "done" | "override" | "show" | "hide"
+                | "play" => {
                     return match crate::table::GmRequest::parse(word, rest) {
                         Ok(request) => Typed::GmAct(request),
                         Err(e) => Typed::Invalid(e),

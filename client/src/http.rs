@@ -6,12 +6,13 @@ use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, TryRecvError, channel};
 use std::time::Duration;
 
-/// One request: a GET, or a POST of a JSON body.
+/// One request: a GET, or a POST of a body (JSON, or a file upload).
 #[derive(Debug, Clone)]
 pub struct Request {
     pub url: String,
     pub bearer: Option<String>,
-    pub json: Option<String>,
+    /// A POST's content type and body.
+    pub body: Option<(String, Vec<u8>)>,
     /// The largest body read back; a longer one is an error.
     pub limit: u64,
     pub timeout: Duration,
@@ -23,7 +24,7 @@ impl Request {
         Request {
             url: url.into(),
             bearer: None,
-            json: None,
+            body: None,
             limit: 1024 * 1024,
             timeout: Duration::from_secs(5),
         }
@@ -31,8 +32,14 @@ impl Request {
 
     /// A POST of `body` as JSON to `url`.
     pub fn post(url: impl Into<String>, body: &impl serde::Serialize) -> Self {
+        let json = serde_json::to_vec(body).unwrap_or_default();
+        Request::post_bytes(url, "application/json", json)
+    }
+
+    /// A POST of `body` of type `content_type` to `url`.
+    pub fn post_bytes(url: impl Into<String>, content_type: &str, body: Vec<u8>) -> Self {
         Request {
-            json: Some(serde_json::to_string(body).unwrap_or_default()),
+            body: Some((content_type.to_string(), body)),
             ..Request::get(url)
         }
     }
@@ -80,14 +87,13 @@ pub async fn send(request: Request) -> Result<Reply, String> {
         .build()
         .new_agent();
     let bearer = request.bearer.map(|t| format!("Bearer {t}"));
-    let mut response = match request.json {
-        Some(json) => {
+    let mut response = match request.body {
+        Some((content_type, body)) => {
             let mut r = agent.post(&request.url);
             if let Some(b) = &bearer {
                 r = r.header("Authorization", b);
             }
-            r.header("Content-Type", "application/json")
-                .send(json.as_bytes())
+            r.header("Content-Type", &content_type).send(&body[..])
         }
         None => {
             let mut r = agent.get(&request.url);
@@ -129,13 +135,11 @@ pub async fn send(request: Request) -> Result<Reply, String> {
             .set("Authorization", &format!("Bearer {token}"))
             .map_err(shown)?;
     }
-    match &request.json {
-        Some(json) => {
+    match &request.body {
+        Some((content_type, body)) => {
             init.set_method("POST");
-            headers
-                .set("Content-Type", "application/json")
-                .map_err(shown)?;
-            init.set_body(&wasm_bindgen::JsValue::from_str(json));
+            headers.set("Content-Type", content_type).map_err(shown)?;
+            init.set_body(&js_sys::Uint8Array::from(&body[..]));
         }
         None => init.set_method("GET"),
     }

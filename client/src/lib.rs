@@ -15,6 +15,7 @@ pub mod controls;
 pub mod dungeon;
 pub mod events;
 pub mod fight;
+pub mod handouts;
 pub mod http;
 pub mod interpolation;
 #[cfg(not(target_arch = "wasm32"))]
@@ -104,5 +105,6 @@ pub fn plugin(app: &mut App) {
             events::plugin,
             assets::plugin,
             table::plugin,
+            handouts::plugin,
         ));
 }

@@ -88,6 +88,10 @@ pub enum GmRequest {
         total: i64,
         reason: String,
     },
+    /// `/show NAME` (a shared image, to everyone), `/hide` (`None`).
+    Show(Option<String>),
+    /// `/play NAME`: a shared sound, for everyone.
+    Play(String),
 }
 
 /// What a typed GM request becomes once its names are found.
@@ -99,7 +103,8 @@ pub enum GmSend {
 
 impl GmRequest {
     /// Reads the rest of `/word ...` (`word` one of kick, ban, mute, unmute, teleport or
-    /// tp, scene, handover); the problem otherwise, with how it is written.
+    /// tp, scene, encounter, endturn, override, show, hide, play, handover); the problem
+    /// otherwise, with how it is written.
     pub fn parse(word: &str, rest: &str) -> Result<GmRequest, String> {
         let (name, tail) = crate::chat::split_name(rest)?;
         let named = |usage: &str| -> Result<String, String> {
@@ -203,6 +208,18 @@ impl GmRequest {
                     reason: reason.trim().to_string(),
                 }
             }
+            "show" if rest.is_empty() => GmRequest::Show(None),
+            "show" => GmRequest::Show(Some(rest.trim_matches('"').to_string())),
+            "hide" => {
+                if !rest.is_empty() {
+                    return Err("/hide takes nothing after it".into());
+                }
+                GmRequest::Show(None)
+            }
+            "play" if rest.is_empty() => {
+                return Err("play what? /play NAME (a shared sound)".into());
+            }
+            "play" => GmRequest::Play(rest.trim_matches('"').to_string()),
             "handover" => {
                 if !tail.is_empty() {
                     return Err(format!("/{word} takes a name only"));
@@ -263,6 +280,8 @@ impl GmRequest {
             },
             GmRequest::Scene(scene) => GmAction::Scene(scene),
             GmRequest::HandOver { name } => GmAction::HandOver { player: id(&name)? },
+            GmRequest::Show(asset) => GmAction::Show { asset },
+            GmRequest::Play(asset) => GmAction::Play { asset },
         }))
     }
 }
@@ -273,12 +292,18 @@ pub struct GmOut<'w> {
     commands: MessageWriter<'w, GmCommand>,
     actions: MessageWriter<'w, GmAction>,
     encounter: MessageWriter<'w, EncounterCommand>,
+    uploads: MessageWriter<'w, crate::handouts::UploadFile>,
     roster: Res<'w, crate::roster::Roster>,
 }
 
 impl GmOut<'_> {
     pub fn command(&mut self, command: GmCommand) {
         self.commands.write(command);
+    }
+
+    /// Shares the file at `path` with the table (`/upload PATH`).
+    pub fn upload(&mut self, path: String) {
+        self.uploads.write(crate::handouts::UploadFile(path));
     }
 
     /// Sends a typed action once its names are found; why not otherwise.
@@ -360,6 +385,7 @@ fn sent_away(
 mod tests {
     use super::*;
     use tavern_shared::api::PlayerStatus;
+    use tavern_shared::chat::ChatChannel;
     use tavern_shared::presence::RosterEntry;
 
     fn roster() -> RoomRoster {
@@ -383,6 +409,30 @@ mod tests {
             GmSend::Encounter(command) => Err(format!("{command:?}")),
         };
         let encounter = |rest: &str| GmRequest::parse("encounter", rest)?.resolve(&roster());
+        // Shared files go by name, spaces and all.
+        assert_eq!(
+            act("show", "Keep map.png"),
+            Ok(GmAction::Show {
+                asset: Some("Keep map.png".into())
+            })
+        );
+        assert_eq!(act("show", ""), Ok(GmAction::Show { asset: None }));
+        assert_eq!(act("hide", ""), Ok(GmAction::Show { asset: None }));
+        assert!(act("hide", "now").is_err());
+        assert_eq!(
+            act("play", "\"rain.ogg\""),
+            Ok(GmAction::Play {
+                asset: "rain.ogg".into()
+            })
+        );
+        assert_eq!(
+            act("play", ""),
+            Err("play what? /play NAME (a shared sound)".into())
+        );
+        assert_eq!(
+            crate::chat::parse_typed("/upload /tmp/keep map.png", &ChatChannel::Map),
+            crate::chat::Typed::Upload("/tmp/keep map.png".into())
+        );
         assert_eq!(
             encounter("start 400"),
             Ok(GmSend::Encounter(EncounterCommand::Start {

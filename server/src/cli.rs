@@ -340,6 +340,12 @@ pub struct RunArgs {
           value_parser = clap::value_parser!(u64).range(1..=300))]
     pub http_request_timeout: u64,
 
+    /// Largest file (image or sound) a campaign's GM may share, in megabytes (clients
+    /// download at most 16).
+    #[arg(long, value_name = "MB", env = "TAVERN_MAX_ASSET_MB", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=16))]
+    pub max_asset_mb: u64,
+
     /// Log format.
     #[arg(long, value_enum, env = "TAVERN_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
@@ -443,6 +449,7 @@ impl RunArgs {
                 max_connections: self.http_max_connections,
                 header_timeout: Duration::from_secs(self.http_header_timeout),
                 request_timeout: Duration::from_secs(self.http_request_timeout),
+                max_asset_bytes: self.max_asset_mb * 1024 * 1024,
                 ..HttpLimits::default()
             },
             netcode_key: std::env::var(KEY_ENV).ok(),

@@ -287,8 +287,9 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         config.event_retention,
     );
     let agent_worker = agents::AgentWorker::new(runtime.handle(), chat_store.clone());
+    let asset_files = gm::files::AssetFiles::new(config.data_dir.join("assets"));
     let tables = runtime
-        .block_on(gm_tables(&chat_store, &rooms, &map_list))
+        .block_on(gm_tables(&chat_store, &rooms, &map_list, &asset_files))
         .context("cannot read the campaigns from the database")?;
     let gm_worker = gm::session::spawn_worker(runtime.handle(), chat_store.clone());
     let table_mail = gm::TableMailbox::default();
@@ -323,6 +324,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     }
     api_state.web_root = config.web_root.clone();
     api_state.table_mail = table_mail.clone();
+    api_state.asset_files = Some(asset_files);
     let api = Arc::new(api_state);
     let stop = Arc::new(AtomicBool::new(false));
     // A Bevy app cannot cross threads, so it is built on the game thread, which reports
@@ -431,7 +433,16 @@ async fn gm_tables(
     store: &store::ChatStore,
     rooms: &rooms::RoomDirectory,
     maps: &[String],
+    files: &gm::files::AssetFiles,
 ) -> Result<gm::Tables, sqlx::Error> {
+    let mut assets: std::collections::HashMap<rooms::RoomId, Vec<_>> = Default::default();
+    for (room, record) in store.all_assets().await? {
+        files.index(&record);
+        assets
+            .entry(rooms::RoomId::from(room.as_str()))
+            .or_default()
+            .push(record.asset);
+    }
     let mut sheets = std::collections::HashMap::new();
     for campaign in store.campaigns().await? {
         if !maps.contains(&campaign.map) {
@@ -442,7 +453,7 @@ async fn gm_tables(
         sheets.insert(room.id.clone(), store.sheets(&campaign.room).await?);
         rooms.add_campaign(room);
     }
-    Ok(gm::Tables::new(rooms.campaigns(), sheets))
+    Ok(gm::Tables::new(rooms.campaigns(), sheets, assets))
 }
 
 /// Updates the app about 60 times a second until `stop`, then disconnects everyone.

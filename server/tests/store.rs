@@ -502,9 +502,68 @@ async fn campaigns_round_trip(store: &ChatStore) {
         Some(by_gm.clone())
     );
     assert_eq!(store.sheets("table-1").await.unwrap(), vec![by_gm]);
+
+    // Shared files: kept once per content, listed oldest first, in every campaign.
+    use tavern_server::store::assets::AssetRecord;
+    use tavern_shared::gm::assets::AssetKind;
+    let picture = AssetRecord::new(
+        "ab".repeat(32),
+        "Keep map.jpg".into(),
+        AssetKind::Image,
+        "image/jpeg".into(),
+        1234,
+        (120, 80),
+        Some("cd".repeat(32)),
+        Some("ef".repeat(32)),
+        gm,
+    );
+    let sound = AssetRecord::new(
+        "12".repeat(32),
+        "rain.ogg".into(),
+        AssetKind::Audio,
+        "audio/ogg".into(),
+        999,
+        (0, 0),
+        None,
+        None,
+        gm,
+    );
+    assert!(store.add_asset("table-1", &picture).await.unwrap());
+    assert!(store.add_asset("table-1", &sound).await.unwrap());
+    let renamed = AssetRecord::new(
+        "ab".repeat(32),
+        "again.jpg".into(),
+        AssetKind::Image,
+        "image/jpeg".into(),
+        1234,
+        (120, 80),
+        None,
+        None,
+        player,
+    );
+    assert!(
+        !store.add_asset("table-1", &renamed).await.unwrap(),
+        "same content"
+    );
+    let kept = store.assets("table-1").await.unwrap();
+    assert_eq!(kept, vec![picture.clone(), sound.clone()]);
+    assert_eq!(
+        kept[0].asset.thumbnail_url.as_deref(),
+        Some(format!("/assets/{}/Keep%20map.thumb.png", "ef".repeat(16)).as_str())
+    );
+    assert_eq!(
+        store.asset("table-1", &"12".repeat(32)).await.unwrap(),
+        Some(sound)
+    );
+    assert_eq!(
+        store.all_assets().await.unwrap().len(),
+        2,
+        "every campaign's files"
+    );
     assert!(store.delete_campaign("table-1").await.unwrap());
     assert!(store.campaigns().await.unwrap().is_empty());
     assert!(store.sheets("table-1").await.unwrap().is_empty());
+    assert!(store.assets("table-1").await.unwrap().is_empty());
     assert!(!store.delete_campaign("table-1").await.unwrap());
 }
 

@@ -263,6 +263,7 @@ fn submit(
                 typing.note(format!("Not sent: {reason}"), true, now);
             }
         }
+        Typed::Upload(path) => gm.upload(path),
         Typed::Help => typing.note(HELP, false, now),
         Typed::Invalid(reason) => {
             typing.note(format!("Not sent: {reason}"), true, now);

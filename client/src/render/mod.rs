@@ -12,6 +12,7 @@ pub mod conversation;
 pub mod dicelog;
 pub mod dungeon;
 pub mod gamepad;
+pub mod handout;
 pub mod hud;
 pub mod keyboard;
 pub mod layout;
@@ -82,5 +83,6 @@ pub fn plugin(app: &mut App) {
         turns::plugin,
         sheet::plugin,
         dicelog::plugin,
+        handout::plugin,
     ));
 }

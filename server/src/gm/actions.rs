@@ -1,9 +1,10 @@
 //! What the GM does to players and the scene ([`GmAction`]): kick (the player may come
 //! back), ban (stored; it may not), mute in chat, teleport a player or everyone on the
 //! GM's map to a point or an entry, set the scene, hand the GM's seat to another
-//! account. Every one checked here: anyone but the GM is told "only the GM can …" and
-//! nothing happens; a target not in the room, a point inside a wall or an unknown
-//! entry are refused with the reason.
+//! account, show a handout or play a sound ([`super::handouts`]). Every one checked
+//! here: anyone but the GM is told "only the GM can …" and nothing happens; a target
+//! not in the room, a point inside a wall or an unknown entry or file are refused with
+//! the reason.
 
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;
@@ -234,6 +235,12 @@ fn receive_actions(
                 );
                 Ok(None)
             })(),
+            GmAction::Show { asset } => {
+                super::handouts::show(&mut table, &room, asset.as_deref(), &gm_name).map(Some)
+            }
+            GmAction::Play { asset } => {
+                super::handouts::play(&mut table, &room, asset, &gm_name).map(Some)
+            }
         };
         match outcome {
             Ok(Some(text)) => table.announce(&room, &text),

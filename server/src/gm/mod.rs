@@ -5,7 +5,10 @@
 
 pub mod actions;
 pub mod encounter;
+pub mod files;
 pub mod freeze;
+pub mod handouts;
+pub mod media;
 pub mod session;
 pub mod sheets;
 
@@ -13,6 +16,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bevy::prelude::*;
+use tavern_shared::gm::assets::SharedAsset;
 use tavern_shared::gm::{CampaignStatus, StoredSheet};
 
 use crate::rooms::RoomId;
@@ -62,17 +66,23 @@ pub struct Tables {
     muted: HashMap<RoomId, HashSet<String>>,
     /// The last roll made for the whole table, per room: who, and the roll as said.
     last_roll: HashMap<RoomId, (String, String)>,
+    /// The files shared with each campaign, oldest first.
+    assets: HashMap<RoomId, Vec<SharedAsset>>,
+    /// The handout each room is shown now.
+    shown: HashMap<RoomId, SharedAsset>,
 }
 
 impl Tables {
     /// The game's tables for the campaigns in `rooms` (as loaded from the store) with
-    /// their sheets.
+    /// their sheets and shared files.
     pub fn new(
         campaigns: impl IntoIterator<Item = (RoomId, CampaignStatus)>,
         sheets: HashMap<RoomId, Vec<StoredSheet>>,
+        assets: HashMap<RoomId, Vec<SharedAsset>>,
     ) -> Self {
         let mut tables = Tables {
             sheets,
+            assets,
             ..Default::default()
         };
         for (room, status) in campaigns {
@@ -120,6 +130,16 @@ impl Tables {
         self.sheets.get(room).map_or(&[], Vec::as_slice)
     }
 
+    /// The files shared with a campaign, oldest first.
+    pub fn assets(&self, room: &RoomId) -> &[SharedAsset] {
+        self.assets.get(room).map_or(&[], Vec::as_slice)
+    }
+
+    /// The handout `room` is shown now.
+    pub fn shown(&self, room: &RoomId) -> Option<&SharedAsset> {
+        self.shown.get(room)
+    }
+
     /// Keeps a sheet just written (replacing the older version it was based on).
     fn keep_sheet(&mut self, room: &RoomId, sheet: StoredSheet) {
         let sheets = self.sheets.entry(room.clone()).or_default();
@@ -155,10 +175,12 @@ pub fn say_at_table(
     chat.table_line(sender, room, (identity, name), audience, text)
 }
 
-/// What the HTTP API tells the game about campaigns: sheets written, campaigns gone.
+/// What the HTTP API tells the game about campaigns: sheets written, files shared,
+/// campaigns gone.
 #[derive(Debug, Clone)]
 pub enum TableMail {
     Sheet { room: RoomId, sheet: StoredSheet },
+    Asset { room: RoomId, asset: SharedAsset },
     Deleted { room: RoomId },
 }
 

@@ -7,6 +7,7 @@ use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;
 use tavern_shared::avatar::DisplayName;
+use tavern_shared::gm::assets::{AssetsShared, PlaySound, ShowHandout};
 use tavern_shared::gm::{
     CampaignStatus, GmCommand, Scene, SentAway, SheetsChanged, TableNotice, TableState,
 };
@@ -129,6 +130,9 @@ pub struct Table<'w, 's> {
     states: MessageWriter<'w, ToClients<TableState>>,
     notices: MessageWriter<'w, ToClients<TableNotice>>,
     pub sheets: MessageWriter<'w, ToClients<SheetsChanged>>,
+    pub assets: MessageWriter<'w, ToClients<AssetsShared>>,
+    pub handouts: MessageWriter<'w, ToClients<ShowHandout>>,
+    pub sounds: MessageWriter<'w, ToClients<PlaySound>>,
     /// Where what the table is told is kept for catch-ups.
     pub journal: ResMut<'w, Journal>,
 }
@@ -451,7 +455,7 @@ fn apply(change: Change, table: &mut Table, world: &mut Consequences) {
 }
 
 /// A player arriving in a campaign room (or coming back to it) is told where the
-/// session stands and given the campaign's character sheets.
+/// session stands and given the campaign's character sheets and shared files.
 fn welcome(arrived: Query<(Entity, &InRoom), Added<InRoom>>, mut table: Table) {
     for (client, room) in &arrived {
         let room = room.0.clone();
@@ -467,5 +471,6 @@ fn welcome(arrived: Query<(Entity, &InRoom), Added<InRoom>>, mut table: Table) {
         table
             .sheets
             .write(to_client(client, SheetsChanged { sheets }));
+        super::handouts::welcome(&mut table, &room, client);
     }
 }

@@ -1,5 +1,6 @@
-//! Character sheets reach the table as they change: a sheet the HTTP API stored is
-//! kept by the game and sent to everyone in its campaign's room at once.
+//! What the HTTP API stored reaches the table at once: a character sheet or a shared
+//! file is kept by the game and sent to everyone in its campaign's room; a deleted
+//! campaign is forgotten.
 
 use bevy::prelude::*;
 use tavern_shared::gm::SheetsChanged;
@@ -24,7 +25,10 @@ fn read_mail(mailbox: Res<TableMailbox>, mut table: Table) {
                     table.sheets.write(to_client(client, update.clone()));
                 }
             }
+            TableMail::Asset { room, asset } => super::handouts::shared(&mut table, room, asset),
             TableMail::Deleted { room } => {
+                table.tables.assets.remove(&room);
+                table.tables.shown.remove(&room);
                 table.tables.sheets.remove(&room);
                 table.tables.status.remove(&room);
                 table.tables.paused.remove(&room);

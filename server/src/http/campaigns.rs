@@ -23,7 +23,7 @@ pub fn account_of(identity: &str) -> Option<i64> {
     identity.strip_prefix("account:")?.parse().ok()
 }
 
-fn store(state: &ApiState) -> Result<&ChatStore, Box<Response>> {
+pub(super) fn store(state: &ApiState) -> Result<&ChatStore, Box<Response>> {
     state.store.as_ref().ok_or_else(|| {
         Box::new(error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -32,7 +32,7 @@ fn store(state: &ApiState) -> Result<&ChatStore, Box<Response>> {
     })
 }
 
-fn unavailable(what: &str, e: sqlx::Error) -> Box<Response> {
+pub(super) fn unavailable(what: &str, e: sqlx::Error) -> Box<Response> {
     tracing::error!("{what}: {e}");
     Box::new(error(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -41,7 +41,7 @@ fn unavailable(what: &str, e: sqlx::Error) -> Box<Response> {
 }
 
 /// The campaign room `id`, or the 404 saying there is none.
-fn campaign(state: &ApiState, id: &str) -> Result<Room, Box<Response>> {
+pub(super) fn campaign(state: &ApiState, id: &str) -> Result<Room, Box<Response>> {
     match state.rooms.get(id) {
         Some(room) if room.campaign.is_some() => Ok(room),
         Some(_) => Err(Box::new(error(
@@ -55,13 +55,14 @@ fn campaign(state: &ApiState, id: &str) -> Result<Room, Box<Response>> {
     }
 }
 
-/// Whether `caller` may read the campaign's sheets: its GM, a player in the room now,
-/// or one with a sheet in it; else the 403.
-async fn may_read(
+/// Whether `caller` may read the campaign's `what` (sheets, files): its GM, a player in
+/// the room now, or one with a sheet in it; else the 403.
+pub(super) async fn may_read(
     state: &ApiState,
     store: &ChatStore,
     room: &Room,
     caller: &TokenOwner,
+    what: &str,
 ) -> Result<(), Box<Response>> {
     if room.is_gm(&caller.identity)
         || state
@@ -83,7 +84,7 @@ async fn may_read(
     }
     Err(Box::new(error(
         StatusCode::FORBIDDEN,
-        "only the campaign's GM and its players can read its character sheets",
+        format!("only the campaign's GM and its players can read {what}"),
     )))
 }
 
@@ -97,7 +98,7 @@ pub async fn list_sheets(
         let caller = state.caller(&headers)?;
         let room = campaign(&state, &id)?;
         let store = store(&state)?;
-        may_read(&state, store, &room, &caller).await?;
+        may_read(&state, store, &room, &caller, "its character sheets").await?;
         store
             .sheets(&room.id.0)
             .await
@@ -142,7 +143,7 @@ pub async fn get_sheet(
         let caller = state.caller(&headers)?;
         let room = campaign(&state, &id)?;
         let store = store(&state)?;
-        may_read(&state, store, &room, &caller).await?;
+        may_read(&state, store, &room, &caller, "its character sheets").await?;
         let account = sheet_account(store, &account).await?;
         store
             .sheet(&room.id.0, account)
@@ -246,7 +247,8 @@ pub async fn put_sheet(
 }
 
 /// `DELETE /api/campaigns/{room}`: the GM closes the campaign for good: its players
-/// are sent away, its sheets and bans deleted.
+/// are sent away, its sheets, bans and shared files deleted (a file another campaign
+/// shares too stays).
 pub async fn delete_campaign(
     State(state): State<Arc<ApiState>>,
     Path(id): Path<String>,
@@ -261,14 +263,20 @@ pub async fn delete_campaign(
                 "only the campaign's GM can delete it",
             )));
         }
-        store(&state)?
+        let store = store(&state)?;
+        let files = store
+            .assets(&room.id.0)
+            .await
+            .map_err(|e| unavailable("deleting the campaign", e))?;
+        store
             .delete_campaign(&room.id.0)
             .await
             .map_err(|e| unavailable("deleting the campaign", e))?;
-        Ok(room.id)
+        Ok((room.id, files))
     };
     match result.await {
-        Ok(room) => {
+        Ok((room, files)) => {
+            super::campaign_files::forget_files(&state, files).await;
             let members = state
                 .players
                 .in_room(&room)

@@ -48,6 +48,8 @@ pub struct HttpLimits {
     pub request_timeout: Duration,
     /// At shutdown, connections still open after this are closed.
     pub shutdown_deadline: Duration,
+    /// Largest file a GM may share with a campaign (`--max-asset-mb`).
+    pub max_asset_bytes: u64,
 }
 
 impl Default for HttpLimits {
@@ -66,6 +68,7 @@ impl Default for HttpLimits {
             header_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
             shutdown_deadline: Duration::from_secs(5),
+            max_asset_bytes: tavern_shared::gm::assets::DEFAULT_MAX_ASSET_BYTES,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! including those of the layers in front (limits, timeouts), is JSON `{"error": ...}`.
 
 pub(crate) mod accounts;
+pub mod campaign_files;
 pub mod campaigns;
 pub mod limits;
 mod rooms;
@@ -84,6 +85,8 @@ pub struct ApiState {
     pub web_root: Option<std::path::PathBuf>,
     /// Where campaign changes go to the game.
     pub table_mail: crate::gm::TableMailbox,
+    /// Files campaigns' GMs shared (`None`: the server keeps none).
+    pub asset_files: Option<crate::gm::files::AssetFiles>,
 }
 
 impl ApiState {
@@ -121,6 +124,7 @@ impl ApiState {
             assets: crate::assets::ServedAssets::default(),
             web_root: None,
             table_mail: crate::gm::TableMailbox::default(),
+            asset_files: None,
         }
     }
 
@@ -295,7 +299,19 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/content/{kind}/{id}", get(one_content))
         .route("/assets/{hash}/{name}", get(serve_asset))
         .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics));
+        .route("/metrics", get(metrics))
+        // Refuses a declared length over the limit before reading any of the body, and
+        // stops reading a body without one once it passes the limit.
+        .route_layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
+        // Uploads have their own, larger limit (checked by the handler).
+        .route(
+            "/api/campaigns/{id}/assets",
+            post(campaign_files::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    (limits.max_asset_bytes + campaign_files::MULTIPART_OVERHEAD) as usize,
+                ))
+                .get(campaign_files::list),
+        );
     // Everything else is the web client's files when there are any.
     let routes = match web_root {
         Some(root) => routes.fallback_service(
@@ -321,9 +337,6 @@ pub fn router(state: Arc<ApiState>) -> Router {
             count_request,
         ))
         .with_state(state)
-        // Refuses a declared length over the limit before reading any of the body, and
-        // stops reading a body without one once it passes the limit.
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
         .layer(
             ServiceBuilder::new()
                 .layer(axum::middleware::map_response(json_errors))
@@ -798,7 +811,8 @@ fn json_body<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// `GET /assets/HASH/NAME`: an image a loaded map references, by its content's hash.
+/// `GET /assets/HASH/NAME`: an image a loaded map references, or a file a campaign's GM
+/// shared, by its content's hash.
 /// The hash names the content, so the answer may be cached for ever; nothing else on
 /// disk is reachable (the hash is looked up, never used as a path).
 async fn serve_asset(
@@ -806,11 +820,15 @@ async fn serve_asset(
     Path((hash, _name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(file) = state.assets.get(&hash) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "no such asset: the maps loaded now do not use it (a map edited since?)",
-        );
+    let file = match state.assets.get(&hash) {
+        Some(file) => (file.content_type.to_string(), Bytes::from_owner(file.bytes)),
+        None => match &state.asset_files {
+            Some(files) => match files.read(&hash).await {
+                Some((content_type, bytes)) => (content_type, Bytes::from(bytes)),
+                None => return no_such_asset(),
+            },
+            None => return no_such_asset(),
+        },
     };
     let etag = format!("\"{hash}\"");
     let cached = [
@@ -826,12 +844,14 @@ async fn serve_asset(
     {
         return (StatusCode::NOT_MODIFIED, cached).into_response();
     }
-    (
-        [(header::CONTENT_TYPE, file.content_type.to_string())],
-        cached,
-        Bytes::from_owner(file.bytes),
+    ([(header::CONTENT_TYPE, file.0)], cached, file.1).into_response()
+}
+
+fn no_such_asset() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "no such asset: neither the maps loaded now nor a campaign's shared files have it",
     )
-        .into_response()
 }
 
 async fn login(

@@ -209,7 +209,7 @@ impl ChatStore {
     pub async fn delete_campaign(&self, room: &str) -> Result<bool, sqlx::Error> {
         let _timer = self.timer("delete_campaign");
         let mut tx = self.pool.begin().await?;
-        for table in ["character_sheets", "campaign_bans"] {
+        for table in ["character_sheets", "campaign_bans", "campaign_assets"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE room = $1"))
                 .bind(room)
                 .execute(&mut *tx)

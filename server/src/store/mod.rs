@@ -10,6 +10,7 @@ use sqlx::{AnyPool, Row};
 use tavern_shared::chat::{ChatChannel, ChatLine};
 
 mod accounts;
+pub mod assets;
 mod campaigns;
 pub use accounts::{Account, AccountSession, NameTaken};
 pub use campaigns::{StaleSheet, StoredCampaign};

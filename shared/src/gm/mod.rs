@@ -2,6 +2,7 @@
 //! move it, what the table is told, and character sheets ([`sheet`]). The server
 //! enforces every rule here; the client shows the result.
 
+pub mod assets;
 pub mod encounter;
 pub mod sheet;
 
@@ -182,6 +183,11 @@ pub enum GmAction {
     HandOver { player: u64 },
     /// Sets the result of the table's last roll, said to all as overridden.
     Override { total: i64, reason: String },
+    /// Shows a shared image (by name or hash) to everyone in the room; `None` takes
+    /// the one shown away.
+    Show { asset: Option<String> },
+    /// Plays a shared sound (by name or hash) for everyone in the room, in sync.
+    Play { asset: String },
 }
 
 impl GmAction {
@@ -195,6 +201,8 @@ impl GmAction {
             GmAction::Scene(_) => "set the scene",
             GmAction::HandOver { .. } => "hand over the GM's seat",
             GmAction::Override { .. } => "override a roll",
+            GmAction::Show { .. } => "show handouts",
+            GmAction::Play { .. } => "play sounds for the table",
         };
         format!("only the GM can {what}")
     }
