@@ -6,6 +6,7 @@ mod common;
 
 mod accounts;
 mod agents;
+mod ai_gm;
 mod assets;
 mod browser;
 mod campaign;

@@ -92,6 +92,8 @@ pub enum GmRequest {
     Show(Option<String>),
     /// `/play NAME`: a shared sound, for everyone.
     Play(String),
+    /// `/aigm on|off`: the AI game master runs the table, or no longer.
+    AiGm(bool),
 }
 
 /// What a typed GM request becomes once its names are found.
@@ -220,6 +222,11 @@ impl GmRequest {
                 return Err("play what? /play NAME (a shared sound)".into());
             }
             "play" => GmRequest::Play(rest.trim_matches('"').to_string()),
+            "aigm" => match rest {
+                "on" => GmRequest::AiGm(true),
+                "off" => GmRequest::AiGm(false),
+                _ => return Err("/aigm on or /aigm off".into()),
+            },
             "handover" => {
                 if !tail.is_empty() {
                     return Err(format!("/{word} takes a name only"));
@@ -282,6 +289,7 @@ impl GmRequest {
             GmRequest::HandOver { name } => GmAction::HandOver { player: id(&name)? },
             GmRequest::Show(asset) => GmAction::Show { asset },
             GmRequest::Play(asset) => GmAction::Play { asset },
+            GmRequest::AiGm(on) => GmAction::AiGm { on },
         }))
     }
 }
@@ -425,6 +433,8 @@ mod tests {
                 asset: "rain.ogg".into()
             })
         );
+        assert_eq!(act("aigm", "on"), Ok(GmAction::AiGm { on: true }));
+        assert_eq!(act("aigm", "maybe"), Err("/aigm on or /aigm off".into()));
         assert_eq!(
             act("play", ""),
             Err("play what? /play NAME (a shared sound)".into())

@@ -246,6 +246,17 @@ pub struct RunArgs {
           value_parser = clap::value_parser!(u64).range(1..=120))]
     pub agent_timeout: u64,
 
+    /// The AI game master: an HTTP endpoint that a campaign's GM can let run the table
+    /// (`/aigm on`). It is POSTed {"room", "campaign", "players", "events"} and answers
+    /// {"narrate"?, "scene"?, "session"?, "roll"?, "encounter"?}.
+    #[arg(long, value_name = "URL", env = "TAVERN_GM_WEBHOOK", value_parser = parse_http_url)]
+    pub gm_webhook: Option<String>,
+
+    /// How long the AI game master may think before the table is told it failed.
+    #[arg(long, value_name = "SECS", env = "TAVERN_GM_WEBHOOK_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=120))]
+    pub gm_webhook_timeout: u64,
+
     /// Don't reload maps when their files change.
     #[arg(long, env = "TAVERN_NO_WATCH")]
     pub no_watch: bool,
@@ -433,6 +444,13 @@ impl RunArgs {
                 secret: self.jitsi_secret.clone(),
             },
             agents: crate::agents::AgentConfig::default(),
+            gm_webhook: self
+                .gm_webhook
+                .clone()
+                .map(|url| crate::gm::ai::AiGmConfig {
+                    url,
+                    timeout: Duration::from_secs(self.gm_webhook_timeout),
+                }),
             content_dir: self
                 .content
                 .clone()

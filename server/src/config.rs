@@ -48,6 +48,8 @@ pub struct ServerConfig {
     pub jitsi: crate::meetings::JitsiConfig,
     /// Where NPCs' replies come from.
     pub agents: crate::agents::AgentConfig,
+    /// The AI game master a campaign's GM may let run the table (`--gm-webhook`).
+    pub gm_webhook: Option<crate::gm::ai::AiGmConfig>,
     /// The content folder (`assets/data`): combat stats, enemy types, abilities, loot
     /// tables and items.
     pub content_dir: PathBuf,
@@ -92,6 +94,7 @@ impl ServerConfig {
             chat_filter: Vec::new(),
             jitsi: crate::meetings::JitsiConfig::default(),
             agents: crate::agents::AgentConfig::sample(),
+            gm_webhook: None,
             content_dir: crate::content::default_dir(),
             data_dir: data_dir.into(),
             max_clients: 64,

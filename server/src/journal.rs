@@ -97,6 +97,11 @@ impl Journal {
         self.incoming.push(happening);
     }
 
+    /// What happened this frame, before it is numbered and sent.
+    pub fn incoming(&self) -> &[Happening] {
+        &self.incoming
+    }
+
     /// Forgets a closed room.
     pub fn forget(&mut self, room: &RoomId) {
         self.rooms.remove(room);
@@ -221,7 +226,7 @@ fn take_combat_events(
 
 /// Numbers what happened this frame and sends it to those concerned who are connected
 /// (those waiting to reconnect get it in their catch-up).
-fn send_events(
+pub(crate) fn send_events(
     mut journal: ResMut<Journal>,
     maps: Res<Maps>,
     avatars: Query<(&PlayerKey, &OnMap)>,

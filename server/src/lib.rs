@@ -287,6 +287,10 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         config.event_retention,
     );
     let agent_worker = agents::AgentWorker::new(runtime.handle(), chat_store.clone());
+    let ai_gm = config
+        .gm_webhook
+        .clone()
+        .map(|c| (c, gm::ai::AiTables::new(runtime.handle().clone())));
     let asset_files = gm::files::AssetFiles::new(config.data_dir.join("assets"));
     let tables = runtime
         .block_on(gm_tables(&chat_store, &rooms, &map_list, &asset_files))
@@ -379,6 +383,9 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                         .insert_resource(tables)
                         .insert_resource(gm_worker)
                         .insert_resource(table_mail);
+                    if let Some((config, tables)) = ai_gm {
+                        app.insert_resource(config).insert_resource(tables);
+                    }
                     let _ = built_tx.send(Ok(()));
                     run_game_loop(app, &stop);
                 }

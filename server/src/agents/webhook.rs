@@ -41,17 +41,23 @@ fn failed(player: &str, detail: impl std::fmt::Display) -> String {
     player.to_string()
 }
 
-/// Asks the webhook at `url` for the reply to `request`. Blocking (run it off the game
-/// loop). Redirects are not followed. The error says in plain words what went wrong,
-/// for the player; the technical details go to the log.
-pub fn ask(url: &str, timeout: Duration, request: &AgentRequest) -> Result<String, String> {
+/// POSTs `body` as JSON to the webhook at `url` and answers the response body.
+/// Blocking (run it off the game loop). Redirects are not followed. The error says in
+/// plain words what went wrong, naming the `service` ("the agent service"), for
+/// players; the technical details go to the log.
+pub fn post_json(
+    url: &str,
+    timeout: Duration,
+    body: &impl Serialize,
+    service: &str,
+) -> Result<String, String> {
     let agent = ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
         .http_status_as_error(false)
         .max_redirects(0)
         .build()
         .new_agent();
-    let mut response = agent.post(url).send_json(request).map_err(|e| {
+    let mut response = agent.post(url).send_json(body).map_err(|e| {
         let timed_out = match &e {
             ureq::Error::Timeout(_) => true,
             ureq::Error::Io(io) => io.kind() == std::io::ErrorKind::TimedOut,
@@ -60,13 +66,13 @@ pub fn ask(url: &str, timeout: Duration, request: &AgentRequest) -> Result<Strin
         if timed_out {
             failed(
                 &format!(
-                    "the agent service did not answer within {:.1} s",
+                    "{service} did not answer within {:.1} s",
                     timeout.as_secs_f32()
                 ),
                 &e,
             )
         } else {
-            failed("the agent service cannot be reached", &e)
+            failed(&format!("{service} cannot be reached"), &e)
         }
     })?;
     let status = response.status();
@@ -78,25 +84,31 @@ pub fn ask(url: &str, timeout: Duration, request: &AgentRequest) -> Result<Strin
         .map_err(|e| match e {
             ureq::Error::Timeout(_) => failed(
                 &format!(
-                    "the agent service did not finish its answer within {:.1} s",
+                    "{service} did not finish its answer within {:.1} s",
                     timeout.as_secs_f32()
                 ),
                 &e,
             ),
-            other => failed("the agent service's answer could not be read", other),
+            other => failed(&format!("{service}'s answer could not be read"), other),
         })?;
     if status.is_redirection() {
         return Err(failed(
-            "the agent service answered with a redirect, which is not followed",
+            &format!("{service} answered with a redirect, which is not followed"),
             format!("HTTP {status} from {url}"),
         ));
     }
     if !status.is_success() {
         return Err(failed(
-            &format!("the agent service answered HTTP {}", status.as_u16()),
+            &format!("{service} answered HTTP {}", status.as_u16()),
             format!("HTTP {status} from {url}"),
         ));
     }
+    Ok(body)
+}
+
+/// Asks the webhook at `url` for the reply to `request` ([`post_json`]).
+pub fn ask(url: &str, timeout: Duration, request: &AgentRequest) -> Result<String, String> {
+    let body = post_json(url, timeout, request, "the agent service")?;
     let answer: AgentAnswer = serde_json::from_str(&body).map_err(|e| {
         failed(
             "the agent service's answer is not JSON like {\"reply\": \"...\"}",

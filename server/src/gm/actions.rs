@@ -31,6 +31,7 @@ fn receive_actions(
     mut world: Consequences,
     maps: Res<Maps>,
     mut bodies: Query<(&mut AvatarState, &OnMap, Option<&mut Warps>)>,
+    mut ai: Option<ResMut<super::ai::AiTables>>,
 ) {
     for FromClient { client_id, message } in received.read() {
         let Some(client) = client_id.entity() else {
@@ -241,6 +242,25 @@ fn receive_actions(
             GmAction::Play { asset } => {
                 super::handouts::play(&mut table, &room, asset, &gm_name).map(Some)
             }
+            GmAction::AiGm { on } => (|| {
+                let ai = ai
+                    .as_deref_mut()
+                    .ok_or("this server has no AI game master (start it with --gm-webhook URL)")?;
+                if ai.runs(&room) == *on {
+                    return Err(if *on {
+                        "the AI game master runs this table already".into()
+                    } else {
+                        "the AI game master is not running this table".into()
+                    });
+                }
+                ai.set(&room, *on);
+                info!(%room, on, "AI game master");
+                Ok(Some(if *on {
+                    format!("{gm_name} let the AI game master run the table")
+                } else {
+                    format!("{gm_name} took the table back from the AI game master")
+                }))
+            })(),
         };
         match outcome {
             Ok(Some(text)) => table.announce(&room, &text),

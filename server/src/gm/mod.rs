@@ -4,6 +4,7 @@
 //! shows of them, and [`Tables`] what the game enforces.
 
 pub mod actions;
+pub mod ai;
 pub mod encounter;
 pub mod files;
 pub mod freeze;
@@ -210,5 +211,6 @@ pub fn plugin(app: &mut App) {
             actions::plugin,
             encounter::plugin,
             sheets::plugin,
+            ai::plugin,
         ));
 }

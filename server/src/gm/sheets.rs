@@ -13,7 +13,11 @@ pub fn plugin(app: &mut App) {
     app.add_systems(Update, read_mail);
 }
 
-fn read_mail(mailbox: Res<TableMailbox>, mut table: Table) {
+fn read_mail(
+    mailbox: Res<TableMailbox>,
+    mut table: Table,
+    mut ai: Option<ResMut<super::ai::AiTables>>,
+) {
     for mail in mailbox.take() {
         match mail {
             TableMail::Sheet { room, sheet } => {
@@ -27,6 +31,9 @@ fn read_mail(mailbox: Res<TableMailbox>, mut table: Table) {
             }
             TableMail::Asset { room, asset } => super::handouts::shared(&mut table, room, asset),
             TableMail::Deleted { room } => {
+                if let Some(ai) = &mut ai {
+                    ai.forget(&room);
+                }
                 table.tables.assets.remove(&room);
                 table.tables.shown.remove(&room);
                 table.tables.sheets.remove(&room);

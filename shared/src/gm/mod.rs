@@ -188,6 +188,9 @@ pub enum GmAction {
     Show { asset: Option<String> },
     /// Plays a shared sound (by name or hash) for everyone in the room, in sync.
     Play { asset: String },
+    /// Lets the AI game master (the server's `--gm-webhook`) run the table from the
+    /// GM's seat, or takes the table back.
+    AiGm { on: bool },
 }
 
 impl GmAction {
@@ -203,6 +206,7 @@ impl GmAction {
             GmAction::Override { .. } => "override a roll",
             GmAction::Show { .. } => "show handouts",
             GmAction::Play { .. } => "play sounds for the table",
+            GmAction::AiGm { .. } => "hand the table to the AI game master",
         };
         format!("only the GM can {what}")
     }
