@@ -309,6 +309,16 @@ impl GmOut<'_> {
         self.commands.write(command);
     }
 
+    /// Sends a GM action as it is (the GM panel's buttons).
+    pub fn act(&mut self, action: GmAction) {
+        self.actions.write(action);
+    }
+
+    /// Sends an encounter command.
+    pub fn encounter(&mut self, command: EncounterCommand) {
+        self.encounter.write(command);
+    }
+
     /// Shares the file at `path` with the table (`/upload PATH`).
     pub fn upload(&mut self, path: String) {
         self.uploads.write(crate::handouts::UploadFile(path));

@@ -57,9 +57,11 @@ fn spawn(mut commands: Commands) {
             panel.spawn((
                 HandoutPicture,
                 ImageNode::default(),
+                // As tall as most of the screen (small pictures scaled up), its
+                // width following, never wider than the screen.
                 Node {
+                    height: percent(75),
                     max_width: percent(92),
-                    max_height: percent(82),
                     ..default()
                 },
             ));
@@ -124,7 +126,7 @@ fn show(
                 asset.name, handout.by
             )
         }
-        _ => format!("{} is coming…", asset.name),
+        _ => format!("{} is coming...", asset.name),
     };
     for mut caption in &mut caption {
         if caption.0 != text {

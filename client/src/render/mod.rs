@@ -12,6 +12,7 @@ pub mod conversation;
 pub mod dicelog;
 pub mod dungeon;
 pub mod gamepad;
+pub mod gm_panel;
 pub mod handout;
 pub mod hud;
 pub mod keyboard;
@@ -84,5 +85,6 @@ pub fn plugin(app: &mut App) {
         sheet::plugin,
         dicelog::plugin,
         handout::plugin,
+        gm_panel::plugin,
     ));
 }

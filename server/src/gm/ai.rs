@@ -6,7 +6,7 @@
 //! it: it goes in as a message from the GM's own connection, through the very checks a
 //! GM's commands meet (so with the GM gone, or the seat handed over, nothing the
 //! service says is done). While it thinks the table reads "The game master is
-//! thinking…"; a timeout or an answer that does not fit the schema is said to the table
+//! thinking..."; a timeout or an answer that does not fit the schema is said to the table
 //! as a failure, never a hang. One call at a time per room; what happens meanwhile
 //! waits for the next.
 
@@ -28,7 +28,7 @@ use crate::rooms::RoomId;
 /// Events kept for one call, at most (the oldest are dropped first).
 pub const MAX_EVENTS: usize = 50;
 /// What the table reads while the service thinks.
-pub const THINKING: &str = "The game master is thinking…";
+pub const THINKING: &str = "The game master is thinking...";
 
 /// Where the AI game master is and how long it may think (`--gm-webhook`,
 /// `--gm-webhook-timeout`).

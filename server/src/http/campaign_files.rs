@@ -11,7 +11,7 @@ use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use tavern_shared::gm::assets::{SharedAsset, TYPES_TAKEN, check_asset_name, sniff};
+use tavern_shared::gm::assets::{SharedAsset, check_asset_name, sniff};
 
 use super::campaigns::{account_of, campaign, may_read, store, unavailable};
 use super::{ApiState, error};
@@ -131,7 +131,7 @@ pub async fn upload(
         if let Err(why) = sniff(&bytes) {
             return Err(Box::new(error(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                format!("`{name}` is refused: {why}; the table takes {TYPES_TAKEN}"),
+                format!("`{name}` is refused: {why}"),
             )));
         }
         // Decoding, scaling and writing files take a while: off the async threads.
