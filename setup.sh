@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 # postgresql: the chat store tests start a throwaway PostgreSQL server of their own.
-packages=(pkg-config libasound2-dev libudev-dev libwayland-dev libxkbcommon-dev libx11-dev postgresql)
+# python3-venv: moto's S3-compatible server, for the shared-files bucket test (below).
+packages=(pkg-config libasound2-dev libudev-dev libwayland-dev libxkbcommon-dev libx11-dev postgresql python3-venv)
 # chromium: the browser test (tests/browser.rs).
 [ "${SKIP_WEB:-0}" = 1 ] || packages+=(chromium)
 missing=()
@@ -18,6 +19,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
     [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
     $sudo_cmd apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
+fi
+# moto's S3-compatible server (PyPI), in a virtual environment of its own: the test of
+# shared campaign files in a bucket (tests/handouts.rs) starts one on loopback.
+venv="$HOME/.cache/tavern-venv"
+if [ ! -x "$venv/bin/moto_server" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==5.2.1"
 fi
 if command -v rustup >/dev/null 2>&1; then
     rustup component add rustfmt clippy >/dev/null 2>&1 || true

@@ -244,3 +244,138 @@ fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     found
 }
+
+/// A throwaway S3-compatible store (moto's server, installed by `./setup.sh`) on a
+/// free loopback port, stopped on drop.
+struct S3Store {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for S3Store {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `moto_server` on the PATH, in `./setup.sh`'s virtual environment, or where
+/// `TAVERN_MOTO_SERVER` says.
+fn moto_server() -> Option<std::path::PathBuf> {
+    if let Some(path) = std::env::var_os("TAVERN_MOTO_SERVER") {
+        return Some(path.into());
+    }
+    let venv = std::env::var_os("HOME")
+        .map(|h| std::path::PathBuf::from(h).join(".cache/tavern-venv/bin/moto_server"))
+        .filter(|p| p.exists());
+    venv.or_else(|| {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join("moto_server"))
+                .find(|p| p.exists())
+        })
+    })
+}
+
+/// Starts the store, or says why it cannot (and fails when CI requires it).
+fn s3_store() -> Option<S3Store> {
+    let unavailable = |why: String| {
+        if std::env::var("TAVERN_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
+            panic!("the S3 store is required (TAVERN_REQUIRE_SERVICES=1) but {why}");
+        }
+        eprintln!("skipping the S3 test: {why}");
+        None
+    };
+    let Some(binary) = moto_server() else {
+        return unavailable("moto_server is not installed (./setup.sh installs it)".into());
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap();
+    let child = match std::process::Command::new(&binary)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(e) => return unavailable(format!("{} cannot start: {e}", binary.display())),
+    };
+    let store = S3Store {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if started.elapsed() > Duration::from_secs(30) {
+            return unavailable(format!("{} did not listen within 30 s", binary.display()));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some(store)
+}
+
+#[test]
+fn shared_files_can_live_in_an_s3_bucket() {
+    use tavern_server::gm::bucket::{Bucket, BucketConfig};
+    let _turn = crate::common::serial();
+    let Some(store) = s3_store() else {
+        return;
+    };
+    let bucket_config = |url: String| BucketConfig {
+        url,
+        region: "us-east-1".into(),
+        access_key: "tavern-test".into(),
+        secret_key: "tavern-test-secret".into(),
+    };
+    // A server pointed at a bucket that is not there does not start, and says why.
+    let mut config = ServerConfig::local(temp_dir("handouts-s3"));
+    config.assets_s3 = Some(bucket_config(format!("{}/missing", store.url)));
+    let Err(refused) = tavern_server::start(config.clone()) else {
+        panic!("a server with a missing bucket started");
+    };
+    assert!(
+        format!("{refused:#}").contains("there is no bucket `missing`"),
+        "{refused:#}"
+    );
+    let s3 = bucket_config(format!("{}/tavern/campaign-files", store.url));
+    let bucket = Bucket::new(&s3).unwrap();
+    bucket.create().unwrap();
+    config.assets_s3 = Some(s3);
+    let data = config.data_dir.clone();
+    let server = tavern_server::start(config).expect("the server starts");
+    let url = server.http_url();
+    let (_, token, _) = register(&url, "Gaia");
+    let (status, room) = call(
+        &url,
+        "/api/rooms",
+        Some(&token),
+        Some(json!({"name": "Keep", "map": "town", "campaign": true})),
+    );
+    assert_eq!(status, 201, "{room}");
+    let id = room["id"].as_str().unwrap().to_string();
+    let jpeg = fixture("tests/fixtures/assets/keep.jpg");
+    let keep = wait(upload(&url, &token, &id, "keep.jpg", &jpeg)).unwrap();
+    // In the bucket, under its hash (and the prefix), not on the server's disk.
+    let name = format!("{}/{}", &keep.hash[..2], keep.hash);
+    assert_eq!(bucket.get(&name).unwrap(), jpeg);
+    assert!(!data.join("assets").exists());
+    let got = get(&format!("{url}{}", keep.url), None);
+    assert_eq!((got.status, got.body == jpeg), (200, true));
+    let thumbnail = get(&format!("{url}{}", keep.thumbnail_url.unwrap()), None);
+    assert!(thumbnail.body.starts_with(b"\x89PNG"));
+    // Deleting the campaign deletes its objects.
+    let (status, _) = call_with(
+        "DELETE",
+        &url,
+        &format!("/api/campaigns/{id}"),
+        Some(&token),
+        None,
+    );
+    assert_eq!(status, 204);
+    assert_eq!(
+        bucket.get(&name).unwrap_err().kind(),
+        std::io::ErrorKind::NotFound
+    );
+}

@@ -357,6 +357,21 @@ pub struct RunArgs {
           value_parser = clap::value_parser!(u64).range(1..=16))]
     pub max_asset_mb: u64,
 
+    /// Keep campaigns' shared files in this S3-compatible bucket instead of
+    /// DATA_DIR/assets: http://HOST:PORT/BUCKET[/PREFIX] (http only), with the keys in
+    /// TAVERN_S3_ACCESS_KEY_ID and TAVERN_S3_SECRET_ACCESS_KEY.
+    #[arg(long, value_name = "URL", env = "TAVERN_ASSETS_S3")]
+    pub assets_s3: Option<String>,
+
+    /// The bucket's region, for the request signatures.
+    #[arg(
+        long,
+        value_name = "REGION",
+        env = "TAVERN_ASSETS_S3_REGION",
+        default_value = "us-east-1"
+    )]
+    pub assets_s3_region: String,
+
     /// Log format.
     #[arg(long, value_enum, env = "TAVERN_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
@@ -444,6 +459,19 @@ impl RunArgs {
                 secret: self.jitsi_secret.clone(),
             },
             agents: crate::agents::AgentConfig::default(),
+            assets_s3: self.assets_s3.clone().map(|url| {
+                let key = |ours: &str, aws: &str| {
+                    std::env::var(ours)
+                        .or_else(|_| std::env::var(aws))
+                        .unwrap_or_default()
+                };
+                crate::gm::bucket::BucketConfig {
+                    url,
+                    region: self.assets_s3_region.clone(),
+                    access_key: key("TAVERN_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
+                    secret_key: key("TAVERN_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
+                }
+            }),
             gm_webhook: self
                 .gm_webhook
                 .clone()

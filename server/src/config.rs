@@ -48,6 +48,9 @@ pub struct ServerConfig {
     pub jitsi: crate::meetings::JitsiConfig,
     /// Where NPCs' replies come from.
     pub agents: crate::agents::AgentConfig,
+    /// The S3-compatible bucket campaigns' shared files are kept in (`--assets-s3`);
+    /// `DATA_DIR/assets` when `None`.
+    pub assets_s3: Option<crate::gm::bucket::BucketConfig>,
     /// The AI game master a campaign's GM may let run the table (`--gm-webhook`).
     pub gm_webhook: Option<crate::gm::ai::AiGmConfig>,
     /// The content folder (`assets/data`): combat stats, enemy types, abilities, loot
@@ -95,6 +98,7 @@ impl ServerConfig {
             jitsi: crate::meetings::JitsiConfig::default(),
             agents: crate::agents::AgentConfig::sample(),
             gm_webhook: None,
+            assets_s3: None,
             content_dir: crate::content::default_dir(),
             data_dir: data_dir.into(),
             max_clients: 64,

@@ -291,7 +291,24 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .gm_webhook
         .clone()
         .map(|c| (c, gm::ai::AiTables::new(runtime.handle().clone())));
-    let asset_files = gm::files::AssetFiles::new(config.data_dir.join("assets"));
+    let asset_files = match &config.assets_s3 {
+        None => gm::files::AssetFiles::new(config.data_dir.join("assets")),
+        Some(s3) => {
+            if s3.access_key.is_empty() || s3.secret_key.is_empty() {
+                anyhow::bail!(
+                    "--assets-s3 {}: give the bucket's keys in TAVERN_S3_ACCESS_KEY_ID and TAVERN_S3_SECRET_ACCESS_KEY",
+                    s3.url
+                );
+            }
+            let bucket =
+                gm::bucket::Bucket::new(s3).map_err(|e| anyhow::anyhow!("--assets-s3 {e}"))?;
+            bucket
+                .check()
+                .map_err(|e| anyhow::anyhow!("--assets-s3 {}: {e}", s3.url))?;
+            info!(bucket = %s3.url, "shared files are kept in an S3 bucket");
+            gm::files::AssetFiles::in_bucket(bucket)
+        }
+    };
     let tables = runtime
         .block_on(gm_tables(&chat_store, &rooms, &map_list, &asset_files))
         .context("cannot read the campaigns from the database")?;

@@ -1,8 +1,9 @@
 //! Where shared campaign files lie: content-addressed in `DATA_DIR/assets` (a file is
-//! named by the SHA-256 of its bytes, under a folder of its first two hex digits), so
-//! the same picture shared twice is kept once and a name can never reach another
-//! path. The index maps the hashes asset URLs carry to the files the store lists; the
-//! HTTP API serves only what it names.
+//! named by the SHA-256 of its bytes, under a folder of its first two hex digits), or
+//! under the same names in an S3-compatible bucket (`--assets-s3`), so the same
+//! picture shared twice is kept once and a name can never reach another path. The
+//! index maps the hashes asset URLs carry to the files the store lists; the HTTP API
+//! serves only what it names.
 
 use std::collections::HashMap;
 use std::io;
@@ -20,12 +21,19 @@ struct Entry {
     content_type: String,
 }
 
-/// The asset store on disk and the index of what it serves; cheap to clone.
+/// The asset store (a folder or a bucket) and the index of what it serves; cheap to
+/// clone.
 #[derive(Debug, Clone)]
 pub struct AssetFiles {
-    dir: PathBuf,
+    place: Place,
     /// By the hash in URLs (32 hex digits).
     index: Arc<RwLock<HashMap<String, Entry>>>,
+}
+
+#[derive(Debug, Clone)]
+enum Place {
+    Disk(PathBuf),
+    Bucket(Arc<crate::gm::bucket::Bucket>),
 }
 
 /// The SHA-256 of `bytes`, in lowercase hex.
@@ -37,24 +45,45 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 impl AssetFiles {
+    /// Files kept in the folder `dir`.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         AssetFiles {
-            dir: dir.into(),
+            place: Place::Disk(dir.into()),
             index: Arc::default(),
         }
     }
 
-    /// Where the file with content `hash` lies.
-    fn path(&self, hash: &str) -> PathBuf {
-        self.dir.join(&hash[..2.min(hash.len())]).join(hash)
+    /// Files kept in an S3-compatible bucket.
+    pub fn in_bucket(bucket: crate::gm::bucket::Bucket) -> Self {
+        AssetFiles {
+            place: Place::Bucket(Arc::new(bucket)),
+            index: Arc::default(),
+        }
     }
 
-    /// Keeps `bytes` (if not kept already) and answers their hash. Written to a
+    /// The name of the file with content `hash`: `ab/abcd…`.
+    fn name(hash: &str) -> String {
+        format!("{}/{hash}", &hash[..2.min(hash.len())])
+    }
+
+    /// Where the file with content `hash` lies on disk.
+    fn path(dir: &Path, hash: &str) -> PathBuf {
+        dir.join(Self::name(hash))
+    }
+
+    /// Keeps `bytes` (if not kept already) and answers their hash. On disk written to a
     /// temporary name and renamed, so a file under its hash is always whole. Blocks:
     /// for `spawn_blocking`.
     pub fn put(&self, bytes: &[u8]) -> io::Result<String> {
         let hash = sha256_hex(bytes);
-        let path = self.path(&hash);
+        let dir = match &self.place {
+            Place::Disk(dir) => dir,
+            Place::Bucket(bucket) => {
+                bucket.put(&Self::name(&hash), bytes)?;
+                return Ok(hash);
+            }
+        };
+        let path = Self::path(dir, &hash);
         if path.try_exists()? {
             return Ok(hash);
         }
@@ -114,7 +143,11 @@ impl AssetFiles {
                 .write()
                 .unwrap_or_else(PoisonError::into_inner)
                 .remove(url_hash(hash));
-            if let Err(e) = std::fs::remove_file(self.path(hash))
+            let removed = match &self.place {
+                Place::Disk(dir) => std::fs::remove_file(Self::path(dir, hash)),
+                Place::Bucket(bucket) => bucket.delete(&Self::name(hash)),
+            };
+            if let Err(e) = removed
                 && e.kind() != io::ErrorKind::NotFound
             {
                 tracing::warn!(%hash, "a shared file of a deleted campaign could not be removed: {e}");
@@ -131,10 +164,13 @@ impl AssetFiles {
             .unwrap_or_else(PoisonError::into_inner)
             .get(url_hash)
             .cloned()?;
-        let path = self.path(&entry.hash);
-        let read = tokio::task::spawn_blocking(move || std::fs::read(path))
-            .await
-            .unwrap_or_else(|e| Err(io::Error::other(e)));
+        let (place, name) = (self.place.clone(), Self::name(&entry.hash));
+        let read = tokio::task::spawn_blocking(move || match place {
+            Place::Disk(dir) => std::fs::read(dir.join(name)),
+            Place::Bucket(bucket) => bucket.get(&name),
+        })
+        .await
+        .unwrap_or_else(|e| Err(io::Error::other(e)));
         let bytes = match read {
             Ok(bytes) => bytes,
             Err(e) => {
@@ -162,7 +198,8 @@ mod tests {
         let hash = files.put(b"a handout").unwrap();
         assert_eq!(hash, sha256_hex(b"a handout"));
         assert_eq!(files.put(b"a handout").unwrap(), hash);
-        assert!(files.path(&hash).starts_with(dir.join(&hash[..2])));
+        let path = AssetFiles::path(&dir, &hash);
+        assert!(path.starts_with(dir.join(&hash[..2])));
         let record = AssetRecord::new(
             hash.clone(),
             "note.png".into(),
@@ -185,13 +222,13 @@ mod tests {
             ("image/png", &b"a handout"[..])
         );
         // A file changed on disk is not served.
-        std::fs::write(files.path(&hash), b"tampered").unwrap();
+        std::fs::write(&path, b"tampered").unwrap();
         assert!(files.read(url_hash(&hash)).await.is_none());
         // Still used by another campaign: kept.
         files.forget(&record, std::slice::from_ref(&record));
-        assert!(files.path(&hash).exists());
+        assert!(path.exists());
         files.forget(&record, &[]);
-        assert!(!files.path(&hash).exists());
+        assert!(!path.exists());
         let _ = std::fs::remove_dir_all(dir);
     }
 }

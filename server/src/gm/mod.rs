@@ -5,6 +5,7 @@
 
 pub mod actions;
 pub mod ai;
+pub mod bucket;
 pub mod encounter;
 pub mod files;
 pub mod freeze;
