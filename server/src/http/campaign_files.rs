@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tavern_shared::gm::assets::{SharedAsset, check_asset_name, sniff};
 
-use super::campaigns::{account_of, campaign, may_read, store, unavailable};
+use super::campaigns::{account_of, campaign, read_campaign, store, unavailable};
 use super::{ApiState, error};
 use crate::gm::TableMail;
 use crate::gm::files::AssetFiles;
@@ -218,23 +218,20 @@ pub async fn list(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let result = async {
-        let caller = state.caller(&headers)?;
-        let room = campaign(&state, &id)?;
-        let store = store(&state)?;
-        may_read(&state, store, &room, &caller, "its files").await?;
-        store
-            .assets(&room.id.0)
-            .await
-            .map_err(|e| unavailable("reading the files", e))
-    };
-    match result.await {
-        Ok(records) => {
-            let assets: Vec<SharedAsset> = records.into_iter().map(|r| r.asset).collect();
-            axum::Json(assets).into_response()
-        }
-        Err(r) => *r,
-    }
+    read_campaign(
+        &state,
+        &id,
+        &headers,
+        "its files",
+        |store, room| async move {
+            let records = store.assets(&room).await?;
+            Ok(records
+                .into_iter()
+                .map(|r| r.asset)
+                .collect::<Vec<SharedAsset>>())
+        },
+    )
+    .await
 }
 
 /// Deletes the files of a deleted campaign `room` (`records`, read before it was

@@ -88,26 +88,47 @@ pub(super) async fn may_read(
     )))
 }
 
+/// What a read of campaign `id`'s `what` answers, for its GM and players ([`may_read`]):
+/// `read` of the store for the room, as JSON.
+pub(super) async fn read_campaign<T: serde::Serialize, F>(
+    state: &ApiState,
+    id: &str,
+    headers: &HeaderMap,
+    what: &str,
+    read: impl FnOnce(ChatStore, String) -> F,
+) -> Response
+where
+    F: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let result = async {
+        let caller = state.caller(headers)?;
+        let room = campaign(state, id)?;
+        let store = store(state)?;
+        may_read(state, store, &room, &caller, what).await?;
+        read(store.clone(), room.id.0.to_string())
+            .await
+            .map_err(|e| unavailable(&format!("reading {what}"), e))
+    };
+    match result.await {
+        Ok(found) => axum::Json(found).into_response(),
+        Err(r) => *r,
+    }
+}
+
 /// `GET /api/campaigns/{room}/characters`: every sheet of the campaign.
 pub async fn list_sheets(
     State(state): State<Arc<ApiState>>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let result = async {
-        let caller = state.caller(&headers)?;
-        let room = campaign(&state, &id)?;
-        let store = store(&state)?;
-        may_read(&state, store, &room, &caller, "its character sheets").await?;
-        store
-            .sheets(&room.id.0)
-            .await
-            .map_err(|e| unavailable("reading the sheets", e))
-    };
-    match result.await {
-        Ok(sheets) => axum::Json(sheets).into_response(),
-        Err(r) => *r,
-    }
+    read_campaign(
+        &state,
+        &id,
+        &headers,
+        "its character sheets",
+        |store, room| async move { store.sheets(&room).await },
+    )
+    .await
 }
 
 /// The account named in a sheet's path: a number, and a registered account; else 404.

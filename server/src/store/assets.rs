@@ -115,9 +115,12 @@ impl ChatStore {
     pub async fn add_asset(&self, room: &str, record: &AssetRecord) -> Result<bool, sqlx::Error> {
         let _timer = self.timer("add_asset");
         let a = &record.asset;
+        // Numbered after the campaign's last file, so "oldest first" holds within a
+        // millisecond too.
         let done = sqlx::query(&format!(
-            "INSERT INTO campaign_assets (room, {COLUMNS}, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+            "INSERT INTO campaign_assets (room, {COLUMNS}, created_at, seq) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+             COALESCE(MAX(seq), 0) + 1 FROM campaign_assets WHERE room = $1 \
              ON CONFLICT (room, hash) DO NOTHING"
         ))
         .bind(room)
@@ -154,7 +157,7 @@ impl ChatStore {
     pub async fn assets(&self, room: &str) -> Result<Vec<AssetRecord>, sqlx::Error> {
         let _timer = self.timer("assets");
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM campaign_assets WHERE room = $1 ORDER BY created_at, hash"
+            "SELECT {COLUMNS} FROM campaign_assets WHERE room = $1 ORDER BY seq"
         ))
         .bind(room)
         .fetch_all(&self.pool)
@@ -166,7 +169,7 @@ impl ChatStore {
     pub async fn all_assets(&self) -> Result<Vec<(String, AssetRecord)>, sqlx::Error> {
         let _timer = self.timer("all_assets");
         let rows = sqlx::query(&format!(
-            "SELECT room, {COLUMNS} FROM campaign_assets ORDER BY room, created_at, hash"
+            "SELECT room, {COLUMNS} FROM campaign_assets ORDER BY room, seq"
         ))
         .fetch_all(&self.pool)
         .await?;
