@@ -26,5 +26,6 @@ mod reload;
 mod rooms;
 mod security;
 mod table;
+mod voice;
 mod web;
 mod zones;

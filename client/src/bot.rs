@@ -327,6 +327,21 @@ impl Bot {
         self.app.world().resource::<crate::table::Table>()
     }
 
+    /// The voice frames it received, by speaker.
+    pub fn voices(&self) -> &crate::voice::Voices {
+        self.app.world().resource::<crate::voice::Voices>()
+    }
+
+    /// Sends one frame of its voice.
+    pub fn speak(&mut self, opus: Vec<u8>) {
+        crate::voice::speak(self.app.world_mut(), opus);
+    }
+
+    /// Stops (or starts again) hearing `speaker`.
+    pub fn mute_voice(&mut self, speaker: u64, muted: bool) {
+        crate::voice::mute(self.app.world_mut(), speaker, muted);
+    }
+
     /// The files shared at its campaign's table, the handout shown, the sounds played.
     pub fn handouts(&self) -> &crate::handouts::Handouts {
         self.app.world().resource::<crate::handouts::Handouts>()

@@ -31,6 +31,7 @@ pub mod roster;
 pub mod sessions;
 pub mod stream;
 pub mod table;
+pub mod voice;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod websocket;
 pub mod webtransport;
@@ -106,5 +107,6 @@ pub fn plugin(app: &mut App) {
             assets::plugin,
             table::plugin,
             handouts::plugin,
-        ));
+        ))
+        .add_plugins(voice::plugin);
 }

@@ -27,6 +27,7 @@ pub mod reload;
 pub mod rooms;
 pub mod store;
 pub mod validate;
+pub mod voice;
 pub mod world;
 pub mod zones;
 
@@ -121,6 +122,7 @@ pub fn build_app(
         presence::plugin,
         journal::plugin,
         gm::plugin,
+        voice::plugin,
     ));
     net::insert_transport(&mut app, socket, transport)?;
     Ok(app)

@@ -48,6 +48,11 @@ pub struct Metrics {
     pub inputs: IntCounterVec,
     /// `tavern_chat_lines_total{outcome}`: accepted or refused.
     pub chat_lines: IntCounterVec,
+    /// `tavern_voice_frames_total{outcome}`: relayed (once per listener), or dropped
+    /// (`oversize`, `flood`, `no_avatar`).
+    pub voice_frames: IntCounterVec,
+    /// `tavern_voice_bytes_total`: voice bytes relayed (once per listener).
+    pub voice_bytes: IntCounter,
     /// `tavern_http_requests_total{route,status}`
     pub http_requests: IntCounterVec,
     /// `tavern_database_query_duration_seconds{query}`
@@ -190,6 +195,17 @@ impl Default for Metrics {
                 "tavern_chat_lines_total",
                 "Chat lines accepted or refused.",
                 &["outcome"],
+            ),
+            voice_frames: counter_vec(
+                &registry,
+                "tavern_voice_frames_total",
+                "Voice frames relayed (once per listener) or dropped, by outcome.",
+                &["outcome"],
+            ),
+            voice_bytes: counter(
+                &registry,
+                "tavern_voice_bytes_total",
+                "Voice bytes relayed, once per listener.",
             ),
             http_requests: counter_vec(
                 &registry,

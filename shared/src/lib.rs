@@ -20,5 +20,6 @@ pub mod presence;
 pub mod protocol;
 pub mod proximity;
 pub mod stream;
+pub mod voice;
 
 pub use protocol::plugin as protocol_plugin;
