@@ -4,7 +4,8 @@
 //! never across maps, rooms or private zones), none across a silent zone's edge; a
 //! speaker in a meeting (`jitsiRoom` zone) reaches that meeting, wherever in it its
 //! members stand, and nobody else. Listeners who muted the speaker get nothing.
-//! Oversize frames and floods are dropped and counted without disconnecting anyone.
+//! Oversize frames and floods (beyond a bucket of 60 frames filling at 60 a second)
+//! are dropped and counted without disconnecting anyone.
 
 use std::collections::{HashMap, HashSet};
 
@@ -23,12 +24,39 @@ use crate::proximity::NearSets;
 use crate::world::{MapId, Maps, OnMap};
 use crate::zones::{Owner, Presence, ZoneChange, can_hear};
 
-/// On a connection: its voice frames this second, and the speakers it muted.
-#[derive(Component, Debug, Default)]
+/// On a connection: its allowance of frames (a bucket of [`MAX_FRAMES_PER_SEC`],
+/// filling at that rate) and the speakers it muted.
+#[derive(Component, Debug)]
 pub struct Voice {
-    second: u64,
-    frames: u32,
+    tokens: f64,
+    /// When the allowance was last counted (seconds).
+    at: f64,
     muted: HashSet<u64>,
+}
+
+impl Default for Voice {
+    fn default() -> Self {
+        Voice {
+            tokens: f64::from(MAX_FRAMES_PER_SEC),
+            at: 0.0,
+            muted: HashSet::new(),
+        }
+    }
+}
+
+impl Voice {
+    /// Whether one more frame at `now` is within the allowance (and takes it).
+    fn allow(&mut self, now: f64) -> bool {
+        let full = f64::from(MAX_FRAMES_PER_SEC);
+        self.tokens = (self.tokens + (now - self.at).max(0.0) * full).min(full);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// The avatars in each meeting zone, kept from the zone changes.
@@ -77,25 +105,31 @@ fn mute(
     mut commands: Commands,
     mut voices: Query<&mut Voice>,
 ) {
+    // Connections without voice state yet: theirs, made here and inserted at the end.
+    let mut fresh: HashMap<Entity, Voice> = HashMap::new();
     for FromClient { client_id, message } in received.read() {
         let Some(client) = client_id.entity() else {
             continue;
         };
-        match voices.get_mut(client) {
-            Ok(mut voice) => {
-                if message.muted {
-                    voice.muted.insert(message.speaker);
-                } else {
-                    voice.muted.remove(&message.speaker);
-                }
-            }
-            Err(_) => {
-                let mut voice = Voice::default();
-                if message.muted {
-                    voice.muted.insert(message.speaker);
-                }
-                commands.entity(client).insert(voice);
-            }
+        let mut found = voices.get_mut(client).ok();
+        let voice = match &mut found {
+            Some(voice) => &mut **voice,
+            None => fresh.entry(client).or_default(),
+        };
+        if message.muted {
+            voice.muted.insert(message.speaker);
+        } else {
+            voice.muted.remove(&message.speaker);
+        }
+    }
+    insert_fresh(&mut commands, fresh);
+}
+
+/// Gives connections the voice state made for them this frame.
+fn insert_fresh(commands: &mut Commands, fresh: HashMap<Entity, Voice>) {
+    for (client, voice) in fresh {
+        if let Ok(mut entity) = commands.get_entity(client) {
+            entity.insert(voice);
         }
     }
 }
@@ -115,8 +149,11 @@ fn relay(
     metrics: Res<Metrics>,
     mut out: MessageWriter<ToClients<VoiceRelay>>,
 ) {
-    let second = time.elapsed().as_secs();
+    let now = time.elapsed_secs_f64();
     let dropped = |why: &str| metrics.voice_frames.with_label_values(&[why]).inc();
+    // Connections speaking for the first time: counted here, their state inserted at
+    // the end, so a first burst meets the limit too.
+    let mut fresh: HashMap<Entity, Voice> = HashMap::new();
     for FromClient { client_id, message } in received.read() {
         let Some(client) = client_id.entity() else {
             continue;
@@ -126,24 +163,15 @@ fn relay(
             continue;
         }
         // At most so many frames a second per speaker.
-        let allowed = match voices.get_mut(client) {
-            Ok(mut voice) => {
-                if voice.second != second {
-                    voice.second = second;
-                    voice.frames = 0;
-                }
-                voice.frames += 1;
-                voice.frames <= MAX_FRAMES_PER_SEC
-            }
-            Err(_) => {
-                commands.entity(client).insert(Voice {
-                    second,
-                    frames: 1,
-                    muted: HashSet::new(),
-                });
-                true
-            }
+        let mut found = voices.get_mut(client).ok();
+        let voice = match &mut found {
+            Some(voice) => &mut **voice,
+            None => fresh.entry(client).or_insert_with(|| Voice {
+                at: now,
+                ..Voice::default()
+            }),
         };
+        let allowed = voice.allow(now);
         if !allowed {
             dropped("flood");
             continue;
@@ -203,5 +231,26 @@ fn relay(
             metrics.voice_bytes.inc_by(frame.opus.len() as u64);
             out.write(to_client(owner.0, frame.clone()));
         }
+    }
+    insert_fresh(&mut commands, fresh);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_allowance_is_a_burst_of_60_refilling_at_60_a_second() {
+        let mut voice = Voice::default();
+        let burst = (0..150).filter(|_| voice.allow(0.0)).count();
+        assert_eq!(burst, 60);
+        assert!(!voice.allow(0.001), "a fraction of a frame has refilled");
+        assert!(voice.allow(0.02), "a frame's worth after 1/60 s");
+        // Half a second later, 30 more.
+        let later = (0..100).filter(|_| voice.allow(0.52)).count();
+        assert_eq!(later, 30);
+        // Real time (50 frames a second) is never refused.
+        let mut steady = Voice::default();
+        assert!((0..500).all(|i| steady.allow(10.0 + f64::from(i) * 0.02)));
     }
 }
