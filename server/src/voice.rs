@@ -13,7 +13,7 @@ use bevy::prelude::*;
 use bevy_replicon::prelude::*;
 use tavern_shared::avatar::{InZones, PlayerId};
 use tavern_shared::voice::{
-    MAX_FRAME_BYTES, MAX_FRAMES_PER_SEC, VoiceFrame, VoiceMute, VoiceRelay, hears,
+    MAX_FRAME_BYTES, MAX_FRAMES_PER_SEC, VoiceFrame, VoiceMute, VoiceRelay, hears, voice_space,
 };
 
 use crate::GameSystems;
@@ -188,7 +188,8 @@ fn relay(
             continue;
         };
         let map_zones = &place.data.zones;
-        let (_, meeting) = tavern_shared::voice::voice_space(map_zones, &zones.0);
+        let space = voice_space(map_zones, &zones.0);
+        let meeting = space.1;
         let listeners: Vec<Entity> = match meeting {
             Some(zone) => meetings
                 .0
@@ -217,7 +218,7 @@ fn relay(
             };
             if listener_on.0 != on.0
                 || !can_hear(listener_presence, presence)
-                || !hears(map_zones, &zones.0, &listener_zones.0)
+                || !hears(map_zones, &space, &listener_zones.0)
             {
                 continue;
             }

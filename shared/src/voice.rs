@@ -44,7 +44,10 @@ pub struct VoiceMute {
 
 /// Where a voice carries, as the zones someone stands in decide it: the silent zones
 /// (sorted) and the meeting (`jitsiRoom` zone), if any.
-pub fn voice_space(zones: &[Zone], inside: &[u16]) -> (Vec<u16>, Option<u16>) {
+pub type VoiceSpace = (Vec<u16>, Option<u16>);
+
+/// The [`VoiceSpace`] of someone standing in zones `inside` (indices into `zones`).
+pub fn voice_space(zones: &[Zone], inside: &[u16]) -> VoiceSpace {
     let is = |z: &u16, f: fn(&Zone) -> bool| zones.get(*z as usize).is_some_and(f);
     let mut silent: Vec<u16> = inside
         .iter()
@@ -59,12 +62,13 @@ pub fn voice_space(zones: &[Zone], inside: &[u16]) -> (Vec<u16>, Option<u16>) {
     (silent, meeting)
 }
 
-/// Whether someone standing in zones `listener` hears someone in zones `speaker`, the
-/// two being near each other and able to see each other (the proximity grid's rule):
-/// a voice does not cross a silent zone's edge either way, and one in a meeting is
-/// heard by that meeting only, as a listener in a meeting hears only it.
-pub fn hears(zones: &[Zone], speaker: &[u16], listener: &[u16]) -> bool {
-    voice_space(zones, speaker) == voice_space(zones, listener)
+/// Whether someone standing in zones `listener` hears a speaker whose voice space is
+/// `speaker` (worked out once per frame, for all its listeners), the two being near
+/// each other and able to see each other (the proximity grid's rule): a voice does not
+/// cross a silent zone's edge either way, and one in a meeting is heard by that meeting
+/// only, as a listener in a meeting hears only it.
+pub fn hears(zones: &[Zone], speaker: &VoiceSpace, listener: &[u16]) -> bool {
+    voice_space(zones, listener) == *speaker
 }
 
 #[cfg(test)]
@@ -101,16 +105,18 @@ mod tests {
             zone(false, false),
         ];
         let z = &zones[..];
-        assert!(hears(z, &[], &[]));
-        assert!(hears(z, &[3], &[]), "music zones do not matter");
-        assert!(!hears(z, &[0], &[]), "out of a silent zone");
-        assert!(!hears(z, &[], &[0]), "into a silent zone");
-        assert!(hears(z, &[0], &[0]));
-        assert!(!hears(z, &[0], &[1]), "from one silent zone into another");
-        assert!(hears(z, &[0, 1], &[1, 0]));
-        assert!(!hears(z, &[2], &[]), "a meeting is not heard by passers-by");
-        assert!(!hears(z, &[], &[2]), "nor does it hear them");
-        assert!(hears(z, &[2, 3], &[2]));
+        let hears =
+            |speaker: &[u16], listener: &[u16]| hears(z, &voice_space(z, speaker), listener);
+        assert!(hears(&[], &[]));
+        assert!(hears(&[3], &[]), "music zones do not matter");
+        assert!(!hears(&[0], &[]), "out of a silent zone");
+        assert!(!hears(&[], &[0]), "into a silent zone");
+        assert!(hears(&[0], &[0]));
+        assert!(!hears(&[0], &[1]), "from one silent zone into another");
+        assert!(hears(&[0, 1], &[1, 0]));
+        assert!(!hears(&[2], &[]), "a meeting is not heard by passers-by");
+        assert!(!hears(&[], &[2]), "nor does it hear them");
+        assert!(hears(&[2, 3], &[2]));
         assert_eq!(voice_space(z, &[3, 2, 1]), (vec![1], Some(2)));
     }
 }

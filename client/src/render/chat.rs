@@ -51,6 +51,11 @@ impl Default for Typing {
 }
 
 impl Typing {
+    /// Whether `key` was just pressed as a command: not while typing a line.
+    pub fn pressed(&self, keys: &ButtonInput<KeyCode>, key: KeyCode) -> bool {
+        !self.active && keys.just_pressed(key)
+    }
+
     fn note(&mut self, text: impl Into<String>, error: bool, now: f64) {
         self.note = Some((text.into(), error, now + NOTE_SECS));
     }

@@ -50,7 +50,7 @@ fn spawn(mut commands: Commands) {
 }
 
 fn toggle(keys: Res<ButtonInput<KeyCode>>, typing: Res<Typing>, mut open: ResMut<DiceLogOpen>) {
-    if !typing.active && keys.just_pressed(KeyCode::KeyL) {
+    if typing.pressed(&keys, KeyCode::KeyL) {
         open.0 = !open.0;
     }
 }
@@ -84,16 +84,9 @@ fn show(
     let Ok((mut text, mut node)) = panel.single_mut() else {
         return;
     };
-    let display = if open.0 { Display::Flex } else { Display::None };
-    if node.display != display {
-        node.display = display;
-    }
-    if open.0 {
-        let shown = log_text(&log.lines, me.as_ref().map_or("", |m| m.name.as_str()));
-        if text.0 != shown {
-            text.0 = shown;
-        }
-    }
+    crate::render::panel::show_text(&mut node, &mut text, open.0, || {
+        log_text(&log.lines, me.as_ref().map_or("", |m| m.name.as_str()))
+    });
 }
 
 #[cfg(test)]

@@ -79,8 +79,11 @@ fn toggle(
 ) {
     let gm = table.state.as_ref().is_some_and(|s| s.you_are_gm);
     if !gm {
-        state.open = false;
-    } else if !typing.active && keys.just_pressed(KeyCode::KeyG) {
+        // Written only when it changes, so the panel is not rebuilt for nothing.
+        if state.open {
+            state.open = false;
+        }
+    } else if typing.pressed(&keys, KeyCode::KeyG) {
         state.open = !state.open;
     }
 }
@@ -174,7 +177,7 @@ fn build(
         return;
     }
     state.built = Some(signature);
-    node.display = Display::Flex;
+    crate::render::panel::set_shown(&mut node, true);
     commands.entity(entity).despawn_children();
     let dim = Color::srgb(0.75, 0.72, 0.85);
     commands.entity(entity).with_children(|panel| {

@@ -88,7 +88,7 @@ fn close(
         return;
     }
     let clicked = panel.iter().any(|i| *i == Interaction::Pressed);
-    if clicked || (!typing.active && keys.just_pressed(KeyCode::Escape)) {
+    if clicked || typing.pressed(&keys, KeyCode::Escape) {
         handouts.close();
     }
 }
@@ -104,14 +104,7 @@ fn show(
 ) {
     let open = handouts.open();
     for mut node in &mut panel {
-        let display = if open.is_some() {
-            Display::Flex
-        } else {
-            Display::None
-        };
-        if node.display != display {
-            node.display = display;
-        }
+        crate::render::panel::set_shown(&mut node, open.is_some());
     }
     let Some(handout) = open else {
         return;

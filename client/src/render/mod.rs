@@ -20,6 +20,7 @@ pub mod layout;
 pub mod loot;
 pub mod map;
 pub mod npcs;
+pub mod panel;
 pub mod prompts;
 pub mod roster;
 pub mod sheet;

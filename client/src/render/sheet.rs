@@ -48,7 +48,7 @@ fn spawn(mut commands: Commands) {
 }
 
 fn toggle(keys: Res<ButtonInput<KeyCode>>, typing: Res<Typing>, mut open: ResMut<SheetOpen>) {
-    if !typing.active && keys.just_pressed(KeyCode::KeyC) {
+    if typing.pressed(&keys, KeyCode::KeyC) {
         open.0 = !open.0;
     }
 }
@@ -130,16 +130,7 @@ fn show(
     let Ok((mut text, mut node)) = window.single_mut() else {
         return;
     };
-    let display = if open.0 { Display::Flex } else { Display::None };
-    if node.display != display {
-        node.display = display;
-    }
-    if open.0 {
-        let shown = window_text(&table);
-        if text.0 != shown {
-            text.0 = shown;
-        }
-    }
+    crate::render::panel::show_text(&mut node, &mut text, open.0, || window_text(&table));
 }
 
 #[cfg(test)]

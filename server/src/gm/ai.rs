@@ -305,10 +305,10 @@ fn call(mut table: Table, mut ai: ResMut<AiTables>, config: Option<Res<AiGmConfi
             .copied()
             .unwrap_or(campaign.status);
         let gm = campaign.gm_identity();
-        let players = table
-            .members(room)
-            .into_iter()
-            .filter_map(|c| table.who(c))
+        let members = table.members(room);
+        let players = members
+            .iter()
+            .filter_map(|c| table.who(*c))
             .filter(|(_, identity, _)| *identity != gm)
             .map(|(_, _, name)| name)
             .collect();
@@ -325,7 +325,7 @@ fn call(mut table: Table, mut ai: ResMut<AiTables>, config: Option<Res<AiGmConfi
         };
         state.due = false;
         state.calling = true;
-        for client in table.members(room) {
+        for client in members {
             table.notice(client, THINKING);
         }
         let (url, timeout, send, room) = (
