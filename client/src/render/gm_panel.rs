@@ -34,9 +34,21 @@ enum GmButton {
 
 /// Whether the panel is open, and what it was last built from.
 #[derive(Resource, Debug, Default)]
-struct PanelState {
+pub struct PanelState {
     open: bool,
     built: Option<String>,
+}
+
+/// The panel's width, and how far from the right edge it stands: other windows on the
+/// right make room for it while it is open.
+pub const WIDTH: f32 = 360.0;
+pub const MARGIN: f32 = 8.0;
+
+impl PanelState {
+    /// Whether the panel is on the screen.
+    pub fn is_open(&self) -> bool {
+        self.open
+    }
 }
 
 pub fn plugin(app: &mut App) {
@@ -58,8 +70,8 @@ fn spawn(mut commands: Commands) {
         Node {
             position_type: PositionType::Absolute,
             top: px(104),
-            right: px(8),
-            width: px(360),
+            right: px(MARGIN),
+            width: px(WIDTH),
             max_height: percent(80),
             flex_direction: FlexDirection::Column,
             row_gap: px(6),

@@ -38,7 +38,7 @@ fn spawn(mut commands: Commands) {
         Node {
             position_type: PositionType::Absolute,
             top: px(104),
-            right: px(8),
+            right: px(crate::render::gm_panel::MARGIN),
             max_width: px(420),
             padding: UiRect::all(px(12)),
             display: Display::None,
@@ -122,14 +122,25 @@ pub fn window_text(table: &Table) -> String {
 fn show(
     open: Res<SheetOpen>,
     table: Res<Table>,
+    gm_panel: Res<crate::render::gm_panel::PanelState>,
     mut window: Query<(&mut Text, &mut Node), With<SheetWindow>>,
 ) {
-    if !open.is_changed() && !table.is_changed() {
+    if !open.is_changed() && !table.is_changed() && !gm_panel.is_changed() {
         return;
     }
     let Ok((mut text, mut node)) = window.single_mut() else {
         return;
     };
+    // Beside the GM panel while it is open, not under it.
+    use crate::render::gm_panel::{MARGIN, WIDTH};
+    let right = if gm_panel.is_open() {
+        px(MARGIN * 2.0 + WIDTH)
+    } else {
+        px(MARGIN)
+    };
+    if node.right != right {
+        node.right = right;
+    }
     crate::render::panel::show_text(&mut node, &mut text, open.0, || window_text(&table));
 }
 
