@@ -28,10 +28,7 @@ use crate::common::{pump_for, server_players, temp_dir};
 /// Skips (with the reason) where the browser or the build is missing, unless CI
 /// requires them.
 fn unavailable(why: &str) {
-    if std::env::var("TAVERN_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
-        panic!("the browser test is required (TAVERN_REQUIRE_SERVICES=1) but {why}");
-    }
-    eprintln!("skipping the browser test: {why}");
+    crate::common::unavailable("the browser test", why);
 }
 
 fn dist() -> PathBuf {

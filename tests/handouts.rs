@@ -280,10 +280,7 @@ fn moto_server() -> Option<std::path::PathBuf> {
 /// Starts the store, or says why it cannot (and fails when CI requires it).
 fn s3_store() -> Option<S3Store> {
     let unavailable = |why: String| {
-        if std::env::var("TAVERN_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
-            panic!("the S3 store is required (TAVERN_REQUIRE_SERVICES=1) but {why}");
-        }
-        eprintln!("skipping the S3 test: {why}");
+        crate::common::unavailable("the S3 store", &why);
         None
     };
     let Some(binary) = moto_server() else {

@@ -169,6 +169,7 @@ fn light_bots_read_and_write_exactly_what_replicon_does() {
         arrival: Some(Vec2::new(48.0, 48.0)),
         send_hz: 20,
         resumed: true,
+        hearing_radius: 100.0,
     };
     use tavern_server::net::to_client;
     let world = server.world_mut();

@@ -332,12 +332,20 @@ impl Bot {
         self.app.world().resource::<crate::voice::Voices>()
     }
 
-    /// Sends one frame of its voice.
-    pub fn speak(&mut self, opus: Vec<u8>) {
-        crate::voice::speak(self.app.world_mut(), opus);
+    /// Sends one frame of its voice (`None`: a frame left out as silent).
+    pub fn speak(&mut self, opus: impl Into<Option<Vec<u8>>>) {
+        crate::voice::speak(self.app.world_mut(), opus.into());
     }
 
-    /// Stops (or starts again) hearing `speaker`.
+    /// Turns its microphone on or off, and deafens it or not.
+    pub fn voice_status(&mut self, microphone: bool, deafened: bool) {
+        let status = tavern_shared::voice::VoiceStatus {
+            microphone,
+            deafened,
+        };
+        crate::voice::set_status(self.app.world_mut(), status);
+    }
+
     pub fn mute_voice(&mut self, speaker: u64, muted: bool) {
         crate::voice::mute(self.app.world_mut(), speaker, muted);
     }

@@ -140,6 +140,13 @@ pub struct RunArgs {
           value_parser = clap::value_parser!(u16).range(1..=5000))]
     pub proximity_radius: u16,
 
+    /// A player's voice reaches those within this many pixels (and in the same meeting,
+    /// on the same side of a silent zone's edge). A map's `hearingRadius` property
+    /// overrides it. [default: the proximity radius]
+    #[arg(long, value_name = "PX", env = "TAVERN_HEARING_RADIUS",
+          value_parser = clap::value_parser!(u16).range(1..=2000))]
+    pub hearing_radius: Option<u16>,
+
     /// Each player receives the other avatars within this many pixels of its own (and,
     /// by the grid it is checked on, some up to 1.9 times as far on either axis).
     #[arg(long, value_name = "PX", env = "TAVERN_VIEW_RADIUS", default_value_t = 800,
@@ -447,6 +454,7 @@ impl RunArgs {
             start_map: self.start_map.clone(),
             watch_maps: !self.no_watch,
             proximity_radius: f32::from(self.proximity_radius),
+            hearing_radius: self.hearing_radius.map(f32::from),
             view_radius: f32::from(self.view_radius),
             send_hz: self.send_hz,
             combat_seed: self.combat_seed,

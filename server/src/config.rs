@@ -30,6 +30,9 @@ pub struct ServerConfig {
     pub watch_maps: bool,
     /// Players within this many pixels of each other are near (proximity chat).
     pub proximity_radius: f32,
+    /// How far a voice carries, in pixels, where a map does not say
+    /// (`--hearing-radius`); the proximity radius when `None`.
+    pub hearing_radius: Option<f32>,
     /// Each player receives the avatars within this many pixels (and some up to 1.9
     /// times that on either axis).
     pub view_radius: f32,
@@ -89,6 +92,7 @@ impl ServerConfig {
             start_map: None,
             watch_maps: true,
             proximity_radius: tavern_shared::proximity::DEFAULT_RADIUS,
+            hearing_radius: None,
             view_radius: crate::interest::DEFAULT_VIEW_RADIUS,
             send_hz: crate::net::rate::DEFAULT_SEND_HZ,
             combat_seed: None,

@@ -29,6 +29,7 @@ fn take_exits(
     mut queues: Query<&mut InputQueue>,
     mut enter: MessageWriter<ToClients<EnterMap>>,
     rate: Res<crate::net::rate::SendRate>,
+    hearing: Res<crate::voice::HearingRadius>,
     mut arrivals: Local<usize>,
 ) {
     for change in changes.read().filter(|c| c.entered) {
@@ -84,6 +85,7 @@ fn take_exits(
                 arrival: Some(arrival),
                 send_hz: rate.hz,
                 resumed: false,
+                hearing_radius: hearing.of(&to.data),
             },
         ));
         info!(%room, from = %from_name, to = %to.data.name, entry = ?exit.entry, x = arrival.x, y = arrival.y, "player took an exit");

@@ -369,6 +369,8 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             let watch = reload::WatchMaps(config.watch_maps);
             let content_watch = content::ContentWatch::new(config.content_dir.clone());
             let radius = proximity::ProximityRadius(config.proximity_radius);
+            let hearing =
+                voice::HearingRadius(config.hearing_radius.unwrap_or(config.proximity_radius));
             let view = interest::ViewRadius(config.view_radius);
             let rate = net::rate::SendRate::new(config.send_hz);
             let rng = combat::CombatRng::seeded(config.combat_seed);
@@ -385,6 +387,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                         .insert_resource(content)
                         .insert_resource(content_watch)
                         .insert_resource(radius)
+                        .insert_resource(hearing)
                         .insert_resource(view)
                         .insert_resource(rate)
                         .insert_resource(rng)

@@ -49,10 +49,11 @@ pub struct Metrics {
     /// `tavern_chat_lines_total{outcome}`: accepted or refused.
     pub chat_lines: IntCounterVec,
     /// `tavern_voice_frames_total{outcome}`: relayed (once per listener), or dropped
-    /// (`oversize`, `flood`, `no_avatar`).
+    /// (`oversize`, `flood`, `no_microphone`, `no_avatar`).
     pub voice_frames: IntCounterVec,
-    /// `tavern_voice_bytes_total`: voice bytes relayed (once per listener).
-    pub voice_bytes: IntCounter,
+    /// `tavern_voice_bytes_total{outcome}`: voice bytes relayed (once per listener), or
+    /// dropped, by the same outcomes.
+    pub voice_bytes: IntCounterVec,
     /// `tavern_http_requests_total{route,status}`
     pub http_requests: IntCounterVec,
     /// `tavern_database_query_duration_seconds{query}`
@@ -202,10 +203,11 @@ impl Default for Metrics {
                 "Voice frames relayed (once per listener) or dropped, by outcome.",
                 &["outcome"],
             ),
-            voice_bytes: counter(
+            voice_bytes: counter_vec(
                 &registry,
                 "tavern_voice_bytes_total",
-                "Voice bytes relayed, once per listener.",
+                "Voice bytes relayed (once per listener) or dropped, by outcome.",
+                &["outcome"],
             ),
             http_requests: counter_vec(
                 &registry,

@@ -200,6 +200,7 @@ struct Arrival<'w, 's> {
     directory: Res<'w, PlayerDirectory>,
     rooms: Res<'w, RoomDirectory>,
     rate: Res<'w, SendRate>,
+    hearing: Res<'w, crate::voice::HearingRadius>,
     ids: ResMut<'w, StreamIds>,
     content: Option<Res<'w, crate::content::ContentHandle>>,
     inventories: Option<Res<'w, InventoryWorker>>,
@@ -255,6 +256,7 @@ impl Arrival<'_, '_> {
                 arrival: resumed_at,
                 send_hz: self.rate.hz,
                 resumed: resumed_at.is_some(),
+                hearing_radius: self.hearing.of(map),
             },
         ));
         if let Some(worker) = &self.inventories {

@@ -31,10 +31,22 @@ impl NearSets {
     }
 }
 
+/// Where every avatar stood at the last tick, in a spatial hash: who is near is worked
+/// out from it, and voice asks it who is within hearing.
 #[derive(Resource, Default)]
-struct Grid {
+pub struct Grid {
     hash: Option<SpatialHash>,
     placed: Vec<Placed>,
+}
+
+impl Grid {
+    /// Calls `found` with each player (client id) in `space` ([`Presence::space`]) within
+    /// `radius` of `pos`, as of the last tick.
+    pub fn within(&self, space: u64, pos: Vec2, radius: f32, found: impl FnMut(u64, Vec2)) {
+        if let Some(hash) = &self.hash {
+            hash.within(space, pos, radius, found);
+        }
+    }
 }
 
 pub fn plugin(app: &mut App) {

@@ -119,6 +119,7 @@ fn swap_in_loaded_maps(
     clients: Query<(Entity, &Controls)>,
     mut enter: MessageWriter<ToClients<EnterMap>>,
     rate: Res<crate::net::rate::SendRate>,
+    hearing: Res<crate::voice::HearingRadius>,
     content: Option<Res<crate::content::ContentHandle>>,
     served: Option<Res<crate::assets::ServedAssets>>,
 ) {
@@ -212,6 +213,7 @@ fn swap_in_loaded_maps(
                         arrival: None,
                         send_hz: rate.hz,
                         resumed: false,
+                        hearing_radius: hearing.of(&map.data),
                     },
                 ));
                 told += 1;

@@ -1,33 +1,56 @@
 //! The voice relay: each frame a player sends goes on, unchanged and never decoded, to
-//! those who may hear it ([`tavern_shared::voice::hears`]): the players near the
-//! speaker that the proximity grid found this tick (so no scan of all players, and
-//! never across maps, rooms or private zones), none across a silent zone's edge; a
-//! speaker in a meeting (`jitsiRoom` zone) reaches that meeting, wherever in it its
-//! members stand, and nobody else. Listeners who muted the speaker get nothing.
-//! Oversize frames and floods (beyond a bucket of 60 frames filling at 60 a second)
-//! are dropped and counted without disconnecting anyone.
+//! those who may hear it ([`tavern_shared::voice::hears`]): the players within the
+//! hearing radius ([`HearingRadius`], or the map's `hearingRadius`) of the speaker,
+//! found in the proximity grid of the last tick (so no scan of all players, and never
+//! across maps, rooms or private zones), none across a silent zone's edge; a speaker in
+//! a meeting (`jitsiRoom` zone) reaches that meeting, wherever in it its members stand,
+//! and nobody else. Only players whose microphone is on ([`VoiceStatus`]) are relayed;
+//! deafened listeners, and listeners who muted the speaker, get nothing. Oversize
+//! frames and floods (beyond a bucket of 60 frames filling at 60 a second) are dropped
+//! and counted without disconnecting anyone.
 
 use std::collections::{HashMap, HashSet};
 
 use bevy::prelude::*;
 use bevy_replicon::prelude::*;
-use tavern_shared::avatar::{InZones, PlayerId};
+use tavern_shared::avatar::{AvatarState, InZones, PlayerId};
+use tavern_shared::map::MapData;
 use tavern_shared::voice::{
-    MAX_FRAME_BYTES, MAX_FRAMES_PER_SEC, VoiceFrame, VoiceMute, VoiceRelay, hears, voice_space,
+    MAX_FRAME_BYTES, MAX_FRAMES_PER_SEC, VoiceFrame, VoiceMute, VoiceRelay, VoiceStatus, hears,
+    voice_space,
 };
 
 use crate::GameSystems;
 use crate::metrics::Metrics;
 use crate::net::to_client;
 use crate::players::{Controls, PlayerDirectory};
-use crate::proximity::NearSets;
+use crate::proximity::Grid;
 use crate::world::{MapId, Maps, OnMap};
 use crate::zones::{Owner, Presence, ZoneChange, can_hear};
 
-/// On a connection: its allowance of frames (a bucket of [`MAX_FRAMES_PER_SEC`],
-/// filling at that rate) and the speakers it muted.
+/// How far a voice carries, in pixels, on maps that do not say (`--hearing-radius`,
+/// by default the proximity radius).
+#[derive(Resource, Debug, Clone, Copy)]
+pub struct HearingRadius(pub f32);
+
+impl Default for HearingRadius {
+    fn default() -> Self {
+        HearingRadius(tavern_shared::proximity::DEFAULT_RADIUS)
+    }
+}
+
+impl HearingRadius {
+    /// The hearing radius on `map`: its own `hearingRadius`, else the server's.
+    pub fn of(&self, map: &MapData) -> f32 {
+        map.hearing_radius.unwrap_or(self.0)
+    }
+}
+
+/// On a connection: its voice settings, its allowance of frames (a bucket of
+/// [`MAX_FRAMES_PER_SEC`], filling at that rate) and the speakers it muted.
 #[derive(Component, Debug)]
 pub struct Voice {
+    status: VoiceStatus,
     tokens: f64,
     /// When the allowance was last counted (seconds).
     at: f64,
@@ -37,6 +60,7 @@ pub struct Voice {
 impl Default for Voice {
     fn default() -> Self {
         Voice {
+            status: VoiceStatus::default(),
             tokens: f64::from(MAX_FRAMES_PER_SEC),
             at: 0.0,
             muted: HashSet::new(),
@@ -65,9 +89,10 @@ pub struct Meetings(HashMap<(MapId, u16), HashSet<Entity>>);
 
 pub fn plugin(app: &mut App) {
     app.init_resource::<Meetings>()
+        .init_resource::<HearingRadius>()
         .add_systems(
             PreUpdate,
-            (mute, relay).chain().after(GameSystems::ReceiveInputs),
+            (settings, relay).chain().after(GameSystems::ReceiveInputs),
         )
         .add_systems(
             FixedUpdate,
@@ -100,38 +125,59 @@ fn follow_meetings(
     }
 }
 
-fn mute(
-    mut received: MessageReader<FromClient<VoiceMute>>,
+/// Voice state of connections that had none yet: made during a system, inserted at its
+/// end (so what a connection did in its first frame counts).
+#[derive(Default)]
+struct Fresh(HashMap<Entity, Voice>);
+
+impl Fresh {
+    /// `client`'s voice state, its own or a fresh one.
+    fn get<'a>(
+        &'a mut self,
+        voices: &'a mut Query<&mut Voice>,
+        client: Entity,
+        make: impl FnOnce() -> Voice,
+    ) -> &'a mut Voice {
+        match voices.get_mut(client) {
+            Ok(voice) => voice.into_inner(),
+            Err(_) => self.0.entry(client).or_insert_with(make),
+        }
+    }
+
+    fn insert(self, commands: &mut Commands) {
+        for (client, voice) in self.0 {
+            if let Ok(mut entity) = commands.get_entity(client) {
+                entity.insert(voice);
+            }
+        }
+    }
+}
+
+/// Mutes, and the microphone and deafen switches.
+fn settings(
+    mut mutes: MessageReader<FromClient<VoiceMute>>,
+    mut statuses: MessageReader<FromClient<VoiceStatus>>,
     mut commands: Commands,
     mut voices: Query<&mut Voice>,
 ) {
-    // Connections without voice state yet: theirs, made here and inserted at the end.
-    let mut fresh: HashMap<Entity, Voice> = HashMap::new();
-    for FromClient { client_id, message } in received.read() {
+    let mut fresh = Fresh::default();
+    for FromClient { client_id, message } in mutes.read() {
         let Some(client) = client_id.entity() else {
             continue;
         };
-        let mut found = voices.get_mut(client).ok();
-        let voice = match &mut found {
-            Some(voice) => &mut **voice,
-            None => fresh.entry(client).or_default(),
-        };
+        let voice = fresh.get(&mut voices, client, Voice::default);
         if message.muted {
             voice.muted.insert(message.speaker);
         } else {
             voice.muted.remove(&message.speaker);
         }
     }
-    insert_fresh(&mut commands, fresh);
-}
-
-/// Gives connections the voice state made for them this frame.
-fn insert_fresh(commands: &mut Commands, fresh: HashMap<Entity, Voice>) {
-    for (client, voice) in fresh {
-        if let Ok(mut entity) = commands.get_entity(client) {
-            entity.insert(voice);
+    for FromClient { client_id, message } in statuses.read() {
+        if let Some(client) = client_id.entity() {
+            fresh.get(&mut voices, client, Voice::default).status = *message;
         }
     }
+    fresh.insert(&mut commands);
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -141,8 +187,15 @@ fn relay(
     mut commands: Commands,
     connections: Query<&Controls>,
     mut voices: Query<&mut Voice>,
-    avatars: Query<(&PlayerId, &OnMap, &InZones, &Presence, Option<&Owner>)>,
-    near: Res<NearSets>,
+    avatars: Query<(
+        &PlayerId,
+        &AvatarState,
+        &OnMap,
+        &InZones,
+        &Presence,
+        Option<&Owner>,
+    )>,
+    (grid, hearing): (Res<Grid>, Res<HearingRadius>),
     players: Res<PlayerDirectory>,
     meetings: Res<Meetings>,
     maps: Res<Maps>,
@@ -150,38 +203,43 @@ fn relay(
     mut out: MessageWriter<ToClients<VoiceRelay>>,
 ) {
     let now = time.elapsed_secs_f64();
-    let dropped = |why: &str| metrics.voice_frames.with_label_values(&[why]).inc();
-    // Connections speaking for the first time: counted here, their state inserted at
-    // the end, so a first burst meets the limit too.
-    let mut fresh: HashMap<Entity, Voice> = HashMap::new();
+    let dropped = |why: &str, bytes: usize| {
+        metrics.voice_frames.with_label_values(&[why]).inc();
+        metrics
+            .voice_bytes
+            .with_label_values(&[why])
+            .inc_by(bytes as u64);
+    };
+    let mut fresh = Fresh::default();
+    let mut listeners: Vec<Entity> = Vec::new();
     for FromClient { client_id, message } in received.read() {
         let Some(client) = client_id.entity() else {
             continue;
         };
-        if message.opus.len() > MAX_FRAME_BYTES {
-            dropped("oversize");
+        let bytes = message.opus.len();
+        if bytes > MAX_FRAME_BYTES {
+            dropped("oversize", bytes);
             continue;
         }
-        // At most so many frames a second per speaker.
-        let mut found = voices.get_mut(client).ok();
-        let voice = match &mut found {
-            Some(voice) => &mut **voice,
-            None => fresh.entry(client).or_insert_with(|| Voice {
-                at: now,
-                ..Voice::default()
-            }),
-        };
-        let allowed = voice.allow(now);
-        if !allowed {
-            dropped("flood");
+        // At most so many frames a second per speaker, counted from its first frame.
+        let voice = fresh.get(&mut voices, client, || Voice {
+            at: now,
+            ..Voice::default()
+        });
+        if !voice.allow(now) {
+            dropped("flood", bytes);
             continue;
         }
-        let Some((speaker_avatar, (speaker, on, zones, presence, _))) = connections
+        if !voice.status.microphone {
+            dropped("no_microphone", bytes);
+            continue;
+        }
+        let Some((speaker_avatar, (speaker, state, on, zones, presence, _))) = connections
             .get(client)
             .ok()
             .and_then(|c| Some((c.0, avatars.get(c.0).ok()?)))
         else {
-            dropped("no_avatar");
+            dropped("no_avatar", bytes);
             continue;
         };
         let Some(place) = maps.try_get(on.0) else {
@@ -189,29 +247,37 @@ fn relay(
         };
         let map_zones = &place.data.zones;
         let space = voice_space(map_zones, &zones.0);
-        let meeting = space.1;
-        let listeners: Vec<Entity> = match meeting {
-            Some(zone) => meetings
-                .0
-                .get(&(on.0, zone))
-                .into_iter()
-                .flatten()
-                .copied()
-                .filter(|a| *a != speaker_avatar)
-                .collect(),
-            None => near
-                .of(speaker.0)
-                .iter()
-                .filter_map(|id| players.avatar_of(*id))
-                .collect(),
-        };
+        listeners.clear();
+        match space.1 {
+            Some(zone) => listeners.extend(
+                meetings
+                    .0
+                    .get(&(on.0, zone))
+                    .into_iter()
+                    .flatten()
+                    .copied()
+                    .filter(|a| *a != speaker_avatar),
+            ),
+            None => grid.within(
+                presence.space(),
+                state.motion.pos,
+                hearing.of(&place.data),
+                |id, _| {
+                    if id != speaker.0
+                        && let Some(avatar) = players.avatar_of(id)
+                    {
+                        listeners.push(avatar);
+                    }
+                },
+            ),
+        }
         let frame = VoiceRelay {
             speaker: speaker.0,
             seq: message.seq,
             opus: message.opus.clone(),
         };
-        for listener in listeners {
-            let Ok((_, listener_on, listener_zones, listener_presence, Some(owner))) =
+        for &listener in &listeners {
+            let Ok((_, _, listener_on, listener_zones, listener_presence, Some(owner))) =
                 avatars.get(listener)
             else {
                 continue;
@@ -224,16 +290,19 @@ fn relay(
             }
             if voices
                 .get(owner.0)
-                .is_ok_and(|v| v.muted.contains(&speaker.0))
+                .is_ok_and(|v| v.status.deafened || v.muted.contains(&speaker.0))
             {
                 continue;
             }
             metrics.voice_frames.with_label_values(&["relayed"]).inc();
-            metrics.voice_bytes.inc_by(frame.opus.len() as u64);
+            metrics
+                .voice_bytes
+                .with_label_values(&["relayed"])
+                .inc_by(bytes as u64);
             out.write(to_client(owner.0, frame.clone()));
         }
     }
-    insert_fresh(&mut commands, fresh);
+    fresh.insert(&mut commands);
 }
 
 #[cfg(test)]

@@ -33,6 +33,9 @@ pub struct EnterMap {
     /// new one): it stands at `arrival`, holding what it held.
     #[serde(default)]
     pub resumed: bool,
+    /// How far a voice carries on this map, in pixels (its `hearingRadius`, else the
+    /// server's): the client fades voices towards it.
+    pub hearing_radius: f32,
 }
 
 /// Server → client, reliable: another player came within the proximity radius
@@ -127,6 +130,7 @@ pub fn plugin(app: &mut App) {
         .add_client_message::<crate::voice::VoiceFrame>(Channel::Unreliable)
         .add_server_message::<crate::voice::VoiceRelay>(Channel::Unreliable)
         .add_client_message::<crate::voice::VoiceMute>(Channel::Ordered)
+        .add_client_message::<crate::voice::VoiceStatus>(Channel::Ordered)
         .make_message_independent::<DungeonState>()
         .make_message_independent::<DoorNotice>()
         .make_message_independent::<crate::presence::RoomRoster>()

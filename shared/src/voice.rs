@@ -34,6 +34,19 @@ pub struct VoiceRelay {
     pub opus: Vec<u8>,
 }
 
+/// Client → server, reliable: the player's voice settings. Frames are relayed only from
+/// a player whose microphone is on (the player enabled voice and, where asked, granted
+/// the microphone), and only to players not deafened. Voice is off until this says
+/// otherwise.
+#[derive(Message, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VoiceStatus {
+    pub microphone: bool,
+    pub deafened: bool,
+}
+
+/// Largest hearing radius a map (`hearingRadius`) or the server may set, in pixels.
+pub const MAX_HEARING_RADIUS: f32 = 2000.0;
+
 /// Client → server, reliable: the player stops (or starts again) receiving `speaker`'s
 /// voice.
 #[derive(Message, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]

@@ -23,6 +23,15 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Says why `what` cannot run here and skips it, or fails where CI requires every
+/// service (`TAVERN_REQUIRE_SERVICES=1`).
+pub fn unavailable(what: &str, why: &str) {
+    if std::env::var("TAVERN_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
+        panic!("{what} is required (TAVERN_REQUIRE_SERVICES=1) but {why}");
+    }
+    eprintln!("skipping {what}: {why}");
+}
+
 /// A fresh data directory for one test.
 pub fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tavern-test-{name}-{}", std::process::id()));

@@ -527,6 +527,21 @@ fn build_map(
     {
         spawns = first.points.clone();
     }
+    let mut props = PropReader::new(&doc.properties);
+    let hearing_radius = props.float("hearingRadius").and_then(|r| {
+        let max = crate::voice::MAX_HEARING_RADIUS;
+        if (1.0..=f64::from(max)).contains(&r) {
+            Some(r as f32)
+        } else {
+            props.errors.push(format!(
+                "property `hearingRadius` should be between 1 and {max} pixels, not {r}"
+            ));
+            None
+        }
+    });
+    for e in props.errors {
+        report.error("", e);
+    }
     let data = MapData {
         name: path
             .file_stem()
@@ -545,6 +560,7 @@ fn build_map(
         spawns,
         entries,
         zones: zones_out,
+        hearing_radius,
     };
     if data.spawns.is_empty() {
         report.error(

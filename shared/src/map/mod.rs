@@ -47,6 +47,10 @@ pub struct MapData {
     /// Named entry points that exits of other maps lead to.
     pub entries: Vec<Entry>,
     pub zones: Vec<Zone>,
+    /// How far a voice carries on this map, in pixels (the map's `hearingRadius`
+    /// property), when it differs from the server's.
+    #[serde(default)]
+    pub hearing_radius: Option<f32>,
 }
 
 /// A named place to arrive at: a `start: true` layer's tiles or object.
@@ -513,6 +517,7 @@ impl MapData {
             spawns,
             entries: Vec::new(),
             zones: Vec::new(),
+            hearing_radius: None,
         }
     }
 }

@@ -270,3 +270,29 @@ fn collider_shapes_and_layer_collides_make_things_solid() {
     assert!(!world.is_free(Vec2::new(4.0, 36.0), 1.0));
     assert!(world.is_free(Vec2::new(24.0, 40.0), 1.0));
 }
+
+#[test]
+fn a_map_sets_how_far_voices_carry_and_a_bad_value_is_named() {
+    let with = |value: &str| {
+        json_map("", "").replacen(
+            r#""infinite":false,"#,
+            &format!(
+                r#""infinite":false,"properties":[{{"name":"hearingRadius","type":"float","value":{value}}}],"#
+            ),
+            1,
+        )
+    };
+    let (map, _) = load_json(&with("160")).into_result().unwrap();
+    assert_eq!(map.hearing_radius, Some(160.0));
+    let (plain, _) = load_json(&json_map("", "")).into_result().unwrap();
+    assert_eq!(plain.hearing_radius, None);
+    let loaded = load_json(&with("0"));
+    let all = messages(&loaded);
+    assert!(
+        all.iter().any(|m| m.contains(
+            "maps/j.tmj: property `hearingRadius` should be between 1 and 2000 pixels, not 0"
+        )),
+        "{all:#?}"
+    );
+    assert!(loaded.into_result().is_err());
+}
