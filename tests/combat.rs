@@ -398,6 +398,7 @@ fn fighting_bots_report_kills_and_no_refusals_and_cheating_bots_get_nothing_thro
         rooms: Vec::new(),
         drop_every: None,
         transport: Default::default(),
+        voice: false,
     };
     let report = tavern_client::load::run_bots(&options(false));
     let fight = report.fight.clone().expect("a fight report");

@@ -29,6 +29,7 @@ fn light_bots_walk_see_each_other_and_the_report_has_the_server_figures() {
         rooms: Vec::new(),
         drop_every: None,
         transport: Default::default(),
+        voice: false,
     });
     eprintln!("{report:?}");
     assert_eq!(
@@ -111,7 +112,22 @@ fn light_bots_read_and_write_exactly_what_replicon_does() {
         newest: 5,
         earlier: 0b101,
     };
-    for (channel, bytes) in [protocol.hello(), protocol.input(&batch), protocol.ack(&ack)] {
+    use tavern_shared::voice::{VoiceFrame, VoiceStatus};
+    let status = VoiceStatus {
+        microphone: true,
+        deafened: false,
+    };
+    let frame = VoiceFrame {
+        seq: 300,
+        opus: vec![1, 2, 3],
+    };
+    for (channel, bytes) in [
+        protocol.hello(),
+        protocol.input(&batch),
+        protocol.ack(&ack),
+        protocol.voice_status(&status),
+        protocol.voice_frame(&frame),
+    ] {
         server
             .world_mut()
             .resource_mut::<ServerMessages>()
@@ -136,6 +152,20 @@ fn light_bots_read_and_write_exactly_what_replicon_does() {
         .map(|m| m.message)
         .collect();
     assert_eq!(acks, vec![ack]);
+    let statuses: Vec<VoiceStatus> = server
+        .world()
+        .resource::<Messages<FromClient<VoiceStatus>>>()
+        .iter_current_update_messages()
+        .map(|m| m.message)
+        .collect();
+    assert_eq!(statuses, vec![status]);
+    let frames: Vec<VoiceFrame> = server
+        .world()
+        .resource::<Messages<FromClient<VoiceFrame>>>()
+        .iter_current_update_messages()
+        .map(|m| m.message.clone())
+        .collect();
+    assert_eq!(frames, vec![frame]);
 
     // Server to bot (replication-bound messages go to authorized players only).
     let state = AvatarState {
@@ -171,8 +201,14 @@ fn light_bots_read_and_write_exactly_what_replicon_does() {
         resumed: true,
         hearing_radius: 100.0,
     };
+    let voice = tavern_shared::voice::VoiceRelay {
+        speaker: 1 << 30,
+        seq: 65535,
+        opus: vec![7; 61],
+    };
     use tavern_server::net::to_client;
     let world = server.world_mut();
+    world.write_message(to_client(client, voice.clone()));
     world.write_message(to_client(client, roster.clone()));
     world.write_message(to_client(client, states.clone()));
     world.write_message(to_client(client, enter.clone()));
@@ -189,6 +225,7 @@ fn light_bots_read_and_write_exactly_what_replicon_does() {
         sent.contains(&Incoming::EnterMap(Box::new(enter))),
         "{sent:?}"
     );
+    assert!(sent.contains(&Incoming::Voice(voice)), "{sent:?}");
 }
 
 #[test]
@@ -213,6 +250,7 @@ fn bots_spread_over_rooms_see_only_their_room() {
         rooms: rooms.into_iter().map(|id| (id, None)).collect(),
         drop_every: None,
         transport: Default::default(),
+        voice: false,
     });
     assert_eq!(
         (report.connected, report.failed),
@@ -250,6 +288,7 @@ fn bots_that_drop_their_connection_come_back_to_their_avatars() {
         rooms: Vec::new(),
         drop_every: Some(Duration::from_secs(10)),
         transport: Default::default(),
+        voice: false,
     });
     let drops = report.drops.clone().expect("a drop report");
     eprintln!(
@@ -275,5 +314,60 @@ fn bots_that_drop_their_connection_come_back_to_their_avatars() {
     assert!(
         server_players(&server).is_empty(),
         "the bots said goodbye at the end: their avatars left at once"
+    );
+}
+
+/// `--voice`: light and full bots wander the town, speak 30 % of the time and listen;
+/// frames reach listeners, none from a speaker out of their range, and the delay and
+/// bytes are reported; the server counts the frames it relayed.
+#[test]
+fn bots_speak_and_nobody_hears_a_speaker_out_of_range() {
+    let _turn = crate::common::serial();
+    let server = start_server("load-voice", None);
+    let report = run_bots(&BotOptions {
+        server: server.http_url(),
+        count: 8,
+        duration: Duration::from_secs(8),
+        seed: 3,
+        connect_timeout: Duration::from_secs(15),
+        chat_lines: 0,
+        light: true,
+        predict_sample: 3,
+        still: false,
+        fight: None,
+        cheat: false,
+        rooms: Vec::new(),
+        drop_every: None,
+        transport: Default::default(),
+        voice: true,
+    });
+    let voice = report.voice.clone().expect("a voice report");
+    eprintln!("{voice:?}");
+    assert_eq!(
+        (report.connected, report.failed),
+        (8, 0),
+        "{:?}",
+        report.failures
+    );
+    assert_eq!(
+        voice.voice_source, "espeak-ng",
+        "setup.sh installs espeak-ng"
+    );
+    // 8 bots, 30 % of 8 s, 50 frames a second, less what Opus left out as silence.
+    assert!(voice.voice_frames_sent > 500, "{voice:?}");
+    assert!(voice.voice_frames_received > 200, "{voice:?}");
+    assert_eq!(voice.voice_frames_from_out_of_range, 0, "{voice:?}");
+    let delay = voice.voice_delay_ms_mean.expect("delays measured");
+    assert!(delay > 0.0, "{voice:?}");
+    assert!(voice.voice_bytes_per_s_per_bot > 0.0);
+    let relayed = metric_sum(
+        &scrape(&server.http_url()),
+        "tavern_voice_frames_total",
+        &[("outcome", "relayed")],
+    );
+    assert!(
+        relayed >= voice.voice_frames_received as f64,
+        "{relayed} relayed, {} received",
+        voice.voice_frames_received
     );
 }

@@ -13,7 +13,7 @@ use tavern_client::bot::{Bot, Brain};
 
 use crate::common::{metric_sum, pump_for, pump_until, scrape, start_server, walk};
 
-fn from(bot: &Bot, speaker: u64) -> u64 {
+fn from(bot: &Bot, speaker: u32) -> u64 {
     bot.voices().received.get(&speaker).copied().unwrap_or(0)
 }
 
@@ -33,6 +33,8 @@ fn voice_reaches_who_is_near_and_floods_are_dropped() {
     // Cy walks far down the street; Ada and Bo stay at the spawn points.
     *cy.brain_mut() = Brain::Script(VecDeque::from([walk(Vec2::NEG_X, 120)]));
     let (a, b) = (ada.client_id().unwrap(), bo.client_id().unwrap());
+    // Voice names speakers by their avatars' stream ids.
+    let (va, vb) = (ada.own_stream_id().unwrap(), bo.own_stream_id().unwrap());
     assert!(
         pump_until(
             &mut [&mut ada, &mut bo, &mut cy],
@@ -74,14 +76,14 @@ fn voice_reaches_who_is_near_and_floods_are_dropped() {
         &mut [&mut ada, &mut bo, &mut cy],
         Duration::from_millis(500),
     );
-    assert!(from(&bo, a) >= 20, "Bo heard {} of 25", from(&bo, a));
+    assert!(from(&bo, va) >= 20, "Bo heard {} of 25", from(&bo, va));
     assert_eq!(cy.voices().total(), 0, "Cy is out of range");
     assert_eq!(ada.voices().total(), 0, "nobody hears themselves");
     let last = bo.voices().frames.back().unwrap();
-    assert_eq!((last.speaker, last.opus.len()), (a, 60));
+    assert_eq!((last.speaker, last.opus.len()), (va, 60));
 
     // An oversize frame and a flood are dropped and counted; nobody is disconnected.
-    let heard = from(&bo, a);
+    let heard = from(&bo, va);
     ada.speak(vec![0; 500]);
     pump_for(
         &mut [&mut ada, &mut bo, &mut cy],
@@ -94,7 +96,7 @@ fn voice_reaches_who_is_near_and_floods_are_dropped() {
         &mut [&mut ada, &mut bo, &mut cy],
         Duration::from_millis(600),
     );
-    let flood = from(&bo, a) - heard;
+    let flood = from(&bo, va) - heard;
     // A full allowance of 60, and what refills while the burst arrives.
     assert!(
         (50..=70).contains(&flood),
@@ -113,12 +115,12 @@ fn voice_reaches_who_is_near_and_floods_are_dropped() {
     assert_eq!(ada.client_id(), Some(a), "Ada is still connected");
 
     // Bo mutes Ada: nothing more of hers reaches him.
-    bo.mute_voice(a, true);
+    bo.mute_voice(va, true);
     pump_for(
         &mut [&mut ada, &mut bo, &mut cy],
         Duration::from_millis(1100),
     );
-    let heard = from(&bo, a);
+    let heard = from(&bo, va);
     for i in 0..10u8 {
         ada.speak(vec![i; 30]);
         pump_for(&mut [&mut ada, &mut bo, &mut cy], Duration::from_millis(16));
@@ -127,7 +129,7 @@ fn voice_reaches_who_is_near_and_floods_are_dropped() {
         &mut [&mut ada, &mut bo, &mut cy],
         Duration::from_millis(500),
     );
-    assert_eq!(from(&bo, a), heard, "muted");
+    assert_eq!(from(&bo, va), heard, "muted");
     assert_eq!(bo.client_id(), Some(b));
 
     // A first burst meets the limit too: Bo has never spoken, and floods at once.
@@ -138,7 +140,7 @@ fn voice_reaches_who_is_near_and_floods_are_dropped() {
         &mut [&mut ada, &mut bo, &mut cy],
         Duration::from_millis(600),
     );
-    let burst = from(&ada, b);
+    let burst = from(&ada, vb);
     assert!(
         (50..=70).contains(&burst),
         "about 60 frames of a first burst are relayed, not {burst}"
@@ -172,10 +174,11 @@ fn silent_zones_and_meetings_bound_who_hears() {
     let mut alice = join(&url, "Alice", &mut []);
     let mut bob = join(&url, "Bob", &mut [&mut alice]);
     let mut cy = join(&url, "Cy", &mut [&mut alice, &mut bob]);
-    let (a, b, c) = (
-        alice.client_id().unwrap(),
-        bob.client_id().unwrap(),
-        cy.client_id().unwrap(),
+    let (b, c) = (bob.client_id().unwrap(), cy.client_id().unwrap());
+    let (va, vb, vc) = (
+        alice.own_stream_id().unwrap(),
+        bob.own_stream_id().unwrap(),
+        cy.own_stream_id().unwrap(),
     );
     for bot in [&mut alice, &mut bob, &mut cy] {
         bot.voice_status(true, false);
@@ -204,10 +207,10 @@ fn silent_zones_and_meetings_bound_who_hears() {
             && bots[1].nearby().near.contains(&c)
     ));
     speak(&mut bob, &mut [&mut alice, &mut cy]);
-    assert!(from(&alice, b) >= 8, "Alice, beside Bob, hears him");
-    assert_eq!(from(&cy, b), 0, "Cy, in the silent corner, does not");
+    assert!(from(&alice, vb) >= 8, "Alice, beside Bob, hears him");
+    assert_eq!(from(&cy, vb), 0, "Cy, in the silent corner, does not");
     speak(&mut cy, &mut [&mut alice, &mut bob]);
-    assert_eq!(from(&bob, c), 0, "nor is Cy heard outside it");
+    assert_eq!(from(&bob, vc), 0, "nor is Cy heard outside it");
 
     // Alice and Bob walk into the meeting, 160 px apart (beyond the 100 px proximity
     // radius): the meeting hears them both; Cy outside it hears neither.
@@ -235,10 +238,10 @@ fn silent_zones_and_meetings_bound_who_hears() {
         alice.own_server_state(),
         bob.own_server_state()
     );
-    let (heard_a, heard_c) = (from(&bob, a), from(&cy, a));
+    let (heard_a, heard_c) = (from(&bob, va), from(&cy, va));
     speak(&mut alice, &mut [&mut bob, &mut cy]);
-    assert!(from(&bob, a) >= heard_a + 8, "the meeting hears Alice");
-    assert_eq!(from(&cy, a), heard_c, "Cy is not in the meeting");
+    assert!(from(&bob, va) >= heard_a + 8, "the meeting hears Alice");
+    assert_eq!(from(&cy, va), heard_c, "Cy is not in the meeting");
 }
 
 /// With `--hearing-radius 200`, a voice carries past the 100 px proximity radius, and
@@ -257,17 +260,17 @@ fn the_hearing_radius_is_the_servers_and_the_deafened_hear_nothing() {
     let url = server.http_url();
     let mut alice = join(&url, "Alice", &mut []);
     let mut bob = join(&url, "Bob", &mut [&mut alice]);
-    let a = alice.client_id().unwrap();
+    let (a, va) = (alice.client_id().unwrap(), alice.own_stream_id().unwrap());
     alice.voice_status(true, false);
     assert_eq!(bob.voices().hearing_radius, 200.0, "as the server said");
     let speak_and_listen = |alice: &mut Bot, bob: &mut Bot| {
-        let before = from(bob, a);
+        let before = from(bob, va);
         for i in 0..10u8 {
             alice.speak(vec![i; 50]);
             pump_for(&mut [&mut *alice, &mut *bob], Duration::from_millis(16));
         }
         pump_for(&mut [&mut *alice, &mut *bob], Duration::from_millis(400));
-        from(bob, a) - before
+        from(bob, va) - before
     };
     let go = |to: f32, alice: &mut Bot, bob: &mut Bot| {
         let at = bob.own_server_state().unwrap().motion.pos;
@@ -325,7 +328,7 @@ fn spoken_words_reach_the_near_player_intact_and_nobody_far() {
         |b| b.iter_mut().all(|b| b.own_server_state().is_some())
     ));
     *cy.brain_mut() = Brain::Script(VecDeque::from([walk(Vec2::NEG_X, 120)]));
-    let a = ada.client_id().unwrap();
+    let (a, va) = (ada.client_id().unwrap(), ada.own_stream_id().unwrap());
     assert!(pump_until(
         &mut [&mut ada, &mut bo, &mut cy],
         Duration::from_secs(10),
@@ -364,7 +367,7 @@ fn spoken_words_reach_the_near_player_intact_and_nobody_far() {
         .voices()
         .frames
         .iter()
-        .filter(|f| f.speaker == a)
+        .filter(|f| f.speaker == va)
         .collect();
     assert!(
         frames.len() * 10 >= sent * 9,

@@ -332,9 +332,26 @@ impl Bot {
         self.app.world().resource::<crate::voice::Voices>()
     }
 
-    /// Sends one frame of its voice (`None`: a frame left out as silent).
-    pub fn speak(&mut self, opus: impl Into<Option<Vec<u8>>>) {
-        crate::voice::speak(self.app.world_mut(), opus.into());
+    /// Sends one frame of its voice (`None`: a frame left out as silent); returns its
+    /// sequence number.
+    pub fn speak(&mut self, opus: impl Into<Option<Vec<u8>>>) -> u16 {
+        crate::voice::speak(self.app.world_mut(), opus.into())
+    }
+
+    /// The voice frames relayed to it since last taken.
+    pub fn take_voice(&mut self) -> Vec<crate::voice::Heard> {
+        let mut voices = self.app.world_mut().resource_mut::<crate::voice::Voices>();
+        voices.frames.drain(..).collect()
+    }
+
+    /// The map it is on and the hearing radius there.
+    pub fn map(&self) -> Option<(std::sync::Arc<tavern_shared::map::MapData>, f32)> {
+        let world = self.app.world();
+        let map = world.get_resource::<crate::prediction::CurrentMap>()?;
+        Some((
+            map.data.clone(),
+            world.resource::<crate::voice::Voices>().hearing_radius,
+        ))
     }
 
     /// Turns its microphone on or off, and deafens it or not.
@@ -346,7 +363,7 @@ impl Bot {
         crate::voice::set_status(self.app.world_mut(), status);
     }
 
-    pub fn mute_voice(&mut self, speaker: u64, muted: bool) {
+    pub fn mute_voice(&mut self, speaker: tavern_shared::stream::StreamId, muted: bool) {
         crate::voice::mute(self.app.world_mut(), speaker, muted);
     }
 

@@ -28,7 +28,7 @@ fn server_url(text: &str) -> Result<String, String> {
         send real inputs and decode everything the server sends them, but do not predict, \
         interpolate or chat; --predict-sample of them are full bots. The measured window \
         starts once every bot is connected. The exit code is 1 if any bot failed to connect \
-        or lost its connection.\n\n\
+        or lost its connection (or, with --voice, heard a speaker out of its range).\n\n\
         Example: tavern-bots --server http://127.0.0.1:8080 --count 10 --duration 10 --json"
 )]
 pub struct BotsArgs {
@@ -62,6 +62,13 @@ pub struct BotsArgs {
     /// walls); the report adds cheats_tried and cheats_accepted (which must be 0).
     #[arg(long, requires = "fight")]
     pub cheat: bool,
+    /// Bots speak and listen: each says a sentence from espeak-ng (or a tone where it
+    /// is missing), encoded with Opus, 3 s of every 10, staggered. The report adds
+    /// voice_frames_sent, voice_frames_received, voice_frames_from_out_of_range (frames
+    /// from a speaker the bot could not hear: must be 0), the Opus bytes and speaking
+    /// neighbours per bot, and the one-way voice delay.
+    #[arg(long, conflicts_with = "fight")]
+    pub voice: bool,
     /// How long to run once every bot is connected, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = positive_secs)]
     pub duration: f64,
@@ -204,6 +211,7 @@ pub fn bots_main() -> ExitCode {
         rooms,
         drop_every: args.drop_every.map(Duration::from_secs_f64),
         transport: args.transport,
+        voice: args.voice,
     });
     if args.json {
         println!("{}", serde_json::to_string(&report).unwrap_or_default());
@@ -255,6 +263,20 @@ pub fn bots_main() -> ExitCode {
             ms(report.chat_delivery_ms_p99),
             report.chat_delivery_samples
         );
+        if let Some(v) = &report.voice {
+            println!(
+                "voice ({}): {} frames sent, {} received, {} from out of range; {:.0} B/s of \
+                 Opus per bot from {:.2} speakers at a time; delay mean {}, p99 {}",
+                v.voice_source,
+                v.voice_frames_sent,
+                v.voice_frames_received,
+                v.voice_frames_from_out_of_range,
+                v.voice_bytes_per_s_per_bot,
+                v.voice_speaking_neighbours_mean,
+                ms(v.voice_delay_ms_mean),
+                ms(v.voice_delay_ms_p99)
+            );
+        }
         if let Some(d) = &report.drops {
             println!(
                 "drops {}: resumed {}, resume failures {}, avatars lost {}, events missed {} of {}",
@@ -270,7 +292,11 @@ pub fn bots_main() -> ExitCode {
             println!("  {failure}");
         }
     }
-    if report.failed == 0 {
+    let misheard = report
+        .voice
+        .as_ref()
+        .is_some_and(|v| v.voice_frames_from_out_of_range > 0);
+    if report.failed == 0 && !misheard && (!args.voice || report.voice.is_some()) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

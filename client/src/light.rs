@@ -6,8 +6,10 @@
 //! acknowledges it, and sends real inputs from a wandering brain: one per 60 Hz tick, in
 //! batches with the unacknowledged ones repeated. It leaves out what a load test does
 //! not need: no Bevy app of its own, no prediction, no interpolation, no rendering, no
-//! chat. What the server sends besides the stream (the map, NPCs, proximity and chat
-//! messages) is received and counted but not decoded, except the map's arrival point.
+//! chat. It can speak (`tavern-bots --voice`): it sends the frames it is given and
+//! keeps the voice frames relayed to it. What the server sends besides the stream, the
+//! map and voice (NPCs, proximity and chat messages) is received and counted but not
+//! decoded.
 //! Messages are encoded and decoded exactly as replicon does (a unit test checks both
 //! directions against replicon itself).
 
@@ -25,9 +27,11 @@ use bevy_replicon_renet2::netcode::NetcodeClientTransport;
 use bevy_replicon_renet2::renet2::{ConnectionConfig, RenetClient};
 use tavern_shared::avatar::AvatarState;
 use tavern_shared::input::{ARRIVAL_SEQ_GAP, InputBatch, InputFrame, MAX_FRAMES_PER_BATCH};
+use tavern_shared::map::MapData;
 use tavern_shared::movement::TICK_HZ;
 use tavern_shared::protocol::EnterMap;
 use tavern_shared::stream::{AvatarIntro, AvatarRoster, AvatarStates, OwnState, StatesAck};
+use tavern_shared::voice::{VoiceFrame, VoiceRelay, VoiceStatus};
 
 use crate::bot::Brain;
 use crate::connection::ServerTarget;
@@ -57,6 +61,9 @@ pub struct LightProtocol {
     input: u8,
     ack: u8,
     goodbye: u8,
+    voice_frame: u8,
+    voice_status: u8,
+    voice_relay: u8,
 }
 
 impl LightProtocol {
@@ -105,6 +112,18 @@ impl LightProtocol {
                 registry.client_message_channel::<tavern_shared::protocol::Goodbye>(),
                 "Goodbye",
             ),
+            voice_frame: id(
+                registry.client_message_channel::<VoiceFrame>(),
+                "VoiceFrame",
+            ),
+            voice_status: id(
+                registry.client_message_channel::<VoiceStatus>(),
+                "VoiceStatus",
+            ),
+            voice_relay: id(
+                registry.server_message_channel::<VoiceRelay>(),
+                "VoiceRelay",
+            ),
         }
     }
 }
@@ -121,6 +140,7 @@ pub enum Incoming {
     Roster(AvatarRoster),
     States(AvatarStates),
     EnterMap(Box<EnterMap>),
+    Voice(VoiceRelay),
     /// Anything else (NPCs, proximity, chat...): received and counted, not decoded.
     Other,
     /// A stream or map message that does not decode.
@@ -134,6 +154,8 @@ impl LightProtocol {
             postcard::from_bytes(bytes).ok().map(Incoming::Roster)
         } else if channel == self.states {
             postcard::from_bytes(bytes).ok().map(Incoming::States)
+        } else if channel == self.voice_relay {
+            postcard::from_bytes(bytes).ok().map(Incoming::Voice)
         } else if channel == self.enter_map {
             // Replicon sends it after the replication tick it follows (a varint).
             postcard::take_from_bytes::<u32>(bytes)
@@ -165,6 +187,20 @@ impl LightProtocol {
 
     pub fn ack(&self, ack: &StatesAck) -> (u8, Vec<u8>) {
         (self.ack, postcard::to_allocvec(ack).unwrap_or_default())
+    }
+
+    pub fn voice_frame(&self, frame: &VoiceFrame) -> (u8, Vec<u8>) {
+        (
+            self.voice_frame,
+            postcard::to_allocvec(frame).unwrap_or_default(),
+        )
+    }
+
+    pub fn voice_status(&self, status: &VoiceStatus) -> (u8, Vec<u8>) {
+        (
+            self.voice_status,
+            postcard::to_allocvec(status).unwrap_or_default(),
+        )
     }
 }
 
@@ -217,6 +253,19 @@ struct Link {
     hash_sent: bool,
 }
 
+/// A light bot's voice: what it sends and what was relayed to it.
+#[derive(Debug, Default)]
+struct LightVoice {
+    status: VoiceStatus,
+    /// The status has gone out on the current link.
+    status_sent: bool,
+    next_seq: u16,
+    heard: Vec<crate::voice::Heard>,
+    /// The map it is on, and how far a voice carries there.
+    map: Option<Arc<MapData>>,
+    hearing_radius: f32,
+}
+
 /// One light bot: a renet2 connection and a few counters, no Bevy app.
 pub struct LightBot {
     protocol: Arc<LightProtocol>,
@@ -231,6 +280,7 @@ pub struct LightBot {
     book: StreamBook<()>,
     counter: Counter,
     driver: Driver,
+    voice: LightVoice,
 }
 
 impl LightBot {
@@ -259,6 +309,7 @@ impl LightBot {
                 next_seq: 1,
                 unacked: VecDeque::new(),
             },
+            voice: LightVoice::default(),
         }
     }
 
@@ -285,6 +336,48 @@ impl LightBot {
     /// Bytes received and sent at the bot's socket so far.
     pub fn traffic(&self) -> Option<(u64, u64)> {
         self.link.as_ref().map(|l| l.traffic.totals())
+    }
+
+    /// Its avatar's stream id, once the roster brought it.
+    pub fn own_stream_id(&self) -> Option<tavern_shared::stream::StreamId> {
+        self.book.own_id()
+    }
+
+    /// Where its avatar stands, by the server's last word.
+    pub fn own_position(&self) -> Option<Vec2> {
+        self.counter.own.map(|o| o.state.motion.pos)
+    }
+
+    /// The map it is on and the hearing radius there.
+    pub fn map(&self) -> Option<(Arc<MapData>, f32)> {
+        Some((self.voice.map.clone()?, self.voice.hearing_radius))
+    }
+
+    /// Turns its microphone on or off (sent now, and again on a new connection).
+    pub fn voice_status(&mut self, status: VoiceStatus) {
+        self.voice.status = status;
+        self.voice.status_sent = false;
+    }
+
+    /// Sends one frame of its voice (`None`: a frame left out as silent). Returns the
+    /// frame's sequence number.
+    pub fn speak(&mut self, opus: Option<&[u8]>) -> u16 {
+        let seq = self.voice.next_seq;
+        self.voice.next_seq = seq.wrapping_add(1);
+        if let (Some(opus), Some(link)) = (opus, &mut self.link) {
+            let frame = VoiceFrame {
+                seq,
+                opus: opus.to_vec(),
+            };
+            let (channel, bytes) = self.protocol.voice_frame(&frame);
+            link.client.send_message(channel, bytes);
+        }
+        seq
+    }
+
+    /// The voice frames relayed to it since last asked.
+    pub fn take_voice(&mut self) -> Vec<crate::voice::Heard> {
+        std::mem::take(&mut self.voice.heard)
     }
 
     /// Round trip (s) and bytes per second down and up, once connected.
@@ -355,6 +448,7 @@ impl LightBot {
                     last: now,
                     hash_sent: false,
                 });
+                self.voice.status_sent = false;
                 if self.status == ConnectionStatus::LoggingIn {
                     self.status = ConnectionStatus::Connecting;
                 }
@@ -405,6 +499,11 @@ impl LightBot {
                 let (channel, hello) = protocol.hello();
                 link.client.send_message(channel, hello);
             }
+            if !self.voice.status_sent {
+                self.voice.status_sent = true;
+                let (channel, status) = protocol.voice_status(&self.voice.status);
+                link.client.send_message(channel, status);
+            }
             if self.status != ConnectionStatus::Connected {
                 self.status = ConnectionStatus::Connected;
                 self.failed = 0;
@@ -422,7 +521,21 @@ impl LightBot {
                         self.book.states(&packet, &mut self.counter);
                         received = true;
                     }
-                    Incoming::EnterMap(enter) => arrived |= enter.arrival.is_some(),
+                    Incoming::EnterMap(enter) => {
+                        arrived |= enter.arrival.is_some();
+                        self.voice.hearing_radius = enter.hearing_radius;
+                        self.voice.map = Some(Arc::new(enter.map));
+                    }
+                    // Kept for the driver to take (the last 1024 if it does not).
+                    Incoming::Voice(relay) if self.voice.heard.len() < 1024 => {
+                        self.voice.heard.push(crate::voice::Heard {
+                            speaker: relay.speaker,
+                            seq: relay.seq,
+                            opus: relay.opus,
+                            at: now,
+                        });
+                    }
+                    Incoming::Voice(_) => {}
                     Incoming::Other => {}
                     Incoming::Malformed => {
                         return Err(format!("a message on channel {channel} did not decode"));

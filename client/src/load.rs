@@ -11,6 +11,8 @@ use tavern_shared::chat::ChatChannel;
 use crate::bot::{Bot, Brain};
 use crate::connection::{ConnectionStatus, ServerTarget, Traffic};
 use crate::light::{LIGHT_HZ, LightBot, LightProtocol};
+use crate::voice::bots::{Clip, Place, Stamps, Talker, Tally, Whereabouts};
+use tavern_shared::stream::StreamId;
 
 /// What `tavern-bots` is asked to do.
 #[derive(Debug, Clone)]
@@ -43,6 +45,8 @@ pub struct BotOptions {
     pub drop_every: Option<Duration>,
     /// How the bots connect: UDP, or a WebSocket as browsers do.
     pub transport: tavern_shared::api::Transport,
+    /// Bots speak 30 % of the time and listen ([`crate::voice::bots`]).
+    pub voice: bool,
 }
 
 /// A dropped bot has this long to be back before its drop counts as failed (the run
@@ -246,6 +250,9 @@ pub struct BotReport {
     /// With `--drop-every`: how dropped connections came back.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub drops: Option<DropReport>,
+    /// With `--voice`: what was said and heard.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub voice: Option<crate::voice::bots::VoiceReport>,
     /// Why bots failed, one line each.
     pub failures: Vec<String>,
 }
@@ -381,10 +388,86 @@ impl AnyBot {
         }
     }
 
+    /// Its avatar (stream id) and where it stands, for judging what it may hear.
+    fn place(&mut self, room: usize) -> Option<(StreamId, Place)> {
+        let ((map, hearing_radius), id, pos) = match self {
+            AnyBot::Light(b) => (b.map()?, b.own_stream_id()?, b.own_position()?),
+            AnyBot::Full(b) => (
+                b.map()?,
+                b.own_stream_id()?,
+                b.own_server_state()?.motion.pos,
+            ),
+        };
+        let place = Place {
+            room,
+            map,
+            pos,
+            hearing_radius,
+        };
+        Some((id, place))
+    }
+
+    /// Says the frames due (`None`: left out as silent); stamps those sent, and
+    /// returns how many there were.
+    fn speak(&mut self, frames: &[Option<&[u8]>], stamps: &mut Stamps) -> u64 {
+        let now = Instant::now();
+        let mut sent = 0;
+        for opus in frames {
+            let (id, seq) = match self {
+                AnyBot::Light(b) => (b.own_stream_id(), b.speak(*opus)),
+                AnyBot::Full(b) => (b.own_stream_id(), b.speak(opus.map(<[u8]>::to_vec))),
+            };
+            if let (Some(id), Some(_)) = (id, opus) {
+                stamps.sent(id, seq, now);
+                sent += 1;
+            }
+        }
+        sent
+    }
+
+    fn own_stream_id(&self) -> Option<StreamId> {
+        match self {
+            AnyBot::Light(b) => b.own_stream_id(),
+            AnyBot::Full(b) => b.own_stream_id(),
+        }
+    }
+
+    fn take_voice(&mut self) -> Vec<crate::voice::Heard> {
+        match self {
+            AnyBot::Light(b) => b.take_voice(),
+            AnyBot::Full(b) => b.take_voice(),
+        }
+    }
+
     fn seen(&mut self) -> usize {
         match self {
             AnyBot::Light(b) => b.seen().avatars,
             AnyBot::Full(b) => b.others().len(),
+        }
+    }
+}
+
+/// Takes in the voice frames the bots got, judging each against where its speaker
+/// and its listener stand (the bots of a run share a process, and so their places).
+fn listen(
+    bots: &mut [AnyBot],
+    rooms: usize,
+    (stamps, whereabouts): (&Stamps, &mut Whereabouts),
+    tally: &mut Tally,
+) {
+    let places: std::collections::HashMap<StreamId, Place> = bots
+        .iter_mut()
+        .enumerate()
+        .filter_map(|(i, b)| b.place(i % rooms.max(1)))
+        .collect();
+    whereabouts.push(Instant::now(), places);
+    for bot in bots.iter_mut() {
+        let heard = bot.take_voice();
+        let Some(me) = bot.own_stream_id() else {
+            continue;
+        };
+        for frame in &heard {
+            tally.heard(me, frame, stamps, whereabouts);
         }
     }
 }
@@ -544,6 +627,22 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
         options.count
     };
     let protocol = std::sync::Arc::new(LightProtocol::new());
+    let mut failures = Vec::new();
+    let voice = if options.voice {
+        match Clip::make() {
+            Ok(clip) => Some(clip),
+            Err(e) => {
+                failures.push(format!("the bots cannot speak: {e:#}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let mut talkers: Vec<Talker> = Vec::new();
+    let mut stamps = Stamps::default();
+    let mut whereabouts = Whereabouts::default();
+    let mut tally = Tally::default();
     let make = |i: usize| {
         let name = format!("bot-{i}");
         let brain = if let Some(content) = &options.fight {
@@ -562,12 +661,14 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
         if i < predicting {
             AnyBot::Full(Box::new(Bot::with_target(target, brain)))
         } else {
-            AnyBot::Light(Box::new(LightBot::new(
-                protocol.clone(),
-                target,
-                brain,
-                !options.still,
-            )))
+            let mut bot = LightBot::new(protocol.clone(), target, brain, !options.still);
+            if voice.is_some() {
+                bot.voice_status(tavern_shared::voice::VoiceStatus {
+                    microphone: true,
+                    deafened: false,
+                });
+            }
+            AnyBot::Light(Box::new(bot))
         }
     };
     let frame = Duration::from_secs_f64(1.0 / 60.0);
@@ -636,10 +737,28 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
                 }
                 if joined[i].is_none() && bot.in_game() {
                     joined[i] = Some(created[i].elapsed());
+                    // A full bot turns its microphone on once in (and again after
+                    // each reconnection, as the game does).
+                    if let (AnyBot::Full(b), Some(_)) = (&mut *bot, &voice) {
+                        b.voice_status(true, false);
+                    }
                 }
             }
             if let AnyBot::Full(b) = bot {
                 heard.listen(i, b);
+            }
+        }
+        if let (Some(clip), Some((start, ..))) = (&voice, &window) {
+            listen(
+                &mut bots,
+                options.rooms.len(),
+                (&stamps, &mut whereabouts),
+                &mut tally,
+            );
+            let since = start.elapsed();
+            for (i, bot) in bots.iter_mut().enumerate() {
+                let frames = talkers[i].due(i, since, clip);
+                tally.report.voice_frames_sent += bot.speak(&frames, &mut stamps);
             }
         }
         let all_in = bots.len() == options.count && bots.iter().all(AnyBot::is_settled);
@@ -654,6 +773,7 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
                     .map(|i| chat_schedule(i, options.chat_lines, options.duration).into())
                     .collect();
                 said = vec![0; bots.len()];
+                talkers = vec![Talker::default(); bots.len()];
                 // Staggered over the first period, so drops do not all come at once.
                 let every = options.drop_every.unwrap_or_default();
                 dropping = (0..bots.len())
@@ -710,7 +830,6 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
             bytes as f64 / f64::from(counted) / window_s.max(1e-3)
         }
     };
-    let mut failures = Vec::new();
     let (mut connected, mut min_seen, mut seen_sum) = (0, usize::MAX, 0usize);
     let (mut corrections_total, mut corrections_max) = (0u64, 0u32);
     let (mut near_events, mut chat_sent, mut chat_received, mut chat_rejected) = (0, 0, 0, 0);
@@ -797,6 +916,11 @@ pub fn run_bots(options: &BotOptions) -> BotReport {
             .map(|(a, b)| (b - a) / window_s.max(1e-3) * 100.0),
         fight,
         drops: options.drop_every.map(|_| drops),
+        voice: voice.as_ref().map(|clip| {
+            let mut report = tally.finish(connected, window_s);
+            report.voice_source = clip.source.into();
+            report
+        }),
         join_ms_p50: quantile(&join_ms, 0.5),
         join_ms_p99: quantile(&join_ms, 0.99),
         chat_delivery_ms_p50: quantile(&heard.latencies_ms, 0.5),

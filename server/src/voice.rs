@@ -15,12 +15,14 @@ use bevy::prelude::*;
 use bevy_replicon::prelude::*;
 use tavern_shared::avatar::{AvatarState, InZones, PlayerId};
 use tavern_shared::map::MapData;
+use tavern_shared::stream::StreamId;
 use tavern_shared::voice::{
     MAX_FRAME_BYTES, MAX_FRAMES_PER_SEC, VoiceFrame, VoiceMute, VoiceRelay, VoiceStatus, hears,
     voice_space,
 };
 
 use crate::GameSystems;
+use crate::interest::StreamTag;
 use crate::metrics::Metrics;
 use crate::net::to_client;
 use crate::players::{Controls, PlayerDirectory};
@@ -54,7 +56,8 @@ pub struct Voice {
     tokens: f64,
     /// When the allowance was last counted (seconds).
     at: f64,
-    muted: HashSet<u64>,
+    /// Speakers muted, by their avatars' stream ids.
+    muted: HashSet<StreamId>,
 }
 
 impl Default for Voice {
@@ -188,7 +191,7 @@ fn relay(
     connections: Query<&Controls>,
     mut voices: Query<&mut Voice>,
     avatars: Query<(
-        &PlayerId,
+        (&PlayerId, &StreamTag),
         &AvatarState,
         &OnMap,
         &InZones,
@@ -212,6 +215,7 @@ fn relay(
     };
     let mut fresh = Fresh::default();
     let mut listeners: Vec<Entity> = Vec::new();
+    let (mut relayed, mut relayed_bytes) = (0u64, 0u64);
     for FromClient { client_id, message } in received.read() {
         let Some(client) = client_id.entity() else {
             continue;
@@ -234,7 +238,7 @@ fn relay(
             dropped("no_microphone", bytes);
             continue;
         }
-        let Some((speaker_avatar, (speaker, state, on, zones, presence, _))) = connections
+        let Some((speaker_avatar, ((speaker, tag), state, on, zones, presence, _))) = connections
             .get(client)
             .ok()
             .and_then(|c| Some((c.0, avatars.get(c.0).ok()?)))
@@ -272,7 +276,7 @@ fn relay(
             ),
         }
         let frame = VoiceRelay {
-            speaker: speaker.0,
+            speaker: tag.0,
             seq: message.seq,
             opus: message.opus.clone(),
         };
@@ -290,17 +294,25 @@ fn relay(
             }
             if voices
                 .get(owner.0)
-                .is_ok_and(|v| v.status.deafened || v.muted.contains(&speaker.0))
+                .is_ok_and(|v| v.status.deafened || v.muted.contains(&tag.0))
             {
                 continue;
             }
-            metrics.voice_frames.with_label_values(&["relayed"]).inc();
-            metrics
-                .voice_bytes
-                .with_label_values(&["relayed"])
-                .inc_by(bytes as u64);
+            relayed += 1;
+            relayed_bytes += bytes as u64;
             out.write(to_client(owner.0, frame.clone()));
         }
+    }
+    // Counted once a frame of the game, not once per listener.
+    if relayed > 0 {
+        metrics
+            .voice_frames
+            .with_label_values(&["relayed"])
+            .inc_by(relayed);
+        metrics
+            .voice_bytes
+            .with_label_values(&["relayed"])
+            .inc_by(relayed_bytes);
     }
     fresh.insert(&mut commands);
 }

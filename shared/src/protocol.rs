@@ -129,6 +129,8 @@ pub fn plugin(app: &mut App) {
         .add_server_message::<crate::gm::assets::PlaySound>(Channel::Ordered)
         .add_client_message::<crate::voice::VoiceFrame>(Channel::Unreliable)
         .add_server_message::<crate::voice::VoiceRelay>(Channel::Unreliable)
+        // Voice waits for no replication tick: it plays as soon as it arrives.
+        .make_message_independent::<crate::voice::VoiceRelay>()
         .add_client_message::<crate::voice::VoiceMute>(Channel::Ordered)
         .add_client_message::<crate::voice::VoiceStatus>(Channel::Ordered)
         .make_message_independent::<DungeonState>()

@@ -1,8 +1,9 @@
 //! Proximity voice on the wire: a client sends its encoded frames (Opus, 20 ms each)
 //! with a sequence number; the server relays each one, unchanged and never decoded, to
-//! the players who may hear the speaker ([`hears`]), naming the speaker by client id.
-//! Who speaks is the connection the frame came on: a frame cannot claim another
-//! speaker.
+//! the players who may hear the speaker ([`hears`]), naming the speaker by its
+//! avatar's stream id (as the avatar stream does: a few bytes, and the listener finds
+//! the avatar, and so where the voice comes from, by it). Who speaks is the connection
+//! the frame came on: a frame cannot claim another speaker.
 
 use bevy::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -25,11 +26,11 @@ pub struct VoiceFrame {
     pub opus: Vec<u8>,
 }
 
-/// Server → client, unreliable: a frame of `speaker`'s voice (client id), for this
-/// listener.
+/// Server → client, unreliable: a frame of `speaker`'s voice (its avatar's stream id),
+/// for this listener.
 #[derive(Message, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct VoiceRelay {
-    pub speaker: u64,
+    pub speaker: crate::stream::StreamId,
     pub seq: u16,
     pub opus: Vec<u8>,
 }
@@ -48,10 +49,10 @@ pub struct VoiceStatus {
 pub const MAX_HEARING_RADIUS: f32 = 2000.0;
 
 /// Client → server, reliable: the player stops (or starts again) receiving `speaker`'s
-/// voice.
+/// voice (its avatar's stream id).
 #[derive(Message, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VoiceMute {
-    pub speaker: u64,
+    pub speaker: crate::stream::StreamId,
     pub muted: bool,
 }
 

@@ -11,7 +11,7 @@ pub const SAMPLE_RATE: u32 = 48_000;
 /// Samples in one frame.
 pub const FRAME_SAMPLES: usize = (SAMPLE_RATE * FRAME_MS / 1000) as usize;
 /// Bits a second of speech.
-pub const BITRATE: i32 = 20_000;
+pub const BITRATE: i32 = 16_000;
 
 /// Encodes the own voice, frame by frame.
 pub struct VoiceEncoder {
@@ -103,7 +103,7 @@ mod tests {
             bytes += opus.len();
             decoded.extend(decoder.decode(Some(&opus)));
         }
-        // About 20 kbit/s: 50 frames a second of about 50 bytes.
+        // About 16 kbit/s: 50 frames a second of about 40 bytes.
         assert!((1500..4000).contains(&bytes), "{bytes} bytes a second");
         let energy = |s: &[f32]| s.iter().map(|x| x * x).sum::<f32>();
         let ratio = energy(&decoded) / energy(&source);

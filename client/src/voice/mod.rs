@@ -5,11 +5,14 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use bevy::prelude::*;
+use tavern_shared::stream::StreamId;
 use tavern_shared::voice::{VoiceFrame, VoiceMute, VoiceRelay, VoiceStatus};
 use web_time::Instant;
 
 use crate::PlaySystems;
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod bots;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod codec;
 pub mod jitter;
@@ -24,7 +27,8 @@ const KEEP: usize = 1024;
 /// A frame of someone's voice, as it arrived.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Heard {
-    pub speaker: u64,
+    /// The speaker's avatar (stream id).
+    pub speaker: StreamId,
     pub seq: u16,
     pub opus: Vec<u8>,
     pub at: Instant,
@@ -33,10 +37,10 @@ pub struct Heard {
 /// What voice came in, and went out.
 #[derive(Resource, Debug, Default)]
 pub struct Voices {
-    /// Frames received from each speaker (client id).
-    pub received: BTreeMap<u64, u64>,
+    /// Frames received from each speaker (its avatar's stream id).
+    pub received: BTreeMap<StreamId, u64>,
     /// When each speaker's newest frame arrived.
-    pub last_heard: BTreeMap<u64, Instant>,
+    pub last_heard: BTreeMap<StreamId, Instant>,
     /// The newest frames received, oldest first, for playback to take.
     pub frames: VecDeque<Heard>,
     /// Frames sent.
@@ -55,7 +59,7 @@ impl Voices {
     }
 
     /// Whether `speaker`'s voice arrived within the last `within`.
-    pub fn speaking(&self, speaker: u64, within: std::time::Duration) -> bool {
+    pub fn speaking(&self, speaker: StreamId, within: std::time::Duration) -> bool {
         self.last_heard
             .get(&speaker)
             .is_some_and(|at| at.elapsed() <= within)
@@ -103,8 +107,9 @@ fn receive(mut relayed: MessageReader<VoiceRelay>, mut voices: ResMut<Voices>) {
 }
 
 /// Sends one encoded frame of the own voice, or (`None`) counts a frame left out as
-/// silent, so listeners see the gap in the sequence as time passing.
-pub fn speak(world: &mut World, opus: Option<Vec<u8>>) {
+/// silent, so listeners see the gap in the sequence as time passing. Returns the
+/// frame's sequence number.
+pub fn speak(world: &mut World, opus: Option<Vec<u8>>) -> u16 {
     let mut voices = world.resource_mut::<Voices>();
     let seq = voices.next_seq;
     voices.next_seq = seq.wrapping_add(1);
@@ -112,10 +117,11 @@ pub fn speak(world: &mut World, opus: Option<Vec<u8>>) {
         voices.sent += 1;
         world.write_message(VoiceFrame { seq, opus });
     }
+    seq
 }
 
-/// Stops (or starts again) hearing `speaker`.
-pub fn mute(world: &mut World, speaker: u64, muted: bool) {
+/// Stops (or starts again) hearing `speaker` (its avatar's stream id).
+pub fn mute(world: &mut World, speaker: StreamId, muted: bool) {
     world.write_message(VoiceMute { speaker, muted });
 }
 
