@@ -81,6 +81,8 @@ pub enum Typed {
     GmAct(crate::table::GmRequest),
     /// Share a file from disk with the campaign (`/upload PATH`, the GM's).
     Upload(String),
+    /// Voice settings (`/voice ...`).
+    Voice(crate::voice::VoiceCommand),
     /// Show the list of commands.
     Help,
     /// Nothing to send, and why.
@@ -88,7 +90,7 @@ pub enum Typed {
 }
 
 /// The commands the chat box understands.
-pub const HELP: &str = "/near, /zone, /map [text]: talk there (Tab cycles)    /w NAME text: whisper (\"quote\" names with spaces)    /roll 2d6+3, d20 adv, 4d6kh3: roll dice for the room (/gmroll: for the GM's eyes only)    /gm text: to the GM only    GM: /start, /pause, /resume, /end the session, /narrate text, /scene location=... weather=... time=... mood=..., /kick NAME reason, /ban NAME reason, /mute NAME, /unmute NAME, /teleport NAME|all X Y|ENTRY, /handover NAME, /override TOTAL reason, /encounter start [RADIUS]|next|back|add NAME|remove NAME|end|timer SECS, /upload PATH, /show NAME, /hide, /play NAME, /aigm on|off    In an encounter: /endturn    /help";
+pub const HELP: &str = "/near, /zone, /map [text]: talk there (Tab cycles)    /w NAME text: whisper (\"quote\" names with spaces)    /roll 2d6+3, d20 adv, 4d6kh3: roll dice for the room (/gmroll: for the GM's eyes only)    /gm text: to the GM only    /voice on|off (hold V to talk), deafen|undeafen, mute|unmute NAME, volume NAME 0-200    GM: /start, /pause, /resume, /end the session, /narrate text, /scene location=... weather=... time=... mood=..., /kick NAME reason, /ban NAME reason, /mute NAME, /unmute NAME, /teleport NAME|all X Y|ENTRY, /handover NAME, /override TOTAL reason, /encounter start [RADIUS]|next|back|add NAME|remove NAME|end|timer SECS, /upload PATH, /show NAME, /hide, /play NAME, /aigm on|off    In an encounter: /endturn    /help";
 
 /// Reads a line typed into the chat box: plain text goes to `current`; `/near`, `/zone`,
 /// `/map` (with or without text), `/w NAME text` (`/whisper`, names with spaces in
@@ -145,6 +147,10 @@ pub fn parse_typed(input: &str, current: &ChatChannel) -> Typed {
                     );
                 }
                 "upload" => return Typed::Upload(rest.to_string()),
+                "voice" => {
+                    return crate::voice::VoiceCommand::parse(rest)
+                        .map_or_else(Typed::Invalid, Typed::Voice);
+                }
                 "narrate" | "story" => (ChatChannel::Narration, rest),
                 "gm" => (ChatChannel::ToGm, rest),
                 "kick" | "ban" | "mute" | "unmute" | "teleport" | "tp" | "scene" | "handover"

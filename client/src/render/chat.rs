@@ -56,7 +56,7 @@ impl Typing {
         !self.active && keys.just_pressed(key)
     }
 
-    fn note(&mut self, text: impl Into<String>, error: bool, now: f64) {
+    pub(crate) fn note(&mut self, text: impl Into<String>, error: bool, now: f64) {
         self.note = Some((text.into(), error, now + NOTE_SECS));
     }
 }
@@ -151,6 +151,7 @@ pub fn type_keys(
     time: Res<Time>,
     mut send: MessageWriter<ChatSend>,
     mut gm: crate::table::GmOut,
+    mut voice: MessageWriter<crate::voice::VoiceCommand>,
     mut leave: MessageWriter<AgentLeave>,
     start: Option<Res<crate::render::start::StartScreen>>,
 ) {
@@ -173,7 +174,13 @@ pub fn type_keys(
     // A line typed elsewhere (the chat button's box in a browser) goes out as if typed.
     if let Some(line) = typing.entered.take() {
         typing.text = line;
-        submit(&mut typing, &mut log, &talk, (&mut send, &mut gm), now);
+        submit(
+            &mut typing,
+            &mut log,
+            &talk,
+            (&mut send, &mut gm, &mut voice),
+            now,
+        );
     }
     for key in keys.read() {
         if key.state != ButtonState::Pressed {
@@ -212,7 +219,13 @@ pub fn type_keys(
                 let whisper = typing.last_whisper.clone();
                 typing.channel = next_channel(&typing.channel, whisper.as_ref());
             }
-            Key::Enter => submit(&mut typing, &mut log, &talk, (&mut send, &mut gm), now),
+            Key::Enter => submit(
+                &mut typing,
+                &mut log,
+                &talk,
+                (&mut send, &mut gm, &mut voice),
+                now,
+            ),
             _ => {
                 if let Some(t) = &key.text
                     && !t.chars().any(char::is_control)
@@ -231,7 +244,11 @@ fn submit(
     typing: &mut Typing,
     log: &mut ChatLog,
     talk: &Conversation,
-    (send, gm): (&mut MessageWriter<ChatSend>, &mut crate::table::GmOut),
+    (send, gm, voice): (
+        &mut MessageWriter<ChatSend>,
+        &mut crate::table::GmOut,
+        &mut MessageWriter<crate::voice::VoiceCommand>,
+    ),
     now: f64,
 ) {
     let text = std::mem::take(&mut typing.text);
@@ -269,6 +286,14 @@ fn submit(
             }
         }
         Typed::Upload(path) => gm.upload(path),
+        // The desktop's sound (render/voice.rs) does it; the browser has no voice yet.
+        Typed::Voice(command) => {
+            if cfg!(target_arch = "wasm32") {
+                typing.note("Voice is not in the browser yet", true, now);
+            } else {
+                voice.write(command);
+            }
+        }
         Typed::Help => typing.note(HELP, false, now),
         Typed::Invalid(reason) => {
             typing.note(format!("Not sent: {reason}"), true, now);

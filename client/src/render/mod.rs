@@ -28,6 +28,8 @@ pub mod start;
 pub mod table;
 pub mod touch;
 pub mod turns;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod voice;
 
 use bevy::prelude::*;
 
@@ -88,4 +90,6 @@ pub fn plugin(app: &mut App) {
         handout::plugin,
         gm_panel::plugin,
     ));
+    #[cfg(not(target_arch = "wasm32"))]
+    app.add_plugins(voice::plugin);
 }

@@ -16,9 +16,63 @@ pub mod bots;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod codec;
 pub mod jitter;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod mixer;
 pub mod spatial;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod speech;
+
+/// What the player asks of voice (`/voice ...`).
+#[derive(Message, Debug, Clone, PartialEq)]
+pub enum VoiceCommand {
+    /// `/voice on`, `/voice off`: the microphone (push to talk with V).
+    Microphone(bool),
+    /// `/voice deafen`, `/voice undeafen`: hear nobody.
+    Deafen(bool),
+    /// `/voice mute NAME`, `/voice unmute NAME`: stop (or start again) hearing someone.
+    Mute(String, bool),
+    /// `/voice volume NAME PERCENT` (0 to 200): how loud someone sounds.
+    Volume(String, f32),
+}
+
+/// How `/voice` is used.
+pub const VOICE_HELP: &str = "/voice on|off (hold V to talk), /voice deafen|undeafen, /voice mute|unmute NAME, /voice volume NAME 0-200";
+
+impl VoiceCommand {
+    /// Reads what follows `/voice`.
+    pub fn parse(rest: &str) -> Result<VoiceCommand, String> {
+        let (word, rest) = rest.trim().split_once(' ').unwrap_or((rest.trim(), ""));
+        let named = |rest: &str| -> Result<(String, String), String> {
+            let (name, more) = crate::chat::split_name(rest)?;
+            if name.is_empty() {
+                return Err(format!("whom? {VOICE_HELP}"));
+            }
+            Ok((name.to_string(), more.trim().to_string()))
+        };
+        match word.to_lowercase().as_str() {
+            "on" => Ok(VoiceCommand::Microphone(true)),
+            "off" => Ok(VoiceCommand::Microphone(false)),
+            "deafen" => Ok(VoiceCommand::Deafen(true)),
+            "undeafen" => Ok(VoiceCommand::Deafen(false)),
+            "mute" | "unmute" => {
+                let (name, _) = named(rest)?;
+                Ok(VoiceCommand::Mute(name, word.eq_ignore_ascii_case("mute")))
+            }
+            "volume" | "vol" => {
+                let (name, level) = named(rest)?;
+                match level.trim_end_matches('%').parse::<f32>() {
+                    Ok(p) if (0.0..=200.0).contains(&p) => {
+                        Ok(VoiceCommand::Volume(name, p / 100.0))
+                    }
+                    _ => Err(format!(
+                        "the volume is a percentage from 0 to 200, not `{level}`"
+                    )),
+                }
+            }
+            _ => Err(VOICE_HELP.into()),
+        }
+    }
+}
 
 /// Frames kept for playback, at most (20 s of one speaker): what nothing takes is
 /// forgotten, oldest first.
@@ -53,6 +107,18 @@ pub struct Voices {
 }
 
 impl Voices {
+    /// The next frame of the own voice: its sequence number, and the message to send
+    /// (none for a frame left out as silent).
+    pub fn next_frame(&mut self, opus: Option<Vec<u8>>) -> (u16, Option<VoiceFrame>) {
+        let seq = self.next_seq;
+        self.next_seq = seq.wrapping_add(1);
+        let frame = opus.map(|opus| {
+            self.sent += 1;
+            VoiceFrame { seq, opus }
+        });
+        (seq, frame)
+    }
+
     /// Every frame received.
     pub fn total(&self) -> u64 {
         self.received.values().sum()
@@ -67,10 +133,12 @@ impl Voices {
 }
 
 pub fn plugin(app: &mut App) {
-    app.init_resource::<Voices>().add_systems(
-        PreUpdate,
-        (receive, on_entering_a_map).in_set(PlaySystems::Receive),
-    );
+    app.init_resource::<Voices>()
+        .add_message::<VoiceCommand>()
+        .add_systems(
+            PreUpdate,
+            (receive, on_entering_a_map).in_set(PlaySystems::Receive),
+        );
 }
 
 /// Takes the map's hearing radius; and tells a new connection (a first join, or coming
@@ -110,12 +178,9 @@ fn receive(mut relayed: MessageReader<VoiceRelay>, mut voices: ResMut<Voices>) {
 /// silent, so listeners see the gap in the sequence as time passing. Returns the
 /// frame's sequence number.
 pub fn speak(world: &mut World, opus: Option<Vec<u8>>) -> u16 {
-    let mut voices = world.resource_mut::<Voices>();
-    let seq = voices.next_seq;
-    voices.next_seq = seq.wrapping_add(1);
-    if let Some(opus) = opus {
-        voices.sent += 1;
-        world.write_message(VoiceFrame { seq, opus });
+    let (seq, frame) = world.resource_mut::<Voices>().next_frame(opus);
+    if let Some(frame) = frame {
+        world.write_message(frame);
     }
     seq
 }
@@ -130,4 +195,33 @@ pub fn mute(world: &mut World, speaker: StreamId, muted: bool) {
 pub fn set_status(world: &mut World, status: VoiceStatus) {
     world.resource_mut::<Voices>().status = status;
     world.write_message(status);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn voice_commands_are_read_and_bad_ones_say_how() {
+        let p = VoiceCommand::parse;
+        assert_eq!(p("on"), Ok(VoiceCommand::Microphone(true)));
+        assert_eq!(p(" OFF "), Ok(VoiceCommand::Microphone(false)));
+        assert_eq!(p("deafen"), Ok(VoiceCommand::Deafen(true)));
+        assert_eq!(p("mute Bo"), Ok(VoiceCommand::Mute("Bo".into(), true)));
+        assert_eq!(
+            p("unmute \"Old Tom\""),
+            Ok(VoiceCommand::Mute("Old Tom".into(), false))
+        );
+        assert_eq!(
+            p("volume \"Old Tom\" 150%"),
+            Ok(VoiceCommand::Volume("Old Tom".into(), 1.5))
+        );
+        assert!(
+            p("volume Bo 300")
+                .unwrap_err()
+                .contains("0 to 200, not `300`")
+        );
+        assert!(p("mute").unwrap_err().contains("whom?"));
+        assert_eq!(p("loud"), Err(VOICE_HELP.into()));
+    }
 }
