@@ -1,8 +1,9 @@
 //! Voice on the desktop: the microphone (through `cpal`, opened when the player turns
 //! voice on with `/voice on`) encoded with Opus while V is held, and everyone's voice
 //! played through the sound card, each from where its speaker stands
-//! ([`crate::voice::mixer`]). Without a sound card or a microphone, voice is off with
-//! one line saying why, and the game goes on.
+//! ([`crate::voice::mixer`]). A green ring under an avatar shows who is speaking.
+//! Without a sound card or a microphone, voice is off with one line saying why, and the
+//! game goes on.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -49,8 +50,105 @@ struct Streams(Vec<cpal::Stream>);
 pub fn plugin(app: &mut App) {
     app.add_systems(Startup, open_playback).add_systems(
         Update,
-        (commands, push_to_talk, send_voice, play_voices).chain(),
+        (
+            commands,
+            push_to_talk,
+            send_voice,
+            play_voices,
+            speaking_rings,
+        )
+            .chain(),
     );
+}
+
+/// Under an avatar while its voice is heard (or, for the own, while V is held).
+#[derive(Component)]
+struct SpeakingRing;
+
+/// The avatar's speaking ring.
+#[derive(Component)]
+struct HasSpeakingRing(Entity);
+
+/// How long after its last frame a voice still counts as speaking.
+const SPEAKING_FOR: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// A flat ring, 2 px thick, the size it is drawn (the ground under an avatar's feet).
+fn ring_image() -> Image {
+    use bevy::asset::RenderAssetUsages;
+    use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
+    let (w, h) = (36u32, 14u32);
+    let (a, b) = (w as f32 / 2.0, h as f32 / 2.0);
+    let mut data = Vec::with_capacity((w * h * 4) as usize);
+    for y in 0..h {
+        for x in 0..w {
+            let p = Vec2::new(x as f32 + 0.5 - a, y as f32 + 0.5 - b);
+            let outer = (p.x / a).powi(2) + (p.y / b).powi(2) <= 1.0;
+            let inner = (p.x / (a - 2.0)).powi(2) + (p.y / (b - 2.0)).powi(2) < 1.0;
+            let alpha = if outer && !inner { 255 } else { 0 };
+            data.extend_from_slice(&[255, 255, 255, alpha]);
+        }
+    }
+    Image::new(
+        Extent3d {
+            width: w,
+            height: h,
+            depth_or_array_layers: 1,
+        },
+        TextureDimension::D2,
+        data,
+        TextureFormat::Rgba8UnormSrgb,
+        RenderAssetUsages::default(),
+    )
+}
+
+#[allow(clippy::type_complexity)]
+fn speaking_rings(
+    mut commands: Commands,
+    mut image: Local<Option<Handle<Image>>>,
+    mut images: ResMut<Assets<Image>>,
+    voices: Res<Voices>,
+    desktop: Res<DesktopVoice>,
+    avatars: Query<(Entity, &Streamed, Option<&HasSpeakingRing>, Has<OwnAvatar>), With<Sprite>>,
+    mut rings: Query<&mut Visibility, With<SpeakingRing>>,
+) {
+    for (avatar, id, ring, own) in &avatars {
+        let speaking = if own {
+            desktop.talking
+        } else {
+            voices.speaking(id.0, SPEAKING_FOR)
+        };
+        let shown = if speaking {
+            Visibility::Inherited
+        } else {
+            Visibility::Hidden
+        };
+        match ring {
+            Some(ring) => {
+                if let Ok(mut visibility) = rings.get_mut(ring.0) {
+                    visibility.set_if_neq(shown);
+                }
+            }
+            None if speaking => {
+                let image = image.get_or_insert_with(|| images.add(ring_image())).clone();
+                let ring = commands
+                    .spawn((
+                        SpeakingRing,
+                        Sprite {
+                            image,
+                            color: Color::srgba(0.4, 1.0, 0.5, 0.9),
+                            ..default()
+                        },
+                        // At the feet, under the avatar.
+                        Transform::from_xyz(0.0, -14.0, -0.5),
+                        shown,
+                        ChildOf(avatar),
+                    ))
+                    .id();
+                commands.entity(avatar).insert(HasSpeakingRing(ring));
+            }
+            None => {}
+        }
+    }
 }
 
 fn open_playback(world: &mut World) {
@@ -148,9 +246,23 @@ fn play<T: cpal::SizedSample + cpal::FromSample<f32>>(
                 }
             }
         },
-        |e| warn!("voice playback: {e}"),
+        stream_error("playback"),
         None,
     )
+}
+
+/// What a stream's errors become: the first is a warning, the rest (underruns come
+/// in runs) are only logged at debug level.
+fn stream_error(what: &'static str) -> impl FnMut(cpal::StreamError) + Send + 'static {
+    let mut seen = 0u64;
+    move |e| {
+        seen += 1;
+        if seen == 1 {
+            warn!("voice {what}: {e} (later errors of the kind are logged at debug level)");
+        } else {
+            debug!("voice {what}: {e} ({seen} so far)");
+        }
+    }
 }
 
 /// A stream filling `captured` from the default microphone, at 48 kHz mono.
@@ -204,7 +316,7 @@ where
                 captured.drain(..over);
             }
         },
-        |e| warn!("voice capture: {e}"),
+        stream_error("capture"),
         None,
     )
 }
