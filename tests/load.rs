@@ -138,33 +138,13 @@ fn light_bots_read_and_write_exactly_what_replicon_does() {
         server.world().get::<AuthorizedClient>(client).is_some(),
         "the protocol hash let it in"
     );
-    let inputs: Vec<InputBatch> = server
-        .world()
-        .resource::<Messages<FromClient<InputBatch>>>()
-        .iter_current_update_messages()
-        .map(|m| m.message.clone())
-        .collect();
+    let inputs: Vec<InputBatch> = received(&server);
     assert_eq!(inputs, vec![batch]);
-    let acks: Vec<StatesAck> = server
-        .world()
-        .resource::<Messages<FromClient<StatesAck>>>()
-        .iter_current_update_messages()
-        .map(|m| m.message)
-        .collect();
+    let acks: Vec<StatesAck> = received(&server);
     assert_eq!(acks, vec![ack]);
-    let statuses: Vec<VoiceStatus> = server
-        .world()
-        .resource::<Messages<FromClient<VoiceStatus>>>()
-        .iter_current_update_messages()
-        .map(|m| m.message)
-        .collect();
+    let statuses: Vec<VoiceStatus> = received(&server);
     assert_eq!(statuses, vec![status]);
-    let frames: Vec<VoiceFrame> = server
-        .world()
-        .resource::<Messages<FromClient<VoiceFrame>>>()
-        .iter_current_update_messages()
-        .map(|m| m.message.clone())
-        .collect();
+    let frames: Vec<VoiceFrame> = received(&server);
     assert_eq!(frames, vec![frame]);
 
     // Server to bot (replication-bound messages go to authorized players only).
@@ -226,6 +206,17 @@ fn light_bots_read_and_write_exactly_what_replicon_does() {
         "{sent:?}"
     );
     assert!(sent.contains(&Incoming::Voice(voice)), "{sent:?}");
+}
+
+/// What the server took in from clients this update, of one kind.
+fn received<T: bevy::prelude::Message + Clone>(server: &bevy::prelude::App) -> Vec<T> {
+    use bevy_replicon::prelude::FromClient;
+    server
+        .world()
+        .resource::<bevy::prelude::Messages<FromClient<T>>>()
+        .iter_current_update_messages()
+        .map(|m| m.message.clone())
+        .collect()
 }
 
 #[test]

@@ -17,10 +17,10 @@ fn from(bot: &Bot, speaker: u32) -> u64 {
     bot.voices().received.get(&speaker).copied().unwrap_or(0)
 }
 
-#[test]
-fn voice_reaches_who_is_near_and_floods_are_dropped() {
-    let _turn = crate::common::serial();
-    let server = start_server("voice", None);
+/// A server with Ada and Bo side by side at the town's spawn points and Cy walked far
+/// down the street: Bo is near Ada, Cy is not.
+fn near_and_far(name: &str) -> (tavern_server::RunningServer, [Bot; 3]) {
+    let server = start_server(name, None);
     let url = server.http_url();
     let mut ada = Bot::new(&url, "Ada", Brain::Idle);
     let mut bo = Bot::new(&url, "Bo", Brain::Idle);
@@ -30,11 +30,8 @@ fn voice_reaches_who_is_near_and_floods_are_dropped() {
         Duration::from_secs(15),
         |b| b.iter_mut().all(|b| b.own_server_state().is_some())
     ));
-    // Cy walks far down the street; Ada and Bo stay at the spawn points.
     *cy.brain_mut() = Brain::Script(VecDeque::from([walk(Vec2::NEG_X, 120)]));
-    let (a, b) = (ada.client_id().unwrap(), bo.client_id().unwrap());
-    // Voice names speakers by their avatars' stream ids.
-    let (va, vb) = (ada.own_stream_id().unwrap(), bo.own_stream_id().unwrap());
+    let a = ada.client_id().unwrap();
     assert!(
         pump_until(
             &mut [&mut ada, &mut bo, &mut cy],
@@ -45,6 +42,17 @@ fn voice_reaches_who_is_near_and_floods_are_dropped() {
         bo.nearby(),
         cy.nearby()
     );
+    (server, [ada, bo, cy])
+}
+
+#[test]
+fn voice_reaches_who_is_near_and_floods_are_dropped() {
+    let _turn = crate::common::serial();
+    let (server, [mut ada, mut bo, mut cy]) = near_and_far("voice");
+    let url = server.http_url();
+    let (a, b) = (ada.client_id().unwrap(), bo.client_id().unwrap());
+    // Voice names speakers by their avatars' stream ids.
+    let (va, vb) = (ada.own_stream_id().unwrap(), bo.own_stream_id().unwrap());
     pump_for(
         &mut [&mut ada, &mut bo, &mut cy],
         Duration::from_millis(300),
@@ -317,23 +325,8 @@ fn spoken_words_reach_the_near_player_intact_and_nobody_far() {
         Err(e) => return crate::common::unavailable("the spoken voice test", &format!("{e:#}")),
     };
     let _turn = crate::common::serial();
-    let server = start_server("voice-speech", None);
-    let url = server.http_url();
-    let mut ada = Bot::new(&url, "Ada", Brain::Idle);
-    let mut bo = Bot::new(&url, "Bo", Brain::Idle);
-    let mut cy = Bot::new(&url, "Cy", Brain::Idle);
-    assert!(pump_until(
-        &mut [&mut ada, &mut bo, &mut cy],
-        Duration::from_secs(15),
-        |b| b.iter_mut().all(|b| b.own_server_state().is_some())
-    ));
-    *cy.brain_mut() = Brain::Script(VecDeque::from([walk(Vec2::NEG_X, 120)]));
-    let (a, va) = (ada.client_id().unwrap(), ada.own_stream_id().unwrap());
-    assert!(pump_until(
-        &mut [&mut ada, &mut bo, &mut cy],
-        Duration::from_secs(10),
-        |bots| bots[1].nearby().near.contains(&a) && !bots[2].nearby().near.contains(&a)
-    ));
+    let (_server, [mut ada, mut bo, mut cy]) = near_and_far("voice-speech");
+    let va = ada.own_stream_id().unwrap();
     ada.voice_status(true, false);
     pump_for(
         &mut [&mut ada, &mut bo, &mut cy],

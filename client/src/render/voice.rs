@@ -129,7 +129,9 @@ fn speaking_rings(
                 }
             }
             None if speaking => {
-                let image = image.get_or_insert_with(|| images.add(ring_image())).clone();
+                let image = image
+                    .get_or_insert_with(|| images.add(ring_image()))
+                    .clone();
                 let ring = commands
                     .spawn((
                         SpeakingRing,
