@@ -20,6 +20,7 @@ use crate::stream::Streamed;
 use crate::voice::codec::{FRAME_SAMPLES, SAMPLE_RATE, VoiceEncoder};
 use crate::voice::mixer::{Mixer, Resampler};
 use crate::voice::spatial::gains;
+use crate::voice::vad::Vad;
 use crate::voice::{VoiceCommand, Voices};
 use tavern_shared::avatar::DisplayName;
 
@@ -41,6 +42,11 @@ pub struct DesktopVoice {
     pub volumes: HashMap<StreamId, f32>,
     /// V is held (and the microphone on): the own voice goes out.
     pub talking: bool,
+    /// An open microphone: sent while the detector hears speech, without V.
+    pub open_mic: bool,
+    vad: Vad,
+    /// The last frame went out.
+    pub sent_last: bool,
     started: Instant,
 }
 
@@ -113,7 +119,7 @@ fn speaking_rings(
 ) {
     for (avatar, id, ring, own) in &avatars {
         let speaking = if own {
-            desktop.talking
+            desktop.talking && desktop.sent_last
         } else {
             voices.speaking(id.0, SPEAKING_FOR)
         };
@@ -175,6 +181,9 @@ fn open_playback(world: &mut World) {
         playing,
         volumes: HashMap::new(),
         talking: false,
+        open_mic: false,
+        vad: Vad::default(),
+        sent_last: false,
         started: Instant::now(),
     });
 }
@@ -376,6 +385,15 @@ fn commands(
                 status.microphone = false;
                 typing.note("Microphone off", false, now);
             }
+            VoiceCommand::OpenMic(open) => {
+                desktop.open_mic = *open;
+                let what = if *open {
+                    "Open microphone: sent whenever it hears you speak (/voice ptt for push to talk)"
+                } else {
+                    "Push to talk: hold V"
+                };
+                typing.note(what, false, now);
+            }
             VoiceCommand::Deafen(deaf) => {
                 status.deafened = *deaf;
                 if let Ok(mut mixer) = desktop.mixer.lock() {
@@ -414,7 +432,8 @@ fn commands(
     }
 }
 
-/// Hold V to talk (not while typing), once the microphone is on.
+/// Hold V to talk (not while typing), once the microphone is on; with an open
+/// microphone, V is not needed.
 fn push_to_talk(
     keys: Res<ButtonInput<KeyCode>>,
     mut typing: ResMut<Typing>,
@@ -432,7 +451,8 @@ fn push_to_talk(
             time.elapsed_secs_f64(),
         );
     }
-    desktop.talking = held && voices.status.microphone && desktop.captured.is_some();
+    desktop.talking =
+        (held || desktop.open_mic) && voices.status.microphone && desktop.captured.is_some();
 }
 
 /// Takes the microphone's samples 20 ms at a time: sent while talking, counted (as
@@ -456,7 +476,10 @@ fn send_voice(
             .collect()
     };
     for frame in frames {
-        let opus = match (&desktop.encoder, desktop.talking) {
+        // With an open microphone, only frames the detector hears as speech go out.
+        let talking = desktop.talking && (!desktop.open_mic || desktop.vad.speaking(&frame));
+        desktop.sent_last = talking;
+        let opus = match (&desktop.encoder, talking) {
             (Some(encoder), true) => encoder
                 .lock()
                 .ok()

@@ -21,12 +21,16 @@ pub mod mixer;
 pub mod spatial;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod speech;
+pub mod vad;
 
 /// What the player asks of voice (`/voice ...`).
 #[derive(Message, Debug, Clone, PartialEq)]
 pub enum VoiceCommand {
     /// `/voice on`, `/voice off`: the microphone (push to talk with V).
     Microphone(bool),
+    /// `/voice open`, `/voice ptt`: an open microphone sent while it hears speech
+    /// (voice-activity detection), or push to talk (V, the default).
+    OpenMic(bool),
     /// `/voice deafen`, `/voice undeafen`: hear nobody.
     Deafen(bool),
     /// `/voice mute NAME`, `/voice unmute NAME`: stop (or start again) hearing someone.
@@ -36,7 +40,7 @@ pub enum VoiceCommand {
 }
 
 /// How `/voice` is used.
-pub const VOICE_HELP: &str = "/voice on|off (hold V to talk), /voice deafen|undeafen, /voice mute|unmute NAME, /voice volume NAME 0-200";
+pub const VOICE_HELP: &str = "/voice on|off (hold V to talk), /voice open|ptt (open microphone or push to talk), /voice deafen|undeafen, /voice mute|unmute NAME, /voice volume NAME 0-200";
 
 impl VoiceCommand {
     /// Reads what follows `/voice`.
@@ -52,6 +56,8 @@ impl VoiceCommand {
         match word.to_lowercase().as_str() {
             "on" => Ok(VoiceCommand::Microphone(true)),
             "off" => Ok(VoiceCommand::Microphone(false)),
+            "open" => Ok(VoiceCommand::OpenMic(true)),
+            "ptt" => Ok(VoiceCommand::OpenMic(false)),
             "deafen" => Ok(VoiceCommand::Deafen(true)),
             "undeafen" => Ok(VoiceCommand::Deafen(false)),
             "mute" | "unmute" => {
@@ -207,6 +213,8 @@ mod tests {
         assert_eq!(p("on"), Ok(VoiceCommand::Microphone(true)));
         assert_eq!(p(" OFF "), Ok(VoiceCommand::Microphone(false)));
         assert_eq!(p("deafen"), Ok(VoiceCommand::Deafen(true)));
+        assert_eq!(p("open"), Ok(VoiceCommand::OpenMic(true)));
+        assert_eq!(p("ptt"), Ok(VoiceCommand::OpenMic(false)));
         assert_eq!(p("mute Bo"), Ok(VoiceCommand::Mute("Bo".into(), true)));
         assert_eq!(
             p("unmute \"Old Tom\""),
