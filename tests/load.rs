@@ -320,17 +320,10 @@ fn bots_speak_and_nobody_hears_a_speaker_out_of_range() {
         count: 8,
         duration: Duration::from_secs(8),
         seed: 3,
-        connect_timeout: Duration::from_secs(15),
-        chat_lines: 0,
         light: true,
         predict_sample: 3,
-        still: false,
-        fight: None,
-        cheat: false,
-        rooms: Vec::new(),
-        drop_every: None,
-        transport: Default::default(),
         voice: true,
+        ..Default::default()
     });
     let voice = report.voice.clone().expect("a voice report");
     eprintln!("{voice:?}");

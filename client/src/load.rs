@@ -49,6 +49,29 @@ pub struct BotOptions {
     pub voice: bool,
 }
 
+impl Default for BotOptions {
+    /// Ten full bots wandering for ten seconds, as `tavern-bots` does unless told.
+    fn default() -> Self {
+        BotOptions {
+            server: "http://127.0.0.1:8080".into(),
+            count: 10,
+            duration: Duration::from_secs(10),
+            seed: 1,
+            connect_timeout: Duration::from_secs(15),
+            chat_lines: 0,
+            light: false,
+            predict_sample: 0,
+            still: false,
+            fight: None,
+            cheat: false,
+            rooms: Vec::new(),
+            drop_every: None,
+            transport: Default::default(),
+            voice: false,
+        }
+    }
+}
+
 /// A dropped bot has this long to be back before its drop counts as failed (the run
 /// goes on past its end until every dropped bot is back or out of time).
 pub const RESUME_WITHIN: Duration = Duration::from_secs(20);
