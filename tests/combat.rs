@@ -387,18 +387,9 @@ fn fighting_bots_report_kills_and_no_refusals_and_cheating_bots_get_nothing_thro
         server: url.clone(),
         count: 3,
         duration: Duration::from_secs(8),
-        seed: 1,
-        connect_timeout: Duration::from_secs(15),
-        chat_lines: 0,
-        light: false,
-        predict_sample: 0,
-        still: false,
         fight: Some(content.clone()),
         cheat,
-        rooms: Vec::new(),
-        drop_every: None,
-        transport: Default::default(),
-        voice: false,
+        ..Default::default()
     };
     let report = tavern_client::load::run_bots(&options(false));
     let fight = report.fight.clone().expect("a fight report");

@@ -19,17 +19,9 @@ fn light_bots_walk_see_each_other_and_the_report_has_the_server_figures() {
         count: 6,
         duration: Duration::from_secs(3),
         seed: 7,
-        connect_timeout: Duration::from_secs(15),
-        chat_lines: 0,
         light: true,
         predict_sample: 2,
-        still: false,
-        fight: None,
-        cheat: false,
-        rooms: Vec::new(),
-        drop_every: None,
-        transport: Default::default(),
-        voice: false,
+        ..Default::default()
     });
     eprintln!("{report:?}");
     assert_eq!(
@@ -231,17 +223,10 @@ fn bots_spread_over_rooms_see_only_their_room() {
         count: 4,
         duration: Duration::from_secs(2),
         seed: 3,
-        connect_timeout: Duration::from_secs(15),
-        chat_lines: 0,
         light: true,
-        predict_sample: 0,
         still: true,
-        fight: None,
-        cheat: false,
         rooms: rooms.into_iter().map(|id| (id, None)).collect(),
-        drop_every: None,
-        transport: Default::default(),
-        voice: false,
+        ..Default::default()
     });
     assert_eq!(
         (report.connected, report.failed),
@@ -269,17 +254,10 @@ fn bots_that_drop_their_connection_come_back_to_their_avatars() {
         count: 50,
         duration: Duration::from_secs(60),
         seed: 5,
-        connect_timeout: Duration::from_secs(15),
         chat_lines: 10,
-        light: false,
-        predict_sample: 0,
         still: true,
-        fight: None,
-        cheat: false,
-        rooms: Vec::new(),
         drop_every: Some(Duration::from_secs(10)),
-        transport: Default::default(),
-        voice: false,
+        ..Default::default()
     });
     let drops = report.drops.clone().expect("a drop report");
     eprintln!(

@@ -224,7 +224,9 @@ fn play<T: cpal::SizedSample + cpal::FromSample<f32>>(
         Resampler::new(SAMPLE_RATE, config.sample_rate()),
         Resampler::new(SAMPLE_RATE, config.sample_rate()),
     );
+    // Buffers kept from call to call: the sound card's thread does not allocate.
     let mut mixed = vec![0.0; FRAME_SAMPLES * 2];
+    let (mut ls, mut rs): (Vec<f32>, Vec<f32>) = (Vec::new(), Vec::new());
     let (mut l, mut r): (Vec<f32>, Vec<f32>) = (Vec::new(), Vec::new());
     let mut ready: VecDeque<(f32, f32)> = VecDeque::new();
     device.build_output_stream(
@@ -236,8 +238,10 @@ fn play<T: cpal::SizedSample + cpal::FromSample<f32>>(
                 if let Ok(mut mixer) = mixer.lock() {
                     mixer.fill(&mut mixed, 2);
                 }
-                let (ls, rs): (Vec<f32>, Vec<f32>) =
-                    mixed.chunks(2).map(|lr| (lr[0], lr[1])).unzip();
+                ls.clear();
+                rs.clear();
+                ls.extend(mixed.iter().step_by(2));
+                rs.extend(mixed.iter().skip(1).step_by(2));
                 l.clear();
                 r.clear();
                 left.run(&ls, &mut l);

@@ -144,8 +144,8 @@ impl Resampler {
         // Positions count from the previous chunk's last sample (0) through this one's
         // (1 to len).
         let len = input.len() as f64;
-        let sample = |i: usize| if i == 0 { self.last } else { input[i - 1] };
-        let mut made = Vec::new();
+        let last = self.last;
+        let sample = |i: usize| if i == 0 { last } else { input[i - 1] };
         while self.at <= len {
             let j = self.at.floor() as usize;
             let f = (self.at - j as f64) as f32;
@@ -155,10 +155,9 @@ impl Resampler {
             } else {
                 a
             };
-            made.push(a + (b - a) * f);
+            out.extend(Some(a + (b - a) * f));
             self.at += self.step;
         }
-        out.extend(made);
         self.at -= len;
         if let Some(&l) = input.last() {
             self.last = l;
