@@ -19,7 +19,8 @@ use crate::login::normalize_url;
     about = "Tavern: walk around a shared world with other players.",
     after_help = "With no --server, Tavern starts its own server on this machine and joins it, \
         so you can look around at once; others can't join that one.\n\n\
-        Controls: WASD or arrow keys to move, Shift to run.\n\n\
+        Controls: WASD or arrow keys to move, Shift to run, Enter to chat. Voice: type \
+        /voice on in the chat to use your microphone, then hold V to talk to those near you.\n\n\
         Example: tavern --server http://192.0.2.10:8080 --name Ada"
 )]
 pub struct DesktopArgs {
