@@ -73,8 +73,9 @@ impl Drop for Browser {
 }
 
 impl Browser {
-    /// Starts Chromium offline-quiet (no calls home), with a software WebGL.
-    fn start(binary: &Path, name: &str) -> Browser {
+    /// Starts Chromium offline-quiet (no calls home), with a software WebGL and the
+    /// given further flags.
+    fn start(binary: &Path, name: &str, flags: &[&str]) -> Browser {
         let profile = TempProfile(temp_dir(&format!("chromium-{name}")));
         let mut child = Command::new(binary)
             .args([
@@ -91,6 +92,7 @@ impl Browser {
                 "--remote-debugging-port=0",
                 "--window-size=1280,720",
             ])
+            .args(flags)
             .arg(format!("--user-data-dir={}", profile.0.display()))
             .arg("about:blank")
             .stdout(Stdio::null())
@@ -173,7 +175,7 @@ impl Browser {
     fn eval(&mut self, script: &str) -> Value {
         let answer = self.call(
             "Runtime.evaluate",
-            json!({"expression": script, "returnByValue": true}),
+            json!({"expression": script, "returnByValue": true, "awaitPromise": true}),
         );
         answer["result"]["value"].clone()
     }
@@ -228,20 +230,31 @@ fn wait_for(bot: &mut Bot, timeout: Duration, mut done: impl FnMut(&mut Bot) -> 
     false
 }
 
-/// Opens the page as `name` at the given size and checks that it plays over `transport`
-/// (the server offers WebTransport only when that is asked for): it joins, a bot and it
-/// see each other, and it walks on `walk` (the browser's input).
-fn plays_in_the_browser(
+/// A server offering the web build, Chromium on its page, and a UDP bot beside the
+/// web player, once the page has joined.
+struct Page {
+    _turn: std::sync::MutexGuard<'static, ()>,
+    server: tavern_server::RunningServer,
+    browser: Browser,
+    bot: Bot,
+}
+
+/// Opens the page as `name` at `size` (width, height, a phone's touch) in a Chromium
+/// started with `flags`, over `transport` (the server offers WebTransport only when
+/// that is asked for); `None` (said why) where the browser or the build is missing.
+fn open_page(
     size: (u32, u32, bool),
     name: &str,
     transport: Transport,
-    walk: impl FnOnce(&mut Browser, &mut Bot),
-) {
+    flags: &[&str],
+) -> Option<Page> {
     let Some(binary) = chromium() else {
-        return unavailable("Chromium is not installed (apt install chromium)");
+        unavailable("Chromium is not installed (apt install chromium)");
+        return None;
     };
     if !dist().join("index.html").is_file() {
-        return unavailable("dist/ has no web build (trunk build --release)");
+        unavailable("dist/ has no web build (trunk build --release)");
+        return None;
     }
     let _turn = crate::common::serial();
     let mut config = ServerConfig::local(temp_dir(&format!("browser-{name}")));
@@ -257,7 +270,7 @@ fn plays_in_the_browser(
     let server = tavern_server::start(config).expect("the server starts");
     let url = server.http_url();
 
-    let mut browser = Browser::start(&binary, name);
+    let mut browser = Browser::start(&binary, name, flags);
     let (width, height, mobile) = size;
     browser.call(
         "Emulation.setDeviceMetricsOverride",
@@ -285,6 +298,33 @@ fn plays_in_the_browser(
             browser.console.join("\n")
         );
     }
+    Some(Page {
+        _turn,
+        server,
+        browser,
+        bot,
+    })
+}
+
+/// Opens the page as `name` at the given size and checks that it plays over `transport`:
+/// it joins, a bot and it see each other, and it walks on `walk` (the browser's input).
+fn plays_in_the_browser(
+    size: (u32, u32, bool),
+    name: &str,
+    transport: Transport,
+    walk: impl FnOnce(&mut Browser, &mut Bot),
+) {
+    let Some(Page {
+        _turn,
+        server,
+        mut browser,
+        mut bot,
+    }) = open_page(size, name, transport, &[])
+    else {
+        return;
+    };
+    let (width, height, _) = size;
+    let url = server.http_url();
     // Let the page draw the world before acting.
     pump_for(&mut [&mut bot], Duration::from_secs(2));
     let before = web_player_at(&server, name).unwrap();
@@ -386,5 +426,147 @@ fn a_phone_sized_browser_plays_with_the_touch_joystick() {
             pump_for(&mut [bot], Duration::from_millis(1500));
             browser.touch("touchEnd", None);
         },
+    );
+}
+
+impl Browser {
+    /// Types `text` as key presses (letters, digits, space and `/`), then Enter.
+    fn type_line(&mut self, text: &str) {
+        for c in text.chars() {
+            let key = c.to_string();
+            let (code, key_code) = match c {
+                ' ' => ("Space".to_string(), 32),
+                '/' => ("Slash".to_string(), 191),
+                c if c.is_ascii_digit() => (format!("Digit{c}"), c as u32),
+                c => (
+                    format!("Key{}", c.to_ascii_uppercase()),
+                    c.to_ascii_uppercase() as u32,
+                ),
+            };
+            self.call(
+                "Input.dispatchKeyEvent",
+                json!({"type": "keyDown", "key": key, "code": code, "text": key, "windowsVirtualKeyCode": key_code}),
+            );
+            self.key("keyUp", &key, &code, key_code);
+        }
+        self.call(
+            "Input.dispatchKeyEvent",
+            json!({"type": "keyDown", "key": "Enter", "code": "Enter", "text": "\r", "windowsVirtualKeyCode": 13}),
+        );
+        self.key("keyUp", "Enter", "Enter", 13);
+    }
+
+    /// A number the page shows on its canvas (`data-NAME`), 0 until it does.
+    fn page_number(&mut self, name: &str) -> u64 {
+        self.eval(&format!("document.getElementById('tavern').dataset.{name}"))
+            .as_str()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+/// Voice in the browser, with Chromium's fake microphone (a beep) and the permission
+/// granted as a player would: the page plays what a UDP bot beside it says, asks for
+/// the microphone on `/voice on`, and while V is held the bot hears the page's beep
+/// (decoded with libopus, loud enough to be it).
+#[test]
+fn the_browser_hears_and_talks_with_a_fake_microphone() {
+    use tavern_client::voice::FRAME_SAMPLES;
+    use tavern_client::voice::codec::{VoiceDecoder, VoiceEncoder};
+    let Some(Page {
+        _turn,
+        server: _server,
+        mut browser,
+        mut bot,
+    }) = open_page(
+        (1280, 720, false),
+        "WebVoice",
+        Transport::WebSocket,
+        &[
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            "--autoplay-policy=no-user-gesture-required",
+        ],
+    )
+    else {
+        return;
+    };
+    pump_for(&mut [&mut bot], Duration::from_secs(2));
+
+    // The bot speaks (a 300 Hz tone) for 3 s; the page plays it.
+    bot.voice_status(true, false);
+    let mut encoder = VoiceEncoder::new().unwrap();
+    let tone: Vec<f32> = (0..FRAME_SAMPLES * 150)
+        .map(|i| 0.3 * (i as f32 * 300.0 / 48_000.0 * std::f32::consts::TAU).sin())
+        .collect();
+    let start = Instant::now();
+    for (n, frame) in tone.chunks(FRAME_SAMPLES).enumerate() {
+        let opus = encoder.encode(frame).unwrap();
+        bot.speak(opus);
+        let due = start + Duration::from_millis(20 * (n as u64 + 1));
+        pump_for(
+            &mut [&mut bot],
+            due.saturating_duration_since(Instant::now()),
+        );
+    }
+    let played = wait_for(&mut bot, Duration::from_secs(5), |_| {
+        browser.page_number("voicePlayed") >= 100
+    });
+    let fps = browser.eval(
+        "new Promise(done => { let n = 0; const t = performance.now(); \
+         const f = () => { n++; if (performance.now() - t < 1000) requestAnimationFrame(f); \
+         else done(n); }; requestAnimationFrame(f); })",
+    );
+    println!(
+        "the page drew {fps} frames a second, heard {} frames and played {} ({} dropped, {} concealed)",
+        browser.page_number("voiceHeard"),
+        browser.page_number("voicePlayed"),
+        browser.page_number("voiceDropped"),
+        browser.page_number("voiceConcealed"),
+    );
+    assert!(
+        played,
+        "the page played {} of the bot's 150 frames (it heard {}); console:\n{}",
+        browser.page_number("voicePlayed"),
+        browser.page_number("voiceHeard"),
+        browser.console.join("\n")
+    );
+
+    // The page asks for the microphone, and talks while V is held.
+    browser.call("Page.bringToFront", json!({}));
+    browser.type_line("/voice on");
+    let open = wait_for(&mut bot, Duration::from_secs(10), |_| {
+        browser.eval("document.getElementById('tavern').dataset.voiceMicrophone") == json!("open")
+    });
+    assert!(
+        open,
+        "the microphone is {}; console:\n{}",
+        browser.eval("document.getElementById('tavern').dataset.voiceMicrophone"),
+        browser.console.join("\n")
+    );
+    bot.take_voice();
+    browser.key("keyDown", "v", "KeyV", 86);
+    pump_for(&mut [&mut bot], Duration::from_secs(4));
+    let shot = browser.screenshot("WebVoice");
+    println!("screenshot of the web client talking: {}", shot.display());
+    browser.key("keyUp", "v", "KeyV", 86);
+    pump_for(&mut [&mut bot], Duration::from_millis(500));
+    let heard = bot.take_voice();
+    let sent = browser.page_number("voiceSent");
+    assert!(
+        heard.len() >= 25,
+        "the bot heard {} frames of the page's voice (it sent {sent}); console:\n{}",
+        heard.len(),
+        browser.console.join("\n")
+    );
+    let mut decoder = VoiceDecoder::new().unwrap();
+    let peak = heard
+        .iter()
+        .flat_map(|f| decoder.decode(Some(&f.opus)))
+        .fold(0.0f32, |m, s| m.max(s.abs()));
+    assert!(peak > 0.05, "the page's voice is silent (peak {peak})");
+    println!(
+        "the page sent {sent} frames, the bot heard {} (peak {peak:.2})",
+        heard.len()
     );
 }

@@ -317,9 +317,10 @@ fn the_hearing_radius_is_the_servers_and_the_deafened_hear_nothing() {
 /// aligning); the far player gets none of it.
 #[test]
 fn spoken_words_reach_the_near_player_intact_and_nobody_far() {
-    use tavern_client::voice::codec::{FRAME_SAMPLES, SAMPLE_RATE, VoiceDecoder, VoiceEncoder};
+    use tavern_client::voice::codec::{VoiceDecoder, VoiceEncoder};
     use tavern_client::voice::jitter::{JitterBuffer, Next};
     use tavern_client::voice::speech::espeak;
+    use tavern_client::voice::{FRAME_SAMPLES, SAMPLE_RATE};
     let speech = match espeak("Welcome to the tavern, traveller. Mind the dragon.") {
         Ok(s) => s,
         Err(e) => return crate::common::unavailable("the spoken voice test", &format!("{e:#}")),

@@ -164,13 +164,18 @@ fn tell_page_avatars(
     if *told == Some(count) {
         return;
     }
-    let canvas = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.get_element_by_id("tavern"));
-    if let Some(canvas) = canvas {
-        let _ = canvas.set_attribute("data-avatars", &count.to_string());
+    if set_page_data("data-avatars", &count.to_string()) {
         *told = Some(count);
     }
+}
+
+/// Sets a data attribute on the page's canvas; whether there was one to set it on.
+#[cfg(target_arch = "wasm32")]
+pub fn set_page_data(name: &str, value: &str) -> bool {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id("tavern"))
+        .is_some_and(|canvas| canvas.set_attribute(name, value).is_ok())
 }
 
 #[cfg(test)]

@@ -286,13 +286,9 @@ fn submit(
             }
         }
         Typed::Upload(path) => gm.upload(path),
-        // The desktop's sound (render/voice.rs) does it; the browser has no voice yet.
+        // The sound (render/voice) does it.
         Typed::Voice(command) => {
-            if cfg!(target_arch = "wasm32") {
-                typing.note("Voice is not in the browser yet", true, now);
-            } else {
-                voice.write(command);
-            }
+            voice.write(command);
         }
         Typed::Help => typing.note(HELP, false, now),
         Typed::Invalid(reason) => {

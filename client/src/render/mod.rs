@@ -28,7 +28,6 @@ pub mod start;
 pub mod table;
 pub mod touch;
 pub mod turns;
-#[cfg(not(target_arch = "wasm32"))]
 pub mod voice;
 
 use bevy::prelude::*;
@@ -89,7 +88,6 @@ pub fn plugin(app: &mut App) {
         dicelog::plugin,
         handout::plugin,
         gm_panel::plugin,
+        voice::plugin,
     ));
-    #[cfg(not(target_arch = "wasm32"))]
-    app.add_plugins(voice::plugin);
 }

@@ -16,7 +16,8 @@ use tavern_shared::map::MapData;
 use tavern_shared::stream::StreamId;
 use tavern_shared::voice::{FRAME_MS, VoiceSpace, hears, voice_space};
 
-use super::codec::{FRAME_SAMPLES, VoiceEncoder};
+use super::FRAME_SAMPLES;
+use super::codec::VoiceEncoder;
 use super::speech;
 
 /// Of every [`CYCLE`], a bot speaks for [`TALK`].

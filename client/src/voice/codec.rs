@@ -4,14 +4,9 @@
 
 use anyhow::{Context, Result};
 use opus::{Application, Bitrate, Channels, Decoder, Encoder};
-use tavern_shared::voice::{FRAME_MS, MAX_FRAME_BYTES};
+use tavern_shared::voice::MAX_FRAME_BYTES;
 
-/// Samples a second, for capture, coding and playback.
-pub const SAMPLE_RATE: u32 = 48_000;
-/// Samples in one frame.
-pub const FRAME_SAMPLES: usize = (SAMPLE_RATE * FRAME_MS / 1000) as usize;
-/// Bits a second of speech.
-pub const BITRATE: i32 = 16_000;
+use super::{BITRATE, FRAME_SAMPLES, SAMPLE_RATE};
 
 /// Encodes the own voice, frame by frame.
 pub struct VoiceEncoder {
@@ -22,7 +17,7 @@ impl VoiceEncoder {
     pub fn new() -> Result<Self> {
         let mut encoder = Encoder::new(SAMPLE_RATE, Channels::Mono, Application::Voip)
             .context("could not make an Opus encoder")?;
-        encoder.set_bitrate(Bitrate::Bits(BITRATE))?;
+        encoder.set_bitrate(Bitrate::Bits(BITRATE as i32))?;
         encoder.set_dtx(true)?;
         encoder.set_inband_fec(true)?;
         encoder.set_packet_loss_perc(5)?;

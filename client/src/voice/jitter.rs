@@ -8,7 +8,7 @@
 //! same delay (the pauses between words keep their length); a spurt too late for that
 //! delay, or far ahead of it, starts afresh once the buffer has filled.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use tavern_shared::voice::FRAME_MS;
 
@@ -16,6 +16,8 @@ use tavern_shared::voice::FRAME_MS;
 pub const MIN_DELAY: u32 = 2;
 /// Most frames held back (200 ms); beyond it the oldest are dropped.
 pub const MAX_DELAY: u32 = 10;
+/// Arrivals a deeper buffer measures its bursts over (2 s of voice).
+pub const SPREAD_OF: usize = 100;
 /// Missing frames concealed in a row before the speaker counts as silent.
 pub const CONCEAL: u32 = 5;
 
@@ -47,6 +49,11 @@ pub struct JitterBuffer {
     jitter_ms: f64,
     /// The previous arrival's transit (arrival time less the frame's own time).
     transit: Option<f64>,
+    /// Most frames held back ([`MAX_DELAY`] unless made [`JitterBuffer::deeper`]).
+    max_delay: u32,
+    /// A deeper buffer's recent transits (the last [`SPREAD_OF`]), whose spread it
+    /// holds back at least: bursts are not jitter the smoothed estimate sees whole.
+    transits: VecDeque<f64>,
     /// Frames dropped: too late, duplicated, or beyond the buffer's depth.
     pub late: u64,
     pub duplicates: u64,
@@ -65,6 +72,8 @@ impl Default for JitterBuffer {
             silent: false,
             jitter_ms: 0.0,
             transit: None,
+            max_delay: MAX_DELAY,
+            transits: VecDeque::new(),
             late: 0,
             duplicates: 0,
             overflow: 0,
@@ -74,11 +83,28 @@ impl Default for JitterBuffer {
 }
 
 impl JitterBuffer {
+    /// A buffer that may hold back up to `max_delay` frames rather than [`MAX_DELAY`]:
+    /// for a listener whose frames arrive in bursts (a browser page takes the network's
+    /// packets once a frame of its own, and a busy page draws only a few a second). The
+    /// delay still follows the jitter measured.
+    pub fn deeper(max_delay: u32) -> Self {
+        JitterBuffer {
+            max_delay: max_delay.max(MAX_DELAY),
+            ..Default::default()
+        }
+    }
+
     /// The frames held back before a talk spurt plays, from the jitter measured: enough
-    /// to cover three times the smoothed jitter, within [`MIN_DELAY`]..=[`MAX_DELAY`].
+    /// to cover three times the smoothed jitter, within [`MIN_DELAY`]..=[`MAX_DELAY`]
+    /// (or the deeper buffer's own most).
     pub fn target(&self) -> u32 {
-        let frames = (3.0 * self.jitter_ms / f64::from(FRAME_MS)).ceil() as u32 + 1;
-        frames.clamp(MIN_DELAY, MAX_DELAY)
+        let (low, high) = self
+            .transits
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(l, h), t| (l.min(*t), h.max(*t)));
+        let spread = (high - low).max(0.0);
+        let frames = ((3.0 * self.jitter_ms).max(spread) / f64::from(FRAME_MS)).ceil() as u32 + 1;
+        frames.clamp(MIN_DELAY, self.max_delay)
     }
 
     /// The smoothed jitter of arrivals, in milliseconds.
@@ -110,6 +136,12 @@ impl JitterBuffer {
             self.jitter_ms += (d - self.jitter_ms) / 16.0;
         }
         self.transit = Some(transit);
+        if self.max_delay > MAX_DELAY {
+            self.transits.push_back(transit);
+            if self.transits.len() > SPREAD_OF {
+                self.transits.pop_front();
+            }
+        }
         // Too late to play, unless between talk spurts (when it starts the next anew).
         if !self.silent && self.next.is_some_and(|next| at < next) {
             self.late += 1;
@@ -119,7 +151,7 @@ impl JitterBuffer {
             self.duplicates += 1;
         }
         // Never more than the deepest delay: the oldest go.
-        while self.frames.len() > MAX_DELAY as usize {
+        while self.frames.len() > self.max_delay as usize {
             if let Some((first, _)) = self.frames.pop_first() {
                 self.overflow += 1;
                 if let Some(next) = &mut self.next {
@@ -139,7 +171,7 @@ impl JitterBuffer {
             // same delay as the last; unless it came too late for that delay, or so far
             // ahead that the sender must have started afresh: then it starts anew.
             if let Some((&first, _)) = self.frames.first_key_value()
-                && (first < next || first - next > i64::from(MAX_DELAY))
+                && (first < next || first - next > i64::from(self.max_delay))
             {
                 self.next = None;
                 return self.start();
@@ -361,6 +393,45 @@ mod tests {
         }
         assert_eq!(wild.target(), MAX_DELAY);
         assert!(wild.len() <= MAX_DELAY as usize);
+    }
+
+    /// A page drawing 4 frames a second takes 12 or 13 frames of voice at once: the
+    /// deeper buffer plays nearly all, where the usual one drops many.
+    #[test]
+    fn a_deeper_buffer_plays_bursts_whole() {
+        let run = |mut b: JitterBuffer| {
+            let (mut played, mut sent, mut pulled) = (0, 0u16, 0u32);
+            // The page's frames, every 250 ms: what arrived meanwhile goes in, then
+            // what is due by then is played.
+            for tick in 1..=30u32 {
+                let now = f64::from(tick) * 250.0;
+                while sent < 300 && f64::from(sent) * 20.0 < now {
+                    b.push(sent, now, frame(sent));
+                    sent += 1;
+                }
+                while f64::from(pulled) * 20.0 < now {
+                    pulled += 1;
+                    if matches!(b.pop(), Next::Frame(_)) {
+                        played += 1;
+                    }
+                }
+            }
+            for _ in 0..40 {
+                if matches!(b.pop(), Next::Frame(_)) {
+                    played += 1;
+                }
+            }
+            (played, b.target())
+        };
+        let (usual, _) = run(JitterBuffer::default());
+        let (deeper, target) = run(JitterBuffer::deeper(25));
+        // What goes is the start of the first spurt, while the bursts are measured.
+        assert!(
+            deeper >= 285,
+            "the deeper buffer played {deeper} of 300 ({usual})"
+        );
+        assert!(usual < deeper, "{usual} {deeper}");
+        assert!(target > MAX_DELAY, "{target}");
     }
 
     #[test]

@@ -18,10 +18,18 @@ pub mod codec;
 pub mod jitter;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod mixer;
+pub mod resample;
 pub mod spatial;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod speech;
 pub mod vad;
+
+/// Samples a second, for capture, coding and playback.
+pub const SAMPLE_RATE: u32 = 48_000;
+/// Samples in one frame.
+pub const FRAME_SAMPLES: usize = (SAMPLE_RATE * tavern_shared::voice::FRAME_MS / 1000) as usize;
+/// Bits a second of speech.
+pub const BITRATE: u32 = 16_000;
 
 /// What the player asks of voice (`/voice ...`).
 #[derive(Message, Debug, Clone, PartialEq)]
@@ -116,13 +124,22 @@ impl Voices {
     /// The next frame of the own voice: its sequence number, and the message to send
     /// (none for a frame left out as silent).
     pub fn next_frame(&mut self, opus: Option<Vec<u8>>) -> (u16, Option<VoiceFrame>) {
+        let seq = self.next_seq();
+        (seq, opus.map(|opus| self.frame(seq, opus)))
+    }
+
+    /// The sequence number of the next 20 ms of the own voice, whether it goes out or
+    /// not (an encoder that answers later sends it with [`Voices::frame`]).
+    pub fn next_seq(&mut self) -> u16 {
         let seq = self.next_seq;
         self.next_seq = seq.wrapping_add(1);
-        let frame = opus.map(|opus| {
-            self.sent += 1;
-            VoiceFrame { seq, opus }
-        });
-        (seq, frame)
+        seq
+    }
+
+    /// The message for frame `seq` of the own voice, counted as sent.
+    pub fn frame(&mut self, seq: u16, opus: Vec<u8>) -> VoiceFrame {
+        self.sent += 1;
+        VoiceFrame { seq, opus }
     }
 
     /// Every frame received.

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use super::codec::SAMPLE_RATE;
+use super::SAMPLE_RATE;
 
 /// `text` spoken by `espeak-ng`, resampled to 48 kHz.
 pub fn espeak(text: &str) -> Result<Vec<f32>> {
