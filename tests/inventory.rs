@@ -2,35 +2,14 @@
 //! survives the server being killed (`kill -9`) right after, and comes back to the same
 //! player (its guest session, not its name) when it joins the restarted server.
 
-use std::net::{SocketAddr, TcpListener, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tavern_client::bot::{Bot, Brain};
 
-use crate::common::{pump_until, temp_dir};
-
-/// The `tavern-server` binary next to this test binary (`cargo test --workspace` builds
-/// it).
-fn server_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap();
-    let bin = dir.join("tavern-server");
-    assert!(
-        bin.exists(),
-        "{} is missing: run the tests with `cargo test --workspace --all-targets`",
-        bin.display()
-    );
-    bin
-}
-
-fn free_addr() -> SocketAddr {
-    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = tcp.local_addr().unwrap().port();
-    // The same port must be free for UDP too.
-    UdpSocket::bind(("127.0.0.1", port)).map_or_else(|_| free_addr(), |_| tcp.local_addr().unwrap())
-}
+use crate::common::{free_addr, pump_until, server_bin, temp_dir};
 
 /// A server process; killed (SIGKILL) when dropped.
 struct Server(Child);

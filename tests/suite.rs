@@ -12,6 +12,7 @@ mod browser;
 mod campaign;
 mod chat;
 mod combat;
+mod config;
 mod content;
 mod e2e;
 mod exits;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{ServerConfig, default_maps_path};
+use crate::config_file::{CONFIG_FLAG, ConfigFile};
 use crate::http::limits::HttpLimits;
 use crate::keys::KEY_ENV;
 
@@ -49,6 +50,26 @@ pub enum Command {
     /// Exits 0 when no map has errors (warnings are allowed), 1 otherwise.
     #[command(name = "validate-map")]
     ValidateMap(crate::validate::ValidateArgs),
+    /// Show or check the configuration: `config print` shows what `run` would use, and
+    /// from where; `config check FILE` checks a configuration file without starting.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `tavern-server config ...`
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Print the effective configuration (flags > environment > --config file >
+    /// defaults) as a configuration file, each setting with where it came from and
+    /// secrets redacted. Takes the flags of `run`.
+    Print(Box<RunArgs>),
+    /// Check a configuration file: every key a flag of `run`, every value of its type,
+    /// the flags together consistent. Exits 0 when it is, 1 (with the key and line)
+    /// otherwise.
+    Check {
+        /// The file (TOML).
+        file: PathBuf,
+    },
 }
 
 /// How log lines are written.
@@ -62,6 +83,13 @@ pub enum LogFormat {
 
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
+    /// A configuration file (TOML) with any of these flags as keys, without their dashes:
+    /// `hearing-radius = 300`, `map = ["maps/town.tmx"]`, `no-watch = true`. Flags and
+    /// environment variables win over it; it wins over the defaults. See `tavern-server
+    /// config print` and `config check`.
+    #[arg(long, value_name = "FILE", env = "TAVERN_CONFIG")]
+    pub config: Option<PathBuf>,
+
     /// Address the game's UDP socket binds to.
     #[arg(
         long,
@@ -537,12 +565,106 @@ pub fn init_logging(format: LogFormat) {
     };
 }
 
+/// The command line with the `--config` file's settings added (as flags, below the
+/// command line's and the environment's), and the file.
+pub fn with_config_file(
+    argv: Vec<std::ffi::OsString>,
+) -> anyhow::Result<(Vec<std::ffi::OsString>, Option<ConfigFile>)> {
+    use clap::CommandFactory;
+    let command = Cli::command();
+    let lenient = command
+        .clone()
+        .ignore_errors(true)
+        .try_get_matches_from(&argv);
+    // `--config` (or TAVERN_CONFIG) at the top, after `run`, or after `config print`.
+    let (mut path, mut words) = (None, Vec::new());
+    if let Ok(mut matches) = lenient {
+        loop {
+            if let Ok(Some(p)) = matches.try_get_one::<PathBuf>(CONFIG_FLAG) {
+                path = Some(p.clone());
+            }
+            match matches.remove_subcommand() {
+                Some((name, sub)) => {
+                    words.push(name);
+                    matches = sub;
+                }
+                None => break,
+            }
+        }
+    }
+    // Only what runs (or prints) the server takes the file's flags.
+    let runs = matches!(words.as_slice(), [] | [_]) && words.iter().all(|w| w == "run")
+        || words == ["config", "print"];
+    let (Some(path), true) = (path, runs) else {
+        return Ok((argv, None));
+    };
+    let mut file = ConfigFile::load(&path, &command)?;
+    Ok((file.merged(&command, &argv), Some(file)))
+}
+
+/// `config check FILE`: the file alone, through the whole command line's checks.
+fn check_config(path: &std::path::Path) -> std::process::ExitCode {
+    use clap::CommandFactory;
+    let checked = ConfigFile::load(path, &Cli::command()).and_then(|mut file| {
+        let argv = file.merged(&Cli::command(), &["tavern-server".into()]);
+        let cli = Cli::try_parse_from(argv).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: {}",
+                path.display(),
+                crate::config_file::clap_reason(&e)
+            )
+        })?;
+        cli.run.agent_config()?;
+        Ok(file.settings.len())
+    });
+    match checked {
+        Ok(n) => {
+            println!(
+                "{}: {n} setting{}, all good",
+                path.display(),
+                if n == 1 { "" } else { "s" }
+            );
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Parses the command line and runs until Ctrl-C or SIGTERM. Returns the exit code.
 pub fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    use clap::{CommandFactory, FromArgMatches};
+    let (argv, file) = match with_config_file(std::env::args_os().collect()) {
+        Ok(merged) => merged,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let matches = Cli::command().get_matches_from(&argv);
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let args = match cli.command {
         Some(Command::Run(args)) => *args,
         Some(Command::ValidateMap(args)) => return crate::validate::main(&args),
+        Some(Command::Config(ConfigCommand::Check { file })) => return check_config(&file),
+        Some(Command::Config(ConfigCommand::Print(_))) => {
+            let command = Cli::command();
+            let print = matches
+                .subcommand_matches("config")
+                .and_then(|m| m.subcommand_matches("print"));
+            let print_command = command
+                .find_subcommand("config")
+                .and_then(|c| c.find_subcommand("print"));
+            if let (Some(m), Some(c)) = (print, print_command) {
+                print!("{}", crate::config_file::describe(c, m, file.as_ref()));
+            }
+            return std::process::ExitCode::SUCCESS;
+        }
         None => cli.run,
     };
     init_logging(args.log_format);

@@ -7,6 +7,7 @@ pub mod chat;
 pub mod cli;
 pub mod combat;
 pub mod config;
+pub mod config_file;
 pub mod content;
 pub mod exits;
 pub mod files;

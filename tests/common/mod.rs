@@ -5,8 +5,8 @@
 
 pub mod relay;
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bevy::math::Vec2;
@@ -451,4 +451,25 @@ pub fn post(
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
     };
     (r.status().as_u16(), json, retry)
+}
+
+/// The `tavern-server` binary next to this test binary (`cargo test --workspace` builds
+/// it).
+pub fn server_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let bin = dir.join("tavern-server");
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test --workspace --all-targets`",
+        bin.display()
+    );
+    bin
+}
+
+pub fn free_addr() -> SocketAddr {
+    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = tcp.local_addr().unwrap().port();
+    // The same port must be free for UDP too.
+    UdpSocket::bind(("127.0.0.1", port)).map_or_else(|_| free_addr(), |_| tcp.local_addr().unwrap())
 }
