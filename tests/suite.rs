@@ -5,6 +5,7 @@
 mod common;
 
 mod accounts;
+mod admin;
 mod agents;
 mod ai_gm;
 mod assets;

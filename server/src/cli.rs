@@ -54,6 +54,9 @@ pub enum Command {
     /// from where; `config check FILE` checks a configuration file without starting.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Call a running server's admin API (its --admin-token in TAVERN_ADMIN_TOKEN):
+    /// list players, rooms and nodes, kick a player, broadcast a message.
+    Admin(crate::admin_cli::AdminArgs),
 }
 
 /// `tavern-server config ...`
@@ -371,6 +374,13 @@ pub struct RunArgs {
           value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub reconnect_grace_secs: u64,
 
+    /// Turns on the admin API (/api/admin/...: lists of nodes, rooms and players, kick,
+    /// broadcast) for requests carrying this token as `Authorization: Bearer TOKEN`; at
+    /// least 16 characters. Prefer the environment variable: the command line is public
+    /// to other users of the machine. [default: off]
+    #[arg(long, value_name = "TOKEN", env = "TAVERN_ADMIN_TOKEN", value_parser = parse_admin_token)]
+    pub admin_token: Option<String>,
+
     /// Open HTTP connections at once; more are answered 503 and closed.
     #[arg(long, value_name = "N", env = "TAVERN_HTTP_MAX_CONNECTIONS", default_value_t = HttpLimits::default().max_connections,
           value_parser = parse_connections)]
@@ -537,6 +547,7 @@ impl RunArgs {
             netcode_key: std::env::var(KEY_ENV).ok(),
             rooms_file: self.rooms.clone(),
             reconnect_grace: Duration::from_secs(self.reconnect_grace_secs),
+            admin_token: self.admin_token.clone(),
             rooms: crate::rooms::RoomSettings {
                 idle: Duration::from_secs(self.room_idle_secs),
                 max_rooms: self.max_rooms as usize,
@@ -652,6 +663,7 @@ pub fn main() -> std::process::ExitCode {
         Some(Command::Run(args)) => *args,
         Some(Command::ValidateMap(args)) => return crate::validate::main(&args),
         Some(Command::Config(ConfigCommand::Check { file })) => return check_config(&file),
+        Some(Command::Admin(args)) => return crate::admin_cli::main(&args),
         Some(Command::Config(ConfigCommand::Print(_))) => {
             let command = Cli::command();
             let print = matches
@@ -701,6 +713,16 @@ pub fn main() -> std::process::ExitCode {
             tracing::error!("{e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// An admin token: 16 to 200 printable characters, no spaces.
+fn parse_admin_token(s: &str) -> Result<String, String> {
+    let ok = (16..=200).contains(&s.chars().count()) && s.chars().all(|c| c.is_ascii_graphic());
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err("an admin token is 16 to 200 printable characters without spaces".into())
     }
 }
 

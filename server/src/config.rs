@@ -75,6 +75,8 @@ pub struct ServerConfig {
     pub rooms: crate::rooms::RoomSettings,
     /// How long a dropped player's avatar waits for it (`--reconnect-grace-secs`).
     pub reconnect_grace: std::time::Duration,
+    /// The admin API's bearer token; `None`: the API is off.
+    pub admin_token: Option<String>,
 }
 
 impl ServerConfig {
@@ -113,6 +115,7 @@ impl ServerConfig {
             rooms_file: None,
             rooms: crate::rooms::RoomSettings::default(),
             reconnect_grace: crate::reconnect::DEFAULT_GRACE,
+            admin_token: None,
         }
     }
 }

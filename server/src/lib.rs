@@ -1,6 +1,8 @@
 //! Tavern's headless, authoritative server: the game simulation at a fixed 60 Hz, netcode
 //! over UDP, and the HTTP API, started together by [`start`].
 
+pub mod admin;
+pub mod admin_cli;
 pub mod agents;
 pub mod assets;
 pub mod chat;
@@ -16,6 +18,7 @@ pub mod http;
 pub mod interest;
 pub mod journal;
 pub mod keys;
+pub mod mailbox;
 pub mod meetings;
 pub mod metrics;
 pub mod movement;
@@ -124,6 +127,7 @@ pub fn build_app(
         journal::plugin,
         gm::plugin,
         voice::plugin,
+        admin::plugin,
     ));
     net::insert_transport(&mut app, socket, transport)?;
     Ok(app)
@@ -349,6 +353,12 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     api_state.web_root = config.web_root.clone();
     api_state.table_mail = table_mail.clone();
     api_state.asset_files = Some(asset_files);
+    let admin_mail = admin::AdminMailbox::default();
+    api_state.admin_mail = admin_mail.clone();
+    api_state.admin_token = config.admin_token.clone();
+    if config.admin_token.is_some() {
+        info!("the admin API is on (/api/admin/...)");
+    }
     let api = Arc::new(api_state);
     let stop = Arc::new(AtomicBool::new(false));
     // A Bevy app cannot cross threads, so it is built on the game thread, which reports
@@ -405,7 +415,8 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                         .insert_resource(grace)
                         .insert_resource(tables)
                         .insert_resource(gm_worker)
-                        .insert_resource(table_mail);
+                        .insert_resource(table_mail)
+                        .insert_resource(admin_mail);
                     if let Some((config, tables)) = ai_gm {
                         app.insert_resource(config).insert_resource(tables);
                     }

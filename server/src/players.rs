@@ -72,6 +72,15 @@ impl PlayerDirectory {
         players.values().map(|l| l.info.clone()).collect()
     }
 
+    /// Every player with its room and identity (the admin's list), by client id.
+    pub fn everyone(&self) -> Vec<(PlayerInfo, RoomId, String)> {
+        let players = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        players
+            .values()
+            .map(|l| (l.info.clone(), l.room.clone(), l.identity.clone()))
+            .collect()
+    }
+
     /// The players whoever is logged in as `identity` can see in the game from where
     /// its avatars stand (themselves included): nothing if it has none in the game.
     pub fn visible_to(&self, identity: &str) -> Vec<PlayerInfo> {

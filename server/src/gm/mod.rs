@@ -15,7 +15,6 @@ pub mod session;
 pub mod sheets;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, PoisonError};
 
 use bevy::prelude::*;
 use tavern_shared::gm::assets::SharedAsset;
@@ -187,21 +186,7 @@ pub enum TableMail {
 }
 
 /// Mail from the HTTP threads to the game, read once a frame.
-#[derive(Resource, Debug, Clone, Default)]
-pub struct TableMailbox(Arc<Mutex<Vec<TableMail>>>);
-
-impl TableMailbox {
-    pub fn post(&self, mail: TableMail) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(mail);
-    }
-
-    fn take(&self) -> Vec<TableMail> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-}
+pub type TableMailbox = crate::mailbox::Mailbox<TableMail>;
 
 pub fn plugin(app: &mut App) {
     app.init_resource::<Tables>()

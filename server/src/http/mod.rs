@@ -3,6 +3,7 @@
 //! including those of the layers in front (limits, timeouts), is JSON `{"error": ...}`.
 
 pub(crate) mod accounts;
+pub mod admin;
 pub mod campaign_files;
 pub mod campaigns;
 pub mod limits;
@@ -87,6 +88,10 @@ pub struct ApiState {
     pub table_mail: crate::gm::TableMailbox,
     /// Files campaigns' GMs shared (`None`: the server keeps none).
     pub asset_files: Option<crate::gm::files::AssetFiles>,
+    /// The admin API's bearer token (`None`: the API is off).
+    pub admin_token: Option<String>,
+    /// Where admins' orders go to the game.
+    pub admin_mail: crate::admin::AdminMailbox,
 }
 
 impl ApiState {
@@ -124,6 +129,8 @@ impl ApiState {
             assets: crate::assets::ServedAssets::default(),
             web_root: None,
             table_mail: crate::gm::TableMailbox::default(),
+            admin_token: None,
+            admin_mail: crate::admin::AdminMailbox::default(),
             asset_files: None,
         }
     }
@@ -291,6 +298,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
             get(campaigns::get_sheet).put(campaigns::put_sheet),
         )
         .route("/api/players", get(list_players))
+        .route("/api/admin/players", get(admin::players))
+        .route("/api/admin/rooms", get(admin::rooms))
+        .route("/api/admin/nodes", get(admin::nodes))
+        .route("/api/admin/kick", post(admin::kick))
+        .route("/api/admin/broadcast", post(admin::broadcast))
         .route("/api/chat/sessions", get(chat_sessions))
         .route("/api/chat/sessions/{id}/messages", get(chat_messages))
         .route("/api/events/{map}", get(default_room_events))
@@ -429,7 +441,7 @@ async fn one_content(
     }
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, axum::Json(json!({ "error": message.into() }))).into_response()
 }
 
@@ -779,7 +791,7 @@ fn check_name(name: &str) -> Result<(), Box<Response>> {
 
 /// A JSON request body of type `T`, or the error to answer: not JSON, too large, or
 /// not the shape of `example` (`what` names the request in the message).
-fn json_body<T: serde::de::DeserializeOwned>(
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
     what: &str,

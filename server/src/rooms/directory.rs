@@ -303,11 +303,20 @@ impl RoomDirectory {
 
     /// The rooms anyone may see in the list (not the private ones), busiest first.
     pub fn public(&self) -> Vec<RoomInfo> {
+        self.listed(false)
+    }
+
+    /// Every room, the private ones too (the admin's list), busiest first.
+    pub fn all(&self) -> Vec<RoomInfo> {
+        self.listed(true)
+    }
+
+    fn listed(&self, private_too: bool) -> Vec<RoomInfo> {
         let rooms = self.read();
         let mut list: Vec<RoomInfo> = rooms
             .rooms
             .values()
-            .filter(|r| !r.private)
+            .filter(|r| private_too || !r.private)
             .map(Room::info)
             .collect();
         list.sort_by(|a, b| b.players.cmp(&a.players).then(a.name.cmp(&b.name)));

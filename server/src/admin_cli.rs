@@ -1,0 +1,123 @@
+//! `tavern-server admin ...`: the admin API from the command line. It prints what the
+//! server answers (JSON lists as they come; an error with the server's reason and exit
+//! code 1).
+
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+
+#[derive(Args, Debug)]
+pub struct AdminArgs {
+    /// The server's HTTP address.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "TAVERN_ADMIN_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub url: String,
+    /// The server's --admin-token (from the environment, rather than the command line).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "TAVERN_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: String,
+    #[command(subcommand)]
+    pub order: AdminOrder,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminOrder {
+    /// List every player: id, name, identity, room, map, position, presence.
+    Players,
+    /// List every room, private ones too.
+    Rooms,
+    /// List the server nodes.
+    Nodes,
+    /// Send a player away (by its client id, from `players`), telling it why.
+    Kick {
+        client_id: u64,
+        /// Shown to the player.
+        #[arg(default_value = "")]
+        reason: String,
+    },
+    /// Send a system message to everyone, or to one room's players.
+    Broadcast {
+        text: String,
+        /// Only this room (its id).
+        #[arg(long)]
+        room: Option<String>,
+    },
+}
+
+/// Runs the order; the exit code.
+pub fn main(args: &AdminArgs) -> std::process::ExitCode {
+    match call(args) {
+        Ok(text) => {
+            if !text.is_empty() {
+                println!("{text}");
+            }
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn call(args: &AdminArgs) -> Result<String, String> {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .new_agent();
+    let base = args.url.trim_end_matches('/');
+    let bearer = format!("Bearer {}", args.token);
+    let url = |path: &str| format!("{base}/api/admin/{path}");
+    let answer = match &args.order {
+        AdminOrder::Players => agent
+            .get(url("players"))
+            .header("Authorization", &bearer)
+            .call(),
+        AdminOrder::Rooms => agent
+            .get(url("rooms"))
+            .header("Authorization", &bearer)
+            .call(),
+        AdminOrder::Nodes => agent
+            .get(url("nodes"))
+            .header("Authorization", &bearer)
+            .call(),
+        AdminOrder::Kick { client_id, reason } => agent
+            .post(url("kick"))
+            .header("Authorization", &bearer)
+            .send_json(serde_json::json!({"client_id": client_id, "reason": reason})),
+        AdminOrder::Broadcast { text, room } => agent
+            .post(url("broadcast"))
+            .header("Authorization", &bearer)
+            .send_json(serde_json::json!({"text": text, "room": room})),
+    };
+    let mut answer = answer.map_err(|e| format!("{base}: {e}"))?;
+    let status = answer.status();
+    let body = answer
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| format!("{base}: {e}"))?;
+    if status.is_success() {
+        return Ok(match status.as_u16() {
+            202 => "done".into(),
+            _ => body,
+        });
+    }
+    let reason = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_string))
+        .unwrap_or(body);
+    Err(format!(
+        "{} {}: {reason}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    ))
+}

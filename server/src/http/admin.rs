@@ -1,0 +1,230 @@
+//! The admin API, on when the server has `--admin-token`: every request carries it as
+//! `Authorization: Bearer TOKEN` (compared in constant time). Lists of nodes, rooms and
+//! players; a player sent away with a reason; a system message to a room or everyone.
+//! `tavern-server admin ...` calls it.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{ApiState, error, json_body};
+use crate::admin::AdminMail;
+
+/// Longest reason or message, in characters.
+const MAX_TEXT: usize = 500;
+
+/// Equal byte strings, compared in time that depends only on their lengths.
+pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Checks the bearer token: 404 when the admin API is off, 401 without the right one.
+fn authorize(state: &ApiState, headers: &HeaderMap) -> Result<(), Box<Response>> {
+    let Some(token) = &state.admin_token else {
+        return Err(Box::new(error(
+            StatusCode::NOT_FOUND,
+            "the admin API is off (start the server with --admin-token or TAVERN_ADMIN_TOKEN)",
+        )));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match given {
+        Some(given) if same_secret(given.trim().as_bytes(), token.as_bytes()) => Ok(()),
+        Some(_) => Err(Box::new(unauthorized("the admin token is wrong"))),
+        None => Err(Box::new(unauthorized(
+            "send the admin token as `Authorization: Bearer TOKEN`",
+        ))),
+    }
+}
+
+fn unauthorized(message: &str) -> Response {
+    let mut response = error(StatusCode::UNAUTHORIZED, message);
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer realm=\"tavern-admin\""),
+    );
+    response
+}
+
+/// A text an admin sends: at most [`MAX_TEXT`] characters, no control characters.
+fn check_text(what: &str, text: &str, empty_ok: bool) -> Result<(), Box<Response>> {
+    let bad = (!empty_ok && text.trim().is_empty())
+        || text.chars().count() > MAX_TEXT
+        || text.chars().any(char::is_control);
+    if bad {
+        let empty = if empty_ok { "" } else { "not empty, " };
+        return Err(Box::new(error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{what}: {empty}at most {MAX_TEXT} characters, no control characters"),
+        )));
+    }
+    Ok(())
+}
+
+/// A player as the admin sees it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct AdminPlayer {
+    pub client_id: u64,
+    pub name: String,
+    /// The account's name, or the guest's session.
+    pub identity: String,
+    pub room: String,
+    pub map: String,
+    pub x: f32,
+    pub y: f32,
+    pub status: tavern_shared::api::PlayerStatus,
+}
+
+/// `GET /api/admin/players`: everyone on this server, with room and identity.
+pub async fn players(State(state): State<Arc<ApiState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&state, &headers) {
+        return *r;
+    }
+    let list: Vec<AdminPlayer> = state
+        .players
+        .everyone()
+        .into_iter()
+        .map(|(p, room, identity)| AdminPlayer {
+            client_id: p.client_id,
+            name: p.name,
+            identity,
+            room: room.0.to_string(),
+            map: p.map,
+            x: p.x,
+            y: p.y,
+            status: p.status,
+        })
+        .collect();
+    axum::Json(list).into_response()
+}
+
+/// `GET /api/admin/rooms`: every room, private ones too.
+pub async fn rooms(State(state): State<Arc<ApiState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&state, &headers) {
+        return *r;
+    }
+    axum::Json(state.rooms.all()).into_response()
+}
+
+/// `GET /api/admin/nodes`: the server nodes; one (this one) until several share Redis.
+pub async fn nodes(State(state): State<Arc<ApiState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&state, &headers) {
+        return *r;
+    }
+    let transports: Vec<_> = state
+        .transports
+        .iter()
+        .map(|l| json!({"transport": l.transport.name(), "address": l.address}))
+        .collect();
+    axum::Json(json!([{
+        "id": "local",
+        "players": state.players.len(),
+        "rooms": state.rooms.len(),
+        "transports": transports,
+    }]))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+struct Kick {
+    client_id: u64,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /api/admin/kick {client_id, reason?}`: the player is sent away, told the
+/// reason (202: the game does it on its next frame); 404 when nobody has that id.
+pub async fn kick(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    if let Err(r) = authorize(&state, &headers) {
+        return *r;
+    }
+    let example = r#"{"client_id": 17, "reason": "spamming"}"#;
+    let request: Kick = match json_body(&headers, body, "kick", example) {
+        Ok(r) => r,
+        Err(e) => return *e,
+    };
+    if let Err(r) = check_text("reason", &request.reason, true) {
+        return *r;
+    }
+    if !state
+        .players
+        .everyone()
+        .iter()
+        .any(|(p, _, _)| p.client_id == request.client_id)
+    {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("no player {} is on this server", request.client_id),
+        );
+    }
+    tracing::info!(client_id = request.client_id, reason = %request.reason, "admin kick");
+    state.admin_mail.post(AdminMail::Kick {
+        client_id: request.client_id,
+        reason: request.reason,
+    });
+    StatusCode::ACCEPTED.into_response()
+}
+
+#[derive(Deserialize)]
+struct Broadcast {
+    text: String,
+    #[serde(default)]
+    room: Option<String>,
+}
+
+/// `POST /api/admin/broadcast {text, room?}`: a system message to the players of a
+/// room (404 when there is no such room), or to everyone (202).
+pub async fn broadcast(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    if let Err(r) = authorize(&state, &headers) {
+        return *r;
+    }
+    let example = r#"{"text": "Restarting in 5 minutes", "room": "town"}"#;
+    let request: Broadcast = match json_body(&headers, body, "broadcast", example) {
+        Ok(r) => r,
+        Err(e) => return *e,
+    };
+    if let Err(r) = check_text("text", &request.text, false) {
+        return *r;
+    }
+    if let Some(room) = &request.room
+        && state.rooms.get(room).is_none()
+    {
+        return error(StatusCode::NOT_FOUND, format!("there is no room `{room}`"));
+    }
+    state.admin_mail.post(AdminMail::Broadcast {
+        room: request.room,
+        text: request.text,
+    });
+    StatusCode::ACCEPTED.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret(b"s3cret", b"s3cret"));
+        assert!(!same_secret(b"s3cret", b"s3creT"));
+        assert!(!same_secret(b"s3cret", b"s3cre"));
+        assert!(!same_secret(b"", b"x"));
+    }
+}
