@@ -214,3 +214,141 @@ fn admins_list_broadcast_and_kick() {
         "{said}"
     );
 }
+
+/// A `tavern-server` process with the admin API on; its address.
+fn server_process(name: &str) -> (std::process::Child, String) {
+    let dir = temp_dir(name);
+    let addr = crate::common::free_addr();
+    let child = Command::new(server_bin())
+        .args([
+            "--map",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/maps/town.tmx"),
+        ])
+        .args(["--data-dir".as_ref(), dir.join("data").as_os_str()])
+        .args([
+            "--http",
+            &addr.to_string(),
+            "--udp",
+            &addr.to_string(),
+            "--no-watch",
+        ])
+        .env("TAVERN_ADMIN_TOKEN", TOKEN)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the server binary starts");
+    let url = format!("http://{addr}");
+    let start = std::time::Instant::now();
+    while ureq::get(&format!("{url}/healthz")).call().is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (child, url)
+}
+
+/// Waits up to `timeout` for the process to exit; its exit code.
+fn exits_within(
+    child: &mut std::process::Child,
+    timeout: Duration,
+    bots: &mut [&mut Bot],
+) -> Option<i32> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < timeout {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        crate::common::pump_for(bots, Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    None
+}
+
+/// A drained server takes nobody new, tells its players, and exits 0 once the last has
+/// left; with players who stay, at the deadline.
+#[test]
+fn a_drained_server_closes_when_empty_or_at_its_deadline() {
+    let _turn = crate::common::serial();
+    let (mut child, url) = server_process("admin-drain");
+    let mut ada = Bot::new(&url, "Ada", Brain::Idle);
+    assert!(pump_until(&mut [&mut ada], Duration::from_secs(15), |b| b
+        [0]
+    .own_server_state()
+    .is_some()));
+    let drained = Command::new(server_bin())
+        .args([
+            "admin",
+            "--url",
+            &url,
+            "drain",
+            "--deadline",
+            "60",
+            "Moving house: log in again soon",
+        ])
+        .env("TAVERN_ADMIN_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert!(
+        drained.status.success(),
+        "{}",
+        String::from_utf8_lossy(&drained.stderr)
+    );
+    assert!(String::from_utf8_lossy(&drained.stdout).contains("\"players\":1"));
+    assert!(
+        pump_until(&mut [&mut ada], Duration::from_secs(10), |b| b[0]
+            .chat()
+            .lines
+            .iter()
+            .any(
+                |l| l.channel == ChatChannel::System && l.text == "Moving house: log in again soon"
+            )),
+        "Ada is told"
+    );
+    // Nobody new; the health check says so.
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let login = agent
+        .post(&format!("{url}/api/login"))
+        .send_json(json!({"name": "Bo"}))
+        .unwrap();
+    assert_eq!(login.status().as_u16(), 503);
+    let mut health = agent.get(&format!("{url}/healthz")).call().unwrap();
+    assert_eq!(health.status().as_u16(), 503);
+    assert!(
+        health
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+            .contains("draining")
+    );
+    // Ada leaves: the server exits, 0.
+    ada.leave();
+    assert_eq!(
+        exits_within(&mut child, Duration::from_secs(15), &mut [&mut ada]),
+        Some(0)
+    );
+
+    // With a player who stays: at the deadline.
+    let (mut child, url) = server_process("admin-drain-deadline");
+    let mut cy = Bot::new(&url, "Cy", Brain::Idle);
+    assert!(pump_until(&mut [&mut cy], Duration::from_secs(15), |b| b
+        [0]
+    .own_server_state()
+    .is_some()));
+    let (status, _) = admin(
+        &url,
+        "POST",
+        "drain",
+        Some(TOKEN),
+        Some(json!({"deadline_secs": 1})),
+    );
+    assert_eq!(status, 202);
+    assert_eq!(
+        exits_within(&mut child, Duration::from_secs(15), &mut [&mut cy]),
+        Some(0)
+    );
+}

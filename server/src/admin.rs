@@ -21,6 +21,35 @@ pub enum AdminMail {
 
 pub type AdminMailbox = Mailbox<AdminMail>;
 
+/// Whether the server drains (an admin asked it to close: no new players, stop when
+/// empty or at the deadline), shared by the HTTP API and the process.
+#[derive(Debug, Clone, Default)]
+pub struct Draining(std::sync::Arc<std::sync::Mutex<Option<std::time::Instant>>>);
+
+impl Draining {
+    /// Starts draining, to stop after `deadline` at the latest (a second call sets the
+    /// deadline anew).
+    pub fn start(&self, deadline: std::time::Duration) {
+        *self.lock() = Some(std::time::Instant::now() + deadline);
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.lock().is_some()
+    }
+
+    /// Whether a draining server should stop now: nobody left, or the deadline passed.
+    pub fn done(&self, players: usize) -> bool {
+        self.lock()
+            .is_some_and(|deadline| players == 0 || std::time::Instant::now() >= deadline)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<std::time::Instant>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 pub fn plugin(app: &mut App) {
     app.init_resource::<AdminMailbox>()
         .add_systems(Update, read_mail);

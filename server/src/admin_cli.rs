@@ -50,6 +50,15 @@ pub enum AdminOrder {
         #[arg(long)]
         room: Option<String>,
     },
+    /// Close the server gracefully: no new players or rooms, everyone told (MESSAGE, or
+    /// that it closes and they may log in again), and it stops once empty or after
+    /// --deadline seconds.
+    Drain {
+        /// Seconds until it stops anyway.
+        #[arg(long, default_value_t = 300)]
+        deadline: u64,
+        message: Option<String>,
+    },
 }
 
 /// Runs the order; the exit code.
@@ -98,6 +107,10 @@ fn call(args: &AdminArgs) -> Result<String, String> {
             .post(url("broadcast"))
             .header("Authorization", &bearer)
             .send_json(serde_json::json!({"text": text, "room": room})),
+        AdminOrder::Drain { deadline, message } => agent
+            .post(url("drain"))
+            .header("Authorization", &bearer)
+            .send_json(serde_json::json!({"deadline_secs": deadline, "message": message})),
     };
     let mut answer = answer.map_err(|e| format!("{base}: {e}"))?;
     let status = answer.status();
@@ -106,8 +119,9 @@ fn call(args: &AdminArgs) -> Result<String, String> {
         .read_to_string()
         .map_err(|e| format!("{base}: {e}"))?;
     if status.is_success() {
+        let drain = matches!(args.order, AdminOrder::Drain { .. });
         return Ok(match status.as_u16() {
-            202 => "done".into(),
+            202 if !drain => "done".into(),
             _ => body,
         });
     }

@@ -775,7 +775,15 @@ pub fn run(config: ServerConfig) -> anyhow::Result<()> {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => break Ok::<bool, anyhow::Error>(false),
                 _ = terminated => break Ok(false),
-                _ = watchdog.tick() => if server.has_stopped() { break Ok(true) },
+                _ = watchdog.tick() => {
+                    if server.has_stopped() {
+                        break Ok(true);
+                    }
+                    if server.drained() {
+                        tracing::info!("drained: nobody left (or the deadline passed); stopping");
+                        break Ok(false);
+                    }
+                }
             }
         }
     })?;

@@ -151,6 +151,7 @@ pub struct RunningServer {
     http: Option<JoinHandle<()>>,
     http_stop: Option<tokio::sync::oneshot::Sender<()>>,
     players: players::PlayerDirectory,
+    draining: admin::Draining,
 }
 
 impl RunningServer {
@@ -172,6 +173,11 @@ impl RunningServer {
     }
 
     /// Whether the game thread has ended (it only does on stop or on a crash).
+    /// An admin drained the server and it is done: nobody left, or the deadline passed.
+    pub fn drained(&self) -> bool {
+        self.draining.done(self.players.len())
+    }
+
     pub fn has_stopped(&self) -> bool {
         self.game.as_ref().is_none_or(|g| g.is_finished())
     }
@@ -356,6 +362,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let admin_mail = admin::AdminMailbox::default();
     api_state.admin_mail = admin_mail.clone();
     api_state.admin_token = config.admin_token.clone();
+    let draining = api_state.draining.clone();
     if config.admin_token.is_some() {
         info!("the admin API is on (/api/admin/...)");
     }
@@ -464,6 +471,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         http: Some(http),
         http_stop: Some(http_stop),
         players: directory,
+        draining,
     })
 }
 

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{ApiState, error, json_body};
-use crate::admin::AdminMail;
+use crate::admin::{AdminMail, Draining};
 
 /// Longest reason or message, in characters.
 const MAX_TEXT: usize = 500;
@@ -214,6 +214,80 @@ pub async fn broadcast(
         text: request.text,
     });
     StatusCode::ACCEPTED.into_response()
+}
+
+#[derive(Deserialize)]
+struct Drain {
+    /// Seconds until the server stops anyway.
+    #[serde(default = "default_deadline")]
+    deadline_secs: u64,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+fn default_deadline() -> u64 {
+    300
+}
+
+/// Longest drain, in seconds (a day).
+const MAX_DEADLINE_SECS: u64 = 86_400;
+
+/// `POST /api/admin/drain {deadline_secs?, message?}`: the server takes no new players
+/// or rooms (logins and joins are answered 503, `/healthz` says `draining`), tells
+/// everyone `message` (by default that it is closing and they may rejoin), and stops
+/// once the last player has left or after `deadline_secs` (default 300), exiting 0.
+pub async fn drain(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    if let Err(r) = authorize(&state, &headers) {
+        return *r;
+    }
+    let example = r#"{"deadline_secs": 300, "message": "Moving to a new server: log in again"}"#;
+    let request: Drain = match json_body(&headers, body, "drain", example) {
+        Ok(r) => r,
+        Err(e) => return *e,
+    };
+    if request.deadline_secs > MAX_DEADLINE_SECS {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("deadline_secs: at most {MAX_DEADLINE_SECS}"),
+        );
+    }
+    let message = request.message.unwrap_or_else(|| {
+        "This server is closing for maintenance: log in again to carry on elsewhere".into()
+    });
+    if let Err(r) = check_text("message", &message, false) {
+        return *r;
+    }
+    let deadline = std::time::Duration::from_secs(request.deadline_secs);
+    state.draining.start(deadline);
+    tracing::warn!(
+        deadline_secs = request.deadline_secs,
+        players = state.players.len(),
+        "draining: no new players; stopping when empty or at the deadline"
+    );
+    state.admin_mail.post(AdminMail::Broadcast {
+        room: None,
+        text: message,
+    });
+    (
+        StatusCode::ACCEPTED,
+        axum::Json(json!({"players": state.players.len(), "deadline_secs": request.deadline_secs})),
+    )
+        .into_response()
+}
+
+/// The answer to a login, join or new room while the server drains.
+pub fn refuse_if_draining(draining: &Draining) -> Result<(), Box<Response>> {
+    if draining.is_on() {
+        return Err(Box::new(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this server is closing: it takes no new players (try again shortly)",
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -92,6 +92,8 @@ pub struct ApiState {
     pub admin_token: Option<String>,
     /// Where admins' orders go to the game.
     pub admin_mail: crate::admin::AdminMailbox,
+    /// Set when an admin drains the server.
+    pub draining: crate::admin::Draining,
 }
 
 impl ApiState {
@@ -131,6 +133,7 @@ impl ApiState {
             table_mail: crate::gm::TableMailbox::default(),
             admin_token: None,
             admin_mail: crate::admin::AdminMailbox::default(),
+            draining: crate::admin::Draining::default(),
             asset_files: None,
         }
     }
@@ -303,6 +306,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/admin/nodes", get(admin::nodes))
         .route("/api/admin/kick", post(admin::kick))
         .route("/api/admin/broadcast", post(admin::broadcast))
+        .route("/api/admin/drain", post(admin::drain))
         .route("/api/chat/sessions", get(chat_sessions))
         .route("/api/chat/sessions/{id}/messages", get(chat_messages))
         .route("/api/events/{map}", get(default_room_events))
@@ -523,12 +527,23 @@ async fn not_found() -> Response {
     )
 }
 
+/// `{"status": "ok", "players"}`, or 503 with `"status": "draining"` while the server
+/// closes (load balancers stop sending players to it).
 async fn healthz(State(state): State<Arc<ApiState>>) -> Response {
-    axum::Json(json!({
-        "status": "ok",
-        "players": state.players.len(),
-    }))
-    .into_response()
+    let draining = state.draining.is_on();
+    let status = if draining {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (
+        status,
+        axum::Json(json!({
+            "status": if draining { "draining" } else { "ok" },
+            "players": state.players.len(),
+        })),
+    )
+        .into_response()
 }
 
 /// Prometheus text format.
@@ -876,6 +891,9 @@ async fn login(
         Ok(r) => r,
         Err(e) => return *e,
     };
+    if let Err(refused) = admin::refuse_if_draining(&state.draining) {
+        return *refused;
+    }
     if let Err(e) = check_name(&request.name) {
         return *e;
     }

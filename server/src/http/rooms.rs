@@ -347,6 +347,7 @@ fn fresh_id() -> Result<RoomId, Box<Response>> {
 /// Adds `room`, owned by `owner`, or the answer saying why not: 503 when the server
 /// holds all the rooms it may, 429 when the owner does.
 fn new_room(state: &ApiState, mut room: Room, owner: &str) -> Result<RoomInfo, Box<Response>> {
+    super::admin::refuse_if_draining(&state.draining)?;
     room.owner = Some(owner.to_string());
     let settings = &state.room_settings;
     let info = state
@@ -478,6 +479,7 @@ pub(super) async fn enter(
     client_id: u64,
     entry: &Entry,
 ) -> Result<Joined, Response> {
+    super::admin::refuse_if_draining(&state.draining).map_err(|r| *r)?;
     let Entry { transports, look } = entry;
     state.offered(transports).map_err(|e| *e)?;
     let Some(room) = state.rooms.get(id) else {
