@@ -352,3 +352,100 @@ fn a_drained_server_closes_when_empty_or_at_its_deadline() {
         Some(0)
     );
 }
+
+/// A ban sends the player away with the reason, refuses its logins (the same guest
+/// session) with it, outlives a restart, and can be lifted.
+#[test]
+fn a_banned_player_is_sent_away_and_refused_until_the_ban_is_lifted() {
+    let _turn = crate::common::serial();
+    let dir = temp_dir("admin-ban");
+    let start = || {
+        let mut config = ServerConfig::local(dir.clone());
+        config.admin_token = Some(TOKEN.into());
+        tavern_server::start(config).expect("the server starts")
+    };
+    let server = start();
+    let url = server.http_url();
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let login = |url: &str, session: Option<&str>| {
+        let mut answer = agent
+            .post(&format!("{url}/api/login"))
+            .send_json(json!({"name": "Eve", "session": session}))
+            .unwrap();
+        let status = answer.status().as_u16();
+        let body: Value =
+            serde_json::from_str(&answer.body_mut().read_to_string().unwrap()).unwrap();
+        (status, body)
+    };
+    let (status, first) = login(&url, None);
+    assert_eq!(status, 200, "{first}");
+    let session = first["session"].as_str().unwrap().to_string();
+    let mut eve = Bot::with_session(&url, "Eve", Brain::Idle, Some(session.clone()));
+    assert!(pump_until(&mut [&mut eve], Duration::from_secs(15), |b| b
+        [0]
+    .own_server_state()
+    .is_some()));
+    let id = eve.client_id().unwrap();
+    let (status, _) = admin(
+        &url,
+        "POST",
+        "ban",
+        Some(TOKEN),
+        Some(json!({"client_id": id, "reason": "cheating at dice"})),
+    );
+    assert_eq!(status, 202);
+    let failed = |b: &Bot| match b.status() {
+        ConnectionStatus::Failed(reason) => Some(reason.clone()),
+        _ => None,
+    };
+    assert!(
+        pump_until(&mut [&mut eve], Duration::from_secs(10), |b| failed(b[0])
+            .is_some()),
+        "Eve is sent away"
+    );
+    assert_eq!(
+        failed(&eve).unwrap(),
+        "you are banned from this server: cheating at dice"
+    );
+    drop(eve);
+    let (status, refused) = login(&url, Some(&session));
+    assert_eq!(status, 403, "{refused}");
+    assert_eq!(
+        refused["error"],
+        "you are banned from this server: cheating at dice"
+    );
+
+    // Kept in the database: still there after a restart.
+    drop(server);
+    let server = start();
+    let url = server.http_url();
+    let (status, bans) = admin(&url, "GET", "bans", Some(TOKEN), None);
+    assert_eq!(status, 200);
+    assert_eq!(bans.as_array().unwrap().len(), 1, "{bans}");
+    assert_eq!(bans[0]["name"], "Eve");
+    assert_eq!(login(&url, Some(&session)).0, 403);
+    // Lifted through the command line: Eve may come back.
+    let identity = bans[0]["identity"].as_str().unwrap();
+    let lifted = Command::new(server_bin())
+        .args(["admin", "--url", &url, "unban", identity])
+        .env("TAVERN_ADMIN_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert!(
+        lifted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lifted.stderr)
+    );
+    assert_eq!(login(&url, Some(&session)).0, 200);
+    let (status, _) = admin(
+        &url,
+        "POST",
+        "ban",
+        Some(TOKEN),
+        Some(json!({"client_id": 987654})),
+    );
+    assert_eq!(status, 404);
+}

@@ -13,8 +13,8 @@ use crate::players::{Controls, InRoom};
 /// An admin's order, from the HTTP API.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AdminMail {
-    /// Send player `client_id` away, telling it `reason`.
-    Kick { client_id: u64, reason: String },
+    /// Send player `client_id` away, telling it `why`.
+    Kick { client_id: u64, why: String },
     /// A system message to the players of `room`, or to everyone.
     Broadcast { room: Option<String>, text: String },
 }
@@ -64,7 +64,7 @@ fn read_mail(
 ) {
     for mail in mailbox.take() {
         match mail {
-            AdminMail::Kick { client_id, reason } => {
+            AdminMail::Kick { client_id, why } => {
                 let found = clients.iter().find_map(|(client, room, controls)| {
                     let player = avatars.get(controls.0).ok()?;
                     (player.0 == client_id).then(|| (client, controls.0, room.0.clone()))
@@ -72,12 +72,7 @@ fn read_mail(
                 let Some((client, avatar, room)) = found else {
                     continue;
                 };
-                let why = if reason.is_empty() {
-                    "an admin sent you away".to_string()
-                } else {
-                    format!("an admin sent you away: {reason}")
-                };
-                info!(%room, client_id, %reason, "kicked by an admin");
+                info!(%room, client_id, %why, "sent away by an admin");
                 world.send_away(&mut table, (client, avatar, client_id), &room, &why);
             }
             AdminMail::Broadcast { room, text } => {

@@ -43,6 +43,18 @@ pub enum AdminOrder {
         #[arg(default_value = "")]
         reason: String,
     },
+    /// Ban a player (by its client id) from the server: its account, or its guest
+    /// session; sent away and refused at login with the reason.
+    Ban {
+        client_id: u64,
+        /// Shown to the player, now and at each login.
+        #[arg(default_value = "")]
+        reason: String,
+    },
+    /// List the bans.
+    Bans,
+    /// Lift the ban of an identity (as `bans` lists it).
+    Unban { identity: String },
     /// Send a system message to everyone, or to one room's players.
     Broadcast {
         text: String,
@@ -103,6 +115,18 @@ fn call(args: &AdminArgs) -> Result<String, String> {
             .post(url("kick"))
             .header("Authorization", &bearer)
             .send_json(serde_json::json!({"client_id": client_id, "reason": reason})),
+        AdminOrder::Ban { client_id, reason } => agent
+            .post(url("ban"))
+            .header("Authorization", &bearer)
+            .send_json(serde_json::json!({"client_id": client_id, "reason": reason})),
+        AdminOrder::Bans => agent
+            .get(url("bans"))
+            .header("Authorization", &bearer)
+            .call(),
+        AdminOrder::Unban { identity } => agent
+            .delete(url(&format!("bans/{}", urlencode(identity))))
+            .header("Authorization", &bearer)
+            .call(),
         AdminOrder::Broadcast { text, room } => agent
             .post(url("broadcast"))
             .header("Authorization", &bearer)
@@ -121,7 +145,7 @@ fn call(args: &AdminArgs) -> Result<String, String> {
     if status.is_success() {
         let drain = matches!(args.order, AdminOrder::Drain { .. });
         return Ok(match status.as_u16() {
-            202 if !drain => "done".into(),
+            202 | 204 if !drain => "done".into(),
             _ => body,
         });
     }
@@ -134,4 +158,16 @@ fn call(args: &AdminArgs) -> Result<String, String> {
         status.as_u16(),
         status.canonical_reason().unwrap_or("")
     ))
+}
+
+/// `s` for a URL's path: everything but letters, digits and `-_.~` percent-encoded.
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

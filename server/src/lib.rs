@@ -325,6 +325,9 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let tables = runtime
         .block_on(gm_tables(&chat_store, &rooms, &map_list, &asset_files))
         .context("cannot read the campaigns from the database")?;
+    let bans = runtime
+        .block_on(chat_store.server_bans())
+        .context("cannot read the server's bans from the database")?;
     let gm_worker = gm::session::spawn_worker(runtime.handle(), chat_store.clone());
     let table_mail = gm::TableMailbox::default();
     let players = players::PlayerDirectory::default();
@@ -363,6 +366,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     api_state.admin_mail = admin_mail.clone();
     api_state.admin_token = config.admin_token.clone();
     let draining = api_state.draining.clone();
+    api_state.bans = http::admin::Bans::new(bans);
     if config.admin_token.is_some() {
         info!("the admin API is on (/api/admin/...)");
     }

@@ -567,6 +567,34 @@ async fn campaigns_round_trip(store: &ChatStore) {
     assert!(!store.delete_campaign("table-1").await.unwrap());
 }
 
+async fn bans_round_trip(store: &ChatStore) {
+    use tavern_server::store::bans::ban_now;
+    assert!(store.server_bans().await.unwrap().is_empty());
+    store
+        .ban_from_server(&ban_now("guest:abc", "Eve", "cheating"))
+        .await
+        .unwrap();
+    store
+        .ban_from_server(&ban_now("account:7", "Mallory", ""))
+        .await
+        .unwrap();
+    // Banned again: the reason changes, the ban stays one.
+    store
+        .ban_from_server(&ban_now("guest:abc", "Eve", "cheating at dice"))
+        .await
+        .unwrap();
+    let bans = store.server_bans().await.unwrap();
+    assert_eq!(bans.len(), 2);
+    let eve = bans.iter().find(|b| b.identity == "guest:abc").unwrap();
+    assert_eq!(
+        (eve.name.as_str(), eve.reason.as_str()),
+        ("Eve", "cheating at dice")
+    );
+    assert!(store.unban_from_server("account:7").await.unwrap());
+    assert!(!store.unban_from_server("account:7").await.unwrap());
+    assert_eq!(store.server_bans().await.unwrap().len(), 1);
+}
+
 #[test]
 fn sqlite_round_trip() {
     let dir = std::env::temp_dir().join(format!("tavern-store-sqlite-{}", std::process::id()));
@@ -580,6 +608,7 @@ fn sqlite_round_trip() {
         events_round_trip(&store).await;
         accounts_round_trip(&store).await;
         campaigns_round_trip(&store).await;
+        bans_round_trip(&store).await;
         let again = ChatStore::open(&url).await.unwrap();
         assert_eq!(
             again.sessions("Ada").await.unwrap().len(),
@@ -713,6 +742,7 @@ fn postgres_round_trip() {
         events_round_trip(&store).await;
         accounts_round_trip(&store).await;
         campaigns_round_trip(&store).await;
+        bans_round_trip(&store).await;
         let again = ChatStore::open(&pg.url()).await.unwrap();
         assert_eq!(
             again.sessions("Ada").await.unwrap().len(),

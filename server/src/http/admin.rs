@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -14,6 +14,7 @@ use serde_json::json;
 
 use super::{ApiState, error, json_body};
 use crate::admin::{AdminMail, Draining};
+use crate::store::bans::{ServerBan, ban_now};
 
 /// Longest reason or message, in characters.
 const MAX_TEXT: usize = 500;
@@ -172,9 +173,14 @@ pub async fn kick(
         );
     }
     tracing::info!(client_id = request.client_id, reason = %request.reason, "admin kick");
+    let why = if request.reason.is_empty() {
+        "an admin sent you away".to_string()
+    } else {
+        format!("an admin sent you away: {}", request.reason)
+    };
     state.admin_mail.post(AdminMail::Kick {
         client_id: request.client_id,
-        reason: request.reason,
+        why,
     });
     StatusCode::ACCEPTED.into_response()
 }
@@ -288,6 +294,134 @@ pub fn refuse_if_draining(draining: &Draining) -> Result<(), Box<Response>> {
         )));
     }
     Ok(())
+}
+
+/// What a banned player is told.
+fn banned(reason: &str) -> String {
+    if reason.is_empty() {
+        "you are banned from this server".to_string()
+    } else {
+        format!("you are banned from this server: {reason}")
+    }
+}
+
+/// Who is banned from the server, by identity (read from the database at start).
+#[derive(Debug, Clone, Default)]
+pub struct Bans(Arc<std::sync::RwLock<std::collections::BTreeMap<String, ServerBan>>>);
+
+impl Bans {
+    pub fn new(bans: Vec<ServerBan>) -> Self {
+        Bans(Arc::new(std::sync::RwLock::new(
+            bans.into_iter().map(|b| (b.identity.clone(), b)).collect(),
+        )))
+    }
+
+    fn map(&self) -> std::sync::RwLockReadGuard<'_, std::collections::BTreeMap<String, ServerBan>> {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn change(
+        &self,
+    ) -> std::sync::RwLockWriteGuard<'_, std::collections::BTreeMap<String, ServerBan>> {
+        self.0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// 403 with the reason when `identity` is banned.
+    pub fn refuse(&self, identity: &str) -> Result<(), Box<Response>> {
+        match self.map().get(identity) {
+            Some(ban) => Err(Box::new(error(StatusCode::FORBIDDEN, banned(&ban.reason)))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `POST /api/admin/ban {client_id, reason?}`: bans the player's identity (its account,
+/// or its guest session) from the server, stored before anything else, and sends it
+/// away with the reason (202); its logins are then refused (403, with the reason).
+pub async fn ban(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    if let Err(r) = authorize(&state, &headers) {
+        return *r;
+    }
+    let example = r#"{"client_id": 17, "reason": "cheating"}"#;
+    let request: Kick = match json_body(&headers, body, "ban", example) {
+        Ok(r) => r,
+        Err(e) => return *e,
+    };
+    if let Err(r) = check_text("reason", &request.reason, true) {
+        return *r;
+    }
+    let Some((player, _, identity)) = state
+        .players
+        .everyone()
+        .into_iter()
+        .find(|(p, _, _)| p.client_id == request.client_id)
+    else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("no player {} is on this server", request.client_id),
+        );
+    };
+    let ban = ban_now(&identity, &player.name, &request.reason);
+    if let Some(store) = &state.store
+        && let Err(e) = store.ban_from_server(&ban).await
+    {
+        tracing::error!(%identity, "cannot store a ban: {e}");
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the ban cannot be saved right now; try again",
+        );
+    }
+    state.bans.change().insert(identity.clone(), ban);
+    tracing::info!(%identity, name = %player.name, reason = %request.reason, "banned from the server");
+    state.admin_mail.post(AdminMail::Kick {
+        client_id: request.client_id,
+        why: banned(&request.reason),
+    });
+    StatusCode::ACCEPTED.into_response()
+}
+
+/// `GET /api/admin/bans`: every ban, oldest first.
+pub async fn list_bans(State(state): State<Arc<ApiState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&state, &headers) {
+        return *r;
+    }
+    let mut bans: Vec<ServerBan> = state.bans.map().values().cloned().collect();
+    bans.sort_by_key(|b| b.banned_at_ms);
+    axum::Json(bans).into_response()
+}
+
+/// `DELETE /api/admin/bans/{identity}`: lifts a ban (204), 404 when there is none.
+pub async fn unban(
+    State(state): State<Arc<ApiState>>,
+    Path(identity): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = authorize(&state, &headers) {
+        return *r;
+    }
+    if !state.bans.map().contains_key(&identity) {
+        return error(StatusCode::NOT_FOUND, format!("`{identity}` is not banned"));
+    }
+    if let Some(store) = &state.store
+        && let Err(e) = store.unban_from_server(&identity).await
+    {
+        tracing::error!(%identity, "cannot lift a ban: {e}");
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the ban cannot be lifted right now; try again",
+        );
+    }
+    state.bans.change().remove(&identity);
+    tracing::info!(%identity, "ban lifted");
+    StatusCode::NO_CONTENT.into_response()
 }
 
 #[cfg(test)]

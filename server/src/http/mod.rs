@@ -94,6 +94,8 @@ pub struct ApiState {
     pub admin_mail: crate::admin::AdminMailbox,
     /// Set when an admin drains the server.
     pub draining: crate::admin::Draining,
+    /// Who is banned from the server (kept in the database too).
+    pub bans: admin::Bans,
 }
 
 impl ApiState {
@@ -134,6 +136,7 @@ impl ApiState {
             admin_token: None,
             admin_mail: crate::admin::AdminMailbox::default(),
             draining: crate::admin::Draining::default(),
+            bans: admin::Bans::default(),
             asset_files: None,
         }
     }
@@ -307,6 +310,9 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/admin/kick", post(admin::kick))
         .route("/api/admin/broadcast", post(admin::broadcast))
         .route("/api/admin/drain", post(admin::drain))
+        .route("/api/admin/ban", post(admin::ban))
+        .route("/api/admin/bans", get(admin::list_bans))
+        .route("/api/admin/bans/{identity}", delete(admin::unban))
         .route("/api/chat/sessions", get(chat_sessions))
         .route("/api/chat/sessions/{id}/messages", get(chat_messages))
         .route("/api/events/{map}", get(default_room_events))
@@ -917,6 +923,9 @@ async fn login(
         Ok(who) => who,
         Err(refused) => return refused,
     };
+    if let Err(refused) = state.bans.refuse(&who.identity) {
+        return *refused;
+    }
     let joined = match rooms::enter(
         &state,
         peer,

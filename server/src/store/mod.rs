@@ -11,6 +11,7 @@ use tavern_shared::chat::{ChatChannel, ChatLine};
 
 mod accounts;
 pub mod assets;
+pub mod bans;
 mod campaigns;
 pub use accounts::{Account, AccountSession, NameTaken};
 pub use campaigns::{StaleSheet, StoredCampaign};
