@@ -137,3 +137,31 @@ fn a_bad_file_is_refused_with_its_key_and_line() {
     );
     assert!(String::from_utf8_lossy(&check.stdout).contains("2 settings, all good"));
 }
+
+/// The sample configuration the systemd unit and the Dockerfile use checks, and says
+/// what it sets.
+#[test]
+fn the_sample_configuration_checks() {
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/tavern.toml");
+    let check = Command::new(server_bin())
+        .args(["config", "check", sample])
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let printed = Command::new(server_bin())
+        .args(["config", "print", "--config", sample])
+        .env_remove("TAVERN_HTTP")
+        .env_remove("TAVERN_DATA_DIR")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&printed.stdout);
+    assert!(
+        text.contains("data-dir = \"/var/lib/tavern\"  # file")
+            && text.contains("ws = \"0.0.0.0:8081\"  # file"),
+        "{text}"
+    );
+}
