@@ -8,8 +8,8 @@ cd "$(dirname "$0")"
 # postgresql: the chat store tests start a throwaway PostgreSQL server of their own.
 # python3-venv: moto's S3-compatible server, for the shared-files bucket test (below).
 # libopus-dev: voice's codec; espeak-ng: the speech that the voice test and
-# `tavern-bots --voice` say.
-packages=(pkg-config libasound2-dev libudev-dev libwayland-dev libxkbcommon-dev libx11-dev postgresql python3-venv libopus-dev espeak-ng)
+# `tavern-bots --voice` say. redis-server: the fleet test starts one of its own.
+packages=(pkg-config libasound2-dev libudev-dev libwayland-dev libxkbcommon-dev libx11-dev postgresql python3-venv libopus-dev espeak-ng redis-server)
 # chromium: the browser test (tests/browser.rs).
 [ "${SKIP_WEB:-0}" = 1 ] || packages+=(chromium)
 missing=()

@@ -17,6 +17,7 @@ mod config;
 mod content;
 mod e2e;
 mod exits;
+mod fleet;
 mod handouts;
 mod instances;
 mod inventory;

@@ -381,6 +381,17 @@ pub struct RunArgs {
     #[arg(long, value_name = "TOKEN", env = "TAVERN_ADMIN_TOKEN", value_parser = parse_admin_token)]
     pub admin_token: Option<String>,
 
+    /// Redis, shared by several nodes (redis://[:PASSWORD@]HOST:PORT[/DB]): this node
+    /// registers there (its id, addresses, players and rooms, renewed every 2 s, gone 6
+    /// s after it stops renewing) and the admin API lists every node. The server does
+    /// not start when Redis does not answer. [default: off, one node on its own]
+    #[arg(long, value_name = "URL", env = "TAVERN_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// This node's id among several. [default: the host's name and the HTTP port]
+    #[arg(long, value_name = "ID", env = "TAVERN_NODE_ID")]
+    pub node_id: Option<String>,
+
     /// Open HTTP connections at once; more are answered 503 and closed.
     #[arg(long, value_name = "N", env = "TAVERN_HTTP_MAX_CONNECTIONS", default_value_t = HttpLimits::default().max_connections,
           value_parser = parse_connections)]
@@ -548,6 +559,8 @@ impl RunArgs {
             rooms_file: self.rooms.clone(),
             reconnect_grace: Duration::from_secs(self.reconnect_grace_secs),
             admin_token: self.admin_token.clone(),
+            redis_url: self.redis_url.clone(),
+            node_id: self.node_id.clone(),
             rooms: crate::rooms::RoomSettings {
                 idle: Duration::from_secs(self.room_idle_secs),
                 max_rooms: self.max_rooms as usize,

@@ -77,6 +77,10 @@ pub struct ServerConfig {
     pub reconnect_grace: std::time::Duration,
     /// The admin API's bearer token; `None`: the API is off.
     pub admin_token: Option<String>,
+    /// Redis, for several nodes (`None`: one node on its own).
+    pub redis_url: Option<String>,
+    /// This node's id in the fleet (default: the host's name and the HTTP port).
+    pub node_id: Option<String>,
 }
 
 impl ServerConfig {
@@ -116,6 +120,8 @@ impl ServerConfig {
             rooms: crate::rooms::RoomSettings::default(),
             reconnect_grace: crate::reconnect::DEFAULT_GRACE,
             admin_token: None,
+            redis_url: None,
+            node_id: None,
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod config_file;
 pub mod content;
 pub mod exits;
 pub mod files;
+pub mod fleet;
 pub mod gm;
 pub mod http;
 pub mod interest;
@@ -328,6 +329,22 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let bans = runtime
         .block_on(chat_store.server_bans())
         .context("cannot read the server's bans from the database")?;
+    let fleet = match &config.redis_url {
+        Some(url) => {
+            let id = config
+                .node_id
+                .clone()
+                .unwrap_or_else(|| fleet::default_node_id(http_addr));
+            let fleet = runtime.block_on(fleet::Fleet::connect(
+                url,
+                id,
+                format!("http://{http_addr}"),
+            ))?;
+            info!(node = %fleet.node_id, redis = %fleet::shown(url), "this node registers in Redis");
+            Some(fleet)
+        }
+        None => None,
+    };
     let gm_worker = gm::session::spawn_worker(runtime.handle(), chat_store.clone());
     let table_mail = gm::TableMailbox::default();
     let players = players::PlayerDirectory::default();
@@ -367,6 +384,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     api_state.admin_token = config.admin_token.clone();
     let draining = api_state.draining.clone();
     api_state.bans = http::admin::Bans::new(bans);
+    api_state.fleet = fleet.clone();
     if config.admin_token.is_some() {
         info!("the admin API is on (/api/admin/...)");
     }
@@ -454,10 +472,16 @@ pub fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                     Err(e) => return error!("HTTP listener: {e}"),
                 };
                 http::spawn_upkeep(api.clone());
+                if let Some(fleet) = &fleet {
+                    tokio::spawn(fleet::heartbeat(api.clone(), fleet.clone()));
+                }
                 let stop = async {
                     let _ = stopped.await;
                 };
                 http::serve::serve(listener, http::router(api), limits, stop).await;
+                if let Some(fleet) = &fleet {
+                    fleet.leave().await;
+                }
             });
             // Whatever the runtime still runs (a webhook call, say) ends with it.
             runtime.shutdown_timeout(Duration::from_secs(1));

@@ -473,3 +473,57 @@ pub fn free_addr() -> SocketAddr {
     // The same port must be free for UDP too.
     UdpSocket::bind(("127.0.0.1", port)).map_or_else(|_| free_addr(), |_| tcp.local_addr().unwrap())
 }
+
+/// A throwaway `redis-server` on a free loopback port, stopped when dropped.
+pub struct Redis {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl Redis {
+    /// Starts one, or says why it cannot (not installed, or not answering).
+    pub fn start() -> Result<Redis, String> {
+        let port = free_addr().port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("redis-server does not start ({e}); apt install redis-server"))?;
+        let redis = Redis { child, port };
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if redis.ping() {
+                return Ok(redis);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(format!(
+            "redis-server on port {port} did not answer in 10 s"
+        ))
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn ping(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut tcp) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = tcp.set_read_timeout(Some(Duration::from_secs(1)));
+        let mut answer = [0u8; 7];
+        tcp.write_all(b"PING\r\n").is_ok()
+            && tcp.read_exact(&mut answer).is_ok()
+            && &answer == b"+PONG\r\n"
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

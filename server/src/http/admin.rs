@@ -117,23 +117,34 @@ pub async fn rooms(State(state): State<Arc<ApiState>>, headers: HeaderMap) -> Re
     axum::Json(state.rooms.all()).into_response()
 }
 
-/// `GET /api/admin/nodes`: the server nodes; one (this one) until several share Redis.
+/// `GET /api/admin/nodes`: the server nodes: every live one in Redis (`--redis-url`),
+/// else this one.
 pub async fn nodes(State(state): State<Arc<ApiState>>, headers: HeaderMap) -> Response {
     if let Err(r) = authorize(&state, &headers) {
         return *r;
     }
-    let transports: Vec<_> = state
-        .transports
-        .iter()
-        .map(|l| json!({"transport": l.transport.name(), "address": l.address}))
-        .collect();
-    axum::Json(json!([{
-        "id": "local",
-        "players": state.players.len(),
-        "rooms": state.rooms.len(),
-        "transports": transports,
-    }]))
-    .into_response()
+    let Some(fleet) = &state.fleet else {
+        let transports: Vec<_> = state
+            .transports
+            .iter()
+            .map(|l| (l.transport.name().to_string(), l.address.clone()))
+            .collect();
+        return axum::Json(json!([{
+            "id": "local",
+            "players": state.players.len(),
+            "rooms": state.rooms.len(),
+            "draining": state.draining.is_on(),
+            "transports": transports,
+        }]))
+        .into_response();
+    };
+    match fleet.nodes().await {
+        Ok(nodes) => axum::Json(nodes).into_response(),
+        Err(e) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("Redis does not answer, so the other nodes are unknown: {e}"),
+        ),
+    }
 }
 
 #[derive(Deserialize)]

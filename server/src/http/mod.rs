@@ -96,6 +96,8 @@ pub struct ApiState {
     pub draining: crate::admin::Draining,
     /// Who is banned from the server (kept in the database too).
     pub bans: admin::Bans,
+    /// This node's place among several (`--redis-url`).
+    pub fleet: Option<crate::fleet::Fleet>,
 }
 
 impl ApiState {
@@ -137,6 +139,7 @@ impl ApiState {
             admin_mail: crate::admin::AdminMailbox::default(),
             draining: crate::admin::Draining::default(),
             bans: admin::Bans::default(),
+            fleet: None,
             asset_files: None,
         }
     }
