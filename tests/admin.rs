@@ -219,19 +219,7 @@ fn admins_list_broadcast_and_kick() {
 fn server_process(name: &str) -> (std::process::Child, String) {
     let dir = temp_dir(name);
     let addr = crate::common::free_addr();
-    let child = Command::new(server_bin())
-        .args([
-            "--map",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/maps/town.tmx"),
-        ])
-        .args(["--data-dir".as_ref(), dir.join("data").as_os_str()])
-        .args([
-            "--http",
-            &addr.to_string(),
-            "--udp",
-            &addr.to_string(),
-            "--no-watch",
-        ])
+    let child = crate::common::server_command(&dir, addr)
         .env("TAVERN_ADMIN_TOKEN", TOKEN)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

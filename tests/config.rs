@@ -82,17 +82,22 @@ fn the_server_runs_with_the_file_under_its_flags() {
     );
 }
 
+/// `tavern-server config check FILE`.
+fn config_check(file: &std::path::Path) -> std::process::Output {
+    Command::new(server_bin())
+        .args(["config", "check"])
+        .arg(file)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn a_bad_file_is_refused_with_its_key_and_line() {
     let dir = temp_dir("config-bad");
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("tavern.toml");
     std::fs::write(&config, "udp = \"127.0.0.1:0\"\n\nhearing_radius = 300\n").unwrap();
-    let check = Command::new(server_bin())
-        .args(["config", "check"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let check = config_check(&config);
     let said = String::from_utf8_lossy(&check.stderr);
     assert_eq!(check.status.code(), Some(1), "{said}");
     assert!(
@@ -112,11 +117,7 @@ fn a_bad_file_is_refused_with_its_key_and_line() {
     assert!(said.contains("tavern.toml:3: `hearing_radius`"), "{said}");
     // The checks between flags hold for the file's settings too.
     std::fs::write(&config, "cert = \"cert.pem\"\n").unwrap();
-    let check = Command::new(server_bin())
-        .args(["config", "check"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let check = config_check(&config);
     let said = String::from_utf8_lossy(&check.stderr);
     assert_eq!(check.status.code(), Some(1), "{said}");
     assert!(
@@ -125,11 +126,7 @@ fn a_bad_file_is_refused_with_its_key_and_line() {
     );
     // A good file passes.
     std::fs::write(&config, "udp = \"127.0.0.1:0\"\nno-watch = true\n").unwrap();
-    let check = Command::new(server_bin())
-        .args(["config", "check"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let check = config_check(&config);
     assert!(
         check.status.success(),
         "{}",
@@ -143,10 +140,7 @@ fn a_bad_file_is_refused_with_its_key_and_line() {
 #[test]
 fn the_sample_configuration_checks() {
     let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/tavern.toml");
-    let check = Command::new(server_bin())
-        .args(["config", "check", sample])
-        .output()
-        .unwrap();
+    let check = config_check(std::path::Path::new(sample));
     assert!(
         check.status.success(),
         "{}",

@@ -3,14 +3,14 @@
 //! leaves the list at once, one killed with `kill -9` after the registry's TTL, and a
 //! node whose Redis does not answer refuses to start.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tavern_client::bot::{Bot, Brain};
 use tavern_server::ServerConfig;
 
-use crate::common::{Redis, free_addr, pump_for, server_bin, temp_dir, unavailable};
+use crate::common::{Redis, free_addr, pump_for, temp_dir, unavailable};
 
 const TOKEN: &str = "fleet-admin-token-0123";
 
@@ -99,22 +99,7 @@ fn nodes_find_each_other_in_redis_and_leave_when_they_stop() {
 
     // A node killed with kill -9 drops out once its entry expires.
     let addr = free_addr();
-    let mut c = Command::new(server_bin())
-        .args([
-            "--map",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/maps/town.tmx"),
-        ])
-        .args([
-            "--data-dir".as_ref(),
-            temp_dir("node-c").join("data").as_os_str(),
-        ])
-        .args([
-            "--http",
-            &addr.to_string(),
-            "--udp",
-            &addr.to_string(),
-            "--no-watch",
-        ])
+    let mut c = crate::common::server_command(&temp_dir("node-c"), addr)
         .args(["--redis-url", &redis.url(), "--node-id", "node-c"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -163,22 +148,7 @@ fn nodes_find_each_other_in_redis_and_leave_when_they_stop() {
 #[test]
 fn a_node_whose_redis_does_not_answer_does_not_start() {
     let dead = free_addr();
-    let out = Command::new(server_bin())
-        .args([
-            "--map",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/maps/town.tmx"),
-        ])
-        .args([
-            "--data-dir".as_ref(),
-            temp_dir("node-no-redis").join("data").as_os_str(),
-        ])
-        .args([
-            "--http",
-            &free_addr().to_string(),
-            "--udp",
-            &free_addr().to_string(),
-            "--no-watch",
-        ])
+    let out = crate::common::server_command(&temp_dir("node-no-redis"), free_addr())
         .args([
             "--redis-url",
             &format!("redis://:hunter2@127.0.0.1:{}", dead.port()),

@@ -527,3 +527,18 @@ impl Drop for Redis {
         let _ = self.child.wait();
     }
 }
+
+/// `tavern-server` on the sample town, its data in `dir`, HTTP and UDP on `addr`, maps
+/// not watched; more flags and the environment are the caller's.
+pub fn server_command(dir: &Path, addr: SocketAddr) -> std::process::Command {
+    let mut command = std::process::Command::new(server_bin());
+    command
+        .args([
+            "--map",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/maps/town.tmx"),
+        ])
+        .args(["--data-dir".as_ref(), dir.join("data").as_os_str()])
+        .args(["--http", &addr.to_string(), "--udp", &addr.to_string()])
+        .arg("--no-watch");
+    command
+}

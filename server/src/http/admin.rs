@@ -154,6 +154,33 @@ struct Kick {
     reason: String,
 }
 
+/// A kick's or ban's request, checked: authorized, the reason fit to show, the player
+/// on this server (with its identity); or the answer saying why not.
+fn player_request(
+    state: &ApiState,
+    headers: &HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    what: &str,
+) -> Result<(Kick, (tavern_shared::api::PlayerInfo, String)), Box<Response>> {
+    authorize(state, headers)?;
+    let example = r#"{"client_id": 17, "reason": "spamming the well"}"#;
+    let request: Kick = json_body(headers, body, what, example)?;
+    check_text("reason", &request.reason, true)?;
+    let found = state
+        .players
+        .everyone()
+        .into_iter()
+        .find(|(p, _, _)| p.client_id == request.client_id)
+        .map(|(p, _, identity)| (p, identity));
+    match found {
+        Some(found) => Ok((request, found)),
+        None => Err(Box::new(error(
+            StatusCode::NOT_FOUND,
+            format!("no player {} is on this server", request.client_id),
+        ))),
+    }
+}
+
 /// `POST /api/admin/kick {client_id, reason?}`: the player is sent away, told the
 /// reason (202: the game does it on its next frame); 404 when nobody has that id.
 pub async fn kick(
@@ -161,28 +188,10 @@ pub async fn kick(
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    if let Err(r) = authorize(&state, &headers) {
-        return *r;
-    }
-    let example = r#"{"client_id": 17, "reason": "spamming"}"#;
-    let request: Kick = match json_body(&headers, body, "kick", example) {
-        Ok(r) => r,
-        Err(e) => return *e,
+    let (request, _) = match player_request(&state, &headers, body, "kick") {
+        Ok(found) => found,
+        Err(r) => return *r,
     };
-    if let Err(r) = check_text("reason", &request.reason, true) {
-        return *r;
-    }
-    if !state
-        .players
-        .everyone()
-        .iter()
-        .any(|(p, _, _)| p.client_id == request.client_id)
-    {
-        return error(
-            StatusCode::NOT_FOUND,
-            format!("no player {} is on this server", request.client_id),
-        );
-    }
     tracing::info!(client_id = request.client_id, reason = %request.reason, "admin kick");
     let why = if request.reason.is_empty() {
         "an admin sent you away".to_string()
@@ -358,27 +367,9 @@ pub async fn ban(
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    if let Err(r) = authorize(&state, &headers) {
-        return *r;
-    }
-    let example = r#"{"client_id": 17, "reason": "cheating"}"#;
-    let request: Kick = match json_body(&headers, body, "ban", example) {
-        Ok(r) => r,
-        Err(e) => return *e,
-    };
-    if let Err(r) = check_text("reason", &request.reason, true) {
-        return *r;
-    }
-    let Some((player, _, identity)) = state
-        .players
-        .everyone()
-        .into_iter()
-        .find(|(p, _, _)| p.client_id == request.client_id)
-    else {
-        return error(
-            StatusCode::NOT_FOUND,
-            format!("no player {} is on this server", request.client_id),
-        );
+    let (request, (player, identity)) = match player_request(&state, &headers, body, "ban") {
+        Ok(found) => found,
+        Err(r) => return *r,
     };
     let ban = ban_now(&identity, &player.name, &request.reason);
     if let Some(store) = &state.store
