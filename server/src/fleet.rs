@@ -96,11 +96,7 @@ impl Fleet {
         NodeInfo {
             id: self.node_id.clone(),
             http: self.http.clone(),
-            transports: api
-                .transports
-                .iter()
-                .map(|l| (l.transport.name().to_string(), l.address.clone()))
-                .collect(),
+            transports: transports(api),
             players: api.players.len(),
             rooms: api.rooms.len(),
             draining: api.draining.is_on(),
@@ -156,6 +152,14 @@ impl Fleet {
             tracing::warn!(node = %self.node_id, "could not leave the Redis registry: {e}");
         }
     }
+}
+
+/// Where a node's clients connect: (transport, address) for each it offers.
+pub fn transports(api: &ApiState) -> Vec<(String, String)> {
+    api.transports
+        .iter()
+        .map(|l| (l.transport.name().to_string(), l.address.clone()))
+        .collect()
 }
 
 /// Renews this node's entry every [`BEAT`] for as long as the server runs. A Redis that

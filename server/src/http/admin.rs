@@ -57,6 +57,19 @@ fn unauthorized(message: &str) -> Response {
     response
 }
 
+/// An admin request's JSON body, once the token is checked; or the answer saying why
+/// not.
+fn admin_body<T: serde::de::DeserializeOwned>(
+    state: &ApiState,
+    headers: &HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    what: &str,
+    example: &str,
+) -> Result<T, Box<Response>> {
+    authorize(state, headers)?;
+    json_body(headers, body, what, example)
+}
+
 /// A text an admin sends: at most [`MAX_TEXT`] characters, no control characters.
 fn check_text(what: &str, text: &str, empty_ok: bool) -> Result<(), Box<Response>> {
     let bad = (!empty_ok && text.trim().is_empty())
@@ -124,11 +137,7 @@ pub async fn nodes(State(state): State<Arc<ApiState>>, headers: HeaderMap) -> Re
         return *r;
     }
     let Some(fleet) = &state.fleet else {
-        let transports: Vec<_> = state
-            .transports
-            .iter()
-            .map(|l| (l.transport.name().to_string(), l.address.clone()))
-            .collect();
+        let transports = crate::fleet::transports(&state);
         return axum::Json(json!([{
             "id": "local",
             "players": state.players.len(),
@@ -162,9 +171,8 @@ fn player_request(
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
     what: &str,
 ) -> Result<(Kick, (tavern_shared::api::PlayerInfo, String)), Box<Response>> {
-    authorize(state, headers)?;
     let example = r#"{"client_id": 17, "reason": "spamming the well"}"#;
-    let request: Kick = json_body(headers, body, what, example)?;
+    let request: Kick = admin_body(state, headers, body, what, example)?;
     check_text("reason", &request.reason, true)?;
     let found = state
         .players
@@ -219,11 +227,8 @@ pub async fn broadcast(
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    if let Err(r) = authorize(&state, &headers) {
-        return *r;
-    }
     let example = r#"{"text": "Restarting in 5 minutes", "room": "town"}"#;
-    let request: Broadcast = match json_body(&headers, body, "broadcast", example) {
+    let request: Broadcast = match admin_body(&state, &headers, body, "broadcast", example) {
         Ok(r) => r,
         Err(e) => return *e,
     };
@@ -267,11 +272,8 @@ pub async fn drain(
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    if let Err(r) = authorize(&state, &headers) {
-        return *r;
-    }
     let example = r#"{"deadline_secs": 300, "message": "Moving to a new server: log in again"}"#;
-    let request: Drain = match json_body(&headers, body, "drain", example) {
+    let request: Drain = match admin_body(&state, &headers, body, "drain", example) {
         Ok(r) => r,
         Err(e) => return *e,
     };
